@@ -1,0 +1,49 @@
+# TRM developer commands. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export TRM_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test lint fmt typecheck check install messages clean
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start a development node on http://127.0.0.1:8000 with an SQLite database in ./var
+run: $(STAMP)
+	TRM_ENV=development $(BIN)/trm keys init --if-missing
+	TRM_ENV=development $(BIN)/trm migrate --noinput
+	TRM_ENV=development $(BIN)/trm createadmin --if-none
+	TRM_ENV=development $(BIN)/trm serve --host 127.0.0.1 --port 8000
+
+## Run the test suite (SQLite by default; set DATABASE_URL=postgres://… for PostgreSQL)
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+check: lint typecheck test
+
+## Re-extract and compile translations (needs GNU gettext)
+messages: $(STAMP)
+	cd src/trm && TRM_ENV=development ../../$(BIN)/trm makemessages -l bg -l ro --no-obsolete
+	cd src/trm && TRM_ENV=development ../../$(BIN)/trm compilemessages
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

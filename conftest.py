@@ -1,0 +1,92 @@
+"""Shared fixtures: personas (healthchecks' alice/bob style) and signed-in clients.
+
+Personas:
+    admin_user    node administrator of org A (the node operator)
+    caseworker_a  case manager at org A
+    caseworker_b  case manager at org B (same node)
+    auditor       auditor / data-protection officer at org A
+    no_role_user  signed-up user with no role yet
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from trm.accounts.models import Role, TOTPDevice, User
+from trm.accounts.tests.factories import (
+    OrganisationFactory,
+    TOTPDeviceFactory,
+    UserFactory,
+)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _no_axes_leak(settings):
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture
+def org_a(db):
+    return OrganisationFactory(name="Fictional Ministry A", functions=["NCP"])
+
+
+@pytest.fixture
+def org_b(db):
+    return OrganisationFactory(name="Fictional Shelter B", functions=["SP"])
+
+
+@pytest.fixture
+def admin_user(org_a) -> User:
+    return UserFactory(username="admin-a", organisation=org_a,
+                       roles=[Role.NODE_ADMINISTRATOR])
+
+
+@pytest.fixture
+def caseworker_a(org_a) -> User:
+    return UserFactory(username="caseworker-a", organisation=org_a,
+                       roles=[Role.CASE_MANAGER])
+
+
+@pytest.fixture
+def caseworker_b(org_b) -> User:
+    return UserFactory(username="caseworker-b", organisation=org_b,
+                       roles=[Role.CASE_MANAGER])
+
+
+@pytest.fixture
+def auditor(org_a) -> User:
+    return UserFactory(username="auditor-a", organisation=org_a, roles=[Role.AUDITOR])
+
+
+@pytest.fixture
+def no_role_user(org_a) -> User:
+    return UserFactory(username="no-role", organisation=org_a)
+
+
+def sign_in_verified(client: Client, user: User) -> TOTPDevice:
+    """Sign ``user`` in on ``client`` with a confirmed and verified second factor."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDeviceFactory(user=user)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return device
+
+
+@pytest.fixture
+def signed_in() -> Callable[[User], Client]:
+    """Return a function giving a client signed in (with 2FA) as a user."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        sign_in_verified(client, user)
+        return client
+
+    return make

@@ -1,0 +1,33 @@
+"""Account errors with stable codes."""
+
+from __future__ import annotations
+
+from trm.common.errors import Conflict, DomainError, NotFound, PermissionDenied
+
+
+class NotNodeAdministrator(PermissionDenied):
+    code = "accounts.not_node_administrator"
+
+
+class UserNotFound(NotFound):
+    code = "accounts.user_not_found"
+
+
+class OrganisationNotFound(NotFound):
+    code = "accounts.organisation_not_found"
+
+
+class DuplicateName(Conflict):
+    code = "accounts.duplicate"
+
+
+class InvalidInput(DomainError):
+    code = "accounts.invalid_input"
+
+
+class InvalidTOTPCode(DomainError):
+    code = "accounts.invalid_totp_code"
+
+
+class LastAdministrator(Conflict):
+    code = "accounts.last_administrator"

@@ -1,0 +1,168 @@
+"""The one writer of the audit log: :func:`record`, plus :func:`verify`.
+
+``record`` must run inside the caller's transaction (STYLE.md: audit in the same
+transaction as the change), so an action and its audit entry commit or roll back
+together. Appends are serialised by locking the :class:`AuditHead` row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from trm.audit.models import GENESIS_HASH, AuditEntry, AuditHead, digest
+
+
+class AuditOutsideTransaction(RuntimeError):  # noqa: N818
+    """``record`` was called outside a transaction; the entry could be orphaned."""
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str]:
+    if actor is None:
+        return None, "system"
+    if isinstance(actor, str):
+        # e.g. "node:md-node" for actions applied on behalf of a peer node.
+        return None, actor[:16]
+    if getattr(actor, "is_authenticated", False) and actor.pk is not None:
+        return int(actor.pk), "user"
+    return None, "anonymous"
+
+
+def record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit log inside the current transaction.
+
+    Args:
+        actor: the acting user, ``None`` for the system, or a string such as
+            ``"node:md"``.
+        action: a stable dotted name, e.g. ``"accounts.membership_granted"``.
+        target: the model instance acted on (its label and pk are recorded), or
+            ``target_type``/``target_id`` given explicitly.
+        data: details of the action. Only their SHA-256 digest is stored, so a
+            later claim about the details can be checked without the log ever
+            holding them.
+
+    Returns:
+        The saved entry.
+
+    Raises:
+        AuditOutsideTransaction: when not inside ``transaction.atomic``.
+    """
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(
+            "audit.record() must be called inside the transaction of the change."
+        )
+    if target is not None:
+        target_type = target._meta.label_lower
+        target_id = str(target.pk)
+    actor_id, actor_kind = _actor_fields(actor)
+    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=timezone.now(),
+        actor_id=actor_id,
+        actor_kind=actor_kind,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        data_digest=digest(data) if data is not None else "",
+        prev_hash=head.hash,
+    )
+    entry.hash = entry.compute_hash()
+    entry.save(force_insert=True)
+    head.seq = entry.seq
+    head.hash = entry.hash
+    head.save(update_fields=["seq", "hash"])
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify`.
+
+    Attributes:
+        ok: the whole chain checks out.
+        checked: how many entries were read.
+        bad_seq: the sequence number where the first problem shows, else ``None``.
+        reason: a sentence saying what is wrong there, else ``""``.
+    """
+
+    ok: bool
+    checked: int
+    bad_seq: int | None = None
+    reason: str = ""
+
+
+def verify(*, batch_size: int = 2000) -> VerifyResult:
+    """Recompute the hash chain and report the first entry that does not fit.
+
+    Detects an edited entry (its hash no longer matches its content), a deleted
+    entry (a gap in the sequence), reordered or inserted entries (an entry whose
+    ``prev_hash`` is not its predecessor's hash) and a truncated tail (the chain
+    ends before the head recorded with the last append).
+    """
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    checked = 0
+    with transaction.atomic():
+        head = AuditHead.objects.filter(pk=1).first()
+        for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=batch_size):
+            checked += 1
+            if entry.seq != expected_seq:
+                if entry.seq > expected_seq:
+                    return VerifyResult(
+                        False,
+                        checked,
+                        expected_seq,
+                        f"entries {expected_seq}..{entry.seq - 1} are missing "
+                        "(deleted)",
+                    )
+                return VerifyResult(
+                    False, checked, entry.seq, "sequence numbers are out of order"
+                )
+            if entry.compute_hash() != entry.hash:
+                return VerifyResult(
+                    False,
+                    checked,
+                    entry.seq,
+                    "entry content does not match its hash (edited)",
+                )
+            if entry.prev_hash != prev_hash:
+                return VerifyResult(
+                    False,
+                    checked,
+                    entry.seq,
+                    "entry does not follow its predecessor (reordered, inserted or "
+                    "predecessor replaced)",
+                )
+            prev_hash = entry.hash
+            expected_seq += 1
+    last_seq = expected_seq - 1
+    head_seq = head.seq if head else 0
+    head_hash = head.hash if head else GENESIS_HASH
+    if head_seq != last_seq or head_hash != prev_hash:
+        if head_seq > last_seq:
+            return VerifyResult(
+                False,
+                checked,
+                last_seq + 1,
+                f"the log ends at entry {last_seq} but {head_seq} were written "
+                "(truncated)",
+            )
+        return VerifyResult(
+            False,
+            checked,
+            head_seq + 1,
+            "the log does not end where the head says (head altered)",
+        )
+    return VerifyResult(True, checked)

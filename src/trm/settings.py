@@ -1,0 +1,281 @@
+"""Django settings for a TRM node, read from the environment.
+
+Every value comes from an environment variable with a typed reader
+(:mod:`trm.common.env`) that refuses a malformed value at start-up with a message
+naming the variable. ``docs/configuration.md`` lists them all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from trm.common.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    validate_country,
+    validate_node_id,
+)
+
+django_stubs_ext.monkeypatch()
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# "development" relaxes what a production node must set explicitly (secret key,
+# node identity, allowed hosts). It never switches off a protection.
+TRM_ENV = env_choice("TRM_ENV", "production", ("production", "development"))
+DEVELOPMENT = TRM_ENV == "development"
+DEBUG = env_bool("TRM_DEBUG", default=DEVELOPMENT)
+if DEBUG and not DEVELOPMENT:
+    raise ImproperlyConfigured("TRM_DEBUG=1 is allowed only with TRM_ENV=development.")
+
+DATA_DIR = Path(env_str("TRM_DATA_DIR", "var") or "var").resolve()
+
+
+def _secret_key() -> str:
+    key = env_secret("TRM_SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ImproperlyConfigured("TRM_SECRET_KEY must be at least 32 characters.")
+        return key
+    if not DEVELOPMENT:
+        raise ImproperlyConfigured(
+            "TRM_SECRET_KEY (or TRM_SECRET_KEY_FILE) must be set in production. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Development: a random key kept in the data directory, never a fixed default.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+
+# --- Node identity ---------------------------------------------------------
+TRM_NODE_ID = validate_node_id(
+    "TRM_NODE_ID", env_str("TRM_NODE_ID", "dev-node" if DEVELOPMENT else None) or ""
+)
+TRM_COUNTRY = validate_country(
+    "TRM_COUNTRY", env_str("TRM_COUNTRY", "BG" if DEVELOPMENT else None) or ""
+)
+TRM_NODE_NAME = env_str("TRM_NODE_NAME", f"TRM node {TRM_NODE_ID}")
+TRM_SOP_VARIANT = env_str("TRM_SOP_VARIANT", "baseline") or "baseline"
+
+# The node's key-encryption key wraps every other data key (TOTP secrets now,
+# per-person data keys later). From TRM_KEK (base64) or a file; see trm.common.keys.
+TRM_KEK_FILE = Path(
+    env_str("TRM_KEK_FILE", str(DATA_DIR / "keys" / "kek.b64")) or ""
+).resolve()
+
+ALLOWED_HOSTS = env_list(
+    "TRM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEVELOPMENT else []
+)
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "TRM_ALLOWED_HOSTS must list the host names this node answers to, "
+        "comma-separated (e.g. trm.example.gov)."
+    )
+CSRF_TRUSTED_ORIGINS = env_list("TRM_CSRF_TRUSTED_ORIGINS", [])
+
+# --- Applications ----------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "axes",
+    "django_htmx",
+    "django_countries",
+    "ninja",
+    "trm.common",
+    "trm.audit",
+    "trm.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "trm.accounts.middleware.IdleSessionTimeoutMiddleware",
+    "trm.accounts.middleware.AccountGateMiddleware",
+    "trm.common.middleware.DomainErrorMiddleware",
+    # django-axes must be last.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "trm.urls"
+WSGI_APPLICATION = "trm.wsgi.application"
+ASGI_APPLICATION = "trm.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "trm.common.context_processors.node",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    try:
+        _db = dict(dj_database_url.parse(_database_url, conn_max_age=60))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid URL: {exc}") from None
+    if _db.get("ENGINE") not in {
+        "django.db.backends.postgresql",
+        "django.db.backends.sqlite3",
+    }:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be postgres://… or sqlite:///…; "
+            f"got engine {_db.get('ENGINE')!r}."
+        )
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "trm.sqlite3",
+    }
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE: a writer takes the lock when its transaction starts, so two
+    # writers queue instead of failing with "database is locked" mid-way.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    _db["TEST"] = {"NAME": env_str("TRM_TEST_SQLITE_NAME")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication ----------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Argon2id tuned for a 2-core server: see trm.accounts.hashers for the figures.
+PASSWORD_HASHERS = [
+    "trm.accounts.hashers.TRMArgon2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Lockout (django-axes): per username and client address.
+AXES_FAILURE_LIMIT = env_int("TRM_LOCKOUT_FAILURES", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = env_int("TRM_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "trm.accounts.views.lockout_response"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# Sessions: idle expiry in trm.accounts.middleware; an absolute cap here.
+TRM_SESSION_IDLE_MINUTES = env_int(
+    "TRM_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60
+)
+SESSION_COOKIE_AGE = env_int("TRM_SESSION_MAX_HOURS", 12, minimum=1, maximum=72) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+_https = env_bool("TRM_HTTPS", default=not DEVELOPMENT)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+if _https:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+OTP_TOTP_ISSUER = f"TRM {TRM_NODE_ID}"
+
+# --- Internationalisation ----------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("bg", _("Bulgarian")),
+    ("ro", _("Romanian")),
+]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env_str("TRM_TIME_ZONE", "UTC") or "UTC"
+
+# --- Static files --------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Mail ----------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "TRM_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEVELOPMENT
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("TRM_EMAIL_FROM", "trm@localhost")
+
+# --- Logging: no personal data; request bodies are never logged. -----------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "trm": {"level": env_str("TRM_LOG_LEVEL", "INFO"), "propagate": True},
+        "axes": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}
+
+# --- API -------------------------------------------------------------------------
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 200

@@ -1,0 +1,17 @@
+"""URL routes of a TRM node."""
+
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from trm.api import api
+from trm.common import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("trm.accounts.urls")),
+    path("audit/", include("trm.audit.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("api/v1/", api.urls),
+]
