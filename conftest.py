@@ -42,20 +42,23 @@ def org_b(db):
 
 @pytest.fixture
 def admin_user(org_a) -> User:
-    return UserFactory(username="admin-a", organisation=org_a,
-                       roles=[Role.NODE_ADMINISTRATOR])
+    return UserFactory(
+        username="admin-a", organisation=org_a, roles=[Role.NODE_ADMINISTRATOR]
+    )
 
 
 @pytest.fixture
 def caseworker_a(org_a) -> User:
-    return UserFactory(username="caseworker-a", organisation=org_a,
-                       roles=[Role.CASE_MANAGER])
+    return UserFactory(
+        username="caseworker-a", organisation=org_a, roles=[Role.CASE_MANAGER]
+    )
 
 
 @pytest.fixture
 def caseworker_b(org_b) -> User:
-    return UserFactory(username="caseworker-b", organisation=org_b,
-                       roles=[Role.CASE_MANAGER])
+    return UserFactory(
+        username="caseworker-b", organisation=org_b, roles=[Role.CASE_MANAGER]
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""The node's JSON API (django-ninja): ``/api/v1/``, OpenAPI at ``/api/v1/openapi.json``.
+"""The node's JSON API (django-ninja) at ``/api/v1/``.
+
+OpenAPI description: ``/api/v1/openapi.json``; browsable docs: ``/api/v1/docs``.
 
 Each domain app contributes a router from its ``api.py``; they call the same
 services and selectors as the web pages.

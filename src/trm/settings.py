@@ -50,7 +50,8 @@ def _secret_key() -> str:
     if not DEVELOPMENT:
         raise ImproperlyConfigured(
             "TRM_SECRET_KEY (or TRM_SECRET_KEY_FILE) must be set in production. "
-            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            "Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
     # Development: a random key kept in the data directory, never a fixed default.
     path = DATA_DIR / "secret_key"
@@ -190,10 +191,9 @@ PASSWORD_HASHERS = [
     "trm.accounts.hashers.TRMArgon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
+_VALIDATORS = "django.contrib.auth.password_validation."
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-    },
+    {"NAME": _VALIDATORS + "UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},

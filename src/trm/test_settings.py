@@ -19,7 +19,7 @@ os.environ.setdefault("TRM_SECRET_KEY", "test-only-secret-key-" + "x" * 32)
 os.environ.setdefault("TRM_DATA_DIR", tempfile.mkdtemp(prefix="trm-test-"))
 os.environ.setdefault("TRM_KEK", base64.b64encode(os.urandom(32)).decode())
 
-from trm.settings import *  # noqa: E402, F403
+from trm.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

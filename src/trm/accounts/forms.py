@@ -91,7 +91,9 @@ class OrganisationForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", "—"), *list(countries)]
+        country = self.fields["country"]
+        assert isinstance(country, forms.ChoiceField)  # noqa: S101
+        country.choices = [("", "—"), *list(countries)]
 
     @classmethod
     def initial_from(cls, org: Organisation) -> dict[str, Any]:

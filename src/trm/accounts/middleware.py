@@ -81,9 +81,7 @@ class AccountGateMiddleware:
         path = request.path
         if (
             not user.is_authenticated
-            or path.startswith(_ALWAYS_OPEN)
-            or path.startswith("/api/")
-            or path.startswith("/exchange/")
+            or path.startswith((*_ALWAYS_OPEN, "/api/", "/exchange/"))
         ):
             return self.get_response(request)
         allowed = {

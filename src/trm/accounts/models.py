@@ -101,13 +101,25 @@ class User(AbstractUser):
 
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]
 
+    def is_verified(self) -> bool:
+        """Return True if this session passed the second factor.
+
+        django-otp's middleware replaces this per request; outside a request
+        (scripts, tests) no user counts as verified.
+        """
+        return False
+
     def role_codes(self) -> set[str]:
         """Return this user's role codes (cached per instance)."""
-        cached: set[str] | None = getattr(self, "_role_cache", None)
+        cached: set[str] | None = self.__dict__.get("_role_cache")
         if cached is None:
             cached = set(self.memberships.values_list("role", flat=True))
-            self._role_cache = cached
+            self.__dict__["_role_cache"] = cached
         return cached
+
+    def forget_roles(self) -> None:
+        """Drop the cached roles after they changed."""
+        self.__dict__.pop("_role_cache", None)
 
     def has_role(self, *roles: str) -> bool:
         """Return True if the user holds any of ``roles``."""

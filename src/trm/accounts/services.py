@@ -64,7 +64,9 @@ def _clean_organisation_fields(
 ) -> tuple[str, list[str]]:
     name = name.strip()
     if not name:
-        raise InvalidInput(_("An organisation needs a name."), details={"field": "name"})
+        raise InvalidInput(
+            _("An organisation needs a name."), details={"field": "name"}
+        )
     if org_type not in OrgType.values:
         raise InvalidInput(
             _("Unknown organisation type."),
@@ -211,9 +213,7 @@ def user_create(
         raise OrganisationNotFound(_("No such active organisation."))
     chosen = _clean_roles(roles)
     if User.objects.filter(username__iexact=username).exists():
-        raise DuplicateName(
-            _("This username is taken."), details={"field": "username"}
-        )
+        raise DuplicateName(_("This username is taken."), details={"field": "username"})
     password = generate_one_time_password()
     try:
         with transaction.atomic():
@@ -243,9 +243,7 @@ def user_create(
 
 def _admin_count_excluding(user: User) -> int:
     return (
-        Membership.objects.filter(
-            role=Role.NODE_ADMINISTRATOR, user__is_active=True
-        )
+        Membership.objects.filter(role=Role.NODE_ADMINISTRATOR, user__is_active=True)
         .exclude(user=user)
         .count()
     )
@@ -288,7 +286,7 @@ def user_set_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> User:
             target=user,
             data={"role": role},
         )
-    user._role_cache = None
+    user.forget_roles()
     return user
 
 
@@ -415,8 +413,10 @@ def totp_enrol_confirm(*, user: User, device_id: int, token: str) -> TOTPDevice:
     )
     if device is None or not device.verify_token(token):
         raise InvalidTOTPCode(
-            _("That code is not correct. Check the time on your phone and try the "
-              "current code."),
+            _(
+                "That code is not correct. Check the time on your phone and try the "
+                "current code."
+            ),
             details={"field": "otp_token"},
         )
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
@@ -428,7 +428,7 @@ def totp_enrol_confirm(*, user: User, device_id: int, token: str) -> TOTPDevice:
 
 # --- API tokens ---------------------------------------------------------------
 
-API_TOKEN_PREFIX = "trm_"
+API_TOKEN_PREFIX = "trm_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)

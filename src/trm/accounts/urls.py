@@ -17,7 +17,9 @@ urlpatterns = [
         views.api_token_revoke_view,
         name="api_token_revoke",
     ),
-    path("admin/organisations/", views.organisation_list_view, name="organisation_list"),
+    path(
+        "admin/organisations/", views.organisation_list_view, name="organisation_list"
+    ),
     path(
         "admin/organisations/new/",
         views.organisation_form_view,

@@ -9,7 +9,6 @@ import segno
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -55,7 +54,9 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def lockout_response(request: HttpRequest, credentials: Any, *args: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: Any, *args: Any
+) -> HttpResponse:
     """Tell a locked-out person what happened and for how long (django-axes)."""
     cool_off = get_cool_off(request)
     minutes = int(cool_off.total_seconds() // 60) if cool_off else 0
@@ -111,9 +112,7 @@ def verify_view(request: HttpRequest) -> HttpResponse:
                 "otp_token",
                 _("That code is not correct. Enter the code your app shows now."),
             )
-    return render(
-        request, "accounts/verify.html", {"form": form, "next": next_url}
-    )
+    return render(request, "accounts/verify.html", {"form": form, "next": next_url})
 
 
 @login_required
@@ -213,7 +212,9 @@ def api_token_create_view(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             new = services.api_token_create(
-                actor=user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+                actor=user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
             )
         except DomainError as exc:
             add_domain_error(form, exc)
@@ -293,7 +294,9 @@ def organisation_form_view(
     if request.method == "POST":
         form = OrganisationForm(request.POST)
     else:
-        form = OrganisationForm(initial=OrganisationForm.initial_from(org) if org else None)
+        form = OrganisationForm(
+            initial=OrganisationForm.initial_from(org) if org else None
+        )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

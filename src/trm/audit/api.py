@@ -25,5 +25,8 @@ def verify(request: HttpRequest) -> VerifyOut:
     selectors.require_audit_reader(actor)
     result = services.verify()
     return VerifyOut(
-        ok=result.ok, checked=result.checked, bad_seq=result.bad_seq, reason=result.reason
+        ok=result.ok,
+        checked=result.checked,
+        bad_seq=result.bad_seq,
+        reason=result.reason,
     )

@@ -16,7 +16,7 @@ from django.utils import timezone
 from trm.audit.models import GENESIS_HASH, AuditEntry, AuditHead, digest
 
 
-class AuditOutsideTransaction(RuntimeError):  # noqa: N818
+class AuditOutsideTransaction(RuntimeError):
     """``record`` was called outside a transaction; the entry could be orphaned."""
 
 

@@ -100,7 +100,7 @@ class VerifiedSessionAuth(APIKeyCookie):
         user = request.user
         if key is None or not user.is_authenticated:
             return None
-        if user.requires_two_factor() and not user.is_verified():  # type: ignore[union-attr]
+        if user.requires_two_factor() and not user.is_verified():
             raise APIError(
                 401,
                 "auth.second_factor_required",
@@ -139,10 +139,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
                 for error in exc.errors
             ]
         }
-        return respond(request, 422, "invalid_input", "The request is not valid.", details)
+        return respond(
+            request, 422, "invalid_input", "The request is not valid.", details
+        )
 
     @api.exception_handler(AuthenticationError)
-    def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def _unauthenticated(
+        request: HttpRequest, exc: AuthenticationError
+    ) -> HttpResponse:
         return respond(
             request,
             401,

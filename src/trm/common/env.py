@@ -115,9 +115,7 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_secret(
-    name: str, *, environ: Mapping[str, str] | None = None
-) -> str | None:
+def env_secret(name: str, *, environ: Mapping[str, str] | None = None) -> str | None:
     """Return a secret from ``NAME`` or from the file named by ``NAME_FILE``.
 
     Setting both is an error, as is a ``NAME_FILE`` that cannot be read or is

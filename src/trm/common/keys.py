@@ -29,7 +29,7 @@ _lock = threading.Lock()
 _cache: dict[str, bytes] = {}
 
 
-class DecryptionFailed(Exception):  # noqa: N818 - reads better at call sites
+class DecryptionFailed(Exception):
     """The ciphertext was altered, or was sealed under another key or context."""
 
 
@@ -123,7 +123,7 @@ def seal(purpose: str, plaintext: bytes, *, context: bytes) -> bytes:
     return nonce + AESGCM(derive_key(purpose)).encrypt(nonce, plaintext, context)
 
 
-def unseal(purpose: str, blob: bytes, *, context: bytes) -> bytes:
+def unseal(purpose: str, blob: bytes | memoryview, *, context: bytes) -> bytes:
     """Decrypt what :func:`seal` produced.
 
     Raises:

@@ -41,7 +41,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
             return
         for role in extracted:
             Membership.objects.get_or_create(user=self, role=role)
-        self._role_cache = None
+        self.forget_roles()
 
 
 class TOTPDeviceFactory(factory.django.DjangoModelFactory[TOTPDevice]):
@@ -54,7 +54,7 @@ class TOTPDeviceFactory(factory.django.DjangoModelFactory[TOTPDevice]):
 
     @classmethod
     def _create(cls, model_class: type[TOTPDevice], *args: Any, **kwargs: Any) -> Any:
-        device = model_class(*args, **kwargs)
+        device = model_class(**kwargs)
         device.set_secret()
         device.save()
         return device
@@ -62,9 +62,10 @@ class TOTPDeviceFactory(factory.django.DjangoModelFactory[TOTPDevice]):
 
 def current_code(device: TOTPDevice, *, offset_steps: int = 0) -> str:
     """Return the TOTP code the device's app would show now (zero-padded)."""
-    import time
-
-    value = totp(device.bin_key, step=device.step, t0=device.t0 - offset_steps * 30,
-                 digits=device.digits)
-    del time
+    value = totp(
+        device.bin_key,
+        step=device.step,
+        t0=device.t0 - offset_steps * device.step,
+        digits=device.digits,
+    )
     return f"{value:0{device.digits}d}"

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         ):
             self.stdout.write("A node administrator exists already; nothing to do.")
             return
-        org_name = options["organisation"] or settings.TRM_NODE_NAME
+        org_name = str(options["organisation"] or settings.TRM_NODE_NAME)
         try:
             org = Organisation.objects.filter(name__iexact=org_name).first()
             if org is None:

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             return
         try:
             keys.load_kek()
-        except Exception:  # noqa: S110, BLE001 - absent or unreadable: create below
+        except Exception:  # noqa: S110 - absent or unreadable: create below
             pass
         else:
             if options["if_missing"]:

@@ -1,0 +1,4 @@
+from typing import Any
+
+class OTPMiddleware:
+    def __init__(self, get_response: Any) -> None: ...
