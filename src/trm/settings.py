@@ -251,6 +251,7 @@ TIME_ZONE = env_str("TRM_TIME_ZONE", "UTC") or "UTC"
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
