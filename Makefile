@@ -28,12 +28,12 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench conftest.py
+	$(BIN)/ruff format --check src tests bench conftest.py
 
 fmt: $(STAMP)
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench conftest.py
+	$(BIN)/ruff format src tests bench conftest.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -42,7 +42,7 @@ check: lint typecheck test
 
 ## Re-extract and compile translations (needs GNU gettext)
 messages: $(STAMP)
-	cd src/trm && TRM_ENV=development ../../$(BIN)/trm makemessages -l bg -l ro --no-obsolete
+	cd src/trm && TRM_ENV=development ../../$(BIN)/trm makemessages -l bg -l ro --no-obsolete -i "*/tests/*"
 	cd src/trm && TRM_ENV=development ../../$(BIN)/trm compilemessages
 
 clean:

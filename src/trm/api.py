@@ -8,11 +8,18 @@ services and selectors as the web pages.
 
 from __future__ import annotations
 
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
 from trm.accounts.api import router as accounts_router
 from trm.audit.api import router as audit_router
-from trm.common.api import BearerTokenAuth, VerifiedSessionAuth, install_error_handlers
+from trm.common.api import (
+    BearerTokenAuth,
+    VerifiedSessionAuth,
+    error_body,
+    install_error_handlers,
+)
 
 api = NinjaAPI(
     title="TRM node API",
@@ -29,3 +36,9 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("/", accounts_router)
 api.add_router("/audit", audit_router)
+
+
+@csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Answer an unknown ``/api/`` route with the structured 404, not an HTML page."""
+    return JsonResponse(error_body("not_found", "Not found."), status=404)

@@ -8,6 +8,7 @@ naming the variable. ``docs/configuration.md`` lists them all.
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -189,7 +190,6 @@ AUTHENTICATION_BACKENDS = [
 # Argon2id tuned for a 2-core server: see trm.accounts.hashers for the figures.
 PASSWORD_HASHERS = [
     "trm.accounts.hashers.TRMArgon2PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 _VALIDATORS = "django.contrib.auth.password_validation."
 AUTH_PASSWORD_VALIDATORS = [
@@ -247,6 +247,13 @@ LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env_str("TRM_TIME_ZONE", "UTC") or "UTC"
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+    raise ImproperlyConfigured(
+        f"TRM_TIME_ZONE must be an IANA time zone such as UTC or Europe/Sofia; "
+        f"got {TIME_ZONE!r}."
+    ) from None
 
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"
@@ -271,7 +278,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "trm": {"level": env_str("TRM_LOG_LEVEL", "INFO"), "propagate": True},
+        "trm": {
+            "level": env_choice(
+                "TRM_LOG_LEVEL",
+                "INFO",
+                ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+            ),
+            "propagate": True,
+        },
         "axes": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
     },

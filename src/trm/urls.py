@@ -1,9 +1,9 @@
 """URL routes of a TRM node."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from trm.api import api
+from trm.api import api, not_found
 from trm.common import views
 
 urlpatterns = [
@@ -14,4 +14,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", api.urls),
+    # After the API's own routes: any other /api/ path gets a JSON 404.
+    re_path(r"^api/(?P<path>.*)$", not_found),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import Field
 
@@ -83,7 +83,7 @@ def organisation_list(request: HttpRequest, q: str = "") -> object:
 @router.post("/organisations", response={201: OrganisationOut})
 def organisation_create(
     request: HttpRequest, payload: OrganisationIn
-) -> tuple[int, Organisation]:
+) -> Status[Organisation]:
     org = services.organisation_create(
         actor=_actor(request),
         name=payload.name,
@@ -91,7 +91,7 @@ def organisation_create(
         org_type=payload.org_type,
         functions=payload.functions,
     )
-    return 201, org
+    return Status(201, org)
 
 
 @router.get("/users", response=list[UserOut])

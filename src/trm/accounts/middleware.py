@@ -79,9 +79,8 @@ class AccountGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         path = request.path
-        if (
-            not user.is_authenticated
-            or path.startswith((*_ALWAYS_OPEN, "/api/", "/exchange/"))
+        if not user.is_authenticated or path.startswith(
+            (*_ALWAYS_OPEN, "/api/", "/exchange/")
         ):
             return self.get_response(request)
         allowed = {
@@ -96,7 +95,8 @@ class AccountGateMiddleware:
 
             has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
             target = reverse("accounts:verify" if has_device else "accounts:enrol")
-            return _redirect(request, f"{target}?{urlencode({'next': path})}")
+            query = urlencode({"next": request.get_full_path()})
+            return _redirect(request, f"{target}?{query}")
         if user.must_change_password and path != reverse("accounts:password_change"):
             return _redirect(request, reverse("accounts:password_change"))
         return self.get_response(request)

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_countries.data import COUNTRIES
 
 from trm.accounts.errors import (
     DuplicateName,
@@ -82,6 +83,16 @@ def _clean_organisation_fields(
     return name, chosen
 
 
+def _clean_country(country: str) -> str:
+    code = country.strip().upper()
+    if code not in COUNTRIES:
+        raise InvalidInput(
+            _("Unknown country: give an ISO 3166-1 alpha-2 code such as BG."),
+            details={"field": "country"},
+        )
+    return code
+
+
 # --- Organisations --------------------------------------------------------------
 
 
@@ -104,13 +115,14 @@ def organisation_create(
     name, chosen = _clean_organisation_fields(
         name=name, org_type=org_type, functions=functions
     )
+    country = _clean_country(country)
     if Organisation.objects.filter(name__iexact=name).exists():
         raise DuplicateName(
             _("An organisation with this name already exists."),
             details={"field": "name"},
         )
     org = Organisation.objects.create(
-        name=name, country=country.upper(), org_type=org_type, functions=chosen
+        name=name, country=country, org_type=org_type, functions=chosen
     )
     audit.record(
         actor=actor,
@@ -144,6 +156,7 @@ def organisation_update(
     name, chosen = _clean_organisation_fields(
         name=name, org_type=org_type, functions=functions
     )
+    country = _clean_country(country)
     if (
         Organisation.objects.filter(name__iexact=name)
         .exclude(pk=organisation_id)
@@ -153,7 +166,7 @@ def organisation_update(
             _("An organisation with this name already exists."),
             details={"field": "name"},
         )
-    org.name, org.country, org.org_type = name, country.upper(), org_type
+    org.name, org.country, org.org_type = name, country, org_type
     org.functions, org.is_active = chosen, is_active
     org.save()
     audit.record(

@@ -101,9 +101,13 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         if not allowed:
             form.add_error(
                 "otp_token",
-                _("Too many wrong codes. Wait a minute, then enter the current code."),
+                _(
+                    "Too many wrong codes. Wait a little (the wait grows with each "
+                    "wrong code), then enter the current code."
+                ),
             )
         elif device.verify_token(form.cleaned_data["otp_token"]):
+            request.session.cycle_key()
             otp_login(request, device)
             services.record_sign_in(user=user, step="second_factor")
             return redirect(next_url)
@@ -144,6 +148,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             add_domain_error(form, exc)
         else:
             request.session.pop(SESSION_PENDING_DEVICE, None)
+            request.session.cycle_key()
             otp_login(request, confirmed)
             messages.success(request, _("Your authenticator app is set up."))
             return redirect(next_url)

@@ -114,7 +114,13 @@ def verify(*, batch_size: int = 2000) -> VerifyResult:
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # One snapshot for the head and the entries: under READ COMMITTED an
+            # append committing between the two reads would look like tampering.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         head = AuditHead.objects.filter(pk=1).first()
         for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=batch_size):
             checked += 1
@@ -159,10 +165,19 @@ def verify(*, batch_size: int = 2000) -> VerifyResult:
                 f"the log ends at entry {last_seq} but {head_seq} were written "
                 "(truncated)",
             )
+        if head_seq == last_seq:
+            return VerifyResult(
+                False,
+                checked,
+                last_seq,
+                "the last entry's hash differs from the one recorded in the head "
+                "(entry or head altered)",
+            )
         return VerifyResult(
             False,
             checked,
             head_seq + 1,
-            "the log does not end where the head says (head altered)",
+            "entries after the recorded head were added outside the log's writer "
+            "(head altered or entries forged)",
         )
     return VerifyResult(True, checked)

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
@@ -36,11 +36,14 @@ def env_bool(
 ) -> bool:
     """Return a boolean from ``1/true/yes/on`` or ``0/false/no/off`` (any case).
 
+    An empty value means ``default``, as for the other readers: ``TRM_HTTPS=``
+    left blank in a compose file must not switch a protection off.
+
     Raises:
         ImproperlyConfigured: for any other value.
     """
     value = _raw(name, environ)
-    if value is None:
+    if value is None or value == "":
         return default
     lowered = value.lower()
     if lowered in _TRUE:
@@ -68,7 +71,14 @@ def env_int(
     value = _raw(name, environ)
     if value is None or value == "":
         return default
-    bounds = f" between {minimum} and {maximum}" if minimum is not None else ""
+    if minimum is not None and maximum is not None:
+        bounds = f" between {minimum} and {maximum}"
+    elif minimum is not None:
+        bounds = f" of at least {minimum}"
+    elif maximum is not None:
+        bounds = f" of at most {maximum}"
+    else:
+        bounds = ""
     try:
         number = int(value)
     except ValueError:
@@ -136,6 +146,10 @@ def env_secret(name: str, *, environ: Mapping[str, str] | None = None) -> str | 
             raise ImproperlyConfigured(
                 f"{name}_FILE names {path}, which cannot be read ({exc.strerror})."
             ) from None
+        except UnicodeDecodeError:
+            raise ImproperlyConfigured(
+                f"{name}_FILE names {path}, which is not UTF-8 text."
+            ) from None
         if not secret:
             raise ImproperlyConfigured(f"{name}_FILE names {path}, which is empty.")
         return secret
@@ -151,7 +165,7 @@ def validate_node_id(name: str, value: str) -> str:
     Raises:
         ImproperlyConfigured: otherwise.
     """
-    if not _NODE_ID.match(value):
+    if not _NODE_ID.fullmatch(value):
         raise ImproperlyConfigured(
             f"{name} must be 1-63 lower-case letters, digits or hyphens, not starting "
             f"or ending with a hyphen; got {value!r}."

@@ -36,7 +36,9 @@ SQLITE_DOWN = "DROP TRIGGER IF EXISTS audit_entry_no_update;"
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_UP)
+        # params=None: PG_UP contains a literal "%" (RAISE format), which the
+        # PostgreSQL schema editor would otherwise treat as a placeholder.
+        schema_editor.execute(PG_UP, params=None)
     elif vendor == "sqlite":
         schema_editor.execute(SQLITE_UP)
 
