@@ -23,6 +23,39 @@ from trm.accounts.tests.factories import (
 )
 
 PASSWORD = "correct-horse-battery-staple"
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every database test both databases: the main one and the keystore.
+
+    Person data keys live in the keystore database (trm.dataprotection), so any
+    test that touches personal data needs it; pytest-django allows only
+    ``default`` unless told otherwise.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        uses_db = _DB_FIXTURES & fixtures
+        if marker is None and not uses_db:
+            continue
+        kwargs = dict(marker.kwargs) if marker else {}
+        if marker and marker.args:
+            kwargs.setdefault("transaction", marker.args[0])
+        if {"transactional_db", "live_server"} & fixtures:
+            kwargs["transaction"] = True
+        kwargs["databases"] = "__all__"
+        item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_node_keys():
+    """Node keys are cached per process; each test's keystore starts empty."""
+    from trm.dataprotection.crypto import forget_cached_keys
+
+    forget_cached_keys()
+    yield
+    forget_cached_keys()
 
 
 @pytest.fixture(autouse=True)

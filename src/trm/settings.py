@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "trm.common",
     "trm.audit",
     "trm.accounts",
+    "trm.dataprotection",
 ]
 
 MIDDLEWARE = [
@@ -178,7 +179,38 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _db["TEST"] = {"NAME": env_str("TRM_TEST_SQLITE_NAME")}
-DATABASES = {"default": _db}
+
+
+def _keystore_database() -> dict[str, object]:
+    """Return the keystore database: separate from the main one (see dataprotection).
+
+    ``TRM_KEYSTORE_URL`` if set; else beside an SQLite main database a file
+    ``keys/keystore.sqlite3`` in the data directory; else ``<name>_keystore`` on
+    the same PostgreSQL server.
+    """
+    url = env_str("TRM_KEYSTORE_URL")
+    if url:
+        try:
+            keystore = dict(dj_database_url.parse(url, conn_max_age=60))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"TRM_KEYSTORE_URL is not a valid URL: {exc}"
+            ) from None
+    elif _db["ENGINE"] == "django.db.backends.sqlite3":
+        keystore = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "keys" / "keystore.sqlite3",
+        }
+    else:
+        keystore = {**_db, "NAME": f"{_db['NAME']}_keystore"}
+        keystore.pop("TEST", None)
+    if keystore["ENGINE"] == "django.db.backends.sqlite3":
+        keystore["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    return keystore
+
+
+DATABASES = {"default": _db, "keystore": _keystore_database()}
+DATABASE_ROUTERS = ["trm.dataprotection.router.KeystoreRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication ----------------------------------------------------------

@@ -15,8 +15,8 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
-from trm.common import keys
 from trm.common.htcds import OrgType
+from trm.dataprotection import crypto
 
 
 class Role(models.TextChoices):
@@ -152,8 +152,8 @@ class Membership(models.Model):
 class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
     """A TOTP authenticator (RFC 6238) whose secret is encrypted at rest.
 
-    The 20-byte secret is sealed with AES-256-GCM under a key derived from the
-    node's key-encryption key (purpose ``"totp"``), bound to the device id, so a
+    The 20-byte secret is sealed with AES-256-GCM under the node's ``"totp"`` key
+    (wrapped by the key-encryption key in the keystore), bound to the device id, so a
     database dump does not reveal it. Verification follows django-otp's
     ``TOTPDevice``: 30-second steps, 6 digits, ±1 step tolerance, no reuse of a
     step already accepted, and exponential throttling after failures.
@@ -174,7 +174,7 @@ class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
     def set_secret(self, secret_hex: str | None = None) -> str:
         """Store a new secret (random if not given); return it as hex."""
         secret_hex = secret_hex or random_hex(20)
-        self.sealed_key = keys.seal(
+        self.sealed_key = crypto.seal_node(
             "totp", bytes.fromhex(secret_hex), context=self.public_id.bytes
         )
         return secret_hex
@@ -182,7 +182,7 @@ class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
     @property
     def bin_key(self) -> bytes:
         """Return the decrypted secret."""
-        return keys.unseal("totp", self.sealed_key, context=self.public_id.bytes)
+        return crypto.unseal_node("totp", self.sealed_key, context=self.public_id.bytes)
 
     def config_url(self, *, issuer: str) -> str:
         """Return the ``otpauth://`` URL an authenticator app scans."""

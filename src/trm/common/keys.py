@@ -1,32 +1,29 @@
-"""The node's key-encryption key (KEK) and authenticated encryption with it.
+"""The node's key-encryption key (KEK) and AES-256-GCM primitives.
 
 The KEK is 32 random bytes, read from ``TRM_KEK`` (base64) or from the file named
 by ``TRM_KEK_FILE`` (default ``$TRM_DATA_DIR/keys/kek.b64``). It never encrypts
-data directly: :func:`derive_key` derives one AES-256-GCM key per purpose with
-HKDF-SHA256 (RFC 5869), so that a key used for TOTP secrets is never the key used
-for anything else. ``trm keys init`` creates the file; nothing ever creates it
-silently over existing data.
+data directly: it wraps random data keys (one per person, one per node purpose)
+kept in the keystore (:mod:`trm.dataprotection.crypto`), so rotating the KEK
+re-wraps keys and never re-encrypts data. ``trm keys init`` creates the file;
+nothing ever creates it silently over existing data.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
-import threading
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 KEK_BYTES = 32
 NONCE_BYTES = 12
-_lock = threading.Lock()
-_cache: dict[str, bytes] = {}
 
 
 class DecryptionFailed(Exception):
@@ -92,47 +89,51 @@ def create_kek_file(path: Path | None = None) -> Path:
     return target
 
 
-def derive_key(purpose: str) -> bytes:
-    """Return the 32-byte AES key for ``purpose`` derived from the KEK (HKDF-SHA256)."""
-    with _lock:
-        cached = _cache.get(purpose)
-        if cached is None:
-            cached = HKDF(
-                algorithm=hashes.SHA256(),
-                length=32,
-                salt=None,
-                info=f"trm:{purpose}".encode(),
-            ).derive(load_kek())
-            _cache[purpose] = cached
-        return cached
+def kek_fingerprint(kek: bytes) -> str:
+    """Return a public identifier of ``kek`` (HMAC-SHA256, 32 hex characters).
+
+    Stored beside every wrapped key, so a node started with another key refuses
+    to run instead of failing later on every read.
+    """
+    return hmac.new(kek, b"trm:kek-fingerprint:v1", hashlib.sha256).hexdigest()[:32]
 
 
-def reset_cache() -> None:
-    """Forget derived keys (after a key change, and between tests)."""
-    with _lock:
-        _cache.clear()
+def wrap_key(key: bytes, *, kek: bytes, context: bytes) -> bytes:
+    """Encrypt a data key under the KEK (AES-256-GCM, ``context`` as associated data).
 
-
-def seal(purpose: str, plaintext: bytes, *, context: bytes) -> bytes:
-    """Encrypt ``plaintext`` with AES-256-GCM; return ``nonce || ciphertext+tag``.
-
-    ``context`` is bound as associated data (e.g. the owning row's id), so a
-    ciphertext copied onto another row does not decrypt.
+    Returns ``nonce || ciphertext+tag``.
     """
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(derive_key(purpose)).encrypt(nonce, plaintext, context)
+    return nonce + AESGCM(kek).encrypt(nonce, key, context)
 
 
-def unseal(purpose: str, blob: bytes | memoryview, *, context: bytes) -> bytes:
-    """Decrypt what :func:`seal` produced.
+def unwrap_key(blob: bytes | memoryview, *, kek: bytes, context: bytes) -> bytes:
+    """Decrypt what :func:`wrap_key` produced.
 
     Raises:
-        DecryptionFailed: if the blob was altered or belongs to another key/context.
+        DecryptionFailed: wrong KEK, wrong context, or altered ciphertext.
     """
-    blob = bytes(blob)
+    return _open(kek, blob, context)
+
+
+def aead_seal(key: bytes, plaintext: bytes, *, context: bytes) -> bytes:
+    """Encrypt with AES-256-GCM under ``key``; return ``nonce || ciphertext+tag``."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, context)
+
+
+def aead_open(key: bytes, blob: bytes | memoryview, *, context: bytes) -> bytes:
+    """Decrypt what :func:`aead_seal` produced.
+
+    Raises:
+        DecryptionFailed: wrong key, wrong context, or altered ciphertext.
+    """
+    return _open(key, blob, context)
+
+
+def _open(key: bytes, blob: bytes | memoryview, context: bytes) -> bytes:
+    data = bytes(blob)
     try:
-        return AESGCM(derive_key(purpose)).decrypt(
-            blob[:NONCE_BYTES], blob[NONCE_BYTES:], context
-        )
+        return AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], context)
     except (InvalidTag, ValueError):
         raise DecryptionFailed("ciphertext cannot be decrypted") from None
