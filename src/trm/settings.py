@@ -108,6 +108,8 @@ INSTALLED_APPS = [
     "trm.audit",
     "trm.accounts",
     "trm.dataprotection",
+    "trm.cases",
+    "trm.consent",
 ]
 
 MIDDLEWARE = [

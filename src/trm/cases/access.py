@@ -1,0 +1,109 @@
+"""Who may see a case and which parts of it (ARCHITECTURE §4 "need to know").
+
+A user sees a case only
+
+* as a member of its case team (their role on the team decides what they see), or
+* through a role the node's policy grants: a national contact point sees every
+  case with a transnational link.
+
+Auditors and node administrators see no case content. A prosecutor on the team
+sees the case, the person's identity and legal-track notes, never notes marked
+"assistance only". Callers turn "no access" into the same 404 as "no such case".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q
+
+from trm.accounts.models import Role, User
+from trm.cases.models import Case, CaseTeamMember, Visibility
+from trm.cases.tracks import TransnationalLink
+
+#: Roles whose work is the legal track only (SOPS §3: unconditional assistance;
+#: issue "SOP 5": the prosecutor never sees assistance notes unless shared).
+LEGAL_TRACK_ROLES = frozenset({Role.PROSECUTOR})
+#: Case roles that see legal-track notes.
+LEGAL_READERS = frozenset({Role.PROSECUTOR, Role.CASE_MANAGER})
+#: Transnational states in which the national contact point sees the case.
+NCP_VISIBLE_LINKS = frozenset(
+    s for s in TransnationalLink.values if s != TransnationalLink.NO_LINK
+)
+#: Roles that may open a case.
+OPENING_ROLES = frozenset(
+    {
+        Role.FIRST_CONTACT_POINT,
+        Role.CASE_MANAGER,
+        Role.COMPETENT_AUTHORITY,
+        Role.SERVICE_PROVIDER,
+        Role.NATIONAL_CONTACT_POINT,
+    }
+)
+#: Case roles that may manage the team and close the case.
+MANAGING_ROLES = frozenset({Role.CASE_MANAGER, Role.NATIONAL_CONTACT_POINT})
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """What one user may do on one case.
+
+    Attributes:
+        roles: the user's roles on this case (team role, or policy role).
+        via_policy: True when access comes from node policy, not the team.
+    """
+
+    roles: frozenset[str]
+    via_policy: bool = False
+
+    @property
+    def legal_only(self) -> bool:
+        """True when every role of the user on this case is a legal-track role."""
+        return bool(self.roles) and self.roles <= LEGAL_TRACK_ROLES
+
+    def sees(self, visibility: str) -> bool:
+        """Return True if a note or event with ``visibility`` is visible."""
+        if visibility == Visibility.ASSISTANCE_ONLY:
+            return not self.legal_only
+        if visibility == Visibility.LEGAL:
+            return bool(self.roles & LEGAL_READERS)
+        return True
+
+    def visible_levels(self) -> list[str]:
+        return [v for v in Visibility.values if self.sees(v)]
+
+    @property
+    def manages(self) -> bool:
+        return bool(self.roles & MANAGING_ROLES)
+
+
+def case_access(user: User, case: Case) -> CaseAccess | None:
+    """Return the user's access to ``case``, or None when they may not see it."""
+    if not user.is_active or not user.is_authenticated:
+        return None
+    team_roles = frozenset(
+        CaseTeamMember.objects.filter(case=case, user=user).values_list(
+            "role", flat=True
+        )
+    )
+    if team_roles:
+        return CaseAccess(roles=team_roles)
+    if (
+        user.has_role(Role.NATIONAL_CONTACT_POINT)
+        and case.transnational in NCP_VISIBLE_LINKS
+    ):
+        return CaseAccess(
+            roles=frozenset({Role.NATIONAL_CONTACT_POINT}), via_policy=True
+        )
+    return None
+
+
+def visible_cases_filter(user: User) -> Q:
+    """Return a filter selecting exactly the cases :func:`case_access` allows."""
+    if not user.is_active or not user.is_authenticated:
+        return Q(pk__in=[])
+    on_team = Exists(CaseTeamMember.objects.filter(case=OuterRef("pk"), user=user))
+    condition = Q(on_team)
+    if user.has_role(Role.NATIONAL_CONTACT_POINT):
+        condition |= Q(transnational__in=NCP_VISIBLE_LINKS)
+    return condition

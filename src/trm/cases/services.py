@@ -1,0 +1,585 @@
+"""The only writers of persons, cases, team, timeline and notes.
+
+Every function is keyword-only, takes the acting user, checks the actor's role
+on the case, writes the change, a timeline event and an audit entry in one
+transaction, and raises a :class:`~trm.common.errors.DomainError` subclass
+(nothing written) on refusal. Personal data is sealed under the person's data
+key before it reaches the database and never appears in audit data or errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_countries.data import COUNTRIES
+
+from trm.accounts.models import Organisation, Role, User
+from trm.audit import services as audit
+from trm.cases.access import OPENING_ROLES, CaseAccess, case_access
+from trm.cases.errors import (
+    CaseInvalidInput,
+    CaseNotFound,
+    CaseNumberTaken,
+    CaseRoleRequired,
+    PersonErased,
+    TransitionNotAllowed,
+)
+from trm.cases.identity import PersonIdentity
+from trm.cases.models import (
+    AgeBand,
+    Case,
+    CaseEvent,
+    CaseNote,
+    CaseNumberCounter,
+    CaseTeamMember,
+    ClosureReason,
+    Person,
+    PersonIndex,
+    Visibility,
+)
+from trm.cases.tracks import TRACKS, Assistance, ChildProtection
+from trm.common.htcds import Gender
+from trm.dataprotection import crypto
+from trm.dataprotection.normalise import birth_year_key, document_key, name_key
+
+MAX_NOTE_CHARS = 20_000
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _seal_identity(person: Person, identity: PersonIdentity) -> bytes:
+    return crypto.seal_for(
+        person.data_key_id,
+        identity.model_dump_json().encode(),
+        context=person.identity_context(),
+    )
+
+
+def _index_entries(identity: PersonIdentity) -> set[tuple[str, str]]:
+    entries: set[tuple[str, str]] = set()
+    year = birth_year_key(identity.birth_date)
+    for name in identity.names():
+        key = name_key(name)
+        if not key:
+            continue
+        entries.add((PersonIndex.Kind.NAME, crypto.blind_index("name", key)))
+        if year:
+            entries.add(
+                (
+                    PersonIndex.Kind.NAME_BIRTH_YEAR,
+                    crypto.blind_index("name_year", f"{key}|{year}"),
+                )
+            )
+    for document in identity.documents:
+        key = document_key(document.number)
+        if key:
+            entries.add(
+                (PersonIndex.Kind.DOCUMENT, crypto.blind_index("document", key))
+            )
+    return entries
+
+
+def _reindex(person: Person, identity: PersonIdentity) -> None:
+    PersonIndex.objects.filter(person=person).delete()
+    PersonIndex.objects.bulk_create(
+        PersonIndex(person=person, kind=kind, digest=digest)
+        for kind, digest in sorted(_index_entries(identity))
+    )
+
+
+def _age_in_years(birth: date, today: date) -> int:
+    return (
+        today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    )
+
+
+def _clean_attributes(
+    *,
+    gender: str,
+    age_band: str,
+    citizenships: Iterable[str],
+    languages: Iterable[str],
+) -> tuple[list[str], list[str]]:
+    if gender not in Gender.values:
+        raise CaseInvalidInput(_("Unknown gender code."), details={"field": "gender"})
+    if age_band not in AgeBand.values:
+        raise CaseInvalidInput(_("Unknown age band."), details={"field": "age_band"})
+    countries = [c.strip().upper() for c in citizenships if c and c.strip()]
+    unknown = [c for c in countries if c not in COUNTRIES]
+    if unknown:
+        raise CaseInvalidInput(
+            _("Unknown citizenship code(s): %(codes)s.")
+            % {"codes": ", ".join(unknown)},
+            details={"field": "citizenships"},
+        )
+    import pycountry
+
+    langs = [code.strip().lower() for code in languages if code and code.strip()]
+    bad = [
+        code
+        for code in langs
+        if pycountry.languages.get(alpha_2=code) is None
+        and pycountry.languages.get(alpha_3=code) is None
+    ]
+    if bad:
+        raise CaseInvalidInput(
+            _("Unknown language code(s): %(codes)s (use ISO 639).")
+            % {"codes": ", ".join(bad)},
+            details={"field": "languages"},
+        )
+    return list(dict.fromkeys(countries)), list(dict.fromkeys(langs))
+
+
+def _next_case_number(now: datetime) -> str:
+    counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
+        year=now.year
+    )
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{settings.TRM_COUNTRY}-{now.year}-{counter.last:05d}"
+
+
+def _event(
+    case: Case,
+    *,
+    actor: User | None,
+    kind: str,
+    track: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    visibility: str = Visibility.TEAM,
+    detail: str = "",
+) -> CaseEvent:
+    event = CaseEvent(
+        case=case,
+        at=timezone.now(),
+        actor=actor,
+        kind=kind,
+        track=track,
+        from_state=from_state,
+        to_state=to_state,
+        visibility=visibility,
+    )
+    if detail:
+        event.sealed_detail = crypto.seal_for(
+            case.person.data_key_id, detail.encode(), context=event.detail_context()
+        )
+    event.save(force_insert=True)
+    return event
+
+
+def _locked_case(case_id: UUID) -> Case:
+    case = (
+        Case.objects.select_for_update(no_key=True)
+        .select_related("person")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise CaseNotFound(_("No such case."))
+    return case
+
+
+def _access_or_404(actor: User, case: Case) -> CaseAccess:
+    access = case_access(actor, case)
+    if access is None:
+        raise CaseNotFound(_("No such case."))
+    return access
+
+
+def _require_live_person(case: Case) -> None:
+    if case.person.is_erased:
+        raise PersonErased(
+            _("The person's data was erased; this case keeps only its statistics.")
+        )
+
+
+# --- opening a case ---------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def case_open(
+    *,
+    actor: User,
+    identity: PersonIdentity,
+    gender: str = Gender.NOT_SPECIFIED_UNKNOWN,
+    age_band: str = "",
+    age_uncertain: bool = False,
+    citizenships: Iterable[str] = (),
+    languages: Iterable[str] = (),
+    asylum_applicant: bool = False,
+    may_be_child: bool = False,
+    lead_organisation_id: UUID | None = None,
+    number: str = "",
+) -> Case:
+    """Register a person and open their case; the actor joins the case team.
+
+    The age band is derived from the birth date when known; an estimated birth
+    date marks the age as uncertain. A person whose band is a child's, or who
+    ``may_be_child`` (age uncertain with signs of minority), is flagged
+    ``presumed_child`` and the child-protection track starts with a guardian
+    requested: the presumption of minority, SOPS §6.5 rule 3, CETS 10(3).
+
+    Args:
+        number: an explicit case number (e.g. from a paper file); generated as
+            ``<country>-<year>-<nnnnn>`` when empty.
+
+    Raises:
+        CaseRoleRequired: the actor has no role that may open cases.
+        CaseInvalidInput: an unknown code (gender, age band, country, language).
+        CaseNumberTaken: ``number`` is already used on this node.
+    """
+    roles = actor.role_codes() & OPENING_ROLES
+    if not roles or not actor.is_active:
+        raise CaseRoleRequired(_("Your roles do not allow opening a case."))
+    now = timezone.now()
+    if identity.birth_date is not None:
+        if identity.birth_date > now.date():
+            raise CaseInvalidInput(
+                _("The birth date is in the future."), details={"field": "birth_date"}
+            )
+        derived = AgeBand.for_age(_age_in_years(identity.birth_date, now.date()))
+        age_band = age_band or derived
+        age_uncertain = age_uncertain or identity.birth_date_is_estimate
+    age_band = age_band or AgeBand.UNKNOWN
+    countries, langs = _clean_attributes(
+        gender=gender, age_band=age_band, citizenships=citizenships, languages=languages
+    )
+    if lead_organisation_id is None:
+        lead = actor.organisation
+    else:
+        lead = Organisation.objects.filter(
+            pk=lead_organisation_id, is_active=True
+        ).first()
+    if lead is None:
+        raise CaseInvalidInput(
+            _("Choose the lead organisation."), details={"field": "lead_organisation"}
+        )
+    number = number.strip()
+    if number and Case.objects.filter(number=number).exists():
+        raise CaseNumberTaken(
+            _("Case number %(n)s is already used on this node.") % {"n": number},
+            details={"field": "number"},
+        )
+    band = AgeBand(age_band)
+    presumed_child = band.is_child or may_be_child
+    person = Person(
+        data_key_id=crypto.create_data_key(),
+        gender=gender,
+        age_band=age_band,
+        age_uncertain=age_uncertain,
+        presumed_child=presumed_child,
+        citizenships=countries,
+        languages=langs,
+        asylum_applicant=asylum_applicant,
+    )
+    person.sealed_identity = _seal_identity(person, identity)
+    person.save(force_insert=True)
+    _reindex(person, identity)
+    case = Case(
+        number=number or _next_case_number(now),
+        person=person,
+        lead_organisation=lead,
+        opened_at=now,
+        opened_by=actor,
+        child_protection=(
+            ChildProtection.GUARDIAN_REQUESTED
+            if presumed_child
+            else ChildProtection.NOT_APPLICABLE
+        ),
+    )
+    try:
+        with transaction.atomic():
+            case.save(force_insert=True)
+    except IntegrityError:
+        raise CaseNumberTaken(
+            _("Case number %(n)s is already used on this node.") % {"n": case.number},
+            details={"field": "number"},
+        ) from None
+    primary = sorted(roles)[0]
+    CaseTeamMember.objects.create(case=case, user=actor, role=primary, added_by=actor)
+    _event(case, actor=actor, kind="case.opened")
+    if presumed_child:
+        _event(
+            case,
+            actor=actor,
+            kind="case.track_moved",
+            track="child_protection",
+            from_state=ChildProtection.NOT_APPLICABLE,
+            to_state=ChildProtection.GUARDIAN_REQUESTED,
+        )
+    audit.record(
+        actor=actor,
+        action="cases.case_opened",
+        target=case,
+        data={"number": case.number, "lead": str(lead.pk)},
+    )
+    return case
+
+
+@transaction.atomic(durable=True)
+def person_update_identity(
+    *, actor: User, case_id: UUID, identity: PersonIdentity
+) -> Person:
+    """Replace the person's identifying data (re-sealed, re-indexed).
+
+    Raises:
+        CaseNotFound, CaseRoleRequired (legal-track-only roles may not edit),
+        PersonErased.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if access.legal_only:
+        raise CaseRoleRequired(_("Your role on this case does not allow editing."))
+    _require_live_person(case)
+    person = Person.objects.select_for_update().get(pk=case.person_id)
+    person.sealed_identity = _seal_identity(person, identity)
+    person.save(update_fields=["sealed_identity", "updated_at"])
+    _reindex(person, identity)
+    _event(case, actor=actor, kind="person.identity_updated")
+    audit.record(actor=actor, action="cases.person_identity_updated", target=person)
+    return person
+
+
+# --- tracks ---------------------------------------------------------------------------
+
+
+def move_track(
+    *, actor: User, case: Case, access: CaseAccess, track: str, target: str, reason: str
+) -> Case:
+    """Move ``track`` of an already locked ``case`` (inner helper for services).
+
+    Later services (screening, identification decision, return…) add their
+    guards, then call this to record the move, the timeline event and the audit.
+
+    Raises:
+        TransitionNotAllowed, CaseRoleRequired.
+    """
+    definition = TRACKS.get(track)
+    if definition is None:
+        raise CaseInvalidInput(_("Unknown track."), details={"field": "track"})
+    if target not in definition.states.values:
+        raise CaseInvalidInput(_("Unknown state."), details={"field": "target"})
+    current = case.state_of(track)
+    if not case.can_move(track, target):
+        raise TransitionNotAllowed(
+            _("%(track)s cannot move from “%(a)s” to “%(b)s”.")
+            % {
+                "track": definition.label,
+                "a": definition.states(current).label,
+                "b": definition.states(target).label,
+            },
+            details={"track": track, "from": current, "to": target},
+        )
+    allowed_roles = definition.roles_for(target)
+    if not (access.roles & allowed_roles):
+        raise CaseRoleRequired(
+            _("Only these roles on the case may do this: %(roles)s.")
+            % {"roles": ", ".join(str(Role(r).label) for r in sorted(allowed_roles))},
+            details={"allowed_roles": sorted(allowed_roles)},
+        )
+    setattr(case, definition.field, target)
+    case.save(update_fields=[definition.field, "updated_at"])
+    _event(
+        case,
+        actor=actor,
+        kind="case.track_moved",
+        track=track,
+        from_state=current,
+        to_state=target,
+        visibility=Visibility.LEGAL if track == "legal" else Visibility.TEAM,
+        detail=reason.strip(),
+    )
+    audit.record(
+        actor=actor,
+        action="cases.track_moved",
+        target=case,
+        data={"track": track, "from": current, "to": target},
+    )
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_move(
+    *, actor: User, case_id: UUID, track: str, target: str, reason: str = ""
+) -> Case:
+    """Move one track of a case to ``target`` if the track's rules allow it.
+
+    Allowed moves and the roles that may make them are data
+    (:data:`trm.cases.tracks.TRACKS`). Moves that carry their own guards (an
+    identification decision, a return) get dedicated services in later SOPs.
+
+    Raises:
+        CaseNotFound, TransitionNotAllowed, CaseRoleRequired, CaseInvalidInput.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    return move_track(
+        actor=actor, case=case, access=access, track=track, target=target, reason=reason
+    )
+
+
+@transaction.atomic(durable=True)
+def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Case:
+    """Close a case with a reason (HTCDS cas_Status becomes Closed/ClosedReferred).
+
+    Raises:
+        CaseNotFound, CaseRoleRequired (case manager or NCP only),
+        CaseInvalidInput (unknown or missing reason), TransitionNotAllowed.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if not access.manages:
+        raise CaseRoleRequired(
+            _("Only the case manager or the national contact point closes a case.")
+        )
+    if reason not in ClosureReason.values:
+        raise CaseInvalidInput(
+            _("Choose why the case is closed."), details={"field": "reason"}
+        )
+    if case.is_closed:
+        raise TransitionNotAllowed(_("The case is already closed."))
+    case.closed_at = timezone.now()
+    case.closure_reason = reason
+    fields = ["closed_at", "closure_reason", "updated_at"]
+    if case.assistance != Assistance.CLOSED:
+        case.assistance = Assistance.CLOSED
+        fields.append("assistance")
+    case.save(update_fields=fields)
+    _event(case, actor=actor, kind="case.closed", detail=note.strip())
+    audit.record(
+        actor=actor, action="cases.case_closed", target=case, data={"reason": reason}
+    )
+    return case
+
+
+# --- team ---------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def case_team_add(
+    *, actor: User, case_id: UUID, user_id: int, role: str
+) -> CaseTeamMember:
+    """Add a user to the case team in one of the roles they hold.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired (actor is not case manager / NCP on the
+        case), CaseInvalidInput (unknown user, or a role they do not hold).
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if not access.manages:
+        raise CaseRoleRequired(
+            _("Only the case manager or the national contact point changes the team.")
+        )
+    member = User.objects.filter(pk=user_id, is_active=True).first()
+    if member is None or role not in member.role_codes():
+        raise CaseInvalidInput(
+            _("That user does not hold this role."), details={"field": "user"}
+        )
+    entry, created = CaseTeamMember.objects.get_or_create(
+        case=case, user=member, defaults={"role": role, "added_by": actor}
+    )
+    if not created:
+        raise CaseInvalidInput(
+            _("That user is already on the case team."), details={"field": "user"}
+        )
+    _event(case, actor=actor, kind="case.team_added")
+    audit.record(
+        actor=actor,
+        action="cases.team_added",
+        target=case,
+        data={"user": member.pk, "role": role},
+    )
+    return entry
+
+
+@transaction.atomic(durable=True)
+def case_team_remove(*, actor: User, case_id: UUID, user_id: int) -> None:
+    """Remove a user from the case team (the last case manager cannot be removed).
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, CaseInvalidInput.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if not access.manages:
+        raise CaseRoleRequired(
+            _("Only the case manager or the national contact point changes the team.")
+        )
+    entry = CaseTeamMember.objects.filter(case=case, user_id=user_id).first()
+    if entry is None:
+        raise CaseInvalidInput(_("That user is not on the case team."))
+    managers = CaseTeamMember.objects.filter(case=case, role=Role.CASE_MANAGER)
+    if entry.role == Role.CASE_MANAGER and managers.count() == 1:
+        raise CaseInvalidInput(
+            _("Add another case manager before removing the last one.")
+        )
+    entry.delete()
+    _event(case, actor=actor, kind="case.team_removed")
+    audit.record(
+        actor=actor, action="cases.team_removed", target=case, data={"user": user_id}
+    )
+
+
+# --- notes --------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def case_note_add(
+    *, actor: User, case_id: UUID, text: str, visibility: str = Visibility.TEAM
+) -> CaseNote:
+    """Add a note, sealed under the person's data key.
+
+    Raises:
+        CaseNotFound, CaseInvalidInput (empty, too long, unknown visibility, or a
+        visibility the author may not read), PersonErased.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    _require_live_person(case)
+    text = text.strip()
+    if not text:
+        raise CaseInvalidInput(_("The note is empty."), details={"field": "text"})
+    if len(text) > MAX_NOTE_CHARS:
+        raise CaseInvalidInput(
+            _("A note may hold at most %(n)d characters.") % {"n": MAX_NOTE_CHARS},
+            details={"field": "text"},
+        )
+    if visibility not in Visibility.values or not access.sees(visibility):
+        raise CaseInvalidInput(
+            _("Choose a visibility you can read yourself."),
+            details={"field": "visibility"},
+        )
+    note = CaseNote(case=case, author=actor, visibility=visibility)
+    note.sealed_text = crypto.seal_for(
+        case.person.data_key_id, text.encode(), context=note.text_context()
+    )
+    note.save(force_insert=True)
+    _event(case, actor=actor, kind="case.note_added", visibility=visibility)
+    audit.record(
+        actor=actor,
+        action="cases.note_added",
+        target=note,
+        data={"case": str(case.pk), "visibility": visibility},
+    )
+    return note
+
+
+def record_case_event(
+    *,
+    case: Case,
+    actor: User | None,
+    kind: str,
+    visibility: str = Visibility.TEAM,
+    detail: str = "",
+) -> CaseEvent:
+    """Add a timeline event from another app's service (inside its transaction)."""
+    return _event(case, actor=actor, kind=kind, visibility=visibility, detail=detail)

@@ -1,0 +1,316 @@
+"""Recording, checking and withdrawing consent; the one check other services call.
+
+``require(...)`` is how every share of personal data asks for permission
+(STYLE.md: consent is a check that services call, not a flag that views read).
+Withdrawal runs the hooks other apps register (e.g. the exchange sends
+restriction messages to every node that received data under the consent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_countries.data import COUNTRIES
+
+from trm.accounts.models import Organisation, User
+from trm.audit import services as audit
+from trm.cases.access import case_access
+from trm.cases.errors import CaseNotFound, PersonErased
+from trm.cases.models import Case, Person
+from trm.consent.errors import (
+    ConsentAlreadyWithdrawn,
+    ConsentInvalidInput,
+    ConsentMissing,
+    GuardianRequired,
+)
+from trm.consent.models import Consent, DataCategory, GivenBy, Purpose
+from trm.dataprotection import crypto
+
+#: Evidence scans accepted: PDF or image, up to this many bytes.
+EVIDENCE_TYPES = {
+    "application/pdf": b"%PDF-",
+    "image/png": b"\x89PNG",
+    "image/jpeg": b"\xff\xd8\xff",
+}
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+
+WithdrawalHook = Callable[[Consent, User], None]
+_withdrawal_hooks: list[WithdrawalHook] = []
+
+
+def register_withdrawal_hook(hook: WithdrawalHook) -> None:
+    """Call ``hook(consent, actor)`` inside the withdrawal transaction.
+
+    Apps register at start-up (``AppConfig.ready``); e.g. the exchange enqueues
+    ``consent.withdrawn`` messages for every node that received data under it.
+    """
+    if hook not in _withdrawal_hooks:
+        _withdrawal_hooks.append(hook)
+
+
+def _clean_categories(categories: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(categories))
+    if not chosen:
+        raise ConsentInvalidInput(
+            _("Choose at least one category of data the consent covers."),
+            details={"field": "categories"},
+        )
+    unknown = sorted(set(chosen) - set(DataCategory.values))
+    if unknown:
+        raise ConsentInvalidInput(
+            _("Unknown data categories: %(c)s.") % {"c": ", ".join(unknown)},
+            details={"field": "categories", "allowed": list(DataCategory.values)},
+        )
+    return chosen
+
+
+@transaction.atomic(durable=True)
+def consent_record(
+    *,
+    actor: User,
+    case_id: UUID,
+    purpose: str,
+    categories: Iterable[str],
+    given_by: str,
+    language: str,
+    recipient_organisation_id: UUID | None = None,
+    recipient_country: str = "",
+    interpreter_used: bool = False,
+    declaration: str = "",
+    evidence: bytes | None = None,
+    evidence_content_type: str = "",
+    given_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> Consent:
+    """Record an informed consent of the case's person.
+
+    Either a typed ``declaration`` or an ``evidence`` scan (PDF, PNG or JPEG,
+    ≤ 10 MiB, checked by content, not by name) is required. For a person who is
+    or may be a child the guardian must take part (``given_by`` guardian or both).
+
+    Raises:
+        CaseNotFound: the actor may not see the case.
+        ConsentInvalidInput: missing purpose, recipient or categories, unknown
+            codes, bad evidence, expiry not after the giving time.
+        GuardianRequired: a child's consent given by the child alone.
+        PersonErased: the person's data was erased.
+    """
+    case = Case.objects.select_related("person").filter(pk=case_id).first()
+    access = case_access(actor, case) if case else None
+    if case is None or access is None:
+        raise CaseNotFound(_("No such case."))
+    person = case.person
+    if person.is_erased:
+        raise PersonErased(_("The person's data was erased."))
+    if purpose not in Purpose.values:
+        raise ConsentInvalidInput(
+            _("Choose the purpose of the consent."), details={"field": "purpose"}
+        )
+    if access.legal_only and purpose != Purpose.PROCEEDINGS:
+        raise ConsentInvalidInput(
+            _("Your role on this case records only consent to proceedings."),
+            details={"field": "purpose"},
+        )
+    chosen = _clean_categories(categories)
+    organisation = None
+    if recipient_organisation_id is not None:
+        organisation = Organisation.objects.filter(pk=recipient_organisation_id).first()
+        if organisation is None:
+            raise ConsentInvalidInput(
+                _("No such recipient organisation."),
+                details={"field": "recipient_organisation"},
+            )
+    country = recipient_country.strip().upper()
+    if country and country not in COUNTRIES:
+        raise ConsentInvalidInput(
+            _("Unknown recipient country."), details={"field": "recipient_country"}
+        )
+    if organisation is None and not country:
+        raise ConsentInvalidInput(
+            _("Name the recipient: an organisation or a country."),
+            details={"field": "recipient_organisation"},
+        )
+    if given_by not in GivenBy.values:
+        raise ConsentInvalidInput(
+            _("Say who gave the consent."), details={"field": "given_by"}
+        )
+    if person.presumed_child and given_by == GivenBy.PERSON:
+        raise GuardianRequired(
+            _("The person is or may be a child: the guardian must take part."),
+            details={"field": "given_by"},
+        )
+    if not language.strip():
+        raise ConsentInvalidInput(
+            _("Record the language the information was given in."),
+            details={"field": "language"},
+        )
+    if not declaration.strip() and not evidence:
+        raise ConsentInvalidInput(
+            _("Attach the signed form or type the person's declaration."),
+            details={"field": "declaration"},
+        )
+    if evidence:
+        expected = EVIDENCE_TYPES.get(evidence_content_type)
+        if expected is None or not evidence.startswith(expected):
+            raise ConsentInvalidInput(
+                _("The evidence must be a PDF, PNG or JPEG file."),
+                details={"field": "evidence"},
+            )
+        if len(evidence) > MAX_EVIDENCE_BYTES:
+            raise ConsentInvalidInput(
+                _("The evidence file is larger than 10 MiB."),
+                details={"field": "evidence"},
+            )
+    given = given_at or timezone.now()
+    if expires_at is not None and expires_at <= given:
+        raise ConsentInvalidInput(
+            _("The expiry must be after the time the consent was given."),
+            details={"field": "expires_at"},
+        )
+    consent = Consent(
+        person=person,
+        case=case,
+        purpose=purpose,
+        recipient_organisation=organisation,
+        recipient_country=country,
+        categories=chosen,
+        given_by=given_by,
+        language=language.strip().lower()[:3],
+        interpreter_used=interpreter_used,
+        given_at=given,
+        expires_at=expires_at,
+        recorded_by=actor,
+        evidence_content_type=evidence_content_type if evidence else "",
+    )
+    if declaration.strip():
+        consent.sealed_declaration = crypto.seal_for(
+            person.data_key_id,
+            declaration.strip().encode(),
+            context=consent.declaration_context(),
+        )
+    if evidence:
+        consent.sealed_evidence = crypto.seal_for(
+            person.data_key_id, evidence, context=consent.evidence_context()
+        )
+    consent.save(force_insert=True)
+    from trm.cases.services import record_case_event
+
+    record_case_event(case=case, actor=actor, kind="consent.recorded")
+    audit.record(
+        actor=actor,
+        action="consent.recorded",
+        target=consent,
+        data={
+            "purpose": purpose,
+            "categories": chosen,
+            "organisation": str(organisation.pk) if organisation else "",
+            "country": country,
+        },
+    )
+    return consent
+
+
+def require(
+    *,
+    person: Person,
+    purpose: str,
+    categories: Iterable[str],
+    organisation: Organisation | None = None,
+    country: str = "",
+    at: datetime | None = None,
+) -> Consent | None:
+    """Return the valid consent that covers sharing ``categories`` for ``purpose``.
+
+    The recipient is an organisation (its country counts too) or a country.
+    Risk information to protect life or safety needs no consent (SOPS §3; BG
+    1.3): when ``categories`` hold only ``risk``, None is returned.
+
+    Raises:
+        ConsentMissing: no valid consent covers it. The message and ``details``
+            name what is missing: the purpose, the recipient, categories, or that
+            the matching consent expired or was withdrawn.
+    """
+    needed = set(categories) - {DataCategory.RISK}
+    if not needed:
+        return None
+    if organisation is not None and not country:
+        country = organisation.country.code
+    moment = at or timezone.now()
+    candidates = [
+        c
+        for c in Consent.objects.filter(person=person, purpose=purpose).order_by(
+            "-given_at"
+        )
+        if c.names_recipient(organisation, country)
+    ]
+    for consent in candidates:
+        if consent.is_valid_at(moment) and needed <= set(consent.categories):
+            return consent
+    recipient = organisation.name if organisation else country
+    details: dict[str, object] = {
+        "purpose": purpose,
+        "recipient": recipient,
+        "categories": sorted(needed),
+    }
+    if not candidates:
+        message = _("No consent for %(purpose)s naming %(recipient)s.") % {
+            "purpose": Purpose(purpose).label if purpose in Purpose.values else purpose,
+            "recipient": recipient,
+        }
+    else:
+        valid = [c for c in candidates if c.is_valid_at(moment)]
+        if not valid:
+            latest = candidates[0]
+            state = _("withdrawn") if latest.withdrawn_at else _("expired")
+            details["state"] = "withdrawn" if latest.withdrawn_at else "expired"
+            message = _("The consent naming %(recipient)s was %(state)s.") % {
+                "recipient": recipient,
+                "state": state,
+            }
+        else:
+            covered = set().union(*(set(c.categories) for c in valid))
+            missing = sorted(needed - covered) or sorted(needed)
+            details["missing_categories"] = missing
+            message = _("The consent does not cover: %(missing)s.") % {
+                "missing": ", ".join(str(DataCategory(m).label) for m in missing)
+            }
+    raise ConsentMissing(message, details=details)
+
+
+@transaction.atomic(durable=True)
+def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
+    """Withdraw a consent now; run the registered withdrawal hooks.
+
+    Raises:
+        CaseNotFound: the actor may not see the consent's case.
+        ConsentAlreadyWithdrawn: it was withdrawn before.
+    """
+    consent = (
+        Consent.objects.select_for_update()
+        .select_related("case", "person")
+        .filter(pk=consent_id)
+        .first()
+    )
+    if (
+        consent is None
+        or consent.case is None
+        or case_access(actor, consent.case) is None
+    ):
+        raise CaseNotFound(_("No such consent."))
+    if consent.withdrawn_at is not None:
+        raise ConsentAlreadyWithdrawn(_("This consent was already withdrawn."))
+    consent.withdrawn_at = timezone.now()
+    consent.withdrawn_by = actor
+    consent.save(update_fields=["withdrawn_at", "withdrawn_by"])
+    from trm.cases.services import record_case_event
+
+    record_case_event(case=consent.case, actor=actor, kind="consent.withdrawn")
+    audit.record(actor=actor, action="consent.withdrawn", target=consent)
+    for hook in list(_withdrawal_hooks):
+        hook(consent, actor)
+    return consent
