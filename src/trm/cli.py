@@ -13,8 +13,11 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """Run a management command; ``argv`` defaults to ``sys.argv``."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trm.settings")
+    # Files the node creates (SQLite databases, keys, exports) are private.
+    os.umask(0o077)
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db.utils import OperationalError
 
     args = list(sys.argv if argv is None else argv)
     args[0] = "trm"
@@ -23,6 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     except ImproperlyConfigured as exc:
         print(f"trm: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            "trm: the database cannot be reached or used "
+            f"({type(exc).__name__}: {first_line}). Check DATABASE_URL and that "
+            "the database server runs.",
+            file=sys.stderr,
+        )
+        sys.exit(3)
 
 
 if __name__ == "__main__":

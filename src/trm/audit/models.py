@@ -5,7 +5,12 @@ canonical JSON serialisation of the entry's fields including ``prev_hash``.
 Editing, deleting, reordering or inserting an entry breaks the chain at that
 point; :class:`AuditHead` (updated in the same transaction as every append)
 records the last sequence number and hash so that a truncated tail is detected
-too. The log holds no personal data: details are kept only as a digest.
+too. The log holds no personal data: details are kept only as a keyed digest.
+
+Someone who can write to the database could recompute a plain hash chain. So each
+entry and the head also carry a MAC (HMAC-SHA256 under the node's ``audit`` key,
+kept wrapped by the key-encryption key in the keystore, never in this database):
+without that key, a rewritten, forged or rewound log does not verify.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class AuditEntry(models.Model):
     data_digest = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["seq"]
@@ -83,6 +89,7 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

@@ -7,13 +7,44 @@ together. Appends are serialised by locking the :class:`AuditHead` row.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from trm.audit.models import GENESIS_HASH, AuditEntry, AuditHead, digest
+from trm.audit.models import GENESIS_HASH, AuditEntry, AuditHead, canonical_json
+
+AUDIT_KEY_PURPOSE = "audit"
+
+
+def _audit_key() -> bytes:
+    from trm.dataprotection.crypto import node_key
+
+    return node_key(AUDIT_KEY_PURPOSE)
+
+
+def _audit_key_exists() -> bool:
+    from trm.dataprotection.models import NodeKey
+    from trm.dataprotection.router import KEYSTORE
+
+    return NodeKey.objects.using(KEYSTORE).filter(purpose=AUDIT_KEY_PURPOSE).exists()
+
+
+def _mac(key: bytes, domain: bytes, value: str) -> str:
+    return hmac.new(key, domain + b"\x00" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_digest(data: Any) -> str:
+    """Return the keyed digest (HMAC-SHA256, node audit key) of ``data``.
+
+    Unlike a plain hash, it cannot be reversed by trying likely values (a role
+    name, an organisation) without the node's key; the node itself can still
+    check a claim about the details.
+    """
+    return _mac(_audit_key(), b"details", canonical_json(data).decode())
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -48,9 +79,9 @@ def record(
         action: a stable dotted name, e.g. ``"accounts.membership_granted"``.
         target: the model instance acted on (its label and pk are recorded), or
             ``target_type``/``target_id`` given explicitly.
-        data: details of the action. Only their SHA-256 digest is stored, so a
-            later claim about the details can be checked without the log ever
-            holding them.
+        data: details of the action. Only their keyed digest is stored
+            (:func:`keyed_digest`), so a later claim about the details can be
+            checked without the log ever holding them.
 
     Returns:
         The saved entry.
@@ -75,14 +106,17 @@ def record(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        data_digest=digest(data) if data is not None else "",
+        data_digest=keyed_digest(data) if data is not None else "",
         prev_hash=head.hash,
     )
+    key = _audit_key()
     entry.hash = entry.compute_hash()
+    entry.mac = _mac(key, b"entry", entry.hash)
     entry.save(force_insert=True)
     head.seq = entry.seq
     head.hash = entry.hash
-    head.save(update_fields=["seq", "hash"])
+    head.mac = _mac(key, b"head", f"{head.seq}:{head.hash}")
+    head.save(update_fields=["seq", "hash", "mac"])
     return entry
 
 
@@ -104,16 +138,20 @@ class VerifyResult:
 
 
 def verify(*, batch_size: int = 2000) -> VerifyResult:
-    """Recompute the hash chain and report the first entry that does not fit.
+    """Recompute the hash chain and the MACs; report the first entry that does not fit.
 
     Detects an edited entry (its hash no longer matches its content), a deleted
     entry (a gap in the sequence), reordered or inserted entries (an entry whose
-    ``prev_hash`` is not its predecessor's hash) and a truncated tail (the chain
-    ends before the head recorded with the last append).
+    ``prev_hash`` is not its predecessor's hash), an entry rewritten or forged by
+    someone without the node's audit key (its MAC does not match, even if every
+    hash was recomputed), a truncated tail (the chain ends before the head), an
+    altered or rewound head (its MAC), and an emptied log (the audit key exists,
+    so entries were written).
     """
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
+    key: bytes | None = None
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost and connection.vendor == "postgresql":
@@ -151,11 +189,52 @@ def verify(*, batch_size: int = 2000) -> VerifyResult:
                     "entry does not follow its predecessor (reordered, inserted or "
                     "predecessor replaced)",
                 )
+            if key is None:
+                if not _audit_key_exists():
+                    return VerifyResult(
+                        False,
+                        checked,
+                        entry.seq,
+                        "the node's audit key is missing from the keystore, so the "
+                        "entries cannot be authenticated",
+                    )
+                key = _audit_key()
+            if not hmac.compare_digest(entry.mac, _mac(key, b"entry", entry.hash)):
+                return VerifyResult(
+                    False,
+                    checked,
+                    entry.seq,
+                    "entry was not written by this node: its MAC does not match "
+                    "(rewritten or forged without the node's audit key)",
+                )
             prev_hash = entry.hash
             expected_seq += 1
     last_seq = expected_seq - 1
     head_seq = head.seq if head else 0
     head_hash = head.hash if head else GENESIS_HASH
+    head_mac = head.mac if head else ""
+    if last_seq == 0 and head_seq == 0 and not head_mac:
+        if _audit_key_exists():
+            return VerifyResult(
+                False,
+                checked,
+                1,
+                "the log is empty but this node has written entries before (emptied)",
+            )
+        return VerifyResult(True, checked)
+    if key is None:
+        if not _audit_key_exists():
+            return VerifyResult(
+                False, checked, 1, "the node's audit key is missing from the keystore"
+            )
+        key = _audit_key()
+    if not hmac.compare_digest(head_mac, _mac(key, b"head", f"{head_seq}:{head_hash}")):
+        return VerifyResult(
+            False,
+            checked,
+            max(1, min(head_seq, last_seq)),
+            "the head was altered: its MAC does not match (head altered)",
+        )
     if head_seq != last_seq or head_hash != prev_hash:
         if head_seq > last_seq:
             return VerifyResult(

@@ -19,7 +19,16 @@ def entry_list_view(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "").strip()
     entries = selectors.entry_list(actor=actor, action=action)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "audit/entry_list.html", {"page": page, "action": action})
+    actor_ids = {e.actor_id for e in page.object_list if e.actor_id is not None}
+    usernames = dict(
+        User.objects.filter(pk__in=actor_ids).values_list("pk", "username")
+    )
+    rows = [(entry, usernames.get(entry.actor_id or 0, "")) for entry in page]
+    return render(
+        request,
+        "audit/entry_list.html",
+        {"page": page, "rows": rows, "action": action},
+    )
 
 
 @login_required

@@ -26,6 +26,7 @@ from trm.accounts.tests.helpers import (
     snapshot,
     wrong_code,
 )
+from trm.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,11 @@ def test_wrong_credentials_show_clear_message_and_change_nothing(
     assert "The username or password is not correct" in _text(response)
     assert not _is_signed_in(client)
     after = snapshot()
+    # Nothing changes but one audit entry recording the failure (no username).
+    assert audit_actions()[-1] == "accounts.sign_in_failed"
+    after["audit"] -= 1
     assert {k: v for k, v in after.items() if k != "lockouts"} == before
+    assert username not in str(list(AuditEntry.objects.values_list()))
     caseworker_a.refresh_from_db()
     assert caseworker_a.last_login is None
 

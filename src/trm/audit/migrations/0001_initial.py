@@ -24,6 +24,7 @@ class Migration(migrations.Migration):
                 ('data_digest', models.CharField(blank=True, max_length=64)),
                 ('prev_hash', models.CharField(max_length=64)),
                 ('hash', models.CharField(max_length=64, unique=True)),
+                ('mac', models.CharField(blank=True, max_length=64)),
             ],
             options={
                 'verbose_name_plural': 'audit entries',
@@ -37,6 +38,7 @@ class Migration(migrations.Migration):
                 ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
                 ('seq', models.BigIntegerField(default=0)),
                 ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ('mac', models.CharField(blank=True, max_length=64)),
             ],
             options={
                 'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='audit_head_single')],

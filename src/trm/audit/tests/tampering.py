@@ -129,6 +129,43 @@ def _roll_head_back_to(seq: int) -> None:
     forge_head(seq=seq, hash_value=AuditEntry.objects.get(seq=seq).hash)
 
 
+def _cut_tail_and_rewind() -> None:
+    delete_entries(4, 5)
+    _roll_head_back_to(3)
+
+
+def _empty_and_reset() -> None:
+    delete_entries(1, 2, 3, 4, 5)
+    _reset_head()
+
+
+def _reset_head() -> None:
+    AuditHead.objects.update_or_create(
+        pk=1, defaults={"seq": 0, "hash": "0" * 64, "mac": ""}
+    )
+
+
+def rechain_from(seq: int, **fields: Any) -> None:
+    """Rewrite entry ``seq`` and recompute every later hash and the head.
+
+    What an attacker with write access to the database (but not the node's
+    audit key) can do to a plain hash chain.
+    """
+    rewrite(seq, **fields)
+    previous = AuditEntry.objects.get(seq=seq).hash
+    for entry in AuditEntry.objects.filter(seq__gt=seq).order_by("seq"):
+        entry.prev_hash = previous
+        new_hash = entry.compute_hash()
+        raw(
+            "UPDATE audit_auditentry SET prev_hash = %s, hash = %s WHERE seq = %s",
+            (previous, new_hash, entry.seq),
+        )
+        previous = new_hash
+    last = AuditEntry.objects.order_by("-seq").first()
+    assert last is not None
+    forge_head(seq=last.seq, hash_value=last.hash)
+
+
 # Each attack runs against a chain of exactly five entries (seq 1..5).
 ATTACKS: dict[str, Attack] = {
     "edited_action": Attack(
@@ -136,8 +173,13 @@ ATTACKS: dict[str, Attack] = {
     ),
     "edit_with_recomputed_hash": Attack(
         lambda: rewrite(3, action="test.innocuous"),
-        4,
-        "does not follow its predecessor",
+        3,
+        "its MAC does not match",
+    ),
+    "edit_with_whole_chain_and_head_recomputed": Attack(
+        lambda: rechain_from(3, action="test.innocuous"),
+        3,
+        "its MAC does not match",
     ),
     "deleted_middle_entry": Attack(
         lambda: delete_entries(3), 3, "entries 3..3 are missing (deleted)"
@@ -162,10 +204,16 @@ ATTACKS: dict[str, Attack] = {
         "ends at entry 0 but 5 were written (truncated)",
     ),
     "forged_head_hash": Attack(
-        lambda: forge_head(hash_value="f" * 64), 5, "entry or head altered"
+        lambda: forge_head(hash_value="f" * 64), 5, "head altered"
     ),
-    "head_rolled_back": Attack(lambda: _roll_head_back_to(3), 4, "head altered"),
+    "head_rolled_back": Attack(lambda: _roll_head_back_to(3), 3, "head altered"),
     "entry_appended_behind_the_head": Attack(
-        lambda: append_forged(action="test.forged"), 6, "head altered"
+        lambda: append_forged(action="test.forged"), 6, "its MAC does not match"
+    ),
+    "tail_cut_and_head_rewound": Attack(
+        lambda: _cut_tail_and_rewind(), 3, "head altered"
+    ),
+    "emptied_log_and_head_reset": Attack(
+        lambda: _empty_and_reset(), 1, "emptied"
     ),
 }

@@ -125,3 +125,30 @@ def test_anonymous_api_call_is_refused_with_auth_required(client, db):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "auth.required"
+
+
+def test_audit_log_pages_keep_the_action_filter(signed_in, auditor):
+    from django.db import transaction
+
+    from trm.audit import services
+
+    with transaction.atomic():
+        for i in range(120):
+            services.record(actor=None, action="test.same" if i % 2 else "test.other")
+    client = signed_in(auditor)
+    first = client.get("/audit/", {"action": "test.same"}).content.decode()
+    assert "?action=test.same&amp;page=2" in first
+    second = client.get("/audit/", {"action": "test.same", "page": 2}).content.decode()
+    assert "test.same" in second
+    assert "test.other" not in second
+
+
+def test_audit_log_shows_the_actor_username(signed_in, auditor, admin_user):
+    from django.db import transaction
+
+    from trm.audit import services
+
+    with transaction.atomic():
+        services.record(actor=admin_user, action="test.by_admin")
+    body = signed_in(auditor).get("/audit/", {"action": "test.by_admin"}).content
+    assert b"admin-a" in body

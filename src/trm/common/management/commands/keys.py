@@ -14,6 +14,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from trm.common import keys
 
 
+def _keystore_fingerprint() -> str | None:
+    """Return the fingerprint the keystore's keys are wrapped with, if it has any."""
+    from django.db import DatabaseError
+
+    from trm.dataprotection.crypto import stored_kek_fingerprint
+
+    try:
+        return stored_kek_fingerprint()
+    except DatabaseError:
+        return None  # keystore not created or not migrated yet: a new node
+
+
 class Command(BaseCommand):
     help = (
         "Manage the node's key-encryption key: `init` creates it, `show` says where "
@@ -82,6 +94,13 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path} exists but cannot be used; fix or restore it from backup. "
                 "It is not overwritten."
+            )
+        stored = _keystore_fingerprint()
+        if stored:
+            raise CommandError(
+                f"The keystore holds keys wrapped by key-encryption key {stored}, "
+                f"which is missing from {path}. Restore it from your key backup. "
+                "A new key could not read any existing data, so none is created."
             )
         keys.create_kek_file(path)
         self.stdout.write(

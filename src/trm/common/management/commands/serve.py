@@ -21,10 +21,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         import socket
 
+        from django.conf import settings
         from waitress import serve
 
         from trm.wsgi import application
 
+        settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         executor = MigrationExecutor(connection)
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
             raise CommandError(
