@@ -12,8 +12,12 @@ from django.test import Client
 from django.utils import timezone
 
 from trm.accounts import services
-from trm.accounts.models import APIToken, Organisation, Role, hash_token
-from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+from trm.accounts.models import APIToken, Organisation, Role, TOTPDevice, hash_token
+from trm.accounts.tests.factories import (
+    OrganisationFactory,
+    TOTPDeviceFactory,
+    UserFactory,
+)
 from trm.audit.models import AuditEntry
 
 API = "/api/v1"
@@ -33,8 +37,17 @@ def _error(response) -> dict:
     return body["error"]
 
 
+def _new_token(user, *, name: str = "synthetic test token", days: int = 90):
+    """Make a token as the user would from a session that passed the second factor."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        TOTPDeviceFactory(user=user)
+    return services.api_token_create(
+        actor=user, name=name, days=days, second_factor=True
+    )
+
+
 def _token_for(user) -> str:
-    return services.api_token_create(actor=user, name="synthetic test token").raw
+    return _new_token(user).raw
 
 
 def _bearer(raw: str) -> dict[str, str]:
@@ -84,7 +97,7 @@ def test_unknown_token_is_refused_as_invalid(client, admin_user):
 
 @pytest.mark.django_db
 def test_expired_token_is_refused_as_invalid(client, admin_user):
-    raw = services.api_token_create(actor=admin_user, name="short", days=1).raw
+    raw = _new_token(admin_user, name="short", days=1).raw
 
     with time_machine.travel(timezone.now() + timedelta(days=1, seconds=1)):
         response = client.get(f"{API}/me", **_bearer(raw))
@@ -95,7 +108,7 @@ def test_expired_token_is_refused_as_invalid(client, admin_user):
 
 @pytest.mark.django_db
 def test_token_still_works_just_before_expiry(client, admin_user):
-    raw = services.api_token_create(actor=admin_user, name="short", days=1).raw
+    raw = _new_token(admin_user, name="short", days=1).raw
 
     with time_machine.travel(timezone.now() + timedelta(hours=23, minutes=59)):
         response = client.get(f"{API}/me", **_bearer(raw))
@@ -105,7 +118,7 @@ def test_token_still_works_just_before_expiry(client, admin_user):
 
 @pytest.mark.django_db
 def test_revoked_token_is_refused_as_invalid(client, admin_user):
-    new = services.api_token_create(actor=admin_user, name="to revoke")
+    new = _new_token(admin_user, name="to revoke")
     services.api_token_revoke(actor=admin_user, token_id=new.token.pk)
 
     response = client.get(f"{API}/me", **_bearer(new.raw))
@@ -161,7 +174,7 @@ def test_bad_token_is_not_rescued_by_a_valid_session(signed_in, admin_user):
 
 @pytest.mark.django_db
 def test_first_use_records_token_last_used_at(client, admin_user):
-    new = services.api_token_create(actor=admin_user, name="usage")
+    new = _new_token(admin_user, name="usage")
     assert new.token.last_used_at is None
 
     client.get(f"{API}/me", **_bearer(new.raw))
@@ -172,7 +185,7 @@ def test_first_use_records_token_last_used_at(client, admin_user):
 
 @pytest.mark.django_db
 def test_last_used_at_is_refreshed_only_after_five_minutes(client, admin_user):
-    new = services.api_token_create(actor=admin_user, name="usage")
+    new = _new_token(admin_user, name="usage")
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         client.get(f"{API}/me", **_bearer(new.raw))
@@ -190,7 +203,7 @@ def test_last_used_at_is_refreshed_only_after_five_minutes(client, admin_user):
 
 @pytest.mark.django_db
 def test_token_plaintext_is_never_stored(admin_user):
-    new = services.api_token_create(actor=admin_user, name="secret check")
+    new = _new_token(admin_user, name="secret check")
 
     row = APIToken.objects.filter(pk=new.token.pk).values().get()
     assert new.raw.startswith("trm_")
@@ -540,3 +553,206 @@ def test_docs_page_loads_only_local_static_files(client):
     assert any(s.endswith(".js") for s in sources)
     assert all(s.startswith("/static/") for s in sources), sources
     assert not re.search(r"https?://", html)
+
+
+# --- Tokens and the second factor (security review) ------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.CASE_MANAGER, Role.NODE_ADMINISTRATOR])
+def test_token_made_without_second_factor_stops_working_when_a_role_needs_it(
+    client, admin_user, no_role_user, role
+):
+    raw = services.api_token_create(actor=no_role_user, name="before the role").raw
+    assert client.get(f"{API}/me", **_bearer(raw)).status_code == 200
+    TOTPDeviceFactory(user=no_role_user)  # even with an authenticator set up later
+    services.user_set_roles(actor=admin_user, user_id=no_role_user.pk, roles=[role])
+
+    response = client.get(f"{API}/me", **_bearer(raw))
+
+    assert response.status_code == 401
+    assert _error(response)["code"] == "auth.second_factor_required"
+
+
+@pytest.mark.django_db
+def test_token_made_with_second_factor_stops_working_without_an_authenticator(
+    client, caseworker_a
+):
+    raw = _token_for(caseworker_a)
+    assert client.get(f"{API}/me", **_bearer(raw)).status_code == 200
+    TOTPDevice.objects.filter(user=caseworker_a).delete()
+
+    response = client.get(f"{API}/me", **_bearer(raw))
+
+    assert response.status_code == 401
+    assert _error(response)["code"] == "auth.second_factor_required"
+
+
+@pytest.mark.django_db
+def test_token_of_a_user_without_role_works_without_second_factor(client, no_role_user):
+    raw = services.api_token_create(actor=no_role_user, name="no role").raw
+
+    response = client.get(f"{API}/me", **_bearer(raw))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_credentials_reset_ends_the_users_tokens(client, admin_user, caseworker_a):
+    raw = _token_for(caseworker_a)
+    services.user_reset_credentials(actor=admin_user, user_id=caseworker_a.pk)
+
+    response = client.get(f"{API}/me", **_bearer(raw))
+
+    assert response.status_code == 401
+    assert _error(response)["code"] == "auth.invalid_token"
+
+
+# --- Deactivated organisations -------------------------------------------------------
+
+
+def _deactivate(org) -> None:
+    Organisation.objects.filter(pk=org.pk).update(is_active=False)
+
+
+@pytest.mark.django_db
+def test_token_of_user_in_deactivated_organisation_is_refused(client, caseworker_a):
+    raw = _token_for(caseworker_a)
+    _deactivate(caseworker_a.organisation)
+
+    response = client.get(f"{API}/me", **_bearer(raw))
+
+    assert response.status_code == 401
+    assert _error(response)["code"] == "auth.inactive"
+
+
+@pytest.mark.django_db
+def test_session_of_user_in_deactivated_organisation_is_refused(signed_in, auditor):
+    client = signed_in(auditor)
+    _deactivate(auditor.organisation)
+
+    response = client.get(f"{API}/me")
+
+    assert response.status_code == 401
+    assert _error(response)["code"] == "auth.inactive"
+
+
+# --- Robustness: page numbers, body size, methods, text ------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["99999999999999999999", "1000001", "0", "-1"])
+def test_out_of_range_page_number_answers_422(client, admin_token, page):
+    response = client.get(f"{API}/users", {"page": page}, **_bearer(admin_token))
+
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["code"] == "invalid_input"
+    assert ["query", "page"] in [e["location"] for e in error["details"]["errors"]]
+
+
+@pytest.mark.django_db
+def test_highest_allowed_page_number_answers_an_empty_page(client, admin_token):
+    response = client.get(f"{API}/users", {"page": 1_000_000}, **_bearer(admin_token))
+
+    assert response.status_code == 200
+    assert response.json()["items"] == []
+
+
+@pytest.mark.django_db
+def test_body_over_the_upload_limit_answers_413(client, admin_token, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = client.post(
+        f"{API}/organisations",
+        {**NEW_ORG, "name": "x" * 2000},
+        content_type="application/json",
+        **_bearer(admin_token),
+    )
+
+    assert response.status_code == 413
+    error = _error(response)
+    assert error["code"] == "request_too_large"
+    assert error["details"] == {"max_bytes": 1000}
+    assert not Organisation.objects.filter(org_type="NGO", country="MD").exists()
+
+
+@pytest.mark.django_db
+def test_unsupported_method_answers_structured_405(client, admin_token):
+    response = client.delete(f"{API}/me", **_bearer(admin_token))
+
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+    error = _error(response)
+    assert error["code"] == "method_not_allowed"
+    assert error["details"] == {"allowed": ["GET"]}
+    assert response["Allow"] == "GET"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Fictional\x00Helpline",
+        "Fictional\nHelpline",
+        "Fictional \u202eenilpleH",
+        "Fictional \u2067Helpline\u2069",
+        "Fictional\u200bHelpline",
+        "\ufeffFictional Helpline",
+    ],
+    ids=["nul", "newline", "rlo", "rli", "zwsp", "bom"],
+)
+def test_organisation_name_with_hidden_characters_is_refused(client, admin_token, name):
+    response = client.post(
+        f"{API}/organisations",
+        {**NEW_ORG, "name": name},
+        content_type="application/json",
+        **_bearer(admin_token),
+    )
+
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "accounts.invalid_input"
+    assert error["details"]["field"] == "name"
+    assert not Organisation.objects.filter(country="MD").exists()
+
+
+@pytest.mark.django_db
+def test_organisation_name_differing_only_in_cyrillic_case_answers_409(
+    client, admin_token
+):
+    first = client.post(
+        f"{API}/organisations",
+        {**NEW_ORG, "name": "Министерство на вътрешните работи"},
+        content_type="application/json",
+        **_bearer(admin_token),
+    )
+    assert first.status_code == 201
+
+    response = client.post(
+        f"{API}/organisations",
+        {**NEW_ORG, "name": "МИНИСТЕРСТВО на вътрешните работи"},
+        content_type="application/json",
+        **_bearer(admin_token),
+    )
+
+    assert response.status_code == 409
+    assert _error(response)["code"] == "accounts.duplicate"
+
+
+@pytest.mark.django_db
+def test_users_search_ignores_cyrillic_case(client, admin_user, admin_token):
+    UserFactory(username="ivan", first_name="Иван", last_name="Петров")
+
+    response = client.get(f"{API}/users", {"q": "иван"}, **_bearer(admin_token))
+
+    assert [u["username"] for u in response.json()["items"]] == ["ivan"]
+
+
+@pytest.mark.django_db
+def test_api_answers_for_a_token_user_are_not_cached(client, admin_token):
+    response = client.get(f"{API}/me", **_bearer(admin_token))
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from django_otp.oath import totp
@@ -44,6 +45,8 @@ def test_new_case_manager_enrols_totp_changes_password_and_reaches_home(
     page.get_by_label("6-digit code from your authenticator app").fill("000000")
     page.get_by_role("button", name="Confirm and continue").click()
     assert page.get_by_text("That code is not correct").is_visible()
+    # A wrong code throttles the next attempt (1 s after the first failure).
+    time.sleep(1.5)
     page.get_by_label("6-digit code from your authenticator app").fill(
         _code_from_secret(secret)
     )

@@ -6,11 +6,12 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from trm.accounts import selectors, services
 from trm.accounts.models import Organisation, User
+from trm.common.api import PageNumberPagination
 
 router = Router(tags=["accounts"])
 

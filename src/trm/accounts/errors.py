@@ -31,3 +31,11 @@ class InvalidTOTPCode(DomainError):
 
 class LastAdministrator(Conflict):
     code = "accounts.last_administrator"
+
+
+class WrongPassword(InvalidInput):
+    """The current password given to confirm an action is not the user's."""
+
+
+class TOTPThrottled(InvalidTOTPCode):
+    code = "accounts.totp_throttled"

@@ -6,10 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from trm.accounts.models import Organisation, Role, TrmFunction
+from trm.accounts.models import Organisation, Role, TrmFunction, User
+from trm.accounts.validators import username_problem
 from trm.common.htcds import OrgType
 
 
@@ -22,6 +25,20 @@ class SignInForm(AuthenticationForm):
         ),
         "inactive": _("This account is deactivated. Ask your node administrator."),
     }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        # Refused exactly like a deactivated account, which the backend refuses
+        # as a wrong password: same message, and the same failure signal, so it
+        # is audited and counts towards the lockout. The page must not reveal
+        # that the password was right.
+        if not user.organisation_is_active():
+            user_login_failed.send(
+                sender=__name__,
+                credentials={"username": self.cleaned_data.get("username", "")},
+                request=self.request,
+            )
+            raise self.get_invalid_login_error()
 
 
 class OTPTokenForm(forms.Form):
@@ -54,8 +71,8 @@ class PasswordChangeForm(forms.Form):
     new_password = forms.CharField(
         label=_("New password"),
         help_text=_(
-            "At least 12 characters; not a common password, not only digits, not "
-            "like your name."
+            "At least 12 characters, at least 6 of them different; not a common "
+            "password, not only digits, not one word repeated, not like your name."
         ),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -75,6 +92,15 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
+class PasswordConfirmForm(forms.Form):
+    password = forms.CharField(
+        label=_("Current password"),
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "autofocus": True}
+        ),
+    )
+
+
 class OrganisationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     country = forms.ChoiceField(label=_("Country"), choices=[])
@@ -88,12 +114,50 @@ class OrganisationForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    confirm_deactivation = forms.BooleanField(
+        label=_(
+            "Yes, deactivate it: its users are signed out at once and cannot sign "
+            "in or use the API until it is reactivated."
+        ),
+        required=False,
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, organisation: Organisation | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.organisation = organisation
         country = self.fields["country"]
         assert isinstance(country, forms.ChoiceField)  # noqa: S101
         country.choices = [("", "—"), *list(countries)]
+        if not self.deactivates:
+            # The confirmation step appears only once "Active" was unticked.
+            del self.fields["confirm_deactivation"]
+
+    @property
+    def deactivates(self) -> bool:
+        """Return True if the sent data would deactivate an active organisation."""
+        if self.organisation is None or not self.organisation.is_active:
+            return False
+        if not self.is_bound:
+            return False
+        widget = self.fields["is_active"].widget
+        active = widget.value_from_datadict(
+            self.data, self.files, self.add_prefix("is_active")
+        )
+        return not active
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.deactivates and not data.get("confirm_deactivation"):
+            self.add_error(
+                "confirm_deactivation",
+                _(
+                    "Deactivating the organisation locks out all its users. Tick "
+                    "this box to confirm, or tick Active again to keep it active."
+                ),
+            )
+        return data
 
     @classmethod
     def initial_from(cls, org: Organisation) -> dict[str, Any]:
@@ -126,11 +190,39 @@ class UserCreateForm(forms.Form):
     )
 
     def clean_username(self) -> str:
-        from django.contrib.auth.validators import UnicodeUsernameValidator
-
         value: str = self.cleaned_data["username"].strip()
-        UnicodeUsernameValidator()(value)
+        problem = username_problem(value)
+        if problem:
+            raise forms.ValidationError(problem, code="invalid")
         return value
+
+
+class UserDetailsForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("E-mail"))
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.none()
+    )
+
+    def __init__(self, *args: Any, subject: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        organisation = self.fields["organisation"]
+        assert isinstance(organisation, forms.ModelChoiceField)  # noqa: S101
+        # Active organisations, and the user's current one even if inactive.
+        current = Q(pk=subject.organisation_id) if subject.organisation_id else Q()
+        organisation.queryset = Organisation.objects.filter(
+            Q(is_active=True) | current
+        ).order_by("name")
+
+    @classmethod
+    def initial_from(cls, user: User) -> dict[str, Any]:
+        return {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "organisation": user.organisation_id,
+        }
 
 
 class RolesForm(forms.Form):

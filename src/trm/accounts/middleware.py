@@ -65,6 +65,8 @@ class IdleSessionTimeoutMiddleware:
 class AccountGateMiddleware:
     """Send a signed-in user to the step they still owe before anything else.
 
+    0. A user whose organisation was deactivated is signed out (the user's own
+       deactivation already ends the session: Django no longer loads the user).
     1. Second factor: a user whose roles can see personal data must verify a
        TOTP code (or enrol an authenticator first).
     2. A one-time password must be changed.
@@ -83,6 +85,16 @@ class AccountGateMiddleware:
             (*_ALWAYS_OPEN, "/api/", "/exchange/")
         ):
             return self.get_response(request)
+        if not user.organisation_is_active():
+            logout(request)
+            messages.error(
+                request,
+                _(
+                    "Your organisation is deactivated on this node, so you were "
+                    "signed out. Ask your node administrator."
+                ),
+            )
+            return _redirect(request, reverse("accounts:login"))
         allowed = {
             reverse("accounts:logout"),
             reverse("accounts:verify"),

@@ -7,6 +7,7 @@ import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,7 @@ from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
 from trm.common.htcds import OrgType
+from trm.common.text import fold_key
 from trm.dataprotection import crypto
 
 
@@ -59,6 +61,12 @@ class Organisation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(_("name"), max_length=200, unique=True)
+    #: NFKC + casefold of ``name`` (:func:`trm.common.text.fold_key`), kept by the
+    #: services: uniqueness regardless of case in any script, and search.
+    #: NULL only for rows written outside the services (never two collide).
+    name_key = models.CharField(  # noqa: DJ001 - NULLs never collide
+        max_length=400, unique=True, null=True, editable=False
+    )
     country = CountryField(_("country"))
     org_type = models.CharField(
         _("type (HTCDS org_Type)"), max_length=40, choices=OrgType.choices
@@ -98,8 +106,37 @@ class User(AbstractUser):
     )
     must_change_password = models.BooleanField(default=False)
     preferred_language = models.CharField(max_length=10, blank=True)
+    #: Casefolded username, names and e-mail (see :meth:`search_key_now`), kept
+    #: by the services so search ignores case in any script.
+    search_key = models.TextField(default="", blank=True, editable=False)
+
+    # ASCII only: "admin" spelt with a Cyrillic a (U+0430) must not pass for "admin".
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        help_text=_(
+            "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only."
+        ),
+        validators=[ASCIIUsernameValidator()],
+        error_messages={"unique": _("A user with that username already exists.")},
+    )
 
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]
+
+    def search_key_now(self) -> str:
+        """Return the search key for the current username, names and e-mail."""
+        parts = (self.username, self.first_name, self.last_name, self.email)
+        return fold_key(" ".join(part for part in parts if part))
+
+    def organisation_is_active(self) -> bool:
+        """Return False if the user's organisation is deactivated."""
+        org = self.organisation
+        return org is None or org.is_active
+
+    def may_use_account(self) -> bool:
+        """Return True if neither the user nor their organisation is deactivated."""
+        return self.is_active and self.organisation_is_active()
 
     def is_verified(self) -> bool:
         """Return True if this session passed the second factor.
@@ -238,6 +275,9 @@ class APIToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    #: True if made from a session that passed the second factor. A token made
+    #: without one stops working once the user's roles require two factors.
+    issued_with_second_factor = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,9 +19,24 @@ class NavItem:
     current: bool
 
 
+# Roles that work on cases (trm.cases.access.CASE_ROLES; accounts does not import
+# the domain apps, so the set is spelled out here).
+_CASE_ROLES = frozenset(
+    {
+        Role.FIRST_CONTACT_POINT,
+        Role.CASE_MANAGER,
+        Role.COMPETENT_AUTHORITY,
+        Role.NATIONAL_CONTACT_POINT,
+        Role.SERVICE_PROVIDER,
+        Role.PROSECUTOR,
+        Role.GUARDIAN,
+    }
+)
+
 # (label, url name, roles that see it; empty = every signed-in user)
 _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (_("Home"), "home", frozenset()),
+    (_("Cases"), "cases:list", _CASE_ROLES),
     (
         _("Organisations"),
         "accounts:organisation_list",
@@ -31,6 +46,11 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (
         _("Audit log"),
         "audit:entry_list",
+        frozenset({Role.AUDITOR, Role.NODE_ADMINISTRATOR}),
+    ),
+    (
+        _("Data protection"),
+        "dataprotection:requests",
         frozenset({Role.AUDITOR, Role.NODE_ADMINISTRATOR}),
     ),
     (_("My account"), "accounts:account", frozenset()),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from trm.accounts.errors import NotNodeAdministrator, UserNotFound
-from trm.accounts.models import Organisation, Role, User
+from trm.accounts.models import APIToken, Organisation, Role, User
+from trm.common.text import fold_key
 
 
 def _require_admin(actor: User) -> None:
@@ -16,11 +18,14 @@ def _require_admin(actor: User) -> None:
 def organisation_list(*, actor: User, query: str = "") -> QuerySet[Organisation]:
     """Return organisations matching ``query`` (name contains), ordered by name.
 
-    Every signed-in user may list organisations (they are referral partners).
+    Matching ignores case in every script (the casefolded ``name_key``; the
+    database's own ``icontains`` folds only ASCII on SQLite). Every signed-in user
+    may list organisations (they are referral partners).
     """
     qs = Organisation.objects.all()
-    if query.strip():
-        qs = qs.filter(name__icontains=query.strip())
+    term = query.strip()
+    if term:
+        qs = qs.filter(Q(name_key__contains=fold_key(term)) | Q(name__icontains=term))
     return qs.order_by("name")
 
 
@@ -34,8 +39,11 @@ def user_list_for_admin(*, actor: User, query: str = "") -> QuerySet[User]:
     qs = User.objects.select_related("organisation").prefetch_related("memberships")
     term = query.strip()
     if term:
+        # search_key: casefolded, so "иван" finds "Иван" on SQLite too; the
+        # icontains terms cover rows written outside the services.
         qs = qs.filter(
-            Q(username__icontains=term)
+            Q(search_key__contains=fold_key(term))
+            | Q(username__icontains=term)
             | Q(first_name__icontains=term)
             | Q(last_name__icontains=term)
             | Q(email__icontains=term)
@@ -59,3 +67,15 @@ def user_get_for_admin(*, actor: User, user_id: int) -> User:
     if user is None:
         raise UserNotFound("No such user.")
     return user
+
+
+def live_api_token_count(*, actor: User, user: User) -> int:
+    """Return how many of ``user``'s API tokens are neither revoked nor expired.
+
+    Raises:
+        NotNodeAdministrator: the actor is not a node administrator.
+    """
+    _require_admin(actor)
+    return APIToken.objects.filter(
+        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).count()

@@ -14,9 +14,12 @@ from datetime import timedelta
 from uuid import UUID
 
 from axes.utils import reset as axes_reset
+from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries.data import COUNTRIES
@@ -28,7 +31,9 @@ from trm.accounts.errors import (
     LastAdministrator,
     NotNodeAdministrator,
     OrganisationNotFound,
+    TOTPThrottled,
     UserNotFound,
+    WrongPassword,
 )
 from trm.accounts.models import (
     APIToken,
@@ -40,8 +45,14 @@ from trm.accounts.models import (
     User,
     hash_token,
 )
+from trm.accounts.validators import username_problem
 from trm.audit import services as audit
 from trm.common.htcds import OrgType
+from trm.common.text import InvalidText, clean_text, fold_key
+
+#: Longest organisation name key: NFKC and casefolding may lengthen a name
+#: ("ß" → "ss"), so the key column is twice the name's 200 characters.
+_NAME_KEY_MAX = 400
 
 
 def _require_admin(actor: User) -> None:
@@ -60,10 +71,39 @@ def _clean_roles(roles: Iterable[str]) -> set[str]:
     return chosen
 
 
+def _text(value: str, *, field: str, max_length: int) -> str:
+    try:
+        return clean_text(value, field=field, max_length=max_length)
+    except InvalidText as exc:
+        raise InvalidInput(exc.message, details=exc.details) from None
+
+
+def _clean_email(email: str) -> str:
+    email = BaseUserManager.normalize_email(_text(email, field="email", max_length=254))
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput(
+                _("Enter a valid e-mail address."), details={"field": "email"}
+            ) from None
+    return email
+
+
+def _clean_username(username: str) -> str:
+    username = _text(username, field="username", max_length=150)
+    if not username:
+        raise InvalidInput(_("A user needs a username."), details={"field": "username"})
+    problem = username_problem(username)
+    if problem:
+        raise InvalidInput(problem, details={"field": "username"})
+    return username
+
+
 def _clean_organisation_fields(
     *, name: str, org_type: str, functions: Iterable[str]
 ) -> tuple[str, list[str]]:
-    name = name.strip()
+    name = _text(name, field="name", max_length=200)
     if not name:
         raise InvalidInput(
             _("An organisation needs a name."), details={"field": "name"}
@@ -81,6 +121,26 @@ def _clean_organisation_fields(
             details={"field": "functions", "allowed": list(TrmFunction.values)},
         )
     return name, chosen
+
+
+def _organisation_name_key(name: str, *, exclude: UUID | None = None) -> str:
+    """Return the name's key, refusing a name another organisation already has."""
+    key = fold_key(name)
+    if len(key) > _NAME_KEY_MAX:
+        raise InvalidInput(_("This name is too long."), details={"field": "name"})
+    clash = Organisation.objects.filter(Q(name_key=key) | Q(name__iexact=name))
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
+    if clash.exists():
+        raise _duplicate_organisation()
+    return key
+
+
+def _duplicate_organisation() -> DuplicateName:
+    return DuplicateName(
+        _("An organisation with this name already exists."),
+        details={"field": "name"},
+    )
 
 
 def _clean_country(country: str) -> str:
@@ -116,14 +176,18 @@ def organisation_create(
         name=name, org_type=org_type, functions=functions
     )
     country = _clean_country(country)
-    if Organisation.objects.filter(name__iexact=name).exists():
-        raise DuplicateName(
-            _("An organisation with this name already exists."),
-            details={"field": "name"},
-        )
-    org = Organisation.objects.create(
-        name=name, country=country, org_type=org_type, functions=chosen
-    )
+    key = _organisation_name_key(name)
+    try:
+        with transaction.atomic():
+            org = Organisation.objects.create(
+                name=name,
+                name_key=key,
+                country=country,
+                org_type=org_type,
+                functions=chosen,
+            )
+    except IntegrityError:
+        raise _duplicate_organisation() from None
     audit.record(
         actor=actor,
         action="accounts.organisation_created",
@@ -144,7 +208,10 @@ def organisation_update(
     functions: Iterable[str],
     is_active: bool,
 ) -> Organisation:
-    """Change an organisation's details.
+    """Change an organisation's details; deactivating it locks out its users.
+
+    Users of an inactive organisation cannot sign in, their open sessions end at
+    their next request, and their API tokens are refused.
 
     Raises:
         NotNodeAdministrator, OrganisationNotFound, InvalidInput, DuplicateName.
@@ -157,24 +224,29 @@ def organisation_update(
         name=name, org_type=org_type, functions=functions
     )
     country = _clean_country(country)
-    if (
-        Organisation.objects.filter(name__iexact=name)
-        .exclude(pk=organisation_id)
-        .exists()
-    ):
-        raise DuplicateName(
-            _("An organisation with this name already exists."),
-            details={"field": "name"},
-        )
-    org.name, org.country, org.org_type = name, country, org_type
+    key = _organisation_name_key(name, exclude=org.pk)
+    was_active = org.is_active
+    org.name, org.name_key, org.country, org.org_type = name, key, country, org_type
     org.functions, org.is_active = chosen, is_active
-    org.save()
+    try:
+        with transaction.atomic():
+            org.save()
+    except IntegrityError:
+        raise _duplicate_organisation() from None
     audit.record(
         actor=actor,
         action="accounts.organisation_updated",
         target=org,
         data={"name": name, "functions": chosen, "is_active": is_active},
     )
+    if was_active and not is_active:
+        audit.record(
+            actor=actor, action="accounts.organisation_deactivated", target=org
+        )
+    elif is_active and not was_active:
+        audit.record(
+            actor=actor, action="accounts.organisation_reactivated", target=org
+        )
     return org
 
 
@@ -218,9 +290,10 @@ def user_create(
         NotNodeAdministrator, OrganisationNotFound, InvalidInput, DuplicateName.
     """
     _bootstrap_or_admin(actor)
-    username = username.strip()
-    if not username:
-        raise InvalidInput(_("A user needs a username."), details={"field": "username"})
+    username = _clean_username(username)
+    first_name = _text(first_name, field="first_name", max_length=150)
+    last_name = _text(last_name, field="last_name", max_length=150)
+    email = _clean_email(email)
     org = Organisation.objects.filter(pk=organisation_id, is_active=True).first()
     if org is None:
         raise OrganisationNotFound(_("No such active organisation."))
@@ -230,15 +303,17 @@ def user_create(
     password = generate_one_time_password()
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
+            user = User(
                 username=username,
-                email=email.strip(),
-                password=password,
-                first_name=first_name.strip(),
-                last_name=last_name.strip(),
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
                 organisation=org,
                 must_change_password=True,
             )
+            user.set_password(password)
+            user.search_key = user.search_key_now()
+            user.save()
     except IntegrityError:
         raise DuplicateName(
             _("This username is taken."), details={"field": "username"}
@@ -252,6 +327,64 @@ def user_create(
         data={"organisation": str(org.pk), "roles": sorted(chosen)},
     )
     return NewUser(user=user, one_time_password=password)
+
+
+@transaction.atomic(durable=True)
+def user_update(
+    *,
+    actor: User,
+    user_id: int,
+    first_name: str,
+    last_name: str,
+    email: str,
+    organisation_id: UUID,
+) -> User:
+    """Change a user's names, e-mail address and organisation.
+
+    A user may be moved only to an active organisation (or stay where they are).
+    The audit entry names the changed fields, not their values.
+
+    Raises:
+        NotNodeAdministrator, UserNotFound, OrganisationNotFound, InvalidInput.
+    """
+    _require_admin(actor)
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise UserNotFound(_("No such user."))
+    first_name = _text(first_name, field="first_name", max_length=150)
+    last_name = _text(last_name, field="last_name", max_length=150)
+    email = _clean_email(email)
+    if not email:
+        raise InvalidInput(
+            _("A user needs an e-mail address."), details={"field": "email"}
+        )
+    org_filter = Q(is_active=True)
+    if user.organisation_id is not None:
+        org_filter |= Q(pk=user.organisation_id)
+    org = Organisation.objects.filter(org_filter, pk=organisation_id).first()
+    if org is None:
+        raise OrganisationNotFound(
+            _("No such active organisation."), details={"field": "organisation"}
+        )
+    new_values = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "organisation_id": org.pk,
+    }
+    changed = [f for f, value in new_values.items() if getattr(user, f) != value]
+    if not changed:
+        return user
+    old_org = user.organisation_id
+    for field_name, value in new_values.items():
+        setattr(user, field_name, value)
+    user.search_key = user.search_key_now()
+    user.save(update_fields=[*changed, "search_key"])
+    data: dict[str, object] = {"fields": changed}
+    if "organisation_id" in changed:
+        data["organisation"] = {"from": str(old_org), "to": str(org.pk)}
+    audit.record(actor=actor, action="accounts.user_updated", target=user, data=data)
+    return user
 
 
 def _admin_count_excluding(user: User) -> int:
@@ -355,23 +488,61 @@ def user_reset_credentials(*, actor: User, user_id: int) -> NewUser:
     TOTPDevice.objects.filter(user=user).delete()
     axes_reset(username=user.username)
     audit.record(actor=actor, action="accounts.credentials_reset", target=user)
+    # Whoever held the old password may also hold a token made with it.
+    _revoke_live_tokens(actor=actor, user=user, reason="credentials_reset")
     return NewUser(user=user, one_time_password=password)
 
 
-@transaction.atomic(durable=True)
+def _wrong_password(field: str) -> WrongPassword:
+    return WrongPassword(
+        _("The current password is not correct."), details={"field": field}
+    )
+
+
 def password_change(*, user: User, old_password: str, new_password: str) -> User:
     """Change the user's own password after checking the old one and the policy.
 
+    A wrong old password is audited (``accounts.password_change_failed``, no
+    password data) in its own transaction, so the entry stays although the change
+    is refused.
+
     Raises:
-        InvalidInput: wrong old password, or the new one fails the policy
-            (``details["messages"]`` lists each reason).
+        WrongPassword: the old password is wrong (an :class:`InvalidInput`).
+        InvalidInput: the new one fails the policy (``details["messages"]`` lists
+            each reason).
     """
+    try:
+        return _password_change(
+            user=user, old_password=old_password, new_password=new_password
+        )
+    except WrongPassword:
+        _record_failure(user=user, action="accounts.password_change_failed")
+        raise
+
+
+def password_confirm(*, user: User, password: str) -> None:
+    """Check the user's own password before a sensitive step (re-authentication).
+
+    A wrong password is audited (``accounts.reauthentication_failed``).
+
+    Raises:
+        WrongPassword: the password is wrong.
+    """
+    if not user.check_password(password):
+        _record_failure(user=user, action="accounts.reauthentication_failed")
+        raise _wrong_password("password")
+
+
+@transaction.atomic(durable=True)
+def _record_failure(*, user: User, action: str) -> None:
+    audit.record(actor=user, action=action, target=user)
+
+
+@transaction.atomic(durable=True)
+def _password_change(*, user: User, old_password: str, new_password: str) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.check_password(old_password):
-        raise InvalidInput(
-            _("The current password is not correct."),
-            details={"field": "old_password"},
-        )
+        raise _wrong_password("old_password")
     if new_password == old_password:
         raise InvalidInput(
             _("The new password must differ from the current one."),
@@ -412,26 +583,53 @@ def totp_enrol_start(*, user: User) -> PendingDevice:
     return PendingDevice(device=device, secret_hex=secret)
 
 
-@transaction.atomic(durable=True)
+def _wrong_code() -> InvalidTOTPCode:
+    return InvalidTOTPCode(
+        _(
+            "That code is not correct. Check the time on your phone and try the "
+            "current code."
+        ),
+        details={"field": "otp_token"},
+    )
+
+
 def totp_enrol_confirm(*, user: User, device_id: int, token: str) -> TOTPDevice:
     """Confirm enrolment with a first code from the app; older devices are removed.
 
+    The code is checked outside the confirming transaction: a wrong code's
+    throttling state (the growing wait) must be saved although the enrolment is
+    refused.
+
     Raises:
+        TOTPThrottled: too many wrong codes; wait before trying again.
         InvalidTOTPCode: the code is wrong (or the device is not the user's).
     """
+    device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first()
+    if device is None:
+        raise _wrong_code()
+    allowed, _detail = device.verify_is_allowed()
+    if not allowed:
+        raise TOTPThrottled(
+            _(
+                "Too many wrong codes. Wait a little (the wait grows with each "
+                "wrong code), then enter the current code."
+            ),
+            details={"field": "otp_token"},
+        )
+    if not device.verify_token(token):
+        raise _wrong_code()
+    return _totp_enrol_finish(user=user, device_id=device.pk)
+
+
+@transaction.atomic(durable=True)
+def _totp_enrol_finish(*, user: User, device_id: int) -> TOTPDevice:
     device = (
         TOTPDevice.objects.select_for_update()
         .filter(pk=device_id, user=user, confirmed=False)
         .first()
     )
-    if device is None or not device.verify_token(token):
-        raise InvalidTOTPCode(
-            _(
-                "That code is not correct. Check the time on your phone and try the "
-                "current code."
-            ),
-            details={"field": "otp_token"},
-        )
+    if device is None:  # confirmed or replaced by a concurrent request
+        raise _wrong_code()
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -453,13 +651,19 @@ class NewAPIToken:
 
 
 @transaction.atomic(durable=True)
-def api_token_create(*, actor: User, name: str, days: int = 90) -> NewAPIToken:
+def api_token_create(
+    *, actor: User, name: str, days: int = 90, second_factor: bool = False
+) -> NewAPIToken:
     """Create a bearer token for the actor's own use of the JSON API.
+
+    ``second_factor`` says whether the session making the token passed the
+    second factor (``request.user.is_verified()``). Only such a token works for a
+    user whose roles require two factors, now or after a later role grant.
 
     Raises:
         InvalidInput: empty name, or a lifetime outside 1..365 days.
     """
-    name = name.strip()
+    name = _text(name, field="name", max_length=100)
     if not name:
         raise InvalidInput(_("Give the token a name."), details={"field": "name"})
     if not 1 <= days <= 365:
@@ -473,8 +677,14 @@ def api_token_create(*, actor: User, name: str, days: int = 90) -> NewAPIToken:
         prefix=raw[: len(API_TOKEN_PREFIX) + 6],
         token_hash=hash_token(raw),
         expires_at=timezone.now() + timedelta(days=days),
+        issued_with_second_factor=second_factor,
     )
-    audit.record(actor=actor, action="accounts.api_token_created", target=token)
+    audit.record(
+        actor=actor,
+        action="accounts.api_token_created",
+        target=token,
+        data={"second_factor": second_factor},
+    )
     return NewAPIToken(token=token, raw=raw)
 
 
@@ -496,6 +706,39 @@ def api_token_revoke(*, actor: User, token_id: UUID) -> APIToken:
         token.save(update_fields=["revoked_at"])
         audit.record(actor=actor, action="accounts.api_token_revoked", target=token)
     return token
+
+
+def _revoke_live_tokens(*, actor: User, user: User, reason: str) -> int:
+    now = timezone.now()
+    live = list(
+        APIToken.objects.select_for_update().filter(
+            user=user, revoked_at__isnull=True, expires_at__gt=now
+        )
+    )
+    for token in live:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor,
+            action="accounts.api_token_revoked",
+            target=token,
+            data={"user": user.pk, "reason": reason},
+        )
+    return len(live)
+
+
+@transaction.atomic(durable=True)
+def api_tokens_revoke_all(*, actor: User, user_id: int) -> int:
+    """Revoke every live API token of a user (e.g. a leaked script); return how many.
+
+    Raises:
+        NotNodeAdministrator, UserNotFound.
+    """
+    _require_admin(actor)
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise UserNotFound(_("No such user."))
+    return _revoke_live_tokens(actor=actor, user=user, reason="revoke_all")
 
 
 # --- Sign-in events (audited; no credentials, no usernames in the log) ---------------

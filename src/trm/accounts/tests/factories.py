@@ -9,6 +9,7 @@ from django_otp.oath import totp
 
 from trm.accounts.models import Membership, Organisation, TOTPDevice, TrmFunction, User
 from trm.common.htcds import OrgType
+from trm.common.text import fold_key
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory[Organisation]):
@@ -17,6 +18,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory[Organisation]):
         django_get_or_create = ("name",)
 
     name = factory.Sequence(lambda n: f"Fictional Org {n}")
+    name_key = factory.LazyAttribute(lambda o: fold_key(o.name))
     country = "BG"
     org_type = OrgType.NGO
     functions = factory.LazyFunction(lambda: [TrmFunction.SERVICE_PROVIDER])
@@ -34,6 +36,11 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     last_name = factory.Faker("last_name")
     organisation = factory.SubFactory(OrganisationFactory)
     password = factory.django.Password("correct-horse-battery-staple")
+    search_key = factory.LazyAttribute(
+        lambda u: fold_key(
+            " ".join(p for p in (u.username, u.first_name, u.last_name, u.email) if p)
+        )
+    )
 
     @factory.post_generation
     def roles(self, create: bool, extracted: Any, **kwargs: Any) -> None:

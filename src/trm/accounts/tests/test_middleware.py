@@ -32,7 +32,7 @@ def _password_only_client(role: str | None, *, with_device: bool):
     return client, user, device
 
 
-# --- Second factor gate -------------------------------------------------------------
+# --- Second factor gate ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", Role.values)
@@ -214,3 +214,34 @@ def test_idle_htmx_request_gets_hx_redirect_to_sign_in(signed_in, caseworker_a, 
     response = client.get("/", headers={"HX-Request": "true"})
     assert response.status_code == 204
     assert response["HX-Redirect"].startswith(reverse("accounts:login"))
+
+
+# --- Deactivated organisation ---------------------------------------------------------
+
+
+def test_session_of_user_in_deactivated_organisation_ends_with_a_message(
+    signed_in, caseworker_a
+):
+    from trm.accounts.models import Organisation
+
+    client = signed_in(caseworker_a)
+    assert client.get("/").status_code == 200
+    Organisation.objects.filter(pk=caseworker_a.organisation_id).update(is_active=False)
+    response = client.get(ADMIN_PAGE)
+    assert response["Location"] == reverse("accounts:login")
+    assert "_auth_user_id" not in client.session
+    login_page = client.get(response["Location"])
+    assert any(
+        "Your organisation is deactivated" in m for m in message_texts(login_page)
+    )
+
+
+def test_deactivated_organisation_ends_password_only_session_too(no_role_user):
+    from trm.accounts.models import Organisation
+
+    client = Client()
+    password_sign_in(client, "no-role", PASSWORD)
+    Organisation.objects.filter(pk=no_role_user.organisation_id).update(is_active=False)
+    response = client.get(reverse("accounts:enrol"))
+    assert response["Location"] == reverse("accounts:login")
+    assert "_auth_user_id" not in client.session

@@ -1,12 +1,13 @@
 import uuid
 from datetime import timedelta
+from typing import cast
 
 import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.utils import timezone
 
-from trm.accounts import errors, services
+from trm.accounts import errors, selectors, services
 from trm.accounts.models import (
     APIToken,
     Membership,
@@ -58,7 +59,7 @@ def _org_kwargs(**overrides):
     } | overrides
 
 
-# --- organisation_create -----------------------------------------------------------
+# --- organisation_create --------------------------------------------------------------
 
 
 def test_organisation_create_stores_fields_and_audits(admin_user):
@@ -149,7 +150,7 @@ def test_organisation_create_refuses_name_taken_in_other_case(admin_user, org_a)
     assert error.status == 409
 
 
-# --- organisation_update -----------------------------------------------------------
+# --- organisation_update --------------------------------------------------------------
 
 
 def _update_kwargs(org, **overrides):
@@ -176,7 +177,10 @@ def test_organisation_update_changes_fields_and_audits(admin_user, org_b):
         "RO",
         False,
     )
-    assert audit_actions(org_b) == ["accounts.organisation_updated"]
+    assert audit_actions(org_b) == [
+        "accounts.organisation_updated",
+        "accounts.organisation_deactivated",
+    ]
 
 
 def test_organisation_update_keeps_own_name(admin_user, org_b):
@@ -235,7 +239,7 @@ def test_organisation_update_refuses_invalid_input(admin_user, org_b, overrides)
     )
 
 
-# --- user_create ---------------------------------------------------------------------
+# --- user_create ----------------------------------------------------------------------
 
 
 def _user_kwargs(org, **overrides):
@@ -347,7 +351,7 @@ def test_user_create_refuses_username_taken_in_other_case(
     assert error.details["field"] == "username"
 
 
-# --- user_set_roles ------------------------------------------------------------------
+# --- user_set_roles -------------------------------------------------------------------
 
 
 def test_user_set_roles_grants_and_revokes_with_one_audit_entry_each(
@@ -451,7 +455,7 @@ def test_administrator_may_give_up_the_role_when_another_remains(admin_user):
     assert audit_actions(admin_user) == ["accounts.role_revoked"]
 
 
-# --- user_set_active -----------------------------------------------------------------
+# --- user_set_active ------------------------------------------------------------------
 
 
 def test_user_set_active_deactivates_and_reactivates_with_audit(
@@ -525,7 +529,7 @@ def test_administrator_may_deactivate_another_administrator(admin_user):
     assert not other.is_active
 
 
-# --- user_reset_credentials --------------------------------------------------------
+# --- user_reset_credentials -----------------------------------------------------------
 
 
 def test_reset_credentials_issues_password_removes_devices_and_audits(
@@ -580,7 +584,7 @@ def test_reset_credentials_of_unknown_user_is_not_found(admin_user):
     )
 
 
-# --- password_change -----------------------------------------------------------------
+# --- password_change ------------------------------------------------------------------
 
 
 def test_password_change_sets_password_clears_flag_and_audits(caseworker_a):
@@ -600,14 +604,13 @@ def test_password_change_sets_password_clears_flag_and_audits(caseworker_a):
 @pytest.mark.parametrize(
     ("old", "new", "fragment"),
     [
-        ("wrong-old-password", GOOD_NEW_PASSWORD, "current password is not correct"),
         ("correct-horse-battery-staple", "correct-horse-battery-staple", "differ"),
         ("correct-horse-battery-staple", "Sh0rt-pw", "too short"),
         ("correct-horse-battery-staple", "password1234", "too common"),
         ("correct-horse-battery-staple", "804215937261", "entirely numeric"),
         ("correct-horse-battery-staple", "caseworker-a!", "too similar"),
     ],
-    ids=["wrong-old", "unchanged", "short", "common", "numeric", "like-username"],
+    ids=["unchanged", "short", "common", "numeric", "like-username"],
 )
 def test_password_change_refusals_change_nothing(caseworker_a, old, new, fragment):
     caseworker_a.must_change_password = True
@@ -775,7 +778,7 @@ def test_node_administrator_may_revoke_any_token(admin_user, caseworker_b):
     assert token.revoked_at is not None
 
 
-# --- Sign-in events ------------------------------------------------------------------
+# --- Sign-in events -------------------------------------------------------------------
 
 
 def test_record_sign_in_audits_the_step(caseworker_a):
@@ -797,3 +800,418 @@ def test_unchanged_check_notices_a_write(db):
     Organisation.objects.create(name="Fictional Extra", country="BG", org_type="NGO")
     with pytest.raises(AssertionError, match="organisations"):
         assert_unchanged(before)
+
+
+# --- Security review: tokens and the second factor ------------------------------------
+
+
+@pytest.mark.parametrize("second_factor", [True, False])
+def test_api_token_create_records_whether_the_session_passed_two_factors(
+    caseworker_a, second_factor
+):
+    new = services.api_token_create(
+        actor=caseworker_a, name="export", second_factor=second_factor
+    )
+    new.token.refresh_from_db()
+    assert new.token.issued_with_second_factor is second_factor
+
+
+def test_api_token_made_by_a_service_call_defaults_to_no_second_factor(caseworker_a):
+    token = services.api_token_create(actor=caseworker_a, name="export").token
+    token.refresh_from_db()
+    assert token.issued_with_second_factor is False
+
+
+def _tokens_of(user, count: int) -> list[APIToken]:
+    return [
+        services.api_token_create(actor=user, name=f"script {i}").token
+        for i in range(count)
+    ]
+
+
+def test_reset_credentials_revokes_the_users_live_tokens_with_audit(
+    admin_user, caseworker_a, caseworker_b
+):
+    live = _tokens_of(caseworker_a, 2)
+    other = _tokens_of(caseworker_b, 1)[0]
+    services.user_reset_credentials(actor=admin_user, user_id=caseworker_a.pk)
+    for token in live:
+        token.refresh_from_db()
+        assert token.revoked_at is not None
+        assert audit_actions(token) == [
+            "accounts.api_token_created",
+            "accounts.api_token_revoked",
+        ]
+    other.refresh_from_db()
+    assert other.revoked_at is None
+
+
+def test_api_tokens_revoke_all_revokes_only_live_tokens_and_counts_them(
+    admin_user, caseworker_a
+):
+    live = _tokens_of(caseworker_a, 2)
+    revoked = _tokens_of(caseworker_a, 1)[0]
+    services.api_token_revoke(actor=caseworker_a, token_id=revoked.pk)
+    revoked.refresh_from_db()
+    revoked_at = revoked.revoked_at
+
+    count = services.api_tokens_revoke_all(actor=admin_user, user_id=caseworker_a.pk)
+
+    assert count == 2
+    assert all(APIToken.objects.get(pk=t.pk).revoked_at is not None for t in live)
+    revoked.refresh_from_db()
+    assert revoked.revoked_at == revoked_at
+    entries = AuditEntry.objects.filter(
+        action="accounts.api_token_revoked", actor_id=admin_user.pk
+    )
+    assert sorted(entries.values_list("target_id", flat=True)) == sorted(
+        str(t.pk) for t in live
+    )
+
+
+def test_api_tokens_revoke_all_refused_to_non_admin(caseworker_a, caseworker_b):
+    _tokens_of(caseworker_b, 1)
+    _refused(
+        errors.NotNodeAdministrator,
+        "accounts.not_node_administrator",
+        services.api_tokens_revoke_all,
+        actor=caseworker_a,
+        user_id=caseworker_b.pk,
+    )
+
+
+def test_api_tokens_revoke_all_of_unknown_user_is_not_found(admin_user):
+    _refused(
+        errors.UserNotFound,
+        "accounts.user_not_found",
+        services.api_tokens_revoke_all,
+        actor=admin_user,
+        user_id=987654,
+    )
+
+
+# --- Security review: hidden characters, case in every script -------------------------
+
+HIDDEN = {
+    "nul": "\x00",
+    "tab": "\t",
+    "newline": "\n",
+    "del": "\x7f",
+    "lre": "\u202a",
+    "rlo": "\u202e",
+    "lri": "\u2066",
+    "pdi": "\u2069",
+    "zwsp": "\u200b",
+    "zwj": "\u200d",
+    "word-joiner": "\u2060",
+    "bom": "\ufeff",
+}
+
+
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN.keys())
+def test_organisation_name_with_hidden_character_is_refused(admin_user, org_b, char):
+    name = f"Fictional{char}Helpline"
+    for func, kwargs in (
+        (services.organisation_create, _org_kwargs(name=name)),
+        (services.organisation_update, _update_kwargs(org_b, name=name)),
+    ):
+        error = _refused(
+            errors.InvalidInput,
+            "accounts.invalid_input",
+            func,
+            actor=admin_user,
+            **kwargs,
+        )
+        assert error.details["field"] == "name"
+
+
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN.keys())
+@pytest.mark.parametrize("field", ["username", "first_name", "last_name"])
+def test_user_fields_with_hidden_character_are_refused(admin_user, org_b, field, char):
+    error = _refused(
+        errors.InvalidInput,
+        "accounts.invalid_input",
+        services.user_create,
+        actor=admin_user,
+        **_user_kwargs(org_b, **{field: f"ab{char}cd"}),
+    )
+    assert error.details["field"] == field
+
+
+def test_organisation_name_differing_only_in_cyrillic_case_is_a_duplicate(admin_user):
+    services.organisation_create(
+        actor=admin_user, **_org_kwargs(name="Министерство на труда")
+    )
+    _refused(
+        errors.DuplicateName,
+        "accounts.duplicate",
+        services.organisation_create,
+        actor=admin_user,
+        **_org_kwargs(name="министерство на труда".upper()),
+    )
+
+
+def test_organisation_rename_to_cyrillic_case_variant_of_another_is_refused(
+    admin_user, org_b
+):
+    services.organisation_create(
+        actor=admin_user, **_org_kwargs(name="Дирекция Социално подпомагане")
+    )
+    _refused(
+        errors.DuplicateName,
+        "accounts.duplicate",
+        services.organisation_update,
+        actor=admin_user,
+        **_update_kwargs(org_b, name="ДИРЕКЦИЯ социално подпомагане"),
+    )
+
+
+def test_organisation_may_change_the_case_of_its_own_cyrillic_name(admin_user):
+    org = services.organisation_create(
+        actor=admin_user, **_org_kwargs(name="агенция за закрила на детето")
+    )
+    services.organisation_update(
+        actor=admin_user,
+        **_update_kwargs(org, name="Агенция за закрила на детето"),
+    )
+    org.refresh_from_db()
+    assert org.name == "Агенция за закрила на детето"
+    assert org.name_key == "агенция за закрила на детето"
+
+
+def test_organisation_search_ignores_cyrillic_case(admin_user):
+    services.organisation_create(
+        actor=admin_user, **_org_kwargs(name="Министерство на вътрешните работи")
+    )
+    found = selectors.organisation_list(actor=admin_user, query="министерство")
+    assert [o.name for o in found] == ["Министерство на вътрешните работи"]
+
+
+@pytest.mark.parametrize("query", ["иван", "ИВАН", "петров", "иван петров", "IVAN.P"])
+def test_user_search_ignores_case_in_every_script(admin_user, org_b, query):
+    services.user_create(
+        actor=admin_user,
+        **_user_kwargs(org_b, username="ivan.p", first_name="Иван", last_name="Петров"),
+    )
+    found = selectors.user_list_for_admin(actor=admin_user, query=query)
+    assert [u.username for u in found] == ["ivan.p"]
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["\u0430dmin", "ad\u043cin", "jos\u00e9", "ivan petrov", "ivan!", "иван"],
+    ids=["cyrillic-a", "cyrillic-m", "accent", "space", "punctuation", "cyrillic"],
+)
+def test_user_create_refuses_username_outside_ascii_letters(
+    admin_user, org_b, username
+):
+    error = _refused(
+        errors.InvalidInput,
+        "accounts.invalid_input",
+        services.user_create,
+        actor=admin_user,
+        **_user_kwargs(org_b, username=username),
+    )
+    assert error.details["field"] == "username"
+
+
+def test_user_create_accepts_username_with_allowed_punctuation(admin_user, org_b):
+    new = services.user_create(
+        actor=admin_user, **_user_kwargs(org_b, username="i.petrov+ncp@bg_x-1")
+    )
+    assert new.user.username == "i.petrov+ncp@bg_x-1"
+
+
+# --- Security review: user_update -----------------------------------------------------
+
+
+def _details(user, **overrides):
+    return {
+        "user_id": user.pk,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "organisation_id": user.organisation_id,
+    } | overrides
+
+
+def test_user_update_changes_details_and_audits_the_field_names(
+    admin_user, caseworker_a, org_b
+):
+    services.user_update(
+        actor=admin_user,
+        **_details(
+            caseworker_a,
+            first_name=" Мария ",
+            last_name="Иванова",
+            email="maria@example.invalid",
+            organisation_id=org_b.pk,
+        ),
+    )
+    caseworker_a.refresh_from_db()
+    assert (
+        caseworker_a.first_name,
+        caseworker_a.last_name,
+        caseworker_a.email,
+        caseworker_a.organisation,
+    ) == ("Мария", "Иванова", "maria@example.invalid", org_b)
+    assert audit_actions(caseworker_a) == ["accounts.user_updated"]
+    found = selectors.user_list_for_admin(actor=admin_user, query="МАРИЯ")
+    assert list(found) == [caseworker_a]
+
+
+def test_user_update_without_changes_writes_nothing(admin_user, caseworker_a):
+    before = snapshot()
+    services.user_update(actor=admin_user, **_details(caseworker_a))
+    assert_unchanged(before)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"email": ""}, "email"),
+        ({"first_name": "Ma\u202eria"}, "first_name"),
+        ({"last_name": "x" * 151}, "last_name"),
+    ],
+    ids=["bad-email", "no-email", "bidi-name", "long-name"],
+)
+def test_user_update_refuses_invalid_details(
+    admin_user, caseworker_a, overrides, field
+):
+    error = _refused(
+        errors.InvalidInput,
+        "accounts.invalid_input",
+        services.user_update,
+        actor=admin_user,
+        **_details(caseworker_a, **overrides),
+    )
+    assert error.details["field"] == field
+
+
+def test_user_update_refuses_moving_to_a_deactivated_organisation(
+    admin_user, caseworker_a
+):
+    closed = OrganisationFactory(name="Fictional Closed Office", is_active=False)
+    _refused(
+        errors.OrganisationNotFound,
+        "accounts.organisation_not_found",
+        services.user_update,
+        actor=admin_user,
+        **_details(caseworker_a, organisation_id=closed.pk),
+    )
+
+
+def test_user_update_keeps_a_user_in_their_deactivated_organisation(
+    admin_user, caseworker_b, org_b
+):
+    Organisation.objects.filter(pk=org_b.pk).update(is_active=False)
+    services.user_update(
+        actor=admin_user, **_details(caseworker_b, first_name="Renamed")
+    )
+    caseworker_b.refresh_from_db()
+    assert (caseworker_b.first_name, caseworker_b.organisation_id) == (
+        "Renamed",
+        org_b.pk,
+    )
+
+
+def test_user_update_refused_to_non_admin(caseworker_a, caseworker_b):
+    _refused(
+        errors.NotNodeAdministrator,
+        "accounts.not_node_administrator",
+        services.user_update,
+        actor=caseworker_a,
+        **_details(caseworker_b, first_name="Taken over"),
+    )
+
+
+def test_user_update_of_unknown_user_is_not_found(admin_user, caseworker_a):
+    _refused(
+        errors.UserNotFound,
+        "accounts.user_not_found",
+        services.user_update,
+        actor=admin_user,
+        **_details(caseworker_a, user_id=987654),
+    )
+
+
+# --- Security review: password checks, enrolment throttling ---------------------------
+
+
+def test_wrong_old_password_is_refused_and_only_the_failure_is_audited(caseworker_a):
+    before = snapshot()
+    with pytest.raises(errors.WrongPassword) as info:
+        services.password_change(
+            user=caseworker_a,
+            old_password="wrong-old-password",
+            new_password=GOOD_NEW_PASSWORD,
+        )
+    assert info.value.code == "accounts.invalid_input"
+    assert "current password is not correct" in info.value.message
+    before["audit"] = cast(int, before["audit"]) + 1  # the failure's entry
+    assert snapshot() == before
+    assert audit_actions(caseworker_a) == ["accounts.password_change_failed"]
+    entry = AuditEntry.objects.get(action="accounts.password_change_failed")
+    assert entry.data_digest == ""
+
+
+def test_password_confirm_audits_a_wrong_password(caseworker_a):
+    services.password_confirm(
+        user=caseworker_a, password="correct-horse-battery-staple"
+    )
+    with pytest.raises(errors.WrongPassword):
+        services.password_confirm(user=caseworker_a, password="guess")
+    assert audit_actions(caseworker_a) == ["accounts.reauthentication_failed"]
+
+
+@pytest.mark.parametrize(
+    ("new", "fragment"),
+    [("orbit-42-orbit-42-orbit-42-", "repeated"), ("abababababab1", "different")],
+    ids=["repeated", "few-distinct"],
+)
+def test_password_change_refuses_low_variety_password(caseworker_a, new, fragment):
+    error = _refused(
+        errors.InvalidInput,
+        "accounts.invalid_input",
+        services.password_change,
+        user=caseworker_a,
+        old_password="correct-horse-battery-staple",
+        new_password=new,
+    )
+    assert fragment in error.message
+
+
+def test_wrong_enrolment_code_throttles_even_the_right_code(caseworker_a):
+    with time_machine.travel(timezone.now(), tick=False):
+        pending = services.totp_enrol_start(user=caseworker_a).device
+        with pytest.raises(errors.InvalidTOTPCode):
+            services.totp_enrol_confirm(
+                user=caseworker_a, device_id=pending.pk, token=wrong_code(pending)
+            )
+        pending.refresh_from_db()
+        assert pending.throttling_failure_count == 1
+
+        with pytest.raises(errors.TOTPThrottled) as info:
+            services.totp_enrol_confirm(
+                user=caseworker_a, device_id=pending.pk, token=current_code(pending)
+            )
+    assert info.value.code == "accounts.totp_throttled"
+    assert "Too many wrong codes" in info.value.message
+    pending.refresh_from_db()
+    assert not pending.confirmed
+
+
+def test_enrolment_code_is_accepted_once_the_throttle_wait_is_over(caseworker_a):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        pending = services.totp_enrol_start(user=caseworker_a).device
+        with pytest.raises(errors.InvalidTOTPCode):
+            services.totp_enrol_confirm(
+                user=caseworker_a, device_id=pending.pk, token=wrong_code(pending)
+            )
+        clock.shift(timedelta(seconds=2))
+        device = services.totp_enrol_confirm(
+            user=caseworker_a, device_id=pending.pk, token=current_code(pending)
+        )
+    assert device.confirmed
+    assert device.throttling_failure_count == 0

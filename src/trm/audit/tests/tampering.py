@@ -213,7 +213,5 @@ ATTACKS: dict[str, Attack] = {
     "tail_cut_and_head_rewound": Attack(
         lambda: _cut_tail_and_rewind(), 3, "head altered"
     ),
-    "emptied_log_and_head_reset": Attack(
-        lambda: _empty_and_reset(), 1, "emptied"
-    ),
+    "emptied_log_and_head_reset": Attack(lambda: _empty_and_reset(), 1, "emptied"),
 }
