@@ -14,12 +14,14 @@ from ninja import NinjaAPI
 
 from trm.accounts.api import router as accounts_router
 from trm.audit.api import router as audit_router
+from trm.cases.api import router as cases_router
 from trm.common.api import (
     BearerTokenAuth,
     VerifiedSessionAuth,
     error_body,
     install_error_handlers,
 )
+from trm.consent.api import router as consent_router
 
 api = NinjaAPI(
     title="TRM node API",
@@ -36,6 +38,8 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("/", accounts_router)
 api.add_router("/audit", audit_router)
+api.add_router("/cases", cases_router)
+api.add_router("/consent", consent_router)
 
 
 @csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page

@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "trm.common.middleware.NoStoreForSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -127,6 +128,7 @@ MIDDLEWARE = [
     "trm.accounts.middleware.IdleSessionTimeoutMiddleware",
     "trm.accounts.middleware.AccountGateMiddleware",
     "trm.common.middleware.DomainErrorMiddleware",
+    "trm.common.middleware.APIMethodNotAllowedMiddleware",
     # django-axes must be last.
     "axes.middleware.AxesMiddleware",
 ]
@@ -234,6 +236,7 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "trm.accounts.validators.PasswordVarietyValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
@@ -269,6 +272,22 @@ if _https:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 OTP_TOTP_ISSUER = f"TRM {TRM_NODE_ID}"
+
+# --- Retention (ARCHITECTURE §4): case closure starts the clock ---------------
+# Identity: a person whose cases have all been closed this long is erased by
+# crypto-shredding (`trm dataprotection enforce-retention`).
+TRM_RETENTION_IDENTITY_YEARS = env_int(
+    "TRM_RETENTION_IDENTITY_YEARS", 5, minimum=1, maximum=100
+)
+# Notes and timeline details of a case closed this long are deleted.
+TRM_RETENTION_NOTES_YEARS = env_int(
+    "TRM_RETENTION_NOTES_YEARS", 5, minimum=1, maximum=100
+)
+# Informational: audit entries hold no personal data and are never deleted; this
+# is the period the node's records policy states for them.
+TRM_RETENTION_AUDIT_YEARS = env_int(
+    "TRM_RETENTION_AUDIT_YEARS", 10, minimum=1, maximum=100
+)
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -320,8 +339,13 @@ LOGGING = {
             ),
             "propagate": True,
         },
-        "axes": {"level": "WARNING"},
+        # django-axes logs usernames and addresses at WARNING; failures and
+        # lockouts are audited instead (trm.accounts.signals).
+        "axes": {"level": "ERROR"},
         "django.request": {"level": "ERROR"},
+        # xhtml2pdf (subject-access PDF) quotes fragments of the document it
+        # renders, i.e. a person's data, in its warnings: never log it.
+        "xhtml2pdf": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
 }
 

@@ -40,6 +40,9 @@ OPENING_ROLES = frozenset(
         Role.NATIONAL_CONTACT_POINT,
     }
 )
+#: Roles that work on cases (may be put on a case team). Auditors and node
+#: administrators see no case content.
+CASE_ROLES = frozenset(Role.values) - {Role.AUDITOR, Role.NODE_ADMINISTRATOR}
 #: Case roles that may manage the team and close the case.
 MANAGING_ROLES = frozenset({Role.CASE_MANAGER, Role.NATIONAL_CONTACT_POINT})
 

@@ -16,12 +16,24 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from trm.accounts.models import User
+from trm.accounts.models import Membership, User
 from trm.audit import services as audit
-from trm.cases.access import CaseAccess, case_access, visible_cases_filter
+from trm.cases.access import (
+    CASE_ROLES,
+    CaseAccess,
+    case_access,
+    visible_cases_filter,
+)
 from trm.cases.errors import CaseInvalidInput, CaseNotFound
 from trm.cases.identity import PersonIdentity
-from trm.cases.models import Case, CaseEvent, CaseNote, Person, PersonIndex
+from trm.cases.models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    CaseTeamMember,
+    Person,
+    PersonIndex,
+)
 from trm.dataprotection import crypto
 from trm.dataprotection.normalise import birth_year_key, document_key, name_key
 
@@ -247,3 +259,58 @@ def case_timeline_for_user(
                 detail = None
         views.append(EventView(event=event, detail=detail))
     return views
+
+
+def case_team_for_user(*, user: User, case: Case) -> list[CaseTeamMember]:
+    """Return the members of the case team, longest-standing first.
+
+    Raises:
+        CaseNotFound: the user may not see the case.
+    """
+    if case_access(user, case) is None:
+        raise CaseNotFound(_("No such case."))
+    return list(
+        CaseTeamMember.objects.filter(case=case)
+        .select_related("user", "user__organisation")
+        .order_by("added_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class TeamCandidate:
+    """A user who could join the case team, in one role they hold."""
+
+    user: User
+    role: str
+
+
+def case_team_candidates_for_user(
+    *, user: User, case: Case, limit: int = 500
+) -> list[TeamCandidate]:
+    """Return the users (with a role each) a manager of ``case`` may add to its team.
+
+    Only active users in roles that work on cases, not yet on the team. Empty
+    for a user who does not manage the case.
+
+    Raises:
+        CaseNotFound: the user may not see the case.
+    """
+    access = case_access(user, case)
+    if access is None:
+        raise CaseNotFound(_("No such case."))
+    if not access.manages:
+        return []
+    on_team = CaseTeamMember.objects.filter(case=case).values("user_id")
+    memberships = (
+        Membership.objects.filter(user__is_active=True, role__in=CASE_ROLES)
+        .exclude(user_id__in=on_team)
+        .select_related("user", "user__organisation")
+        .order_by(
+            "user__organisation__name",
+            "user__last_name",
+            "user__first_name",
+            "user__username",
+            "role",
+        )[:limit]
+    )
+    return [TeamCandidate(user=m.user, role=m.role) for m in memberships]

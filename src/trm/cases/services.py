@@ -141,9 +141,16 @@ def _next_case_number(now: datetime) -> str:
     counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
         year=now.year
     )
-    counter.last += 1
+    # Skip numbers already given explicitly (a paper file's number can have this
+    # pattern): otherwise the insert fails, the counter rolls back with it, and
+    # every later opening would fail on the same number.
+    while True:
+        counter.last += 1
+        number = f"{settings.TRM_COUNTRY}-{now.year}-{counter.last:05d}"
+        if not Case.objects.filter(number=number).exists():
+            break
     counter.save(update_fields=["last"])
-    return f"{settings.TRM_COUNTRY}-{now.year}-{counter.last:05d}"
+    return number
 
 
 def _event(

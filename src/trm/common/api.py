@@ -11,18 +11,24 @@ Codes are stable; messages are for people and may change or be translated.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI
+from django.utils.translation import gettext as _
+from ninja import Field, NinjaAPI
+from ninja import pagination as ninja_pagination
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
 from trm.common.errors import DomainError
+
+if TYPE_CHECKING:
+    from trm.accounts.models import User
 
 
 class APIError(DomainError):
@@ -39,9 +45,25 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def request_actor(request: HttpRequest) -> User:
+    """Return the user the API's authentication classes put on ``request.auth``."""
+    from trm.accounts.models import User
+
+    user = getattr(request, "auth", None)
+    if not isinstance(user, User):  # pragma: no cover - every route authenticates
+        raise APIError(401, "auth.required", "Authentication required.")
+    return user
+
+
 def _check_account_state(user: Any) -> Any:
     if not user.is_active:
         raise APIError(401, "auth.inactive", "This account is deactivated.")
+    if not user.organisation_is_active():
+        raise APIError(
+            401,
+            "auth.inactive",
+            _("This account's organisation is deactivated on this node."),
+        )
     if user.must_change_password:
         raise APIError(
             403,
@@ -51,14 +73,27 @@ def _check_account_state(user: Any) -> Any:
     return user
 
 
+#: The highest page number a list endpoint accepts. Beyond it the offset no longer
+#: fits the database's integer (a 500), and no list here is that long.
+MAX_PAGE = 1_000_000
+
+
+class PageNumberPagination(ninja_pagination.PageNumberPagination):
+    """django-ninja's page-number pagination with the page number bounded."""
+
+    class Input(ninja_pagination.PageNumberPagination.Input):
+        page: int = Field(1, ge=1, le=MAX_PAGE)
+        page_size: int | None = Field(None, ge=1, le=MAX_PAGE)
+
+
 class BearerTokenAuth(HttpBearer):
     """``Authorization: Bearer trm_…`` with a token made on the "My account" page."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from trm.accounts.models import APIToken, hash_token
+        from trm.accounts.models import APIToken, TOTPDevice, hash_token
 
         record = (
-            APIToken.objects.select_related("user")
+            APIToken.objects.select_related("user", "user__organisation")
             .filter(token_hash=hash_token(token))
             .first()
         )
@@ -69,6 +104,21 @@ class BearerTokenAuth(HttpBearer):
                 "The API token is unknown, expired or revoked.",
             )
         user = _check_account_state(record.user)
+        # The roles may have grown since the token was made: a token made from a
+        # password-only session must not bypass the second factor they now need.
+        if user.requires_two_factor() and not (
+            record.issued_with_second_factor
+            and TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        ):
+            raise APIError(
+                401,
+                "auth.second_factor_required",
+                _(
+                    "Your roles require two-factor sign-in, and this token was "
+                    "made without it. Sign in with your authenticator code and "
+                    "make a new token on the My account page."
+                ),
+            )
         now = timezone.now()
         if record.last_used_at is None or now - record.last_used_at > timedelta(
             minutes=5
@@ -158,6 +208,17 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return respond(request, exc.status_code, f"http_{exc.status_code}", exc.message)
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return respond(
+            request,
+            413,
+            "request_too_large",
+            "The request body is too large.",
+            {"max_bytes": limit} if limit else None,
+        )
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

@@ -53,6 +53,12 @@ def register_withdrawal_hook(hook: WithdrawalHook) -> None:
         _withdrawal_hooks.append(hook)
 
 
+def unregister_withdrawal_hook(hook: WithdrawalHook) -> None:
+    """Stop calling ``hook`` on withdrawal (tests; apps that are switched off)."""
+    if hook in _withdrawal_hooks:
+        _withdrawal_hooks.remove(hook)
+
+
 def _clean_categories(categories: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(categories))
     if not chosen:
@@ -291,7 +297,9 @@ def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
         ConsentAlreadyWithdrawn: it was withdrawn before.
     """
     consent = (
-        Consent.objects.select_for_update()
+        # of=("self",): the case is a nullable FK (an outer join), which
+        # PostgreSQL refuses to lock; only the consent row needs the lock.
+        Consent.objects.select_for_update(no_key=True, of=("self",))
         .select_related("case", "person")
         .filter(pk=consent_id)
         .first()

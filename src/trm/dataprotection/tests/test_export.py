@@ -1,0 +1,192 @@
+import io
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.utils import translation
+from pypdf import PdfReader
+
+from trm.audit.models import AuditEntry
+from trm.cases.errors import CaseNotFound
+from trm.dataprotection import export, selectors, services
+from trm.dataprotection.errors import (
+    DataProtectionInvalidInput,
+    DataProtectionRoleRequired,
+)
+from trm.dataprotection.tests import people
+
+APRIL = datetime(2026, 4, 3, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def case(caseworker_a, org_b):
+    return people.open_case(caseworker_a, recipient=org_b)
+
+
+def _export(user, case, fmt="json"):
+    return selectors.subject_access_export(user=user, case_id=case.pk, fmt=fmt)
+
+
+def test_dpo_json_export_holds_identity_notes_consents_and_audit(case, auditor):
+    result = _export(auditor, case)
+
+    data = json.loads(export.render_json(result))
+    assert data["schema"] == "trm.subject-access.v1"
+    assert data["scope"]["code"] == "all"
+    identity = data["person"]["identity"]
+    assert identity["given_names"] == people.GIVEN
+    assert identity["family_names"] == people.FAMILY
+    assert identity["documents"][0]["number"] == "ZZ000123"
+    (exported_case,) = data["cases"]
+    assert exported_case["number"] == case.number
+    assert {n["text"] for n in exported_case["notes"]} == {
+        people.NOTE_TEXT,
+        people.LEGAL_NOTE_TEXT,
+    }
+    assert "Fictional reason: arrived at the shelter." in [
+        e["detail"] for e in exported_case["timeline"]
+    ]
+    tracks = {t["track"]: t["state"] for t in exported_case["tracks"]}
+    assert tracks["assistance"] == "first_assistance"
+    (consent,) = data["consents"]
+    assert consent["declaration"] == people.DECLARATION
+    assert consent["recipient_organisation"] == "Fictional Shelter B"
+    actions = {e["action"] for e in data["audit"]}
+    assert {"cases.case_opened", "cases.note_added", "consent.recorded"} <= actions
+    assert all("actor_id" not in e for e in data["audit"])
+
+
+def test_export_is_audited(case, auditor):
+    _export(auditor, case, fmt="html")
+
+    entry = AuditEntry.objects.get(action="dataprotection.subject_access_exported")
+    assert entry.actor_id == auditor.pk
+    assert entry.target_type == "cases.person"
+    assert entry.target_id == str(case.person_id)
+
+
+def test_case_manager_on_the_team_may_export_their_view(case, caseworker_a):
+    data = _export(caseworker_a, case).data
+
+    assert data["scope"]["code"] == "case_team"
+    assert data["person"]["identity"]["given_names"] == people.GIVEN
+    assert len(data["cases"][0]["notes"]) == 2
+
+
+def test_export_is_refused_to_everyone_else(case, caseworker_b, admin_user, org_a):
+    for outsider in (caseworker_b, admin_user):
+        with pytest.raises(CaseNotFound):
+            _export(outsider, case)
+    prosecutor = people.prosecutor_on(case, org_a)
+    with pytest.raises(DataProtectionRoleRequired):
+        _export(prosecutor, case)
+    assert not AuditEntry.objects.filter(
+        action="dataprotection.subject_access_exported"
+    ).exists()
+
+
+def test_unknown_format_is_refused(case, auditor):
+    with pytest.raises(DataProtectionInvalidInput):
+        _export(auditor, case, fmt="xml")
+
+
+@time_machine.travel(APRIL, tick=False)
+def test_html_export_is_in_romanian_for_a_romanian_speaker(case, auditor):
+    with translation.override("en"):
+        result = _export(auditor, case, fmt="html")
+        html = export.render_html(result)
+
+    assert result.language == "ro"
+    assert '<html lang="ro">' in html
+    assert "Manager de caz" in html  # the role on the case team
+    assert "3 Aprilie 2026" in html  # Django's Romanian month name (export date)
+    assert people.FAMILY in html
+    assert "@media print" in html
+
+
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [(("ro",), "ro"), (("tr", "bg"), "bg"), (("ron",), "ro"), (("tr",), "en")],
+)
+def test_export_language_is_the_first_the_node_speaks(
+    caseworker_a, languages, expected
+):
+    case = people.open_case(caseworker_a, languages=languages, with_records=False)
+
+    with translation.override("en"):
+        assert export.export_language(case.person) == expected
+
+
+def test_export_after_erasure_says_erased_and_holds_no_plaintext(
+    case, caseworker_a, auditor, admin_user
+):
+    request = services.erasure_request(
+        actor=caseworker_a, case_id=case.pk, reason="gdpr_art17"
+    )
+    services.erasure_confirm(actor=admin_user, request_id=request.pk)
+
+    result = _export(auditor, case)
+
+    data = result.data
+    assert data["person"]["erased"] is True
+    assert data["person"]["identity"] is None
+    assert all(n["text"] is None for n in data["cases"][0]["notes"])
+    assert data["consents"][0]["declaration"] is None
+    assert data["erasure_requests"][0]["status"]["code"] == "confirmed"
+    body = export.render_json(result).decode()
+    assert people.GIVEN not in body
+    assert people.NOTE_TEXT not in body
+
+
+def test_filename_is_the_case_number_only(case, auditor):
+    result = _export(auditor, case)
+
+    name = export.filename(result, "pdf")
+    assert name == f"subject-access-{case.number}.pdf"
+    assert people.GIVEN not in name
+
+
+def _pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.mark.skipif(
+    not (export.FONT_DIR / "DejaVuSans.ttf").is_file(),
+    reason="fonts-dejavu-core is not installed",
+)
+def test_pdf_export_embeds_a_font_for_cyrillic(caseworker_a, auditor):
+    case = people.open_case(
+        caseworker_a, family_names=people.CYRILLIC_FAMILY, with_records=False
+    )
+
+    pdf = export.render_pdf(_export(auditor, case, fmt="pdf"))
+
+    assert pdf.startswith(b"%PDF-")
+    text = _pdf_text(pdf)
+    assert people.CYRILLIC_FAMILY in text
+    assert "DejaVu Sans is not installed" not in text
+
+
+def test_pdf_export_without_the_font_says_so_in_the_footer(case, auditor, tmp_path):
+    pdf = export.render_pdf(_export(auditor, case, fmt="pdf"), font_dir=tmp_path)
+
+    assert pdf.startswith(b"%PDF-")
+    text = " ".join(_pdf_text(pdf).split())
+    assert "DejaVu Sans" in text
+    assert people.FAMILY in text
+
+
+def test_pdf_rendering_logs_no_personal_data(case, auditor, tmp_path, caplog):
+    with caplog.at_level(logging.DEBUG):
+        export.render_pdf(_export(auditor, case, fmt="pdf"), font_dir=tmp_path)
+
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert people.FAMILY not in logged
+    assert people.GIVEN not in logged
+    # xhtml2pdf quotes document fragments in its warnings; settings mute it.
+    renderer_log = logging.getLogger("xhtml2pdf")
+    assert not renderer_log.propagate
+    assert not renderer_log.isEnabledFor(logging.ERROR)
