@@ -527,7 +527,11 @@ def case_team_add_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
 def case_team_remove_view(
     request: HttpRequest, case_id: UUID, user_id: int
 ) -> HttpResponse:
-    user, case, _access = _case(request, case_id)
+    user, case, access = _case(request, case_id)
+    if not access.manages:
+        raise CaseRoleRequired(
+            _("Only the case manager or the national contact point changes the team.")
+        )
     member = next(
         (
             m

@@ -304,10 +304,17 @@ def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
         .filter(pk=consent_id)
         .first()
     )
+    access = (
+        case_access(actor, consent.case)
+        if consent is not None and consent.case is not None
+        else None
+    )
+    # A legal-track-only role sees only consents to take part in proceedings
+    # (consent.selectors); the others do not exist for them.
     if (
         consent is None
-        or consent.case is None
-        or case_access(actor, consent.case) is None
+        or access is None
+        or (access.legal_only and consent.purpose != Purpose.PROCEEDINGS)
     ):
         raise CaseNotFound(_("No such consent."))
     if consent.withdrawn_at is not None:

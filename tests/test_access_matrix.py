@@ -1,0 +1,485 @@
+"""The access matrix: every case, consent and data-protection page and API endpoint
+× every role × (own case, other case), with the expected answer.
+
+Endpoints are enumerated from the URL resolver and the OpenAPI description, so a
+new page or endpoint without an entry in ``MATRIX`` fails
+``test_every_endpoint_has_a_matrix_entry`` until someone decides who may use it.
+
+Outcomes: ``ok`` (the request reached the logic: any answer but 401/403/404/5xx),
+``forbidden`` (403: the user may know the case but their role may not do this),
+``hidden`` (404: no access looks exactly like no such case — ARCHITECTURE §4).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from trm.accounts.models import Role, User
+from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+from trm.cases import services as cases
+from trm.cases.tests.factories import open_case
+from trm.consent import services as consent
+from trm.dataprotection import services as dataprotection
+
+pytestmark = pytest.mark.django_db
+R = Role
+TEAM_ROLES = frozenset(
+    {
+        R.FIRST_CONTACT_POINT,
+        R.CASE_MANAGER,
+        R.COMPETENT_AUTHORITY,
+        R.NATIONAL_CONTACT_POINT,
+        R.SERVICE_PROVIDER,
+        R.PROSECUTOR,
+        R.GUARDIAN,
+    }
+)
+OPENING_ROLES = frozenset(
+    {
+        R.FIRST_CONTACT_POINT,
+        R.CASE_MANAGER,
+        R.COMPETENT_AUTHORITY,
+        R.SERVICE_PROVIDER,
+        R.NATIONAL_CONTACT_POINT,
+    }
+)
+MANAGERS = frozenset({R.CASE_MANAGER, R.NATIONAL_CONTACT_POINT})
+DPO = R.AUDITOR
+PDF = b"%PDF-1.4\n% fictional consent form\n"
+NAMESPACES = ("cases", "consent", "dataprotection")
+API_PREFIXES = ("/api/v1/cases", "/api/v1/consent")
+
+Outcome = str
+Rule = Callable[[str, str], Outcome]
+
+
+# --- rules: (role, "own" | "other") -> expected outcome ------------------------------
+
+
+def team_read(role: str, which: str) -> Outcome:
+    return "ok" if which == "own" and role in TEAM_ROLES else "hidden"
+
+
+def team_roles(allowed: frozenset[str]) -> Rule:
+    def rule(role: str, which: str) -> Outcome:
+        if which != "own" or role not in TEAM_ROLES:
+            return "hidden"
+        return "ok" if role in allowed else "forbidden"
+
+    return rule
+
+
+def consent_read(role: str, which: str) -> Outcome:
+    # A prosecutor sees only consents to take part in proceedings; the consent
+    # here is to a referral, so for them it does not exist.
+    if which != "own" or role not in TEAM_ROLES or role == R.PROSECUTOR:
+        return "hidden"
+    return "ok"
+
+
+def dpo_or_team_manager(role: str, which: str) -> Outcome:
+    if role == DPO:
+        return "ok"
+    if which != "own" or role not in TEAM_ROLES:
+        return "hidden"
+    return "ok" if role == R.CASE_MANAGER else "forbidden"
+
+
+def any_signed_in(role: str, which: str) -> Outcome:
+    return "ok"
+
+
+def case_workers(role: str, which: str) -> Outcome:
+    return "ok" if role in TEAM_ROLES else "forbidden"
+
+
+def openers(role: str, which: str) -> Outcome:
+    return "ok" if role in OPENING_ROLES else "forbidden"
+
+
+def dpo_or_admin(role: str, which: str) -> Outcome:
+    return "ok" if role in {DPO, R.NODE_ADMINISTRATOR} else "forbidden"
+
+
+def dpo_or_admin_else_hidden(role: str, which: str) -> Outcome:
+    # Only the requester (not the actor here) may also cancel a request.
+    return "ok" if role in {DPO, R.NODE_ADMINISTRATOR} else "hidden"
+
+
+# --- the world each test acts in -----------------------------------------------------
+
+
+@dataclass
+class World:
+    actor: User
+    own_case: Any
+    other_case: Any
+    own_consent: Any
+    other_consent: Any
+    own_request: Any
+    other_request: Any
+    own_member: User
+    other_member: User
+
+    def obj(self, which: str, kind: str) -> Any:
+        return getattr(self, f"{which}_{kind}")
+
+
+def build_world(role: str) -> World:
+    org_a = OrganisationFactory(name="Fictional Matrix Org A", country="BG")
+    org_b = OrganisationFactory(name="Fictional Matrix Org B", country="BG")
+    dpo = UserFactory(username="matrix-dpo", organisation=org_a, roles=[DPO])
+    actor = UserFactory(username="matrix-actor", organisation=org_a, roles=[role])
+    worlds = {}
+    for which, org in (("own", org_a), ("other", org_b)):
+        manager = UserFactory(
+            username=f"matrix-cm-{which}", organisation=org, roles=[R.CASE_MANAGER]
+        )
+        member = UserFactory(
+            username=f"matrix-sp-{which}",
+            organisation=org,
+            roles=[R.SERVICE_PROVIDER],
+        )
+        case = open_case(manager)
+        cases.case_team_add(
+            actor=manager, case_id=case.pk, user_id=member.pk, role=R.SERVICE_PROVIDER
+        )
+        if which == "own" and role in TEAM_ROLES:
+            cases.case_team_add(
+                actor=manager, case_id=case.pk, user_id=actor.pk, role=role
+            )
+        record = consent.consent_record(
+            actor=manager,
+            case_id=case.pk,
+            purpose="referral",
+            categories=["identity"],
+            given_by="person",
+            language="ro",
+            recipient_organisation_id=org_b.pk,
+            declaration="Fictional declaration",
+            evidence=PDF,
+            evidence_content_type="application/pdf",
+        )
+        request = dataprotection.erasure_request(
+            actor=dpo if role != DPO else manager,
+            case_id=case.pk,
+            reason="recorded_in_error",
+        )
+        worlds[which] = (case, record, request, member)
+    return World(
+        actor=actor,
+        own_case=worlds["own"][0],
+        other_case=worlds["other"][0],
+        own_consent=worlds["own"][1],
+        other_consent=worlds["other"][1],
+        own_request=worlds["own"][2],
+        other_request=worlds["other"][2],
+        own_member=worlds["own"][3],
+        other_member=worlds["other"][3],
+    )
+
+
+# --- the matrix ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How to call one endpoint and who may."""
+
+    method: str
+    url: Callable[[World, str], str]
+    rule: Rule
+    data: Callable[[World, str], dict[str, Any]] | None = None
+    api: bool = False
+
+
+def case_url(suffix: str = "", prefix: str = "/cases/") -> Callable[[World, str], str]:
+    return lambda w, which: f"{prefix}{w.obj(which, 'case').pk}/{suffix}"
+
+
+def consent_url(
+    suffix: str = "", prefix: str = "/consent/"
+) -> Callable[[World, str], str]:
+    return lambda w, which: f"{prefix}{w.obj(which, 'consent').pk}/{suffix}"
+
+
+def fixed(url: str) -> Callable[[World, str], str]:
+    return lambda w, which: url
+
+
+def api(path: str) -> Callable[[World, str], str]:
+    def build(w: World, which: str) -> str:
+        return "/api/v1" + path.format(
+            case_id=w.obj(which, "case").pk,
+            consent_id=w.obj(which, "consent").pk,
+            user_id=w.obj(which, "member").pk,
+        )
+
+    return build
+
+
+def move_data(w: World, which: str) -> dict[str, Any]:
+    return {"track": "assistance", "target": "first_assistance", "reason": ""}
+
+
+def consent_data(w: World, which: str) -> dict[str, Any]:
+    return {
+        "purpose": "referral",
+        "categories": ["identity"],
+        "given_by": "person",
+        "language": "ro",
+        "recipient_country": "RO",
+        "declaration": "Fictional declaration",
+    }
+
+
+MATRIX: dict[str, Entry] = {
+    # Web pages.
+    # Listing and searching show only visible cases: empty for roles without any.
+    "cases:list": Entry("GET", fixed("/cases/"), any_signed_in),
+    "cases:search": Entry(
+        "POST",
+        fixed("/cases/search/"),
+        any_signed_in,
+        lambda w, _: {"name": "Fictional Nobody"},
+    ),
+    "cases:open": Entry("GET", fixed("/cases/open/"), openers),
+    "cases:detail": Entry("GET", case_url(), team_read),
+    # Web forms answer a role refusal with a message on the case page (the
+    # service tests check the refusal itself); what matters here is who sees it.
+    "cases:move": Entry("POST", case_url("move/"), team_read, move_data),
+    "cases:close": Entry("GET", case_url("close/"), team_roles(MANAGERS)),
+    "cases:team_add": Entry(
+        "POST", case_url("team/add/"), team_read, lambda w, _: {"user": "", "role": ""}
+    ),
+    "cases:team_remove": Entry(
+        "GET",
+        lambda w, which: (
+            f"/cases/{w.obj(which, 'case').pk}/team/{w.obj(which, 'member').pk}/remove/"
+        ),
+        team_roles(MANAGERS),
+    ),
+    "cases:note_add": Entry(
+        "POST",
+        case_url("notes/add/"),
+        team_read,
+        lambda w, _: {"text": "Fictional note", "visibility": "team"},
+    ),
+    "cases:edit_identity": Entry(
+        "GET", case_url("identity/"), team_roles(TEAM_ROLES - {R.PROSECUTOR})
+    ),
+    "consent:record": Entry(
+        "GET", case_url("record/", prefix="/consent/case/"), team_read
+    ),
+    "consent:detail": Entry("GET", consent_url(), consent_read),
+    "consent:evidence": Entry("GET", consent_url("evidence/"), consent_read),
+    "consent:withdraw": Entry("GET", consent_url("withdraw/"), consent_read),
+    "dataprotection:requests": Entry("GET", fixed("/data-protection/"), dpo_or_admin),
+    "dataprotection:request_confirm": Entry(
+        "GET",
+        lambda w, which: (
+            f"/data-protection/requests/{w.obj(which, 'request').pk}/confirm/"
+        ),
+        dpo_or_admin,
+    ),
+    "dataprotection:request_cancel": Entry(
+        "GET",
+        lambda w, which: (
+            f"/data-protection/requests/{w.obj(which, 'request').pk}/cancel/"
+        ),
+        dpo_or_admin_else_hidden,
+    ),
+    "dataprotection:person": Entry(
+        "GET", case_url(prefix="/data-protection/cases/"), dpo_or_team_manager
+    ),
+    "dataprotection:erasure_request": Entry(
+        "POST",
+        case_url("erasure/", prefix="/data-protection/cases/"),
+        dpo_or_team_manager,
+        lambda w, _: {"reason": "recorded_in_error"},
+    ),
+    "dataprotection:export": Entry(
+        "GET",
+        lambda w, which: (
+            f"/data-protection/cases/{w.obj(which, 'case').pk}/export/?format=json"
+        ),
+        dpo_or_team_manager,
+    ),
+    # JSON API.
+    "GET /api/v1/cases": Entry("GET", api("/cases"), any_signed_in, api=True),
+    "POST /api/v1/cases": Entry(
+        "POST", api("/cases"), openers, lambda w, _: {"identity": {}}, api=True
+    ),
+    "POST /api/v1/cases/search": Entry(
+        "POST",
+        api("/cases/search"),
+        any_signed_in,
+        lambda w, _: {"name": "Fictional Nobody"},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}": Entry(
+        "GET", api("/cases/{case_id}"), team_read, api=True
+    ),
+    "GET /api/v1/cases/{case_id}/person": Entry(
+        "GET", api("/cases/{case_id}/person"), team_read, api=True
+    ),
+    "PUT /api/v1/cases/{case_id}/person": Entry(
+        "PUT",
+        api("/cases/{case_id}/person"),
+        team_roles(TEAM_ROLES - {R.PROSECUTOR}),
+        lambda w, _: {"given_names": "Fictional"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/moves": Entry(
+        "POST",
+        api("/cases/{case_id}/moves"),
+        team_roles(
+            frozenset({R.CASE_MANAGER, R.SERVICE_PROVIDER, R.NATIONAL_CONTACT_POINT})
+        ),
+        move_data,
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/close": Entry(
+        "POST",
+        api("/cases/{case_id}/close"),
+        team_roles(MANAGERS),
+        lambda w, _: {"reason": "goals_met"},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/timeline": Entry(
+        "GET", api("/cases/{case_id}/timeline"), team_read, api=True
+    ),
+    "GET /api/v1/cases/{case_id}/notes": Entry(
+        "GET", api("/cases/{case_id}/notes"), team_read, api=True
+    ),
+    "POST /api/v1/cases/{case_id}/notes": Entry(
+        "POST",
+        api("/cases/{case_id}/notes"),
+        team_read,
+        lambda w, _: {"text": "Fictional note", "visibility": "team"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/team": Entry(
+        "POST",
+        api("/cases/{case_id}/team"),
+        team_roles(MANAGERS),
+        lambda w, which: {
+            "user_id": w.obj(which, "member").pk,
+            "role": R.SERVICE_PROVIDER,
+        },
+        api=True,
+    ),
+    "DELETE /api/v1/cases/{case_id}/team/{user_id}": Entry(
+        "DELETE", api("/cases/{case_id}/team/{user_id}"), team_roles(MANAGERS), api=True
+    ),
+    "GET /api/v1/consent/cases/{case_id}": Entry(
+        "GET", api("/consent/cases/{case_id}"), team_read, api=True
+    ),
+    "POST /api/v1/consent/cases/{case_id}": Entry(
+        "POST", api("/consent/cases/{case_id}"), team_read, consent_data, api=True
+    ),
+    "GET /api/v1/consent/{consent_id}": Entry(
+        "GET", api("/consent/{consent_id}"), consent_read, api=True
+    ),
+    "GET /api/v1/consent/{consent_id}/evidence": Entry(
+        "GET", api("/consent/{consent_id}/evidence"), consent_read, api=True
+    ),
+    "POST /api/v1/consent/{consent_id}/withdraw": Entry(
+        "POST", api("/consent/{consent_id}/withdraw"), consent_read, api=True
+    ),
+}
+
+
+# --- enumeration -------------------------------------------------------------------------
+
+
+def _web_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns: list[Any], namespace: str | None) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and namespace in NAMESPACES:
+                names.add(f"{namespace}:{pattern.name}")
+
+    walk(get_resolver().url_patterns, None)
+    return names
+
+
+def _api_operations() -> set[str]:
+    from trm.api import api as ninja_api
+
+    paths = ninja_api.get_openapi_schema()["paths"]
+    return {
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        if path.startswith(API_PREFIXES)
+        for method in operations
+    }
+
+
+def test_every_endpoint_has_a_matrix_entry():
+    endpoints = _web_names() | _api_operations()
+    missing = sorted(endpoints - set(MATRIX))
+    assert not missing, (
+        "Pages or API operations without an access-matrix entry (add one to "
+        f"tests/test_access_matrix.py saying who may use them): {missing}"
+    )
+    stale = sorted(set(MATRIX) - endpoints)
+    assert not stale, f"Matrix entries for endpoints that no longer exist: {stale}"
+
+
+def _call(client: Client, entry: Entry, world: World, which: str) -> int:
+    url = entry.url(world, which)
+    data = entry.data(world, which) if entry.data else {}
+    method = entry.method.lower()
+    if entry.api:
+        kwargs: dict[str, Any] = {"content_type": "application/json"}
+        if method in {"post", "put", "patch"}:
+            kwargs["data"] = json.dumps(data)
+        response = getattr(client, method)(url, **kwargs)
+    elif method == "get":
+        # Follow redirects: a page that redirects to one the user may not see
+        # must end in the same refusal.
+        response = client.get(url, follow=True)
+    else:
+        response = getattr(client, method)(url, data)
+    return int(response.status_code)
+
+
+def _outcome(status: int) -> Outcome:
+    if status == 404:
+        return "hidden"
+    if status == 403:
+        return "forbidden"
+    if status == 401 or status >= 500:
+        return f"error {status}"
+    return "ok"
+
+
+@pytest.mark.parametrize("role", sorted(Role.values))
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_access_matrix(endpoint, role, signed_in):
+    entry = MATRIX[endpoint]
+    world = build_world(role)
+    client = signed_in(world.actor)
+    # "other" first: a refused request must change nothing for the "own" one.
+    observed = {
+        which: _outcome(_call(client, entry, world, which))
+        for which in ("other", "own")
+    }
+    expected = {which: entry.rule(role, which) for which in ("other", "own")}
+    assert observed == expected
+
+
+def test_matrix_pdf_fixture_is_a_pdf():
+    assert base64.b64encode(PDF)
