@@ -313,6 +313,7 @@ def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
     # (consent.selectors); the others do not exist for them.
     if (
         consent is None
+        or consent.case is None
         or access is None
         or (access.legal_only and consent.purpose != Purpose.PROCEEDINGS)
     ):
