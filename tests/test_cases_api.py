@@ -194,7 +194,7 @@ def test_search_in_the_body_finds_the_case(query, cm):
 def test_search_finds_nothing_in_cases_i_may_not_see(other, case):
     body = other.post("/cases/search", {"name": "Zorvina Quellmar-Fictiv"}).json()
 
-    assert body == {"count": 0, "items": []}
+    assert body == {"count": 0, "more": False, "items": []}
 
 
 def test_search_is_not_offered_in_the_url(cm, case):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from trm.accounts.models import Role, User
 from trm.cases.models import Case, CaseTeamMember, Visibility
@@ -105,8 +105,9 @@ def visible_cases_filter(user: User) -> Q:
     """Return a filter selecting exactly the cases :func:`case_access` allows."""
     if not user.is_active or not user.is_authenticated:
         return Q(pk__in=[])
-    on_team = Exists(CaseTeamMember.objects.filter(case=OuterRef("pk"), user=user))
-    condition = Q(on_team)
+    # An IN list of the user's cases (driven by the team index), not a correlated
+    # EXISTS over every case: a case worker's list costs their cases, not the node's.
+    condition = Q(pk__in=CaseTeamMember.objects.filter(user=user).values("case_id"))
     if user.has_role(Role.NATIONAL_CONTACT_POINT):
         condition |= Q(transnational__in=NCP_VISIBLE_LINKS)
     return condition

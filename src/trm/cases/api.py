@@ -26,6 +26,7 @@ from trm.cases.models import Case, CaseNote, CaseTeamMember, Visibility
 from trm.cases.tracks import TRACKS
 from trm.common.api import request_actor
 from trm.common.htcds import Gender
+from trm.common.pagination import capped_count
 
 router = Router(tags=["cases"])
 
@@ -75,7 +76,10 @@ class CaseSummaryOut(Schema):
 
 
 class CasePage(Schema):
-    count: int
+    count: int = Field(description="Matching cases, counted up to 1,000")
+    more: bool = Field(
+        default=False, description="True when more than 1,000 cases match"
+    )
     items: list[CaseSummaryOut]
 
 
@@ -203,7 +207,7 @@ def _page(
     page_size: int,
     with_names: bool,
 ) -> CasePage:
-    count = qs.count()
+    count, more = capped_count(qs)
     start = (page - 1) * page_size
     cases = list(qs[start : start + page_size])
     names: dict[UUID, str] = {}
@@ -224,7 +228,7 @@ def _page(
         )
         for case in cases
     ]
-    return CasePage(count=count, items=items)
+    return CasePage(count=count, more=more, items=items)
 
 
 def _tracks(case: Case, access: CaseAccess) -> list[TrackOut]:

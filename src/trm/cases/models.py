@@ -225,6 +225,8 @@ class Case(models.Model):
         ordering = ["-opened_at"]
         indexes = [
             models.Index(fields=["-opened_at"]),
+            # The case list: open (or closed) cases, newest first.
+            models.Index(fields=["closed_at", "-opened_at"], name="case_list_idx"),
             models.Index(fields=["transnational"]),
             models.Index(fields=["closed_at"]),
         ]

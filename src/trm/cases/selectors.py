@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from django.db import transaction
@@ -34,6 +35,7 @@ from trm.cases.models import (
     Person,
     PersonIndex,
 )
+from trm.common import keys
 from trm.dataprotection import crypto
 from trm.dataprotection.normalise import birth_year_key, document_key, name_key
 
@@ -71,15 +73,25 @@ def case_get_for_user(*, user: User, case_id: UUID) -> tuple[Case, CaseAccess]:
     return case, access
 
 
-def _open_identity(person: Person) -> PersonIdentity | None:
+def _open_identity(
+    person: Person, *, key: bytes | Literal["fetch"] | None = "fetch"
+) -> PersonIdentity | None:
+    """Decrypt the person's identity; ``key`` when already fetched (None: gone)."""
     if person.is_erased or person.sealed_identity is None:
         return None
     try:
-        raw = crypto.unseal_for(
-            person.data_key_id,
-            person.sealed_identity,
-            context=person.identity_context(),
-        )
+        if key == "fetch":
+            raw = crypto.unseal_for(
+                person.data_key_id,
+                person.sealed_identity,
+                context=person.identity_context(),
+            )
+        elif key is None:
+            return None
+        else:
+            raw = keys.aead_open(
+                key, person.sealed_identity, context=person.identity_context()
+            )
     except crypto.KeyDestroyed:
         return None
     return PersonIdentity.model_validate_json(raw)
@@ -107,7 +119,14 @@ def display_names_for_user(*, user: User, cases: Iterable[Case]) -> dict[UUID, s
     One audit entry (``cases.person_list_read``) records which cases were shown.
     Erased persons and unnamed persons get ``""``.
     """
-    visible = [c for c in cases if case_access(user, c) is not None]
+    candidates = list(cases)
+    # One query for access and one keystore query for keys, whatever the page size.
+    allowed = set(
+        Case.objects.filter(
+            visible_cases_filter(user), pk__in=[c.pk for c in candidates]
+        ).values_list("pk", flat=True)
+    )
+    visible = [c for c in candidates if c.pk in allowed]
     if not visible:
         return {}
     with transaction.atomic():
@@ -118,9 +137,14 @@ def display_names_for_user(*, user: User, cases: Iterable[Case]) -> dict[UUID, s
             target_id=f"{len(visible)} cases",
             data={"cases": sorted(str(c.pk) for c in visible)},
         )
+    data_keys = crypto.data_keys(
+        {c.person.data_key_id for c in visible if not c.person.is_erased}
+    )
     names: dict[UUID, str] = {}
     for case in visible:
-        identity = _open_identity(case.person)
+        identity = _open_identity(
+            case.person, key=data_keys.get(case.person.data_key_id)
+        )
         names[case.pk] = identity.full_name() if identity else ""
     return names
 

@@ -20,7 +20,6 @@ from uuid import UUID
 import pycountry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -53,6 +52,7 @@ from trm.cases.identity import PersonIdentity
 from trm.cases.models import Case, CaseEvent, Visibility
 from trm.common.errors import DomainError, NotFound
 from trm.common.forms import add_domain_error
+from trm.common.pagination import CappedPaginator
 from trm.consent import selectors as consent_selectors
 from trm.consent.models import DataCategory
 
@@ -73,6 +73,9 @@ EVENT_LABELS: dict[str, Promise] = {
     "person.identity_updated": gettext_lazy("Identity details changed"),
     "consent.recorded": gettext_lazy("Consent recorded"),
     "consent.withdrawn": gettext_lazy("Consent withdrawn"),
+    "dataprotection.erasure_requested": gettext_lazy("Erasure requested"),
+    "dataprotection.erasure_cancelled": gettext_lazy("Erasure request cancelled"),
+    "dataprotection.person_erased": gettext_lazy("Personal data erased"),
 }
 
 
@@ -297,7 +300,7 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
     if status not in dict(STATUS_TABS):
         status = "open"
     cases = selectors.case_list_for_user(user=user, status=status)
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     names = selectors.display_names_for_user(user=user, cases=shown)
     return render(

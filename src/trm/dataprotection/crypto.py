@@ -19,6 +19,7 @@ import hmac
 import os
 import threading
 import uuid
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -121,6 +122,23 @@ def data_key(key_id: UUID) -> bytes:
     return keys.unwrap_key(
         row.wrapped, kek=keys.load_kek(), context=_data_context(key_id)
     )
+
+
+def data_keys(key_ids: Iterable[UUID]) -> dict[UUID, bytes]:
+    """Return the live data keys among ``key_ids`` in one keystore query.
+
+    Destroyed or unknown keys are absent from the result (never cached).
+    """
+    wanted = set(key_ids)
+    if not wanted:
+        return {}
+    kek = keys.load_kek()
+    rows = DataKey.objects.using(KEYSTORE).filter(pk__in=wanted, wrapped__isnull=False)
+    return {
+        row.pk: keys.unwrap_key(row.wrapped, kek=kek, context=_data_context(row.pk))
+        for row in rows
+        if row.wrapped is not None
+    }
 
 
 def destroy_data_key(key_id: UUID) -> bool:

@@ -617,3 +617,14 @@ def test_edit_identity_refused_to_legal_track_only_roles(
     url = reverse("cases:edit_identity", args=[case.pk])
     assert client.get(url).status_code == 403
     assert client.post(url, open_form()).status_code == 403
+
+
+def test_case_manager_finds_the_data_protection_page_from_the_case(org_a, signed_in):
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.factories import open_case
+
+    manager = UserFactory(organisation=org_a, roles=[Role.CASE_MANAGER])
+    case = open_case(manager)
+    page = signed_in(manager).get(f"/cases/{case.pk}/").content.decode()
+    assert f"/data-protection/cases/{case.pk}/" in page
