@@ -209,7 +209,13 @@ def _keystore_database() -> dict[str, object]:
         keystore = {**_db, "NAME": f"{_db['NAME']}_keystore"}
         keystore.pop("TEST", None)
     if keystore["ENGINE"] == "django.db.backends.sqlite3":
-        keystore["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+        # secure_delete: SQLite zeroes freed content, so a destroyed data key
+        # does not linger in free pages of the file.
+        keystore["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA secure_delete = ON;",
+        }
     return keystore
 
 

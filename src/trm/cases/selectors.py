@@ -17,12 +17,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from trm.accounts.models import Membership, User
+from trm.accounts.models import Membership, Role, User
 from trm.audit import services as audit
 from trm.cases.access import (
     CASE_ROLES,
     CaseAccess,
     case_access,
+    may_hand_over,
     visible_cases_filter,
 )
 from trm.cases.errors import CaseInvalidInput, CaseNotFound
@@ -149,6 +150,10 @@ def display_names_for_user(*, user: User, cases: Iterable[Case]) -> dict[UUID, s
     return names
 
 
+#: A blind-index key matching more persons than this is not a search any more.
+MAX_SEARCH_PERSONS = 500
+
+
 def case_search(
     *,
     user: User,
@@ -196,7 +201,14 @@ def case_search(
             action="cases.person_searched",
             data={"kind": kind, "query": value},
         )
-    persons = PersonIndex.objects.filter(kind=kind, digest=value).values("person_id")
+    # The blind index is the selective part: resolve it first, so the planner
+    # drives the case query from these few persons (a subquery here lets SQLite
+    # scan every linked case for a national contact point instead).
+    persons = list(
+        PersonIndex.objects.filter(kind=kind, digest=value).values_list(
+            "person_id", flat=True
+        )[:MAX_SEARCH_PERSONS]
+    )
     return case_list_for_user(user=user, status="all").filter(person_id__in=persons)
 
 
@@ -258,6 +270,9 @@ def case_timeline_for_user(
 ) -> list[EventView]:
     """Return the newest ``limit`` timeline events the user may see.
 
+    Events carry reasons and notes (personal data): audited as
+    ``cases.timeline_read``.
+
     Raises:
         CaseNotFound: the user may not see the case.
     """
@@ -269,6 +284,14 @@ def case_timeline_for_user(
         .select_related("actor")
         .order_by("-at")[:limit]
     )
+    if events:
+        with transaction.atomic():
+            audit.record(
+                actor=user,
+                action="cases.timeline_read",
+                target=case,
+                data={"events": [str(e.pk) for e in events]},
+            )
     views = []
     for event in events:
         detail = None
@@ -311,10 +334,11 @@ class TeamCandidate:
 def case_team_candidates_for_user(
     *, user: User, case: Case, limit: int = 500
 ) -> list[TeamCandidate]:
-    """Return the users (with a role each) a manager of ``case`` may add to its team.
+    """Return the users (with a role each) ``user`` may add to the team of ``case``.
 
-    Only active users in roles that work on cases, not yet on the team. Empty
-    for a user who does not manage the case.
+    Only active users in roles that work on cases, not yet on the team. A
+    member of a team without a case manager is offered case managers only
+    (the hand-over); empty for any other user who does not manage the case.
 
     Raises:
         CaseNotFound: the user may not see the case.
@@ -322,11 +346,15 @@ def case_team_candidates_for_user(
     access = case_access(user, case)
     if access is None:
         raise CaseNotFound(_("No such case."))
-    if not access.manages:
+    if access.manages:
+        roles: Iterable[str] = CASE_ROLES
+    elif may_hand_over(access, case):
+        roles = [Role.CASE_MANAGER]
+    else:
         return []
     on_team = CaseTeamMember.objects.filter(case=case).values("user_id")
     memberships = (
-        Membership.objects.filter(user__is_active=True, role__in=CASE_ROLES)
+        Membership.objects.filter(user__is_active=True, role__in=roles)
         .exclude(user_id__in=on_team)
         .select_related("user", "user__organisation")
         .order_by(

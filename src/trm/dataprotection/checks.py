@@ -36,3 +36,41 @@ def check_kek_matches_keystore(**kwargs: Any) -> list[Error]:
             )
         ]
     return []
+
+
+def _main_database_holds_sealed_data() -> bool:
+    from trm.accounts.models import TOTPDevice
+    from trm.audit.models import AuditEntry
+    from trm.cases.models import Person
+
+    return (
+        Person.objects.exists()
+        or TOTPDevice.objects.exists()
+        or AuditEntry.objects.exists()
+    )
+
+
+@register()
+def check_keystore_present(**kwargs: Any) -> list[Error]:
+    """Refuse to start when the main database holds sealed data but the keystore
+    has no keys: a lost or replaced keystore must be restored, never recreated.
+    """
+    from trm.dataprotection.crypto import stored_kek_fingerprint
+
+    try:
+        if stored_kek_fingerprint() is not None:
+            return []
+        if not _main_database_holds_sealed_data():
+            return []
+    except DatabaseError:
+        return []  # not migrated yet
+    return [
+        Error(
+            "The keystore holds no keys, but the main database holds data sealed "
+            "with them (persons, authenticators, the audit log). Restore the "
+            "keystore database from its backup (see TRM_KEYSTORE_URL). Starting "
+            "with an empty keystore would make that data unreadable and break "
+            "the audit log, so the node refuses.",
+            id="trm.E003",
+        )
+    ]

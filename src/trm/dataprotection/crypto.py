@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from trm.common import keys
@@ -142,13 +142,40 @@ def data_keys(key_ids: Iterable[UUID]) -> dict[UUID, bytes]:
 
 
 def destroy_data_key(key_id: UUID) -> bool:
-    """Destroy the data key for good; return False if it was already gone."""
+    """Destroy the data key for good; return False if it was already gone.
+
+    Setting the wrapped key to NULL is not enough on its own: PostgreSQL keeps
+    the old row version until the table is vacuumed, and SQLite keeps freed
+    bytes in the file. So, when not inside a transaction on the keystore, the
+    keystore table is rewritten (``VACUUM FULL`` on PostgreSQL; SQLite runs with
+    ``secure_delete`` and its journal is checkpointed). Old copies can still
+    exist in keystore backups and write-ahead-log archives: keep those for a
+    shorter time than the erasure promise (docs/configuration.md).
+    """
     updated = (
         DataKey.objects.using(KEYSTORE)
         .filter(pk=key_id, wrapped__isnull=False)
         .update(wrapped=None, destroyed_at=timezone.now())
     )
+    purge_destroyed_key_remnants()
     return updated == 1
+
+
+def purge_destroyed_key_remnants() -> bool:
+    """Remove old row versions of destroyed keys from the keystore's files.
+
+    Returns False (and does nothing) inside a transaction on the keystore, where
+    neither VACUUM nor a checkpoint may run; the caller may call it again later.
+    """
+    connection = connections[KEYSTORE]
+    if connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM FULL {DataKey._meta.db_table}")
+        elif connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return True
 
 
 def seal_for(key_id: UUID, plaintext: bytes, *, context: bytes) -> bytes:

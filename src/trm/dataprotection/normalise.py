@@ -55,6 +55,11 @@ def _fold_token(token: str) -> str:
     return token
 
 
+# Apostrophes inside a word (the soft sign "ь" transliterates to one: "Ольга" →
+# "Ol'ga") are dropped, not treated as word breaks, so "Ol'ga" = "Olga".
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc`")
+
+
 def name_key(value: str) -> str:
     """Return the matching key of a person's name; ``""`` if nothing is left.
 
@@ -62,7 +67,7 @@ def name_key(value: str) -> str:
     True
     """
     ascii_text = anyascii(unicodedata.normalize("NFKC", value).casefold()).lower()
-    tokens = [t for t in _NON_ALNUM.split(ascii_text) if t]
+    tokens = [t for t in _NON_ALNUM.split(ascii_text.translate(_APOSTROPHES)) if t]
     return " ".join(sorted(_fold_token(t) for t in tokens))
 
 

@@ -131,6 +131,39 @@ def decided_requests_for_user(
     )
 
 
+#: ``status`` filters of :func:`erasure_requests_for_user`.
+REQUEST_FILTERS = ("pending", "decided", "all")
+
+
+def erasure_requests_for_user(
+    *, user: User, status: str = "all"
+) -> QuerySet[ErasureRequest]:
+    """Return erasure requests for the API's list (DPO and node administrator).
+
+    ``status`` is ``"pending"`` (oldest first, like the page), ``"decided"``
+    (the erasure register, newest first) or ``"all"`` (newest first).
+
+    Raises:
+        DataProtectionRoleRequired: the user may not decide on requests.
+        DataProtectionInvalidInput: unknown ``status``.
+    """
+    require_decider(user)
+    if status not in REQUEST_FILTERS:
+        raise DataProtectionInvalidInput(
+            _("Unknown status filter."), details={"field": "status"}
+        )
+    qs = ErasureRequest.objects.select_related(
+        "case", "requested_by", "confirmed_by", "cancelled_by"
+    )
+    if status == "pending":
+        return qs.filter(status=ErasureRequest.Status.PENDING).order_by(
+            "requested_at", "pk"
+        )
+    if status == "decided":
+        qs = qs.exclude(status=ErasureRequest.Status.PENDING)
+    return qs.order_by("-requested_at", "-pk")
+
+
 def erasure_request_for_user(*, user: User, request_id: UUID) -> ErasureRequest:
     """Return an erasure request to a decider or to its requester.
 

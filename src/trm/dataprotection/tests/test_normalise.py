@@ -119,3 +119,17 @@ def test_document_key_is_idempotent(value):
 )
 def test_birth_year_key(value, key):
     assert birth_year_key(value) == key
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        ("Ольга", "Olga"),
+        ("Юлия Ковальчук", "Yulia Kovalchuk"),
+        ("Васильев", "Vasilev"),
+        ("Хмельников", "Khmelnikov"),
+    ],
+)
+def test_soft_sign_does_not_split_a_name(cyrillic, latin):
+    assert name_key(cyrillic) == name_key(latin)
+    assert " " not in name_key(cyrillic.split()[-1])

@@ -133,6 +133,13 @@ class Command(BaseCommand):
         new = base64.b64decode(staging.read_text(encoding="utf-8").strip())
         try:
             count = rotate_kek(old_kek=old, new_kek=new)
+        except keys.DecryptionFailed:
+            staging.unlink()
+            raise CommandError(
+                "The configured key-encryption key does not open the keystore's "
+                "keys, so nothing was changed. Start from the key the keystore "
+                "was wrapped with (`trm check` names the mismatch)."
+            ) from None
         except Exception:
             staging.unlink()
             raise
