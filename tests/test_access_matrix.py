@@ -55,7 +55,7 @@ MANAGERS = frozenset({R.CASE_MANAGER, R.NATIONAL_CONTACT_POINT})
 DPO = R.AUDITOR
 PDF = b"%PDF-1.4\n% fictional consent form\n"
 NAMESPACES = ("cases", "consent", "dataprotection")
-API_PREFIXES = ("/api/v1/cases", "/api/v1/consent")
+API_PREFIXES = ("/api/v1/cases", "/api/v1/consent", "/api/v1/data-protection")
 
 Outcome = str
 Rule = Callable[[str, str], Outcome]
@@ -221,6 +221,7 @@ def api(path: str) -> Callable[[World, str], str]:
             case_id=w.obj(which, "case").pk,
             consent_id=w.obj(which, "consent").pk,
             user_id=w.obj(which, "member").pk,
+            request_id=w.obj(which, "request").pk,
         )
 
     return build
@@ -394,6 +395,34 @@ MATRIX: dict[str, Entry] = {
     ),
     "POST /api/v1/consent/{consent_id}/withdraw": Entry(
         "POST", api("/consent/{consent_id}/withdraw"), consent_read, api=True
+    ),
+    "POST /api/v1/data-protection/cases/{case_id}/erasure-requests": Entry(
+        "POST",
+        api("/data-protection/cases/{case_id}/erasure-requests"),
+        dpo_or_team_manager,
+        lambda w, _: {"reason": "recorded_in_error"},
+        api=True,
+    ),
+    "GET /api/v1/data-protection/erasure-requests": Entry(
+        "GET", api("/data-protection/erasure-requests"), dpo_or_admin, api=True
+    ),
+    "POST /api/v1/data-protection/erasure-requests/{request_id}/confirm": Entry(
+        "POST",
+        api("/data-protection/erasure-requests/{request_id}/confirm"),
+        dpo_or_admin,
+        api=True,
+    ),
+    "POST /api/v1/data-protection/erasure-requests/{request_id}/cancel": Entry(
+        "POST",
+        api("/data-protection/erasure-requests/{request_id}/cancel"),
+        dpo_or_admin_else_hidden,
+        api=True,
+    ),
+    "GET /api/v1/data-protection/cases/{case_id}/export": Entry(
+        "GET",
+        api("/data-protection/cases/{case_id}/export"),
+        dpo_or_team_manager,
+        api=True,
     ),
 }
 

@@ -22,6 +22,7 @@ from trm.common.api import (
     install_error_handlers,
 )
 from trm.consent.api import router as consent_router
+from trm.dataprotection.api import router as dataprotection_router
 
 api = NinjaAPI(
     title="TRM node API",
@@ -40,6 +41,7 @@ api.add_router("/", accounts_router)
 api.add_router("/audit", audit_router)
 api.add_router("/cases", cases_router)
 api.add_router("/consent", consent_router)
+api.add_router("/data-protection", dataprotection_router)
 
 
 @csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page

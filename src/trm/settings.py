@@ -303,6 +303,7 @@ LANGUAGES = [
     ("ro", _("Romanian")),
 ]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["trm.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env_str("TRM_TIME_ZONE", "UTC") or "UTC"
