@@ -59,6 +59,19 @@ def _fresh_node_keys():
 
 
 @pytest.fixture(autouse=True)
+def _no_language_leak():
+    """A request through LocaleMiddleware leaves its language active in the thread.
+
+    Without this, a test that switched to Romanian makes every later test in the
+    run see Romanian messages (the order depends on which tests are selected).
+    """
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _no_axes_leak(settings):
     settings.AXES_ENABLED = True
 

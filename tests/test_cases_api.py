@@ -683,3 +683,57 @@ def test_openapi_lists_the_case_and_consent_paths(client):
     assert set(paths["/api/v1/cases/search"]) == {"post"}
     parameters = paths["/api/v1/cases"]["get"].get("parameters", [])
     assert not {p["name"] for p in parameters} & {"name", "document_number"}
+
+
+# --- privacy review -----------------------------------------------------------------
+
+
+def test_ncp_moving_to_no_link_gets_a_recorded_answer_not_404(case):
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.factories import set_states
+
+    ncp = Api(UserFactory(roles=[Role.NATIONAL_CONTACT_POINT]))
+    set_states(case, transnational="ncp_notified")
+    response = ncp.post(
+        f"/cases/{case.pk}/moves", {"track": "transnational", "target": "no_link"}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["recorded"] is True
+    assert body["visible"] is False
+    assert "no longer visible" in body["message"]
+    case.refresh_from_db()
+    assert case.transnational == "no_link"
+
+
+def test_identity_update_with_a_future_birth_date_is_refused(cm, case):
+    response = cm.put(
+        f"/cases/{case.pk}/person", {**IDENTITY, "birth_date": "2999-01-01"}
+    )
+    assert _error(response, 400, "cases.invalid_input")["details"]["field"] == (
+        "birth_date"
+    )
+
+
+def test_identity_update_to_a_child_starts_child_protection_over_the_api(cm, case):
+    born = adult_birth_date(12).isoformat()
+    response = cm.put(f"/cases/{case.pk}/person", {**IDENTITY, "birth_date": born})
+    assert response.status_code == 204, response.content
+    detail = cm.get(f"/cases/{case.pk}").json()
+    assert detail["person"]["presumed_child"] is True
+    tracks = {t["track"]: t["state"] for t in detail["tracks"]}
+    assert tracks["child_protection"] == "guardian_requested"
+
+
+def test_bidi_override_in_a_name_is_refused_over_the_api(cm):
+    response = cm.post(
+        "/cases", {"identity": {**IDENTITY, "given_names": "Zor\u202eanivr"}}
+    )
+    assert _error(response, 400, "invalid_text")["details"]["field"] == "given_names"
+
+
+def test_case_number_with_markup_is_refused_over_the_api(cm):
+    response = cm.post("/cases", {"identity": IDENTITY, "number": "<b>x</b>"})
+    assert _error(response, 400, "cases.invalid_input")["details"]["field"] == (
+        "number"
+    )

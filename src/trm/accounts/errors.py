@@ -33,6 +33,12 @@ class LastAdministrator(Conflict):
     code = "accounts.last_administrator"
 
 
+class OwnRolesLocked(PermissionDenied):
+    """An administrator may not change their own roles (no self-granted access)."""
+
+    code = "accounts.own_roles_locked"
+
+
 class WrongPassword(InvalidInput):
     """The current password given to confirm an action is not the user's."""
 

@@ -31,6 +31,7 @@ from trm.accounts.errors import (
     LastAdministrator,
     NotNodeAdministrator,
     OrganisationNotFound,
+    OwnRolesLocked,
     TOTPThrottled,
     UserNotFound,
     WrongPassword,
@@ -399,10 +400,17 @@ def _admin_count_excluding(user: User) -> int:
 def user_set_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> User:
     """Replace the user's roles with ``roles`` (grants and revocations audited).
 
+    Nobody changes their own roles: an administrator who could grant themselves
+    national contact point or auditor would read case content. Another
+    administrator must do it (four eyes).
+
     Raises:
-        NotNodeAdministrator, UserNotFound, InvalidInput, LastAdministrator.
+        NotNodeAdministrator, OwnRolesLocked, UserNotFound, InvalidInput,
+        LastAdministrator.
     """
     _require_admin(actor)
+    if user_id == actor.pk:
+        raise OwnRolesLocked(_("Another administrator must change your roles."))
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))

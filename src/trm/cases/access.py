@@ -80,6 +80,21 @@ class CaseAccess:
         return bool(self.roles & MANAGING_ROLES)
 
 
+def may_hand_over(access: CaseAccess, case: Case) -> bool:
+    """Return True if a team member may add the first case manager to ``case``.
+
+    A case opened by a first contact point has no case manager; any member of
+    its team (not access through policy) hands it over by adding one (SOP 1).
+    """
+    return (
+        not access.via_policy
+        and bool(access.roles & CASE_ROLES)
+        and not CaseTeamMember.objects.filter(
+            case=case, role=Role.CASE_MANAGER
+        ).exists()
+    )
+
+
 def case_access(user: User, case: Case) -> CaseAccess | None:
     """Return the user's access to ``case``, or None when they may not see it."""
     if not user.is_active or not user.is_authenticated:

@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field
 
 from trm.cases import selectors, services
 from trm.cases.access import CaseAccess
-from trm.cases.errors import PersonErased
+from trm.cases.errors import CaseNotFound, PersonErased
 from trm.cases.identity import PersonIdentity
 from trm.cases.models import Case, CaseNote, CaseTeamMember, Visibility
 from trm.cases.tracks import TRACKS
@@ -155,6 +155,18 @@ class MoveIn(StrictIn):
     track: str
     target: str
     reason: str = Field("", max_length=2000)
+
+
+class MoveRecordedOut(Schema):
+    """The move was recorded, but the case left the caller's sight.
+
+    E.g. a national contact point who moves the transnational track to "no
+    link" no longer sees the case.
+    """
+
+    recorded: bool = True
+    visible: bool = False
+    message: str
 
 
 class CloseIn(StrictIn):
@@ -402,8 +414,18 @@ def person_identity_update(
     return Status(204, None)
 
 
-@router.post("/{case_id}/moves", response=CaseDetailOut, summary="Move one track")
-def case_move(request: HttpRequest, case_id: UUID, payload: MoveIn) -> CaseDetailOut:
+@router.post(
+    "/{case_id}/moves",
+    response=CaseDetailOut | MoveRecordedOut,
+    summary="Move one track",
+    description=(
+        "Answers the case; or, when the move takes the case out of the caller's "
+        "sight, that the move was recorded and the case is no longer visible."
+    ),
+)
+def case_move(
+    request: HttpRequest, case_id: UUID, payload: MoveIn
+) -> CaseDetailOut | MoveRecordedOut:
     services.case_move(
         actor=request_actor(request),
         case_id=case_id,
@@ -411,7 +433,12 @@ def case_move(request: HttpRequest, case_id: UUID, payload: MoveIn) -> CaseDetai
         target=payload.target,
         reason=payload.reason,
     )
-    return _detail(request, case_id)
+    try:
+        return _detail(request, case_id)
+    except CaseNotFound:
+        return MoveRecordedOut(
+            message=_("The move was recorded; this case is no longer visible to you.")
+        )
 
 
 @router.post("/{case_id}/close", response=CaseDetailOut, summary="Close the case")

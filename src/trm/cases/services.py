@@ -9,6 +9,8 @@ key before it reaches the database and never appears in audit data or errors.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from uuid import UUID
@@ -21,7 +23,13 @@ from django_countries.data import COUNTRIES
 
 from trm.accounts.models import Organisation, Role, User
 from trm.audit import services as audit
-from trm.cases.access import OPENING_ROLES, CaseAccess, case_access
+from trm.cases.access import (
+    CASE_ROLES,
+    OPENING_ROLES,
+    CaseAccess,
+    case_access,
+    may_hand_over,
+)
 from trm.cases.errors import (
     CaseInvalidInput,
     CaseNotFound,
@@ -45,10 +53,18 @@ from trm.cases.models import (
 )
 from trm.cases.tracks import TRACKS, Assistance, ChildProtection
 from trm.common.htcds import Gender
+from trm.common.languages import is_language_code
 from trm.dataprotection import crypto
 from trm.dataprotection.normalise import birth_year_key, document_key, name_key
 
 MAX_NOTE_CHARS = 20_000
+#: Who reads a track's timeline events (moves and their reasons). Assistance
+#: stays away from the prosecutor (issue "SOP 5"); the legal track is for the
+#: roles that read legal notes.
+TRACK_VISIBILITY: dict[str, str] = {
+    "assistance": Visibility.ASSISTANCE_ONLY,
+    "legal": Visibility.LEGAL,
+}
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -100,6 +116,43 @@ def _age_in_years(birth: date, today: date) -> int:
     )
 
 
+#: The earliest plausible birth year (search starts there too).
+MIN_BIRTH_YEAR = 1900
+
+
+def _check_birth_date(birth: date | None, today: date) -> None:
+    if birth is None:
+        return
+    if birth > today:
+        raise CaseInvalidInput(
+            _("The birth date is in the future."), details={"field": "birth_date"}
+        )
+    if birth.year < MIN_BIRTH_YEAR:
+        raise CaseInvalidInput(
+            _("The birth date is not plausible (before %(year)d).")
+            % {"year": MIN_BIRTH_YEAR},
+            details={"field": "birth_date"},
+        )
+
+
+#: A case number: letters, digits and - / . _, starting with a letter or digit.
+CASE_NUMBER = re.compile(r"[^\W_][\w\-/.]{0,31}")
+
+
+def _clean_case_number(number: str) -> str:
+    """Return ``number`` stripped (may be empty: generated), or refuse it."""
+    number = unicodedata.normalize("NFC", number.strip())
+    if number and not CASE_NUMBER.fullmatch(number):
+        raise CaseInvalidInput(
+            _(
+                "A case number holds 1 to 32 letters, digits and the characters "
+                "- / . _ and starts with a letter or digit."
+            ),
+            details={"field": "number"},
+        )
+    return number
+
+
 def _clean_attributes(
     *,
     gender: str,
@@ -119,15 +172,8 @@ def _clean_attributes(
             % {"codes": ", ".join(unknown)},
             details={"field": "citizenships"},
         )
-    import pycountry
-
     langs = [code.strip().lower() for code in languages if code and code.strip()]
-    bad = [
-        code
-        for code in langs
-        if pycountry.languages.get(alpha_2=code) is None
-        and pycountry.languages.get(alpha_3=code) is None
-    ]
+    bad = [code for code in langs if not is_language_code(code)]
     if bad:
         raise CaseInvalidInput(
             _("Unknown language code(s): %(codes)s (use ISO 639).")
@@ -247,11 +293,10 @@ def case_open(
     if not roles or not actor.is_active:
         raise CaseRoleRequired(_("Your roles do not allow opening a case."))
     now = timezone.now()
+    identity = identity.checked()
+    number = _clean_case_number(number)
+    _check_birth_date(identity.birth_date, now.date())
     if identity.birth_date is not None:
-        if identity.birth_date > now.date():
-            raise CaseInvalidInput(
-                _("The birth date is in the future."), details={"field": "birth_date"}
-            )
         derived = AgeBand.for_age(_age_in_years(identity.birth_date, now.date()))
         age_band = age_band or derived
         age_uncertain = age_uncertain or identity.birth_date_is_estimate
@@ -269,7 +314,6 @@ def case_open(
         raise CaseInvalidInput(
             _("Choose the lead organisation."), details={"field": "lead_organisation"}
         )
-    number = number.strip()
     if number and Case.objects.filter(number=number).exists():
         raise CaseNumberTaken(
             _("Case number %(n)s is already used on this node.") % {"n": number},
@@ -337,21 +381,59 @@ def person_update_identity(
 ) -> Person:
     """Replace the person's identifying data (re-sealed, re-indexed).
 
+    A birth date sets the age band again. A person who now is a child is
+    presumed a child and, if the child-protection track had not started, it
+    starts with a guardian requested (as on opening). The presumption is never
+    lifted here: only an age assessment may (SOPS §6.5 rule 3).
+
     Raises:
         CaseNotFound, CaseRoleRequired (legal-track-only roles may not edit),
-        PersonErased.
+        CaseInvalidInput (a birth date in the future or before 1900),
+        InvalidText, PersonErased.
     """
     case = _locked_case(case_id)
     access = _access_or_404(actor, case)
     if access.legal_only:
         raise CaseRoleRequired(_("Your role on this case does not allow editing."))
     _require_live_person(case)
+    identity = identity.checked()
+    today = timezone.now().date()
+    _check_birth_date(identity.birth_date, today)
     person = Person.objects.select_for_update().get(pk=case.person_id)
     person.sealed_identity = _seal_identity(person, identity)
-    person.save(update_fields=["sealed_identity", "updated_at"])
+    fields = ["sealed_identity", "updated_at"]
+    if identity.birth_date is not None:
+        person.age_band = AgeBand.for_age(_age_in_years(identity.birth_date, today))
+        fields.append("age_band")
+        if identity.birth_date_is_estimate and not person.age_uncertain:
+            person.age_uncertain = True
+            fields.append("age_uncertain")
+        if AgeBand(person.age_band).is_child and not person.presumed_child:
+            person.presumed_child = True
+            fields.append("presumed_child")
+    person.save(update_fields=fields)
     _reindex(person, identity)
     _event(case, actor=actor, kind="person.identity_updated")
-    audit.record(actor=actor, action="cases.person_identity_updated", target=person)
+    if (
+        person.presumed_child
+        and case.child_protection == ChildProtection.NOT_APPLICABLE
+    ):
+        case.child_protection = ChildProtection.GUARDIAN_REQUESTED
+        case.save(update_fields=["child_protection", "updated_at"])
+        _event(
+            case,
+            actor=actor,
+            kind="case.track_moved",
+            track="child_protection",
+            from_state=ChildProtection.NOT_APPLICABLE,
+            to_state=ChildProtection.GUARDIAN_REQUESTED,
+        )
+    audit.record(
+        actor=actor,
+        action="cases.person_identity_updated",
+        target=person,
+        data={"age_band": person.age_band, "presumed_child": person.presumed_child},
+    )
     return person
 
 
@@ -392,6 +474,12 @@ def move_track(
             % {"roles": ", ".join(str(Role(r).label) for r in sorted(allowed_roles))},
             details={"allowed_roles": sorted(allowed_roles)},
         )
+    reason = reason.strip()
+    if reason and case.person.is_erased:
+        raise PersonErased(
+            _("The reason cannot be recorded after erasure; leave it empty."),
+            details={"field": "reason"},
+        )
     setattr(case, definition.field, target)
     case.save(update_fields=[definition.field, "updated_at"])
     _event(
@@ -401,8 +489,8 @@ def move_track(
         track=track,
         from_state=current,
         to_state=target,
-        visibility=Visibility.LEGAL if track == "legal" else Visibility.TEAM,
-        detail=reason.strip(),
+        visibility=TRACK_VISIBILITY.get(track, Visibility.TEAM),
+        detail=reason,
     )
     audit.record(
         actor=actor,
@@ -453,6 +541,12 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
         )
     if case.is_closed:
         raise TransitionNotAllowed(_("The case is already closed."))
+    note = note.strip()
+    if note and case.person.is_erased:
+        raise PersonErased(
+            _("The note cannot be recorded after erasure; leave it empty."),
+            details={"field": "note"},
+        )
     case.closed_at = timezone.now()
     case.closure_reason = reason
     fields = ["closed_at", "closure_reason", "updated_at"]
@@ -460,7 +554,15 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
         case.assistance = Assistance.CLOSED
         fields.append("assistance")
     case.save(update_fields=fields)
-    _event(case, actor=actor, kind="case.closed", detail=note.strip())
+    # The closing shows in the case header to the whole team; the note is part
+    # of the assistance record and stays away from legal-track-only roles.
+    _event(
+        case,
+        actor=actor,
+        kind="case.closed",
+        visibility=Visibility.ASSISTANCE_ONLY if note else Visibility.TEAM,
+        detail=note,
+    )
     audit.record(
         actor=actor, action="cases.case_closed", target=case, data={"reason": reason}
     )
@@ -476,15 +578,29 @@ def case_team_add(
 ) -> CaseTeamMember:
     """Add a user to the case team in one of the roles they hold.
 
+    Only roles that work on cases (:data:`~trm.cases.access.CASE_ROLES`) join a
+    team: an auditor or a node administrator on a team would read its content.
+    The case manager or NCP changes the team; while a case has no case manager,
+    any team member may hand it over by adding one (SOP 1: a first contact
+    point opens the case, a case manager takes it on).
+
     Raises:
-        CaseNotFound, CaseRoleRequired (actor is not case manager / NCP on the
-        case), CaseInvalidInput (unknown user, or a role they do not hold).
+        CaseNotFound, CaseRoleRequired (actor may not change the team),
+        CaseInvalidInput (unknown user, a role they do not hold, or a role
+        that does not work on cases).
     """
     case = _locked_case(case_id)
     access = _access_or_404(actor, case)
-    if not access.manages:
+    if not access.manages and not (
+        role == Role.CASE_MANAGER and may_hand_over(access, case)
+    ):
         raise CaseRoleRequired(
             _("Only the case manager or the national contact point changes the team.")
+        )
+    if role not in CASE_ROLES:
+        raise CaseInvalidInput(
+            _("Only roles that work on cases may be on a case team."),
+            details={"field": "role"},
         )
     member = User.objects.filter(pk=user_id, is_active=True).first()
     if member is None or role not in member.role_codes():

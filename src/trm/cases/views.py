@@ -99,6 +99,14 @@ def _to_case(case: Case, anchor: str = "") -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{url}#{anchor}" if anchor else url)
 
 
+def _still_visible(user: User, case: Case) -> bool:
+    try:
+        selectors.case_get_for_user(user=user, case_id=case.pk)
+    except NotFound:
+        return False
+    return True
+
+
 def _refuse(request: HttpRequest, error: DomainError) -> None:
     """Show a refusal as a message; "not found" stays a 404."""
     if isinstance(error, NotFound):
@@ -445,6 +453,10 @@ def case_move_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     except DomainError as exc:
         _refuse(request, exc)
     else:
+        if not _still_visible(user, case):
+            # E.g. an NCP who moves the transnational track to "no link".
+            messages.success(request, _("Done; this case is no longer visible to you."))
+            return HttpResponseRedirect(reverse("cases:list"))
         track = Case.TRACKS[data["track"]]
         messages.success(
             request,

@@ -9,7 +9,7 @@ restriction messages to every node that received data under the consent).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
@@ -22,6 +22,7 @@ from trm.audit import services as audit
 from trm.cases.access import case_access
 from trm.cases.errors import CaseNotFound, PersonErased
 from trm.cases.models import Case, Person
+from trm.common.languages import is_language_code
 from trm.consent.errors import (
     ConsentAlreadyWithdrawn,
     ConsentInvalidInput,
@@ -38,6 +39,8 @@ EVIDENCE_TYPES = {
     "image/jpeg": b"\xff\xd8\xff",
 }
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+#: How far ahead of this server's clock a giving time may be (clock skew).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 WithdrawalHook = Callable[[Consent, User], None]
 _withdrawal_hooks: list[WithdrawalHook] = []
@@ -155,6 +158,12 @@ def consent_record(
             _("Record the language the information was given in."),
             details={"field": "language"},
         )
+    if not is_language_code(language):
+        raise ConsentInvalidInput(
+            _("Unknown language code(s): %(codes)s (use ISO 639).")
+            % {"codes": language.strip()},
+            details={"field": "language"},
+        )
     if not declaration.strip() and not evidence:
         raise ConsentInvalidInput(
             _("Attach the signed form or type the person's declaration."),
@@ -172,7 +181,13 @@ def consent_record(
                 _("The evidence file is larger than 10 MiB."),
                 details={"field": "evidence"},
             )
-    given = given_at or timezone.now()
+    now = timezone.now()
+    given = given_at or now
+    if given > now + MAX_CLOCK_SKEW:
+        raise ConsentInvalidInput(
+            _("The consent cannot have been given in the future."),
+            details={"field": "given_at"},
+        )
     if expires_at is not None and expires_at <= given:
         raise ConsentInvalidInput(
             _("The expiry must be after the time the consent was given."),
@@ -238,10 +253,25 @@ def require(
 
     Raises:
         ConsentMissing: no valid consent covers it. The message and ``details``
-            name what is missing: the purpose, the recipient, categories, or that
-            the matching consent expired or was withdrawn.
+            name what is missing: the purpose, the recipient, categories (also
+            unknown ones), or that the matching consent expired or was withdrawn.
+        ValueError: neither ``organisation`` nor ``country`` was given (a
+            programming error: every share has a recipient).
     """
+    if organisation is None and not country:
+        raise ValueError("a recipient organisation or country is required")
     needed = set(categories) - {DataCategory.RISK}
+    unknown = sorted(needed - set(DataCategory.values))
+    if unknown:
+        raise ConsentMissing(
+            _("No consent covers unknown data categories: %(c)s.")
+            % {"c": ", ".join(unknown)},
+            details={
+                "purpose": purpose,
+                "categories": sorted(needed),
+                "unknown_categories": unknown,
+            },
+        )
     if not needed:
         return None
     if organisation is not None and not country:

@@ -423,34 +423,31 @@ def test_user_set_roles_refuses_unknown_role(admin_user, caseworker_a):
     )
 
 
-def test_last_node_administrator_cannot_lose_the_role(admin_user):
-    _refused(
-        errors.LastAdministrator,
-        "accounts.last_administrator",
-        services.user_set_roles,
-        actor=admin_user,
-        user_id=admin_user.pk,
-        roles=[Role.CASE_MANAGER],
-    )
-
-
-def test_deactivated_administrator_does_not_count_as_another_one(admin_user):
-    UserFactory(
-        username="dormant-admin", roles=[Role.NODE_ADMINISTRATOR], is_active=False
-    )
-    _refused(
-        errors.LastAdministrator,
-        "accounts.last_administrator",
-        services.user_set_roles,
-        actor=admin_user,
-        user_id=admin_user.pk,
-        roles=[],
-    )
-
-
-def test_administrator_may_give_up_the_role_when_another_remains(admin_user):
+@pytest.mark.parametrize(
+    "roles",
+    [
+        [Role.NODE_ADMINISTRATOR, Role.NATIONAL_CONTACT_POINT],
+        [Role.NODE_ADMINISTRATOR, Role.AUDITOR],
+        [Role.CASE_MANAGER],
+        [],
+    ],
+)
+def test_administrator_cannot_change_their_own_roles(admin_user, roles):
     UserFactory(username="second-admin", roles=[Role.NODE_ADMINISTRATOR])
-    services.user_set_roles(actor=admin_user, user_id=admin_user.pk, roles=[])
+    error = _refused(
+        errors.OwnRolesLocked,
+        "accounts.own_roles_locked",
+        services.user_set_roles,
+        actor=admin_user,
+        user_id=admin_user.pk,
+        roles=roles,
+    )
+    assert "Another administrator must change your roles" in error.message
+
+
+def test_another_administrator_may_revoke_the_role(admin_user):
+    second = UserFactory(username="second-admin", roles=[Role.NODE_ADMINISTRATOR])
+    services.user_set_roles(actor=second, user_id=admin_user.pk, roles=[])
     assert not admin_user.memberships.exists()
     assert audit_actions(admin_user) == ["accounts.role_revoked"]
 

@@ -715,15 +715,20 @@ def test_admin_changes_roles_with_audited_grant_and_revoke(
     ]
 
 
-def test_last_administrator_cannot_remove_own_role_in_the_page(signed_in, admin_user):
+@pytest.mark.parametrize(
+    "roles",
+    [[Role.CASE_MANAGER], [Role.NODE_ADMINISTRATOR, Role.NATIONAL_CONTACT_POINT]],
+)
+def test_administrator_cannot_change_own_roles_in_the_page(
+    signed_in, admin_user, roles
+):
     client = signed_in(admin_user)
     before = snapshot()
     response = client.post(
-        reverse("accounts:user_detail", args=[admin_user.pk]),
-        {"roles": [Role.CASE_MANAGER]},
+        reverse("accounts:user_detail", args=[admin_user.pk]), {"roles": roles}
     )
     assert response.status_code == 400
-    assert "This is the last node administrator" in _text(response)
+    assert "Another administrator must change your roles" in _text(response)
     assert_unchanged(before)
 
 
@@ -1207,7 +1212,7 @@ def test_confirmation_pages_name_the_user_and_cancel_to_their_page(
     assert f'href="{detail}" class="button-secondary">Cancel<' in text
 
 
-def test_refused_role_change_shows_the_saved_roles(signed_in, admin_user):
+def test_own_role_change_is_refused_and_shows_the_saved_roles(signed_in, admin_user):
     client = signed_in(admin_user)
     response = client.post(
         reverse("accounts:user_detail", args=[admin_user.pk]),
@@ -1216,7 +1221,7 @@ def test_refused_role_change_shows_the_saved_roles(signed_in, admin_user):
     assert response.status_code == 400
     form = response.context["form"]
     assert form["roles"].value() == [Role.NODE_ADMINISTRATOR]
-    assert "This is the last node administrator" in _text(response)
+    assert "Another administrator must change your roles" in _text(response)
     checked = re.findall(r'<input[^>]*name="roles"[^>]*>', _text(response))
     assert [i for i in checked if "checked" in i] == [
         i for i in checked if f'value="{Role.NODE_ADMINISTRATOR}"' in i

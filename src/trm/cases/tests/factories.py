@@ -42,7 +42,7 @@ def fictional_identity(**overrides: Any) -> PersonIdentity:
             IdentityDocument(
                 kind="passport",
                 number=f"ZZ{fake.random_int(100000, 999999)}",
-                issuing_country="ZZ",
+                issuing_country="GB",
             )
         ],
         "phones": [fictional_phone()],

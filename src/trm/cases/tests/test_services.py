@@ -344,6 +344,36 @@ REFUSALS: dict[str, Refusal] = {
             )
         ),
     ),
+    "team add an auditor": Refusal(
+        "cases.invalid_input",
+        lambda w: (
+            lambda: services.case_team_add(
+                actor=w.cm, case_id=w.case.pk, user_id=w.auditor.pk, role=Role.AUDITOR
+            )
+        ),
+    ),
+    "team add a node administrator": Refusal(
+        "cases.invalid_input",
+        lambda w: (
+            lambda: services.case_team_add(
+                actor=w.cm,
+                case_id=w.case.pk,
+                user_id=UserFactory(roles=[Role.NODE_ADMINISTRATOR]).pk,
+                role=Role.NODE_ADMINISTRATOR,
+            )
+        ),
+    ),
+    "team add by service provider while a case manager is on the team": Refusal(
+        "cases.role_required",
+        lambda w: (
+            lambda: services.case_team_add(
+                actor=w.sp,
+                case_id=w.case.pk,
+                user_id=UserFactory(roles=[Role.CASE_MANAGER]).pk,
+                role=Role.CASE_MANAGER,
+            )
+        ),
+    ),
     "team add inactive user": Refusal(
         "cases.invalid_input",
         lambda w: (
@@ -678,8 +708,8 @@ def test_every_allowed_move_succeeds_for_a_permitted_role(
     assert case.state_of(track) == target
     event = case.events.get(kind="case.track_moved", track=track)
     assert (event.from_state, event.to_state, event.actor) == (current, target, actor)
-    legal = Visibility.LEGAL if track == "legal" else Visibility.TEAM
-    assert event.visibility == legal
+    expected = services.TRACK_VISIBILITY.get(track, Visibility.TEAM)
+    assert event.visibility == expected
     assert AuditEntry.objects.filter(
         action="cases.track_moved", target_id=str(case.pk)
     ).exists()
@@ -836,11 +866,11 @@ def test_closing_records_reason_closes_assistance_and_seals_the_note(world):
     assert case.htcds_status() == CaseStatus.CLOSED
     event = case.events.get(kind="case.closed")
     assert b"Fictional closing note" not in _raw(event.sealed_detail)
-    timeline = selectors.case_timeline_for_user(user=world.cm, case=case)
-    assert timeline[0].detail == "Fictional closing note"
     assert list(
         AuditEntry.objects.filter(seq__gt=audit_before).values_list("action", flat=True)
     ) == ["cases.case_closed"]
+    timeline = selectors.case_timeline_for_user(user=world.cm, case=case)
+    assert timeline[0].detail == "Fictional closing note"
 
 
 def test_closing_as_referred_gives_htcds_closed_referred(world):
@@ -888,6 +918,58 @@ def test_manager_adds_a_member_in_a_role_they_hold(world):
     assert selectors.case_get_for_user(user=guardian, case_id=world.case.pk)
     assert AuditEntry.objects.filter(action="cases.team_added").exists()
     assert world.case.events.filter(kind="case.team_added").exists()
+
+
+def _fcp_case() -> tuple[Any, Case]:
+    fcp = UserFactory(roles=[Role.FIRST_CONTACT_POINT])
+    return fcp, open_case(fcp)
+
+
+def test_first_contact_point_hands_a_case_over_to_a_case_manager(caseworker_a):
+    fcp, case = _fcp_case()
+    offered = selectors.case_team_candidates_for_user(user=fcp, case=case)
+    assert {c.role for c in offered} == {Role.CASE_MANAGER}
+
+    services.case_team_add(
+        actor=fcp, case_id=case.pk, user_id=caseworker_a.pk, role=Role.CASE_MANAGER
+    )
+
+    __, access = selectors.case_get_for_user(user=caseworker_a, case_id=case.pk)
+    assert access.manages
+    assert selectors.case_team_candidates_for_user(user=fcp, case=case) == []
+
+
+@pytest.mark.parametrize("role", [Role.SERVICE_PROVIDER, Role.FIRST_CONTACT_POINT])
+def test_hand_over_allows_only_a_case_manager(role):
+    fcp, case = _fcp_case()
+    other = UserFactory(roles=[role])
+    _refused(
+        "cases.role_required",
+        lambda: services.case_team_add(
+            actor=fcp, case_id=case.pk, user_id=other.pk, role=role
+        ),
+    )
+
+
+def test_once_a_case_manager_is_on_the_team_only_managers_add(caseworker_a):
+    fcp, case = _fcp_case()
+    services.case_team_add(
+        actor=fcp, case_id=case.pk, user_id=caseworker_a.pk, role=Role.CASE_MANAGER
+    )
+    second = UserFactory(roles=[Role.CASE_MANAGER])
+    _refused(
+        "cases.role_required",
+        lambda: services.case_team_add(
+            actor=fcp, case_id=case.pk, user_id=second.pk, role=Role.CASE_MANAGER
+        ),
+    )
+
+
+def test_team_candidates_never_include_auditors_or_administrators(world):
+    UserFactory(roles=[Role.NODE_ADMINISTRATOR, Role.CASE_MANAGER])
+    offered = selectors.case_team_candidates_for_user(user=world.cm, case=world.case)
+    assert offered
+    assert not {c.role for c in offered} & {Role.AUDITOR, Role.NODE_ADMINISTRATOR}
 
 
 def test_removed_member_no_longer_sees_the_case(world):
@@ -983,3 +1065,250 @@ def test_record_case_event_seals_its_detail(world):
     assert b"Fictional" not in _raw(event.sealed_detail)
     shown = selectors.case_timeline_for_user(user=world.cm, case=world.case)
     assert [e.detail for e in shown if e.event.kind == "test.event"] == ["Fictional"]
+
+
+# --- identity updates keep the child presumption ------------------------------------
+
+
+def _update(world: World, **fields: Any) -> Person:
+    return services.person_update_identity(
+        actor=world.cm, case_id=world.case.pk, identity=fictional_identity(**fields)
+    )
+
+
+def test_identity_update_refuses_a_birth_date_in_the_future(world):
+    future = timezone.now().date().replace(year=timezone.now().year + 1, day=1)
+    error = _refused("cases.invalid_input", lambda: _update(world, birth_date=future))
+    assert error.details["field"] == "birth_date"
+
+
+@pytest.mark.parametrize("opening", [True, False])
+def test_birth_year_before_1900_is_refused(opening, world):
+    old = date(1899, 12, 31)
+    act = _open(world.cm, identity=fictional_identity(birth_date=old))
+    error = _refused(
+        "cases.invalid_input",
+        act if opening else (lambda: _update(world, birth_date=old)),
+    )
+    assert error.details["field"] == "birth_date"
+
+
+def test_identity_update_recomputes_the_age_band(world):
+    person = _update(world, birth_date=adult_birth_date(40))
+    assert person.age_band == AgeBand.AGE_39_47
+    assert not person.presumed_child
+
+
+def test_identity_update_to_a_child_starts_child_protection(world):
+    events_before = world.case.events.count()
+
+    person = _update(world, birth_date=adult_birth_date(15))
+
+    world.case.refresh_from_db()
+    assert person.age_band == AgeBand.AGE_9_17
+    assert person.presumed_child
+    assert world.case.child_protection == ChildProtection.GUARDIAN_REQUESTED
+    assert _child_track_event(world.case) == [
+        (
+            "case.track_moved",
+            ChildProtection.NOT_APPLICABLE,
+            ChildProtection.GUARDIAN_REQUESTED,
+        )
+    ]
+    assert world.case.events.count() == events_before + 2
+
+
+def test_identity_update_never_lifts_the_child_presumption(caseworker_a):
+    case = open_case(caseworker_a, birth_date=adult_birth_date(15))
+
+    person = services.person_update_identity(
+        actor=caseworker_a,
+        case_id=case.pk,
+        identity=fictional_identity(birth_date=adult_birth_date(30)),
+    )
+
+    case.refresh_from_db()
+    assert person.age_band == AgeBand.AGE_30_38
+    assert person.presumed_child
+    assert case.child_protection == ChildProtection.GUARDIAN_REQUESTED
+    assert len(_child_track_event(case)) == 1
+
+
+# --- who reads what on the timeline -------------------------------------------------
+
+
+def _kinds(user: Any, case: Case) -> list[tuple[str, str]]:
+    return [
+        (v.event.kind, v.event.track)
+        for v in selectors.case_timeline_for_user(user=user, case=case)
+    ]
+
+
+def test_assistance_moves_and_reasons_never_reach_the_prosecutor(world):
+    services.case_move(
+        actor=world.cm,
+        case_id=world.case.pk,
+        track="assistance",
+        target=Assistance.FIRST_ASSISTANCE,
+        reason="Fictional shelter reason",
+    )
+    event = world.case.events.get(track="assistance")
+    assert event.visibility == Visibility.ASSISTANCE_ONLY
+    assert ("case.track_moved", "assistance") not in _kinds(
+        world.prosecutor, world.case
+    )
+    assert ("case.track_moved", "assistance") in _kinds(world.sp, world.case)
+
+
+def test_legal_moves_stay_legal(world):
+    set_states(world.case, legal=Legal.NOT_INFORMED)
+    target = sorted(TRACKS["legal"].transitions[Legal.NOT_INFORMED])[0]
+    actor = _mover(world.case, TRACKS["legal"].roles_for(target))
+    services.case_move(actor=actor, case_id=world.case.pk, track="legal", target=target)
+    assert world.case.events.get(track="legal").visibility == Visibility.LEGAL
+
+
+def test_close_note_is_assistance_only_and_bare_closing_is_team(world, caseworker_a):
+    services.case_close(
+        actor=world.cm, case_id=world.case.pk, reason=ClosureReason.GOALS_MET, note="N"
+    )
+    assert world.case.events.get(kind="case.closed").visibility == (
+        Visibility.ASSISTANCE_ONLY
+    )
+    assert ("case.closed", "") not in _kinds(world.prosecutor, world.case)
+    other = open_case(caseworker_a)
+    services.case_close(actor=caseworker_a, case_id=other.pk, reason="goals_met")
+    assert other.events.get(kind="case.closed").visibility == Visibility.TEAM
+
+
+# --- after erasure --------------------------------------------------------------------
+
+
+def test_move_with_a_reason_after_erasure_is_refused(world):
+    _erase(world.case)
+    error = _refused(
+        "cases.person_erased",
+        lambda: services.case_move(
+            actor=world.cm,
+            case_id=world.case.pk,
+            track="assistance",
+            target=Assistance.FIRST_ASSISTANCE,
+            reason="Fictional",
+        ),
+    )
+    assert "leave it empty" in error.message
+
+
+def test_move_and_close_without_text_after_erasure_succeed(world):
+    _erase(world.case)
+    services.case_move(
+        actor=world.cm,
+        case_id=world.case.pk,
+        track="assistance",
+        target=Assistance.FIRST_ASSISTANCE,
+    )
+    case = services.case_close(
+        actor=world.cm, case_id=world.case.pk, reason=ClosureReason.GOALS_MET
+    )
+    assert case.is_closed
+
+
+def test_close_with_a_note_after_erasure_is_refused(world):
+    _erase(world.case)
+    _refused(
+        "cases.person_erased",
+        lambda: services.case_close(
+            actor=world.cm,
+            case_id=world.case.pk,
+            reason=ClosureReason.GOALS_MET,
+            note="Fictional",
+        ),
+    )
+
+
+# --- reading the timeline is audited -------------------------------------------------
+
+
+def test_timeline_read_is_audited(world):
+    assert selectors.case_timeline_for_user(user=world.sp, case=world.case)
+    entry = AuditEntry.objects.filter(action="cases.timeline_read").get()
+    assert entry.actor_id == world.sp.pk
+    assert entry.target_id == str(world.case.pk)
+
+
+# --- identity text ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"given_names": "Ana\u202eavoN"}, "given_names"),
+        ({"family_names": "Fictiv\x00"}, "family_names"),
+        ({"aliases": ["Al\u200bias"]}, "aliases"),
+        ({"place_of_birth": "Town\nFictiv"}, "place_of_birth"),
+        ({"addresses": ["Street 1\u2066"]}, "addresses"),
+        ({"phones": ["+44 7700 900\t123"]}, "phones"),
+    ],
+)
+def test_identity_text_with_hidden_characters_is_refused(fields, field, world):
+    identity = fictional_identity(**fields)
+    error = _refused("invalid_text", _open(world.cm, identity=identity))
+    assert error.details["field"] == field
+    error = _refused(
+        "invalid_text",
+        lambda: services.person_update_identity(
+            actor=world.cm, case_id=world.case.pk, identity=identity
+        ),
+    )
+    assert error.details["field"] == field
+
+
+def test_document_number_with_a_bidi_override_is_refused(world):
+    from trm.cases.identity import IdentityDocument
+
+    doc = IdentityDocument(kind="passport", number="ZZ\u202e123")
+    error = _refused(
+        "invalid_text", _open(world.cm, identity=fictional_identity(documents=[doc]))
+    )
+    assert error.details["field"] == "documents.0.number"
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "R0"])
+def test_issuing_country_must_be_iso_3166(country, world):
+    from trm.cases.identity import IdentityDocument
+
+    doc = IdentityDocument(kind="passport", number="ZZ1", issuing_country=country)
+    _refused(
+        "cases.invalid_input",
+        _open(world.cm, identity=fictional_identity(documents=[doc])),
+    )
+
+
+def test_identity_text_is_kept_in_nfc_and_country_upper_case(world):
+    from trm.cases.identity import IdentityDocument
+
+    doc = IdentityDocument(kind="passport", number="ZZ1", issuing_country="md")
+    identity = fictional_identity(given_names="Ane\u0301", documents=[doc])
+    case = _open(world.cm, identity=identity)()
+    assert isinstance(case, Case)
+    stored = selectors.person_identity_for_user(user=world.cm, case=case)
+    assert stored is not None
+    assert stored.given_names == "An\u00e9"
+    assert stored.documents[0].issuing_country == "MD"
+
+
+# --- case numbers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["Ana Fictiv", "<b>1</b>", "RO\x002024", "-1", "_x", "x" * 33, "a;b"],
+)
+def test_free_text_case_numbers_are_refused(number, caseworker_a):
+    error = _refused("cases.invalid_input", _open(caseworker_a, number=number))
+    assert error.details["field"] == "number"
+
+
+@pytest.mark.parametrize("number", ["RO-2024/17.b_2", "7", "БГ-12"])
+def test_case_numbers_of_letters_digits_and_separators_are_kept(number, caseworker_a):
+    assert open_case(caseworker_a, number=number).number == number

@@ -628,3 +628,36 @@ def test_case_manager_finds_the_data_protection_page_from_the_case(org_a, signed
     case = open_case(manager)
     page = signed_in(manager).get(f"/cases/{case.pk}/").content.decode()
     assert f"/data-protection/cases/{case.pk}/" in page
+
+
+def test_ncp_moving_to_no_link_goes_back_to_the_list(signed_in, case):
+    from trm.cases.tests.factories import set_states
+
+    ncp = UserFactory(roles=[Role.NATIONAL_CONTACT_POINT])
+    set_states(case, transnational="ncp_notified")
+    client = signed_in(ncp)
+    response = client.post(
+        reverse("cases:move", args=[case.pk]),
+        {"track": "transnational", "target": "no_link", "reason": ""},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:list")
+    case.refresh_from_db()
+    assert case.transnational == "no_link"
+    listing = client.get(response["Location"])
+    assert "Done; this case is no longer visible to you." in message_texts(listing)
+
+
+def test_first_contact_point_hands_over_in_the_page(signed_in, caseworker_a):
+    fcp = UserFactory(roles=[Role.FIRST_CONTACT_POINT])
+    fcp_case = open_case(fcp)
+    client = signed_in(fcp)
+    page = client.get(reverse("cases:detail", args=[fcp_case.pk]))
+    assert f'value="{caseworker_a.pk}:{Role.CASE_MANAGER}"' in page.content.decode()
+    response = client.post(
+        reverse("cases:team_add", args=[fcp_case.pk]),
+        {"member": f"{caseworker_a.pk}:{Role.CASE_MANAGER}"},
+        follow=True,
+    )
+    assert "Added to the case team." in message_texts(response)
+    assert fcp_case.team.filter(user=caseworker_a, role=Role.CASE_MANAGER).exists()

@@ -176,6 +176,12 @@ def _refusals(w: dict[str, Any]) -> dict[str, tuple[str, Callable[[], object]]]:
             rec(actor=w["prosecutor"]),
         ),
         "erased person": ("cases.person_erased", rec(case=w["erased_case"])),
+        "given in the future": (
+            "consent.invalid_input",
+            rec(given_at=timezone.now() + timedelta(minutes=6)),
+        ),
+        "language not ISO 639": ("consent.invalid_input", rec(language="xx")),
+        "language as a name": ("consent.invalid_input", rec(language="Romanian")),
     }
 
 
@@ -558,3 +564,31 @@ def test_unregistered_hook_is_not_called(case, caseworker_a, org_b):
     services.consent_withdraw(actor=caseworker_a, consent_id=consent.pk)
 
     assert calls == []
+
+
+def test_giving_time_a_little_ahead_of_the_clock_is_accepted(case, caseworker_a, org_b):
+    consent = _record(
+        caseworker_a,
+        case,
+        recipient_organisation_id=org_b.pk,
+        given_at=timezone.now() + timedelta(minutes=4),
+    )
+    assert consent.pk
+
+
+def test_language_code_of_three_letters_is_accepted(case, caseworker_a, org_b):
+    consent = _record(
+        caseworker_a, case, recipient_organisation_id=org_b.pk, language="RON"
+    )
+    assert consent.language == "ron"
+
+
+def test_require_names_an_unknown_category(case, org_b):
+    error = _missing(case.person, organisation=org_b, categories=["shoe_size"])
+    assert "shoe_size" in error.message
+    assert error.details["unknown_categories"] == ["shoe_size"]
+
+
+def test_require_without_a_recipient_is_a_programming_error(case):
+    with pytest.raises(ValueError, match="a recipient organisation or country"):
+        _require(case.person)
