@@ -54,6 +54,10 @@ OPENING_ROLES = frozenset(
 MANAGERS = frozenset({R.CASE_MANAGER, R.NATIONAL_CONTACT_POINT})
 DPO = R.AUDITOR
 PDF = b"%PDF-1.4\n% fictional consent form\n"
+#: A 1×1 PNG (signature, IHDR, IDAT, IEND), so that reading a photo can succeed.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/q842iQAAAABJRU5ErkJggg=="
+)
 NAMESPACES = ("cases", "consent", "dataprotection")
 API_PREFIXES = ("/api/v1/cases", "/api/v1/consent", "/api/v1/data-protection")
 
@@ -156,6 +160,9 @@ def build_world(role: str) -> World:
             cases.case_team_add(
                 actor=manager, case_id=case.pk, user_id=actor.pk, role=role
             )
+        cases.person_set_photo(
+            actor=manager, case_id=case.pk, content=PNG, content_type="image/png"
+        )
         record = consent.consent_record(
             actor=manager,
             case_id=case.pk,
@@ -277,6 +284,8 @@ MATRIX: dict[str, Entry] = {
     "cases:edit_identity": Entry(
         "GET", case_url("identity/"), team_roles(TEAM_ROLES - {R.PROSECUTOR})
     ),
+    # A prosecutor on the team sees the identity, so the photo too.
+    "cases:photo": Entry("GET", case_url("photo/"), team_read),
     "consent:record": Entry(
         "GET", case_url("record/", prefix="/consent/case/"), team_read
     ),
@@ -337,6 +346,25 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/person"),
         team_roles(TEAM_ROLES - {R.PROSECUTOR}),
         lambda w, _: {"given_names": "Fictional"},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/photo": Entry(
+        "GET", api("/cases/{case_id}/photo"), team_read, api=True
+    ),
+    "PUT /api/v1/cases/{case_id}/photo": Entry(
+        "PUT",
+        api("/cases/{case_id}/photo"),
+        team_roles(TEAM_ROLES - {R.PROSECUTOR}),
+        lambda w, _: {
+            "content_type": "image/png",
+            "data": base64.b64encode(PNG).decode(),
+        },
+        api=True,
+    ),
+    "DELETE /api/v1/cases/{case_id}/photo": Entry(
+        "DELETE",
+        api("/cases/{case_id}/photo"),
+        team_roles(TEAM_ROLES - {R.PROSECUTOR}),
         api=True,
     ),
     "POST /api/v1/cases/{case_id}/moves": Entry(
@@ -512,3 +540,8 @@ def test_access_matrix(endpoint, role, signed_in):
 
 def test_matrix_pdf_fixture_is_a_pdf():
     assert base64.b64encode(PDF)
+
+
+def test_matrix_png_fixture_is_a_png():
+    assert PNG.startswith(b"\x89PNG\r\n\x1a\n")
+    assert PNG.endswith(b"IEND\xaeB`\x82")

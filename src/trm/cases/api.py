@@ -8,21 +8,24 @@ in the URL: searching is a POST.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from trm.cases import selectors, services
 from trm.cases.access import CaseAccess
-from trm.cases.errors import CaseNotFound, PersonErased
+from trm.cases.errors import CaseInvalidInput, CaseNotFound, PersonErased
 from trm.cases.identity import PersonIdentity
 from trm.cases.models import Case, CaseNote, CaseTeamMember, Visibility
+from trm.cases.photo import photo_response
 from trm.cases.tracks import TRACKS
 from trm.common.api import request_actor
 from trm.common.htcds import Gender
@@ -149,6 +152,17 @@ class CaseDetailOut(Schema):
     my_roles: list[str]
     via_policy: bool
     manages: bool
+
+
+class PhotoIn(StrictIn):
+    content_type: str = Field(
+        max_length=40, description="image/jpeg or image/png (checked by content)."
+    )
+    data: str = Field(
+        # base64 of MAX_PHOTO_BYTES, rounded up to whole 4-character groups.
+        max_length=(services.MAX_PHOTO_BYTES + 2) // 3 * 4,
+        description="The image, base64; at most 5 MiB decoded.",
+    )
 
 
 class MoveIn(StrictIn):
@@ -410,6 +424,57 @@ def person_identity_update(
 ) -> Status[None]:
     services.person_update_identity(
         actor=request_actor(request), case_id=case_id, identity=payload
+    )
+    return Status(204, None)
+
+
+@router.get(
+    "/{case_id}/photo",
+    response={200: None},
+    summary="The person's photo, as image bytes (an audited read)",
+    description=(
+        "Answers the image (image/jpeg or image/png), never cached; 404 when "
+        "the person has no photo."
+    ),
+)
+def person_photo(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    user = request_actor(request)
+    case, _access = selectors.case_get_for_user(user=user, case_id=case_id)
+    photo = selectors.person_photo_for_user(user=user, case=case)
+    if photo is None:
+        raise CaseNotFound(_("The person has no photo."))
+    return photo_response(*photo)
+
+
+@router.put(
+    "/{case_id}/photo",
+    response={204: None},
+    summary="Store or replace the person's photo (JPEG or PNG, at most 5 MiB)",
+)
+def person_photo_set(
+    request: HttpRequest, case_id: UUID, payload: PhotoIn
+) -> Status[None]:
+    try:
+        content = base64.b64decode(payload.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise CaseInvalidInput(
+            _("The photo is not valid base64."), details={"field": "photo"}
+        ) from None
+    services.person_set_photo(
+        actor=request_actor(request),
+        case_id=case_id,
+        content=content,
+        content_type=payload.content_type,
+    )
+    return Status(204, None)
+
+
+@router.delete(
+    "/{case_id}/photo", response={204: None}, summary="Remove the person's photo"
+)
+def person_photo_remove(request: HttpRequest, case_id: UUID) -> Status[None]:
+    services.person_set_photo(
+        actor=request_actor(request), case_id=case_id, content=None, content_type=""
     )
     return Status(204, None)
 

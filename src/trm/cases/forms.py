@@ -14,12 +14,14 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
 from trm.cases.identity import IdentityDocument, PersonIdentity
 from trm.cases.models import AgeBand, ClosureReason, Visibility
+from trm.cases.services import MAX_PHOTO_BYTES, PHOTO_TYPES, photo_type
 from trm.common.htcds import Gender
 
 NO_AUTOFILL = {"autocomplete": "off"}
@@ -147,6 +149,55 @@ class IdentityForm(forms.Form):
             "phones": "\n".join(identity.phones),
             "addresses": "\n".join(identity.addresses),
         }
+
+
+class PhotoForm(forms.Form):
+    """The person's photo on the identity page: a new file, or remove the current one.
+
+    The form checks size and type early so that nothing is saved when the file
+    is wrong; the service checks both again.
+    """
+
+    photo = forms.FileField(
+        label=_("Photo (JPEG or PNG)"),
+        required=False,
+        help_text=_(
+            "At most 5 MiB. Replaces the current photo. If the page shows an "
+            "error, choose the file again."
+        ),
+        widget=forms.FileInput(attrs={"accept": ",".join(sorted(PHOTO_TYPES))}),
+    )
+    remove_photo = forms.BooleanField(label=_("Remove the photo"), required=False)
+
+    def clean_photo(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data.get("photo")
+        if upload is None:
+            return None
+        if (upload.size or 0) > MAX_PHOTO_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MiB."))
+        upload.seek(0)
+        head = upload.read(16)
+        upload.seek(0)
+        if photo_type(head) is None:
+            raise forms.ValidationError(_("The photo must be a JPEG or PNG image."))
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("photo") is not None and data.get("remove_photo"):
+            self.add_error(
+                "remove_photo",
+                _("Choose a new photo or remove the photo, not both."),
+            )
+        return data
+
+    def content(self) -> tuple[bytes, str] | None:
+        """Return the chosen file's bytes and their type (by content), if any."""
+        upload: UploadedFile | None = self.cleaned_data.get("photo")
+        if upload is None:
+            return None
+        content = b"".join(upload.chunks())
+        return content, photo_type(content) or upload.content_type or ""
 
 
 class DocumentForm(forms.Form):

@@ -114,6 +114,33 @@ def person_identity_for_user(*, user: User, case: Case) -> PersonIdentity | None
     return _open_identity(case.person)
 
 
+def person_photo_for_user(*, user: User, case: Case) -> tuple[bytes, str] | None:
+    """Return the decrypted photo of the case's person and its content type.
+
+    None when there is no photo or the person was erased. Audited as
+    ``cases.photo_read`` (only when there is a photo to read).
+
+    Raises:
+        CaseNotFound: the user may not see the case.
+    """
+    if case_access(user, case) is None:
+        raise CaseNotFound(_("No such case."))
+    person = case.person
+    if person.is_erased or person.sealed_photo is None:
+        return None
+    with transaction.atomic():
+        audit.record(actor=user, action="cases.photo_read", target=person)
+    try:
+        raw = crypto.unseal_for(
+            person.data_key_id,
+            person.sealed_photo,
+            context=person.photo_context(),
+        )
+    except crypto.KeyDestroyed:
+        return None
+    return raw, person.photo_content_type
+
+
 def display_names_for_user(*, user: User, cases: Iterable[Case]) -> dict[UUID, str]:
     """Return case id → the person's full name for cases the user may see.
 

@@ -58,6 +58,16 @@ from trm.dataprotection import crypto
 from trm.dataprotection.normalise import birth_year_key, document_key, name_key
 
 MAX_NOTE_CHARS = 20_000
+#: The largest photo of a person accepted (a passport-style photo is far smaller).
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+#: Photo types accepted, recognised by their first bytes (never by the name or
+#: the type the client declares): only these are ever served back inline.
+PHOTO_TYPES: dict[str, bytes] = {
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+}
+#: Names some clients give these types.
+PHOTO_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 #: Who reads a track's timeline events (moves and their reasons). Assistance
 #: stays away from the prosecutor (issue "SOP 5"); the legal track is for the
 #: roles that read legal notes.
@@ -228,6 +238,18 @@ def _event(
     return event
 
 
+def _record_child_protection_started(case: Case, *, actor: User) -> None:
+    """Timeline the start of child protection (guardian requested): SOPS §6.5 rule 3."""
+    _event(
+        case,
+        actor=actor,
+        kind="case.track_moved",
+        track="child_protection",
+        from_state=ChildProtection.NOT_APPLICABLE,
+        to_state=ChildProtection.GUARDIAN_REQUESTED,
+    )
+
+
 def _locked_case(case_id: UUID) -> Case:
     case = (
         Case.objects.select_for_update(no_key=True)
@@ -358,14 +380,7 @@ def case_open(
     CaseTeamMember.objects.create(case=case, user=actor, role=primary, added_by=actor)
     _event(case, actor=actor, kind="case.opened")
     if presumed_child:
-        _event(
-            case,
-            actor=actor,
-            kind="case.track_moved",
-            track="child_protection",
-            from_state=ChildProtection.NOT_APPLICABLE,
-            to_state=ChildProtection.GUARDIAN_REQUESTED,
-        )
+        _record_child_protection_started(case, actor=actor)
     audit.record(
         actor=actor,
         action="cases.case_opened",
@@ -420,19 +435,80 @@ def person_update_identity(
     ):
         case.child_protection = ChildProtection.GUARDIAN_REQUESTED
         case.save(update_fields=["child_protection", "updated_at"])
-        _event(
-            case,
-            actor=actor,
-            kind="case.track_moved",
-            track="child_protection",
-            from_state=ChildProtection.NOT_APPLICABLE,
-            to_state=ChildProtection.GUARDIAN_REQUESTED,
-        )
+        _record_child_protection_started(case, actor=actor)
     audit.record(
         actor=actor,
         action="cases.person_identity_updated",
         target=person,
         data={"age_band": person.age_band, "presumed_child": person.presumed_child},
+    )
+    return person
+
+
+def photo_type(content: bytes) -> str | None:
+    """Return the photo's content type recognised by its first bytes, or None."""
+    for content_type, magic in PHOTO_TYPES.items():
+        if content.startswith(magic):
+            return content_type
+    return None
+
+
+@transaction.atomic(durable=True)
+def person_set_photo(
+    *, actor: User, case_id: UUID, content: bytes | None, content_type: str
+) -> Person:
+    """Store (or replace) the person's photo, sealed; ``content=None`` removes it.
+
+    The photo must be a JPEG or PNG by its content, and ``content_type`` (what
+    the client declares; ignored on removal) must agree; at most
+    :data:`MAX_PHOTO_BYTES`. The image never goes into the timeline or the
+    audit entry.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired (legal-track-only roles may not edit),
+        CaseInvalidInput (not a JPEG or PNG, or too large), PersonErased.
+    """
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if access.legal_only:
+        raise CaseRoleRequired(_("Your role on this case does not allow editing."))
+    _require_live_person(case)
+    person = Person.objects.select_for_update().get(pk=case.person_id)
+    if content is None:
+        if person.sealed_photo is None:
+            return person
+        person.sealed_photo = None
+        person.photo_content_type = ""
+    else:
+        if len(content) > MAX_PHOTO_BYTES:
+            raise CaseInvalidInput(
+                _("The photo is larger than %(n)d MiB.")
+                % {"n": MAX_PHOTO_BYTES // (1024 * 1024)},
+                details={"field": "photo"},
+            )
+        detected = photo_type(content)
+        declared = content_type.split(";")[0].strip().lower()
+        declared = PHOTO_TYPE_ALIASES.get(declared, declared)
+        if detected is None or declared != detected:
+            raise CaseInvalidInput(
+                _("The photo must be a JPEG or PNG image."),
+                details={"field": "photo"},
+            )
+        person.sealed_photo = crypto.seal_for(
+            person.data_key_id, content, context=person.photo_context()
+        )
+        person.photo_content_type = detected
+    person.save(update_fields=["sealed_photo", "photo_content_type", "updated_at"])
+    _event(case, actor=actor, kind="person.photo_updated")
+    audit.record(
+        actor=actor,
+        action="cases.person_photo_updated",
+        target=person,
+        data={
+            "case": str(case.pk),
+            "removed": content is None,
+            "content_type": person.photo_content_type,
+        },
     )
     return person
 

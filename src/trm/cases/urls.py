@@ -23,4 +23,5 @@ urlpatterns = [
         views.case_edit_identity_view,
         name="edit_identity",
     ),
+    path("<uuid:case_id>/photo/", views.case_photo_view, name="photo"),
 ]

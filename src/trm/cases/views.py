@@ -43,6 +43,7 @@ from trm.cases.forms import (
     IdentityForm,
     MoveForm,
     NoteForm,
+    PhotoForm,
     SearchForm,
     TeamAddForm,
     document_formset,
@@ -50,6 +51,7 @@ from trm.cases.forms import (
 )
 from trm.cases.identity import PersonIdentity
 from trm.cases.models import Case, CaseEvent, Visibility
+from trm.cases.photo import photo_response
 from trm.common.errors import DomainError, NotFound
 from trm.common.forms import add_domain_error
 from trm.common.pagination import CappedPaginator
@@ -71,6 +73,7 @@ EVENT_LABELS: dict[str, Promise] = {
     "case.team_removed": gettext_lazy("Someone left the case team"),
     "case.note_added": gettext_lazy("Note added"),
     "person.identity_updated": gettext_lazy("Identity details changed"),
+    "person.photo_updated": gettext_lazy("Photo changed"),
     "consent.recorded": gettext_lazy("Consent recorded"),
     "consent.withdrawn": gettext_lazy("Consent withdrawn"),
     "dataprotection.erasure_requested": gettext_lazy("Erasure requested"),
@@ -291,6 +294,7 @@ def _render_detail(
             for row in consent_selectors.consent_list_for_case(user=user, case=case)
         ],
         "can_edit_identity": identity is not None and not access.legal_only,
+        "has_photo": identity is not None and case.person.sealed_photo is not None,
     }
     return render(request, "cases/detail.html", context, status=status)
 
@@ -605,11 +609,51 @@ def case_note_add_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     return _render_detail(request, user, case, access, note_form=form, status=400)
 
 
+def _save_identity_and_photo(
+    user: User,
+    case: Case,
+    form: IdentityForm,
+    documents: Any,
+    photo_form: PhotoForm,
+) -> bool:
+    """Save what changed on the identity page; False (errors on the forms) if not."""
+    new = _identity_or_error(form, documents.documents())
+    if new is None:
+        return False
+    current = selectors.person_identity_for_user(user=user, case=case)
+    photo = photo_form.content()
+    try:
+        # A photo-only change leaves the identity (and its timeline) alone.
+        if current is None or new != current:
+            services.person_update_identity(actor=user, case_id=case.pk, identity=new)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        add_domain_error(form, exc)
+        return False
+    try:
+        if photo is not None:
+            content, content_type = photo
+            services.person_set_photo(
+                actor=user, case_id=case.pk, content=content, content_type=content_type
+            )
+        elif photo_form.cleaned_data["remove_photo"]:
+            services.person_set_photo(
+                actor=user, case_id=case.pk, content=None, content_type=""
+            )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        add_domain_error(photo_form, exc)
+        return False
+    return True
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def case_edit_identity_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
-    """Correct or complete the person's identifying data."""
+    """Correct or complete the person's identifying data and photo."""
     user, case, access = _case(request, case_id)
     if access.legal_only:
         raise CaseRoleRequired(_("Your role on this case does not allow editing."))
@@ -621,30 +665,44 @@ def case_edit_identity_view(request: HttpRequest, case_id: UUID) -> HttpResponse
             )
         form = IdentityForm(initial=IdentityForm.initial_from(identity))
         documents = document_formset(initial=identity.documents)
+        photo_form = PhotoForm()
     elif "add_document_row" in request.POST:
         form = IdentityForm(request.POST)
         documents = document_formset(with_extra_document_row(request.POST))
+        photo_form = PhotoForm(request.POST)
     else:
         form = IdentityForm(request.POST)
         documents = document_formset(request.POST)
-        if form.is_valid() and documents.is_valid():
-            new = _identity_or_error(form, documents.documents())
-            if new is not None:
-                try:
-                    services.person_update_identity(
-                        actor=user, case_id=case.pk, identity=new
-                    )
-                except DomainError as exc:
-                    if isinstance(exc, NotFound):
-                        raise
-                    add_domain_error(form, exc)
-                else:
-                    messages.success(request, _("The identity details are saved."))
-                    return _to_case(case, "person")
+        photo_form = PhotoForm(request.POST, request.FILES)
+        valid = form.is_valid() and documents.is_valid()
+        if (
+            photo_form.is_valid()
+            and valid
+            and _save_identity_and_photo(user, case, form, documents, photo_form)
+        ):
+            messages.success(request, _("The identity details are saved."))
+            return _to_case(case, "person")
     invalid = request.method == "POST" and "add_document_row" not in request.POST
     return render(
         request,
         "cases/edit_identity.html",
-        {"case": case, "form": form, "documents": documents},
+        {
+            "case": case,
+            "form": form,
+            "documents": documents,
+            "photo_form": photo_form,
+            "has_photo": case.person.sealed_photo is not None,
+        },
         status=400 if invalid else 200,
     )
+
+
+@login_required
+@require_GET
+def case_photo_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    """Serve the person's photo: inline, but never sniffed, cached or scripted."""
+    user, case, _access = _case(request, case_id)
+    photo = selectors.person_photo_for_user(user=user, case=case)
+    if photo is None:
+        raise Http404
+    return photo_response(*photo)
