@@ -50,6 +50,7 @@ from trm.cases.forms import (
     with_extra_document_row,
 )
 from trm.cases.identity import PersonIdentity
+from trm.cases.labels import event_kind_label
 from trm.cases.models import Case, CaseEvent, Visibility
 from trm.cases.photo import photo_response
 from trm.common.errors import DomainError, NotFound
@@ -66,20 +67,6 @@ STATUS_TABS: list[tuple[str, Promise]] = [
     ("closed", gettext_lazy("Closed")),
     ("all", gettext_lazy("All")),
 ]
-EVENT_LABELS: dict[str, Promise] = {
-    "case.opened": gettext_lazy("Case opened"),
-    "case.closed": gettext_lazy("Case closed"),
-    "case.team_added": gettext_lazy("Someone joined the case team"),
-    "case.team_removed": gettext_lazy("Someone left the case team"),
-    "case.note_added": gettext_lazy("Note added"),
-    "person.identity_updated": gettext_lazy("Identity details changed"),
-    "person.photo_updated": gettext_lazy("Photo changed"),
-    "consent.recorded": gettext_lazy("Consent recorded"),
-    "consent.withdrawn": gettext_lazy("Consent withdrawn"),
-    "dataprotection.erasure_requested": gettext_lazy("Erasure requested"),
-    "dataprotection.erasure_cancelled": gettext_lazy("Erasure request cancelled"),
-    "dataprotection.person_erased": gettext_lazy("Personal data erased"),
-}
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -227,8 +214,7 @@ def _event_text(event: CaseEvent) -> str:
             "from": states.get(event.from_state, event.from_state),
             "to": states.get(event.to_state, event.to_state),
         }
-    label = EVENT_LABELS.get(event.kind)
-    return str(label) if label is not None else event.kind
+    return event_kind_label(event.kind)
 
 
 def _attributes(case: Case) -> dict[str, Any]:

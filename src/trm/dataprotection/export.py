@@ -34,6 +34,7 @@ from trm.accounts.models import Role, User
 from trm.audit.models import AuditEntry
 from trm.cases.access import case_access
 from trm.cases.identity import PersonIdentity
+from trm.cases.labels import event_kind_label
 from trm.cases.models import (
     AgeBand,
     Case,
@@ -205,6 +206,7 @@ def _case_section(
             {
                 "at": event.at,
                 "kind": event.kind,
+                "label": event_kind_label(event.kind),
                 "track": _label_or_none(event.track, moved.label if moved else ""),
                 "from_state": _label_or_none(
                     event.from_state, states.get(event.from_state, "")

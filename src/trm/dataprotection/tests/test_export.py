@@ -190,3 +190,13 @@ def test_pdf_rendering_logs_no_personal_data(case, auditor, tmp_path, caplog):
     renderer_log = logging.getLogger("xhtml2pdf")
     assert not renderer_log.propagate
     assert not renderer_log.isEnabledFor(logging.ERROR)
+
+
+def test_html_export_names_timeline_events_in_words_not_codes():
+    from django.utils import translation
+
+    from trm.cases.labels import event_kind_label
+
+    with translation.override("ro"):
+        assert event_kind_label("case.opened") != "case.opened"
+    assert event_kind_label("unknown.kind") == "unknown.kind"
