@@ -5,14 +5,10 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from trm.accounts.errors import NotNodeAdministrator, UserNotFound
-from trm.accounts.models import APIToken, Organisation, Role, User
+from trm.accounts.errors import UserNotFound
+from trm.accounts.models import APIToken, Organisation, User
+from trm.accounts.permissions import require_node_administrator
 from trm.common.text import fold_key
-
-
-def _require_admin(actor: User) -> None:
-    if not actor.has_role(Role.NODE_ADMINISTRATOR):
-        raise NotNodeAdministrator("Only a node administrator may see this.")
 
 
 def organisation_list(*, actor: User, query: str = "") -> QuerySet[Organisation]:
@@ -35,7 +31,7 @@ def user_list_for_admin(*, actor: User, query: str = "") -> QuerySet[User]:
     Raises:
         NotNodeAdministrator: the actor is not a node administrator.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     qs = User.objects.select_related("organisation").prefetch_related("memberships")
     term = query.strip()
     if term:
@@ -57,7 +53,7 @@ def user_get_for_admin(*, actor: User, user_id: int) -> User:
     Raises:
         NotNodeAdministrator, UserNotFound.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     user = (
         User.objects.select_related("organisation")
         .prefetch_related("memberships")
@@ -75,7 +71,7 @@ def live_api_token_count(*, actor: User, user: User) -> int:
     Raises:
         NotNodeAdministrator: the actor is not a node administrator.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     return APIToken.objects.filter(
         user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).count()

@@ -29,7 +29,6 @@ from trm.accounts.errors import (
     InvalidInput,
     InvalidTOTPCode,
     LastAdministrator,
-    NotNodeAdministrator,
     OrganisationNotFound,
     OwnRolesLocked,
     TOTPThrottled,
@@ -46,6 +45,7 @@ from trm.accounts.models import (
     User,
     hash_token,
 )
+from trm.accounts.permissions import require_node_administrator
 from trm.accounts.validators import username_problem
 from trm.audit import services as audit
 from trm.common.htcds import OrgType
@@ -54,11 +54,6 @@ from trm.common.text import InvalidText, clean_text, fold_key
 #: Longest organisation name key: NFKC and casefolding may lengthen a name
 #: ("ß" → "ss"), so the key column is twice the name's 200 characters.
 _NAME_KEY_MAX = 400
-
-
-def _require_admin(actor: User) -> None:
-    if not (actor.is_active and actor.has_role(Role.NODE_ADMINISTRATOR)):
-        raise NotNodeAdministrator(_("Only a node administrator may do this."))
 
 
 def _clean_roles(roles: Iterable[str]) -> set[str]:
@@ -172,7 +167,7 @@ def organisation_create(
         NotNodeAdministrator, InvalidInput, DuplicateName.
     """
     if actor is not None:
-        _require_admin(actor)
+        require_node_administrator(actor)
     name, chosen = _clean_organisation_fields(
         name=name, org_type=org_type, functions=functions
     )
@@ -217,7 +212,7 @@ def organisation_update(
     Raises:
         NotNodeAdministrator, OrganisationNotFound, InvalidInput, DuplicateName.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     org = Organisation.objects.select_for_update().filter(pk=organisation_id).first()
     if org is None:
         raise OrganisationNotFound(_("No such organisation."))
@@ -269,7 +264,7 @@ class NewUser:
 
 def _bootstrap_or_admin(actor: User | None) -> None:
     if actor is not None:
-        _require_admin(actor)
+        require_node_administrator(actor)
 
 
 @transaction.atomic(durable=True)
@@ -348,7 +343,7 @@ def user_update(
     Raises:
         NotNodeAdministrator, UserNotFound, OrganisationNotFound, InvalidInput.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
@@ -408,7 +403,7 @@ def user_set_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> User:
         NotNodeAdministrator, OwnRolesLocked, UserNotFound, InvalidInput,
         LastAdministrator.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     if user_id == actor.pk:
         raise OwnRolesLocked(_("Another administrator must change your roles."))
     user = User.objects.select_for_update().filter(pk=user_id).first()
@@ -451,7 +446,7 @@ def user_set_active(*, actor: User, user_id: int, active: bool) -> User:
     Raises:
         NotNodeAdministrator, UserNotFound, LastAdministrator, InvalidInput.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
@@ -485,7 +480,7 @@ def user_reset_credentials(*, actor: User, user_id: int) -> NewUser:
     Raises:
         NotNodeAdministrator, UserNotFound.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
@@ -742,7 +737,7 @@ def api_tokens_revoke_all(*, actor: User, user_id: int) -> int:
     Raises:
         NotNodeAdministrator, UserNotFound.
     """
-    _require_admin(actor)
+    require_node_administrator(actor)
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
