@@ -110,6 +110,9 @@ INSTALLED_APPS = [
     "trm.dataprotection",
     "trm.cases",
     "trm.consent",
+    "trm.sop",
+    "trm.screening",
+    "trm.identification",
 ]
 
 MIDDLEWARE = [

@@ -307,6 +307,9 @@ class CaseEvent(models.Model):
     track = models.CharField(max_length=30, blank=True)
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)
+    #: A short, non-personal outcome code (a screening result, an end reason…)
+    #: that the SOP deadline engine and statistics read without decrypting.
+    code = models.CharField(max_length=40, blank=True)
     visibility = models.CharField(
         max_length=20, choices=Visibility.choices, default=Visibility.TEAM
     )

@@ -219,6 +219,7 @@ def _event(
     to_state: str = "",
     visibility: str = Visibility.TEAM,
     detail: str = "",
+    code: str = "",
 ) -> CaseEvent:
     event = CaseEvent(
         case=case,
@@ -228,6 +229,7 @@ def _event(
         track=track,
         from_state=from_state,
         to_state=to_state,
+        code=code,
         visibility=visibility,
     )
     if detail:
@@ -267,6 +269,24 @@ def _access_or_404(actor: User, case: Case) -> CaseAccess:
     if access is None:
         raise CaseNotFound(_("No such case."))
     return access
+
+
+def lock_case(*, actor: User, case_id: UUID) -> tuple[Case, CaseAccess]:
+    """Lock a case row for update and return it with the actor's access.
+
+    For other apps' services (inside their ``transaction.atomic``), so every
+    SOP service refuses the same way.
+
+    Raises:
+        CaseNotFound: no such case, or the actor may not see it.
+    """
+    case = _locked_case(case_id)
+    return case, _access_or_404(actor, case)
+
+
+def require_live_person(case: Case) -> None:
+    """Raise :class:`PersonErased` if the case's person has been erased."""
+    _require_live_person(case)
 
 
 def _require_live_person(case: Case) -> None:
@@ -779,6 +799,14 @@ def record_case_event(
     kind: str,
     visibility: str = Visibility.TEAM,
     detail: str = "",
+    code: str = "",
 ) -> CaseEvent:
-    """Add a timeline event from another app's service (inside its transaction)."""
-    return _event(case, actor=actor, kind=kind, visibility=visibility, detail=detail)
+    """Add a timeline event from another app's service (inside its transaction).
+
+    ``kind`` should be one of :data:`trm.sop.vocabulary.EVENTS` so the SOP
+    deadline engine can read it; ``code`` is a short non-personal outcome code
+    (kept in clear), ``detail`` free text (sealed under the person's key).
+    """
+    return _event(
+        case, actor=actor, kind=kind, visibility=visibility, detail=detail, code=code
+    )
