@@ -14,8 +14,13 @@ from django.test import Client
 from trm.accounts.models import Role
 from trm.audit.models import AuditEntry
 from trm.cases.models import AgeBand, Case, Person
-from trm.cases.tests.factories import adult_birth_date, open_case, team_member
-from trm.cases.tracks import TRACKS, Identification
+from trm.cases.tests.factories import (
+    adult_birth_date,
+    open_case,
+    set_states,
+    team_member,
+)
+from trm.cases.tracks import TRACKS
 from trm.consent.models import Consent
 from trm.dataprotection import crypto
 
@@ -235,10 +240,9 @@ def test_open_creates_the_case_and_answers_its_detail(cm):
     assert body["manages"] is True
     assert "Zorvina" not in response.content.decode()
     tracks = {t["track"]: t for t in body["tracks"]}
-    assert tracks["identification"]["moves"] == [
-        Identification.SCREENING,
-        Identification.PRESUMED,
-    ]
+    # Identification moves through its own endpoints (screening, presume…).
+    assert tracks["identification"]["moves"] == []
+    assert "first_assistance" in tracks["assistance"]["moves"]
 
 
 def test_open_presumed_child_starts_child_protection(cm):
@@ -423,9 +427,7 @@ def test_move_outside_the_track_data_answers_409_with_details(cm, case):
 
 
 def test_only_the_competent_authority_identifies_through_the_api(cm, case):
-    cm.post(
-        f"/cases/{case.pk}/moves", {"track": "identification", "target": "presumed"}
-    )
+    set_states(case, identification="presumed")
 
     error = _error(
         cm.post(
@@ -437,11 +439,18 @@ def test_only_the_competent_authority_identifies_through_the_api(cm, case):
     )
 
     assert error["details"] == {"allowed_roles": [Role.COMPETENT_AUTHORITY]}
+    # Even the competent authority decides through the identification
+    # endpoint (reasons and rights information), never the generic move.
     authority = Api(team_member(case, Role.COMPETENT_AUTHORITY))
-    response = authority.post(
-        f"/cases/{case.pk}/moves", {"track": "identification", "target": "identified"}
+    error = _error(
+        authority.post(
+            f"/cases/{case.pk}/moves",
+            {"track": "identification", "target": "identified"},
+        ),
+        409,
+        "cases.transition_not_allowed",
     )
-    assert response.status_code == 200
+    assert error["details"]["reason"] == "dedicated_service"
 
 
 def test_close_answers_the_closed_case(cm, case):

@@ -74,6 +74,9 @@ TRM_COUNTRY = validate_country(
 )
 TRM_NODE_NAME = env_str("TRM_NODE_NAME", f"TRM node {TRM_NODE_ID}")
 TRM_SOP_VARIANT = env_str("TRM_SOP_VARIANT", "baseline") or "baseline"
+# Days before a due date that a reminder is sent, for SOP steps whose definition
+# sets no remind_days_before of its own.
+TRM_REMINDER_DAYS_BEFORE = env_int("TRM_REMINDER_DAYS_BEFORE", 2)
 
 # The node's key-encryption key wraps every other data key (TOTP secrets now,
 # per-person data keys later). From TRM_KEK (base64) or a file; see trm.common.keys.
@@ -333,6 +336,12 @@ EMAIL_BACKEND = env_str(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env_str("TRM_EMAIL_FROM", "trm@localhost")
+# Where users reach this node (links in reminder e-mails, which carry no personal
+# data: a case number, a step, a date and a link).
+TRM_BASE_URL = (
+    env_str("TRM_BASE_URL")
+    or ("http://127.0.0.1:8000" if DEVELOPMENT else f"https://{ALLOWED_HOSTS[0]}")
+).rstrip("/")
 
 # --- Logging: no personal data; request bodies are never logged. -----------------
 LOGGING = {

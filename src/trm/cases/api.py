@@ -127,7 +127,10 @@ class TrackOut(Schema):
     label: str
     state: str
     state_label: str
-    moves: list[str] = Field(description="States this user may move the track to.")
+    moves: list[str] = Field(
+        description="States this user may move the track to with the generic move "
+        "(moves with their own endpoint, e.g. identification, are not listed)."
+    )
 
 
 class TeamMemberOut(Schema):
@@ -265,6 +268,7 @@ def _tracks(case: Case, access: CaseAccess) -> list[TrackOut]:
             target
             for target in definition.states.values
             if case.can_move(name, target)
+            and target not in definition.guarded
             and access.roles & definition.roles_for(target)
         ]
         out.append(

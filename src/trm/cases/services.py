@@ -537,12 +537,21 @@ def person_set_photo(
 
 
 def move_track(
-    *, actor: User, case: Case, access: CaseAccess, track: str, target: str, reason: str
+    *,
+    actor: User,
+    case: Case,
+    access: CaseAccess,
+    track: str,
+    target: str,
+    reason: str,
+    generic: bool = False,
 ) -> Case:
     """Move ``track`` of an already locked ``case`` (inner helper for services).
 
     Later services (screening, identification decision, return…) add their
     guards, then call this to record the move, the timeline event and the audit.
+    With ``generic`` (the generic :func:`case_move`), a target the track marks
+    ``guarded`` is refused: its dedicated service must make it.
 
     Raises:
         TransitionNotAllowed, CaseRoleRequired.
@@ -569,6 +578,14 @@ def move_track(
             _("Only these roles on the case may do this: %(roles)s.")
             % {"roles": ", ".join(str(Role(r).label) for r in sorted(allowed_roles))},
             details={"allowed_roles": sorted(allowed_roles)},
+        )
+    if generic and target in definition.guarded:
+        raise TransitionNotAllowed(
+            _(
+                "This change has its own form, which checks what the procedure "
+                "requires."
+            ),
+            details={"track": track, "to": target, "reason": "dedicated_service"},
         )
     reason = reason.strip()
     if reason and case.person.is_erased:
@@ -613,7 +630,13 @@ def case_move(
     case = _locked_case(case_id)
     access = _access_or_404(actor, case)
     return move_track(
-        actor=actor, case=case, access=access, track=track, target=target, reason=reason
+        actor=actor,
+        case=case,
+        access=access,
+        track=track,
+        target=target,
+        reason=reason,
+        generic=True,
     )
 
 

@@ -115,6 +115,9 @@ class Track:
         roles: who may move the track (by their role on the case team);
             ``by_target`` narrows it for particular target states.
         by_target: target state → the only roles that may move there.
+        guarded: target states only a dedicated service may move to (it checks
+            the step's guards: reasons, authority, the variant). The generic
+            :func:`~trm.cases.services.case_move` refuses them.
     """
 
     field: str
@@ -124,6 +127,7 @@ class Track:
     transitions: Mapping[str, frozenset[str]]
     roles: frozenset[str]
     by_target: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
+    guarded: frozenset[str] = frozenset()
 
     def allowed(self, current: str, target: str) -> bool:
         """Return True if ``target`` is reachable from ``current`` on this track."""
@@ -169,6 +173,9 @@ TRACKS: dict[str, Track] = {
             ID.IDENTIFIED: frozenset({_CA}),
             ID.NOT_IDENTIFIED: frozenset({_CA}),
         },
+        # Screening (trm.screening) and the identification services
+        # (trm.identification) make every move of this track.
+        guarded=frozenset(Identification.values),
     ),
     "assistance": Track(
         field="assistance",
@@ -255,6 +262,9 @@ TRACKS: dict[str, Track] = {
             }
         ),
         roles=frozenset({_CM, _NCP, _CA}),
+        # The reflection and recovery period starts and ends through
+        # trm.identification (the variant names its start; ends need reasons).
+        guarded=frozenset({R.REFLECTION_PERIOD, R.ENDED_EARLY, R.REFLECTION_ENDED}),
     ),
     "legal": Track(
         field="legal",
@@ -288,6 +298,8 @@ TRACKS: dict[str, Track] = {
             }
         ),
         roles=frozenset({_CM, _G, _FCP, _SP}),
+        # Only an age assessment lifts the presumption of minority (rule 3).
+        guarded=frozenset({C.ENDED, C.GUARDIAN_REQUESTED}),
     ),
     "transnational": Track(
         field="transnational",

@@ -58,6 +58,7 @@ from trm.common.forms import add_domain_error
 from trm.common.pagination import CappedPaginator
 from trm.consent import selectors as consent_selectors
 from trm.consent.models import DataCategory
+from trm.identification.views import case_page_context
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 50
@@ -170,7 +171,8 @@ def track_rows(case: Case, access: CaseAccess) -> list[TrackRow]:
         mine: list[tuple[str, StrOrPromise]] = []
         others: list[tuple[str, str]] = []
         for target in track.states.values:
-            if not case.can_move(key, target):
+            # Guarded moves have their own forms (SOP 1 identification box).
+            if not case.can_move(key, target) or target in track.guarded:
                 continue
             roles = track.roles_for(target)
             label = str(track.states(target).label)
@@ -282,6 +284,8 @@ def _render_detail(
         "can_edit_identity": identity is not None and not access.legal_only,
         "has_photo": identity is not None and case.person.sealed_photo is not None,
     }
+    # The SOP panel, the removal block and SOP 1's actions (trm.identification).
+    context.update(case_page_context(user=user, case=case, access=access))
     return render(request, "cases/detail.html", context, status=status)
 
 

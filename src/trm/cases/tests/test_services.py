@@ -698,6 +698,21 @@ def test_every_allowed_move_succeeds_for_a_permitted_role(
     definition = TRACKS[track]
     case = set_states(open_case(caseworker_a), **{track: current})
     actor = _mover(case, definition.roles_for(target))
+    if target in definition.guarded:
+        # Its own service makes this move (identification, reflection, child
+        # protection): the generic move refuses it and writes nothing.
+        error = _refused(
+            "cases.transition_not_allowed",
+            partial(
+                services.case_move,
+                actor=actor,
+                case_id=case.pk,
+                track=track,
+                target=target,
+            ),
+        )
+        assert error.details["reason"] == "dedicated_service"
+        return
 
     moved = services.case_move(
         actor=actor, case_id=case.pk, track=track, target=target, reason="Fictional"
@@ -775,6 +790,18 @@ def test_only_the_roles_named_for_a_move_may_make_it(track, target, caseworker_a
         )
         assert error.details == {"allowed_roles": sorted(allowed_roles)}
     permitted = members[sorted(allowed_roles)[0]]
+    if target in definition.guarded:
+        _refused(
+            "cases.transition_not_allowed",
+            partial(
+                services.case_move,
+                actor=permitted,
+                case_id=case.pk,
+                track=track,
+                target=target,
+            ),
+        )
+        return
     services.case_move(actor=permitted, case_id=case.pk, track=track, target=target)
 
 
@@ -782,7 +809,9 @@ def test_only_the_competent_authority_identifies(caseworker_a):
     case = set_states(open_case(caseworker_a), identification=Identification.PRESUMED)
     authority = team_member(case, Role.COMPETENT_AUTHORITY)
 
-    # SOPS §6.5 rule 10.
+    # SOPS §6.5 rule 10: a caseworker is refused for the role; even the
+    # competent authority cannot use the generic move (the decision service
+    # needs reasons and the rights information: trm.identification).
     _refused(
         "cases.role_required",
         lambda: services.case_move(
@@ -792,15 +821,17 @@ def test_only_the_competent_authority_identifies(caseworker_a):
             target=Identification.IDENTIFIED,
         ),
     )
-    services.case_move(
-        actor=authority,
-        case_id=case.pk,
-        track="identification",
-        target=Identification.IDENTIFIED,
+    _refused(
+        "cases.transition_not_allowed",
+        lambda: services.case_move(
+            actor=authority,
+            case_id=case.pk,
+            track="identification",
+            target=Identification.IDENTIFIED,
+        ),
     )
-
     case.refresh_from_db()
-    assert case.identification == Identification.IDENTIFIED
+    assert case.identification == Identification.PRESUMED
 
 
 def _path_to(track: str, goal: str) -> list[str]:

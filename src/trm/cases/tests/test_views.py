@@ -19,6 +19,7 @@ from trm.audit.models import AuditEntry
 from trm.cases import selectors, services, views
 from trm.cases.identity import IdentityDocument, PersonIdentity
 from trm.cases.models import Case, CaseNote, CaseTeamMember, Person
+from trm.cases.tests.factories import set_states
 from trm.dataprotection import crypto
 
 pytestmark = pytest.mark.django_db
@@ -125,9 +126,7 @@ def test_every_case_page_renders_for_a_team_member(signed_in, caseworker_a, case
 def test_case_page_shows_tracks_person_timeline_team_and_moves(
     signed_in, caseworker_a, case
 ):
-    services.case_move(
-        actor=caseworker_a, case_id=case.pk, track="identification", target="presumed"
-    )
+    set_states(case, identification="presumed")
     response = signed_in(caseworker_a).get(reverse("cases:detail", args=[case.pk]))
     page = html(response)
     for label in [
@@ -143,11 +142,10 @@ def test_case_page_shows_tracks_person_timeline_team_and_moves(
     assert "ZZ 000 111" in page
     assert "Case opened" in page
     assert caseworker_a.get_full_name() in page
-    # A case manager may start first assistance, but only the competent
-    # authority decides identification (shown as decided by others).
+    # A case manager may start first assistance; identification is decided
+    # through its own form (trm.identification), never the generic move.
     assert 'value="first_assistance"' in page
     assert 'value="identified"' not in page
-    assert "“Identified trafficked person” (Competent authority)" in page
     assert response["Cache-Control"].startswith("max-age=0")
     assert "no-store" in response["Cache-Control"]
     # The page title carries the case number, never the name.
@@ -501,9 +499,7 @@ def test_allowed_move_changes_the_track_and_shows_on_the_timeline(
 def test_move_not_allowed_for_the_role_is_refused_with_the_message(
     signed_in, caseworker_a, case
 ):
-    services.case_move(
-        actor=caseworker_a, case_id=case.pk, track="identification", target="presumed"
-    )
+    set_states(case, identification="presumed")
     response = signed_in(caseworker_a).post(
         reverse("cases:move", args=[case.pk]),
         {"track": "identification", "target": "identified"},

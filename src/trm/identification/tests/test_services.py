@@ -1,0 +1,539 @@
+"""SOP 1 services and the rules of SOPS §6.5 they carry (2, 3, 6, 8, 10).
+
+Each refusal is checked to write nothing: no track move, no event, no audit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from trm.accounts.models import Role, TrmFunction
+from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+from trm.audit.models import AuditEntry
+from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
+from trm.cases.models import Case, CaseEvent
+from trm.cases.services import case_move, person_update_identity
+from trm.cases.tests.factories import (
+    adult_birth_date,
+    fictional_identity,
+    open_case,
+    team_member,
+)
+from trm.cases.tracks import ChildProtection, Identification, Reflection
+from trm.identification import services
+from trm.identification.errors import (
+    ConsularCheckBlocked,
+    NotCompetentAuthority,
+    RemovalBlocked,
+)
+from trm.identification.models import RightsInformation, RightsItem
+from trm.sop import engine, loader
+from trm.sop.engine import StepState
+
+IDENTIFIED_ITEMS = [
+    RightsItem.DECISION_AND_REASONS,
+    RightsItem.REFLECTION_PERIOD,
+    RightsItem.ASSISTANCE_UNCONDITIONAL,
+    RightsItem.LEGAL_COUNSELLING,
+]
+NOT_IDENTIFIED_ITEMS = [
+    RightsItem.DECISION_AND_REASONS,
+    RightsItem.REVIEW,
+    RightsItem.OTHER_SERVICES,
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_definitions():
+    loader.clear_cache()
+    yield
+    loader.clear_cache()
+
+
+@pytest.fixture
+def case(caseworker_a):
+    return open_case(caseworker_a, birth_date=adult_birth_date())
+
+
+def authority(case: Case, *functions: str):
+    """A competent-authority user of an organisation performing ``functions``."""
+    org = OrganisationFactory(
+        functions=list(functions) or [TrmFunction.COMPETENT_AUTHORITY]
+    )
+    return team_member(case, Role.COMPETENT_AUTHORITY, organisation=org)
+
+
+def counts(case: Case) -> tuple[int, int]:
+    return (
+        CaseEvent.objects.filter(case=case).count(),
+        AuditEntry.objects.count(),
+    )
+
+
+def presumed(case: Case, actor) -> Case:
+    return services.presume(actor=actor, case_id=case.pk, reason="Fictional grounds")
+
+
+# --- presumed trafficked person ------------------------------------------------------
+
+
+def test_presuming_needs_a_positive_screening_or_reasons(case, caseworker_a):
+    before = counts(case)
+    with pytest.raises(CaseInvalidInput) as refused:
+        services.presume(actor=caseworker_a, case_id=case.pk, reason="  ")
+    assert refused.value.details["field"] == "reason"
+    assert counts(case) == before
+    case.refresh_from_db()
+    assert case.identification == Identification.SIGNAL_RECEIVED
+
+
+def test_a_positive_screening_is_enough_to_presume(case, caseworker_a):
+    from trm.screening.models import Screening
+
+    Screening.objects.create(
+        case=case,
+        assessor=caseworker_a,
+        at=timezone.now(),
+        instrument="ILO-EC-2009",
+        instrument_version="test",
+        list_ids=["adult_labour"],
+        exploitation=["labour"],
+        result="refer",
+        rule_result="indicative_positive",
+        dimension_summary={},
+        sealed_responses=b"",
+    )
+    services.presume(actor=caseworker_a, case_id=case.pk)
+    case.refresh_from_db()
+    assert case.identification == Identification.PRESUMED
+
+
+def test_the_generic_track_move_cannot_identify(case, caseworker_a):
+    """Rule 10: identification moves only through their own services."""
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    with pytest.raises(TransitionNotAllowed):
+        case_move(
+            actor=ca,
+            case_id=case.pk,
+            track="identification",
+            target=Identification.IDENTIFIED,
+        )
+    case.refresh_from_db()
+    assert case.identification == Identification.PRESUMED
+
+
+# --- rule 10: only the competent authority of the configured body --------------------
+
+
+def test_rule_10_a_caseworker_cannot_decide_identification(case, caseworker_a):
+    presumed(case, caseworker_a)
+    before = counts(case)
+    with pytest.raises(NotCompetentAuthority):
+        services.decide(
+            actor=caseworker_a,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons="Fictional reasons",
+            informed=IDENTIFIED_ITEMS,
+            language="ro",
+        )
+    assert counts(case) == before
+
+
+def test_rule_10_the_competent_authority_decides_with_reasons_and_information(
+    case, caseworker_a
+):
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    services.decide(
+        actor=ca,
+        case_id=case.pk,
+        outcome=Identification.IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=IDENTIFIED_ITEMS,
+        language="ro",
+        interpreter=True,
+    )
+    case.refresh_from_db()
+    assert case.identification == Identification.IDENTIFIED
+    info = RightsInformation.objects.get(case=case)
+    assert (info.context, info.language, info.interpreter) == ("identified", "ro", True)
+    assert set(info.items) == set(IDENTIFIED_ITEMS)
+
+
+@override_settings(TRM_SOP_VARIANT="bg")
+def test_in_bulgaria_only_the_prosecution_service_decides(case, caseworker_a):
+    """[BG]: the prosecution service is the formal identifying authority."""
+    police_ca = authority(case, TrmFunction.COMPETENT_AUTHORITY)
+    prosecution = authority(case, TrmFunction.PROSECUTION)
+    presumed(case, caseworker_a)
+    with pytest.raises(NotCompetentAuthority):
+        services.decide(
+            actor=police_ca,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons="Fictional reasons",
+            informed=IDENTIFIED_ITEMS,
+            language="bg",
+        )
+    services.decide(
+        actor=prosecution,
+        case_id=case.pk,
+        outcome=Identification.IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=IDENTIFIED_ITEMS,
+        language="bg",
+    )
+    case.refresh_from_db()
+    assert case.identification == Identification.IDENTIFIED
+
+
+@pytest.mark.parametrize(
+    ("reasons", "informed", "language", "field"),
+    [
+        ("", IDENTIFIED_ITEMS, "ro", "reasons"),
+        ("Fictional reasons", IDENTIFIED_ITEMS[:2], "ro", "informed"),
+        ("Fictional reasons", [*IDENTIFIED_ITEMS, "made_up"], "ro", "informed"),
+        ("Fictional reasons", IDENTIFIED_ITEMS, "xx-not", "language"),
+    ],
+)
+def test_a_decision_without_reasons_or_information_is_refused(
+    case, caseworker_a, reasons, informed, language, field
+):
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    before = counts(case)
+    with pytest.raises(CaseInvalidInput) as refused:
+        services.decide(
+            actor=ca,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons=reasons,
+            informed=informed,
+            language=language,
+        )
+    assert refused.value.details["field"] == field
+    assert counts(case) == before
+    assert not RightsInformation.objects.exists()
+
+
+def test_not_identified_then_reopened_on_new_evidence(case, caseworker_a):
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    services.decide(
+        actor=ca,
+        case_id=case.pk,
+        outcome=Identification.NOT_IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=NOT_IDENTIFIED_ITEMS,
+        language="en",
+    )
+    with pytest.raises(CaseRoleRequired):
+        services.reopen(actor=caseworker_a, case_id=case.pk, reason="New evidence")
+    with pytest.raises(CaseInvalidInput):
+        services.reopen(actor=ca, case_id=case.pk, reason="")
+    services.reopen(actor=ca, case_id=case.pk, reason="Fictional new evidence")
+    case.refresh_from_db()
+    assert case.identification == Identification.PRESUMED
+
+
+def test_no_indication_needs_information_given(case, caseworker_a):
+    from django.db import transaction
+
+    from trm.cases.access import case_access
+    from trm.cases.services import move_track
+
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        move_track(
+            actor=caseworker_a,
+            case=locked,
+            access=case_access(caseworker_a, locked),
+            track="identification",
+            target=Identification.SCREENING,
+            reason="",
+        )
+    with pytest.raises(CaseInvalidInput):
+        services.close_no_indication(
+            actor=caseworker_a, case_id=case.pk, information_given=False
+        )
+    services.close_no_indication(
+        actor=caseworker_a, case_id=case.pk, information_given=True
+    )
+    case.refresh_from_db()
+    assert case.identification == Identification.NO_INDICATION
+
+
+# --- rule 2: no removal while identification pending or reflection period runs -------
+
+
+def test_rule_2_no_removal_while_identification_is_pending(case, caseworker_a):
+    presumed(case, caseworker_a)
+    case.refresh_from_db()
+    block = services.removal_block(case)
+    assert block is not None
+    before = counts(case)
+    with pytest.raises(RemovalBlocked):
+        services.enforced_removal_record(
+            actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
+        )
+    assert counts(case) == before
+
+
+def test_rule_2_no_removal_during_the_reflection_period_then_allowed(
+    case, caseworker_a
+):
+    ca = authority(case)
+    presumed(case, caseworker_a)  # baseline: the period starts at reasonable grounds
+    services.decide(
+        actor=ca,
+        case_id=case.pk,
+        outcome=Identification.NOT_IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=NOT_IDENTIFIED_ITEMS,
+        language="en",
+    )
+    case.refresh_from_db()
+    block = services.removal_block(case)
+    assert block is not None and block.until is not None
+    with pytest.raises(RemovalBlocked):
+        services.enforced_removal_record(
+            actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
+        )
+    with time_machine.travel(timezone.now() + timedelta(days=32), tick=False):
+        assert services.removal_block(case) is None
+        services.enforced_removal_record(
+            actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
+        )
+    assert CaseEvent.objects.filter(
+        case=case, kind="sop1.enforced_removal_recorded"
+    ).exists()
+
+
+# --- reflection and recovery period ---------------------------------------------------
+
+
+def test_the_reflection_period_starts_at_reasonable_grounds_in_the_baseline(
+    case, caseworker_a
+):
+    presumed(case, caseworker_a)
+    case.refresh_from_db()
+    assert case.reflection == Reflection.REFLECTION_PERIOD
+    (sop1, *_rest) = engine.case_sop_status(case)
+    step = next(s for s in sop1.steps if s.step.id == "sop1.reflection_period")
+    assert step.state == StepState.DUE
+    assert step.due_on == timezone.localdate() + timedelta(days=30)
+
+
+@override_settings(TRM_SOP_VARIANT="bg")
+def test_in_bulgaria_the_reflection_period_waits_for_formal_identification(
+    case, caseworker_a
+):
+    presumed(case, caseworker_a)
+    case.refresh_from_db()
+    assert case.reflection == Reflection.NOT_APPLICABLE
+    prosecution = authority(case, TrmFunction.PROSECUTION)
+    with time_machine.travel(timezone.now() + timedelta(days=10), tick=False):
+        services.decide(
+            actor=prosecution,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons="Fictional reasons",
+            informed=IDENTIFIED_ITEMS,
+            language="bg",
+        )
+        case.refresh_from_db()
+        assert case.reflection == Reflection.REFLECTION_PERIOD
+        (sop1, *_rest) = engine.case_sop_status(case)
+        step = next(s for s in sop1.steps if s.step.id == "sop1.reflection_period")
+        assert step.due_on == timezone.localdate() + timedelta(days=30)
+
+
+def test_an_early_end_needs_the_authority_and_written_reasons(case, caseworker_a):
+    presumed(case, caseworker_a)
+    with pytest.raises(CaseRoleRequired):
+        services.reflection_end(
+            actor=caseworker_a, case_id=case.pk, reason="public_order", detail="x"
+        )
+    ca = authority(case)
+    with pytest.raises(CaseInvalidInput) as refused:
+        services.reflection_end(actor=ca, case_id=case.pk, reason="public_order")
+    assert refused.value.details["field"] == "detail"
+    services.reflection_end(
+        actor=ca, case_id=case.pk, reason="improper_claim", detail="Fictional reasons"
+    )
+    case.refresh_from_db()
+    assert case.reflection == Reflection.ENDED_EARLY
+
+
+def test_expiry_is_refused_before_the_last_day_and_recorded_after_it(
+    case, caseworker_a
+):
+    presumed(case, caseworker_a)
+    with pytest.raises(TransitionNotAllowed):
+        services.reflection_end(actor=caseworker_a, case_id=case.pk, reason="expired")
+    with time_machine.travel(timezone.now() + timedelta(days=31), tick=False):
+        assert services.expire_reflection_periods() == 1
+        assert services.expire_reflection_periods() == 0
+    case.refresh_from_db()
+    assert case.reflection == Reflection.REFLECTION_ENDED
+    assert CaseEvent.objects.get(case=case, kind="sop1.reflection_ended").code == (
+        "expired"
+    )
+
+
+def test_the_reflection_end_reminder_is_sent_seven_days_before(case, caseworker_a):
+    from trm.sop.jobs import send_reminders
+    from trm.sop.models import Reminder
+
+    caseworker_a.email = "caseworker@example.invalid"
+    caseworker_a.save()
+    presumed(case, caseworker_a)
+    last_day = timezone.localdate() + timedelta(days=30)
+    send_reminders(today=last_day - timedelta(days=8))
+    assert not Reminder.objects.filter(step_id="sop1.reflection_period").exists()
+    mail.outbox.clear()
+    send_reminders(today=last_day - timedelta(days=7))
+    reminder = Reminder.objects.get(step_id="sop1.reflection_period")
+    assert reminder.due_on == last_day and reminder.user == caseworker_a
+    sent = [m for m in mail.outbox if case.number in m.subject]
+    assert sent, "the reminder is e-mailed"
+    send_reminders(today=last_day - timedelta(days=6))
+    assert Reminder.objects.filter(step_id="sop1.reflection_period").count() == 1
+
+
+# --- rule 3: presumption of minority --------------------------------------------------
+
+
+def test_rule_3_a_possible_child_stays_a_child_until_an_age_assessment(caseworker_a):
+    case = open_case(
+        caseworker_a, birth_date=None, may_be_child=True, age_uncertain=True
+    )
+    assert case.person.presumed_child
+    assert case.child_protection == ChildProtection.GUARDIAN_REQUESTED
+    # An adult birth date entered later does not lift the presumption.
+    person_update_identity(
+        actor=caseworker_a,
+        case_id=case.pk,
+        identity=fictional_identity(birth_date=adult_birth_date()),
+    )
+    case.refresh_from_db()
+    assert case.person.presumed_child
+    # Nor does the generic track move.
+    with pytest.raises(TransitionNotAllowed):
+        case_move(
+            actor=caseworker_a,
+            case_id=case.pk,
+            track="child_protection",
+            target=ChildProtection.ENDED,
+        )
+    # An inconclusive assessment keeps it.
+    services.age_assessment_record(
+        actor=caseworker_a, case_id=case.pk, outcome="inconclusive", method="Interview"
+    )
+    case.refresh_from_db()
+    assert case.person.presumed_child
+    services.age_assessment_record(
+        actor=caseworker_a, case_id=case.pk, outcome="adult", method="Documents"
+    )
+    case.refresh_from_db()
+    assert not case.person.presumed_child
+    assert case.child_protection == ChildProtection.ENDED
+
+
+def test_marking_a_possible_child_requests_a_guardian_with_a_deadline(
+    case, caseworker_a
+):
+    services.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    case.refresh_from_db()
+    assert case.person.presumed_child and case.person.age_uncertain
+    assert case.child_protection == ChildProtection.GUARDIAN_REQUESTED
+    (sop1, *_rest) = engine.case_sop_status(case)
+    steps = {s.step.id: s for s in sop1.steps}
+    assert steps["sop1.guardian"].state == StepState.DUE
+    assert steps["sop1.guardian"].due_on is not None
+    assert steps["sop1.child_protection_notified"].state == StepState.DUE
+    guardian = UserFactory(organisation=case.lead_organisation, roles=[Role.GUARDIAN])
+    services.guardian_appoint(
+        actor=caseworker_a, case_id=case.pk, guardian_user_id=guardian.pk
+    )
+    services.child_protection_notify(
+        actor=caseworker_a, case_id=case.pk, authority="Fictional Child Agency"
+    )
+    case.refresh_from_db()
+    assert case.child_protection == ChildProtection.GUARDIAN_APPOINTED
+    (sop1, *_rest) = engine.case_sop_status(case)
+    steps = {s.step.id: s for s in sop1.steps}
+    assert steps["sop1.guardian"].state == StepState.DONE
+    assert steps["sop1.child_protection_notified"].state == StepState.DONE
+
+
+def test_a_guardian_must_hold_the_guardian_role(case, caseworker_a):
+    services.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    other = UserFactory(organisation=case.lead_organisation, roles=[Role.CASE_MANAGER])
+    with pytest.raises(CaseInvalidInput):
+        services.guardian_appoint(
+            actor=caseworker_a, case_id=case.pk, guardian_user_id=other.pk
+        )
+
+
+# --- rule 6: no consular check for asylum applicants ----------------------------------
+
+
+@pytest.mark.parametrize("channel", ["consulate", "police", "ncp"])
+def test_rule_6_no_origin_country_check_for_an_asylum_applicant(caseworker_a, channel):
+    case = open_case(caseworker_a, asylum_applicant=True)
+    before = counts(case)
+    with pytest.raises(ConsularCheckBlocked):
+        services.identity_verification_request(
+            actor=caseworker_a, case_id=case.pk, channel=channel
+        )
+    assert counts(case) == before
+
+
+def test_rule_6_domestic_checks_stay_open_and_others_may_use_the_consulate(
+    caseworker_a,
+):
+    asylum = open_case(caseworker_a, asylum_applicant=True)
+    services.identity_verification_request(
+        actor=caseworker_a, case_id=asylum.pk, channel="domestic"
+    )
+    other = open_case(caseworker_a)
+    services.identity_verification_request(
+        actor=caseworker_a, case_id=other.pk, channel="consulate"
+    )
+    assert CaseEvent.objects.get(
+        case=other, kind="sop1.identity_verification_requested"
+    ).code == ("consulate")
+
+
+# --- rule 8: the risk review falls due after each contact -----------------------------
+
+
+def test_rule_8_a_contact_makes_the_risk_review_due_until_reviewed(case, caseworker_a):
+    def review_state():
+        case.refresh_from_db()
+        (sop1, *_rest) = engine.case_sop_status(case)
+        return next(s for s in sop1.steps if s.step.id == "sop1.risk_review").state
+
+    assert review_state() == StepState.NOT_STARTED
+    services.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
+    assert review_state() == StepState.DUE
+    services.risk_review_record(actor=caseworker_a, case_id=case.pk, level="medium")
+    assert review_state() == StepState.DONE
+    services.contact_record(actor=caseworker_a, case_id=case.pk, kind="phone")
+    assert review_state() == StepState.DUE
+
+
+def test_unknown_contact_kinds_and_levels_are_refused(case, caseworker_a):
+    with pytest.raises(CaseInvalidInput):
+        services.contact_record(actor=caseworker_a, case_id=case.pk, kind="telepathy")
+    with pytest.raises(CaseInvalidInput):
+        services.risk_review_record(actor=caseworker_a, case_id=case.pk, level="none")

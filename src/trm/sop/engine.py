@@ -1,0 +1,387 @@
+"""The deadline engine: where a case stands in the five SOPs, computed from events.
+
+Nothing here is stored by hand. From a case's timeline (event kind, time,
+track move, outcome code — never the sealed details), the person's
+non-identifying attributes and the node's SOP variant
+(:func:`trm.sop.loader.get_definition`), :func:`case_sop_status` derives every
+step's state and due date:
+
+* **done** — an event of ``done_when`` happened at or after the step started;
+* **not applicable** — an ``applies_when`` condition does not hold;
+* **not started** — the trigger has not happened yet;
+* **blocked** — started, but a guard fails (the explanation says why);
+* **due** / **overdue** — started, not done, before / after its due date.
+
+A step starts at the latest occurrence of its trigger (the first, for steps
+marked ``once`` such as the reflection and recovery period), so a step that
+``repeats`` (risk review after every contact, SOPS §6.5 rule 8) is due again
+after every new trigger. Dates are the node's local dates (``TIME_ZONE``).
+
+Source: ARCHITECTURE §5, SOPS §2 and §6.2–6.3.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from trm.cases.models import Case, CaseEvent
+from trm.cases.tracks import Identification
+from trm.sop.types import Definition, Step
+from trm.sop.vocabulary import BLOCK_EXPLANATIONS, CONDITIONS, REFLECTION_STARTS
+
+
+class StepState(models.TextChoices):
+    """The state of one SOP step on one case."""
+
+    DONE = "done", _("Done")
+    DUE = "due", _("Due")
+    OVERDUE = "overdue", _("Overdue")
+    NOT_STARTED = "not_started", _("Not started")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+    BLOCKED = "blocked", _("Blocked")
+
+
+#: States a person still has to act on (the "My tasks" list).
+OPEN_STATES = frozenset({StepState.DUE, StepState.OVERDUE})
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """What the engine reads of one case event (nothing personal)."""
+
+    kind: str
+    at: datetime
+    track: str = ""
+    to_state: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One step's derived state on one case.
+
+    Attributes:
+        step: the step definition.
+        state: a :class:`StepState` value.
+        started_at: when its trigger happened (``None`` if not yet).
+        due_on: local date it is due (``None``: no deadline or not started).
+        done_at: when it was completed.
+        remind_on: local date from which a reminder is due (``None``: none).
+        explanation: why it is blocked or not applicable (translated text).
+    """
+
+    step: Step
+    state: str
+    started_at: datetime | None = None
+    due_on: date | None = None
+    done_at: datetime | None = None
+    remind_on: date | None = None
+    explanation: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class SopStatus:
+    """One SOP's steps on one case, with a one-word summary."""
+
+    number: int
+    key: str
+    title: str
+    steps: tuple[StepStatus, ...]
+
+    @property
+    def summary(self) -> str:
+        """``overdue`` > ``blocked`` > ``due`` > ``done`` > ``not_started``."""
+        states = {s.state for s in self.steps}
+        for state in (StepState.OVERDUE, StepState.BLOCKED, StepState.DUE):
+            if state in states:
+                return str(state)
+        applicable = states - {StepState.NOT_APPLICABLE}
+        if applicable and applicable <= {StepState.DONE}:
+            return str(StepState.DONE)
+        return str(StepState.NOT_STARTED)
+
+
+def local_date(moment: datetime) -> date:
+    """Return the node's local calendar date of an aware datetime."""
+    return timezone.localtime(moment).date()
+
+
+def events_for_cases(case_ids: Iterable[UUID]) -> dict[UUID, list[EventFact]]:
+    """Load the engine's view of the timelines of several cases in one query.
+
+    Returns case id → events oldest first. Only non-personal columns are read.
+    """
+    ids = list(case_ids)
+    result: dict[UUID, list[EventFact]] = defaultdict(list)
+    if not ids:
+        return result
+    rows = (
+        CaseEvent.objects.filter(case_id__in=ids)
+        .order_by("at")
+        .values_list("case_id", "kind", "at", "track", "to_state", "code")
+    )
+    for case_id, kind, at, track, to_state, code in rows.iterator(chunk_size=2000):
+        result[case_id].append(EventFact(kind, at, track, to_state, code))
+    return result
+
+
+def _resolve(reference: str, definition: Definition) -> str:
+    if reference == "@reflection_start":
+        start = str(definition.setting("reflection_period.starts_at"))
+        return REFLECTION_STARTS[start]
+    return reference
+
+
+def matches(reference: str, event: EventFact, definition: Definition) -> bool:
+    """Return True if ``event`` is what the event ``reference`` names.
+
+    References: ``kind``, ``kind=code``, ``track:<track>-><state>`` and
+    ``@reflection_start`` (see :mod:`trm.sop.vocabulary`).
+    """
+    reference = _resolve(reference, definition)
+    if reference.startswith("track:"):
+        track, _sep, state = reference[len("track:") :].partition("->")
+        return (
+            event.kind == "case.track_moved"
+            and event.track == track
+            and event.to_state == state
+        )
+    kind, _sep, code = reference.partition("=")
+    return event.kind == kind and (not code or event.code == code)
+
+
+def conditions(
+    case: Case, events: Sequence[EventFact], definition: Definition
+) -> dict[str, bool]:
+    """Return the value of every condition of :data:`~trm.sop.vocabulary.CONDITIONS`.
+
+    Computed from the case and person rows and the events; nothing decrypted.
+    ``reflection_running`` is computed by :func:`reflection_window`.
+    """
+    person = case.person
+    country = str(settings.TRM_COUNTRY).upper()
+    citizenships = {str(c).upper() for c in (person.citizenships or [])}
+    window = reflection_window(case, events, definition)
+    today = timezone.localdate()
+    values = {
+        "presumed_child": bool(person.presumed_child),
+        # The case does not yet record who accompanies a child; until it does,
+        # every presumed child is treated as unaccompanied (the safer reading).
+        "unaccompanied_child": bool(person.presumed_child),
+        "foreign_national": bool(citizenships) and country not in citizenships,
+        "asylum_applicant": bool(person.asylum_applicant),
+        "identification_pending": case.identification == Identification.PRESUMED,
+        "identified": case.identification == Identification.IDENTIFIED,
+        "reflection_running": window is not None
+        and window.ended_at is None
+        and today <= window.ends_on,
+        "case_open": not case.is_closed,
+    }
+    missing = set(CONDITIONS) - set(values)
+    if missing:  # pragma: no cover - a vocabulary entry without a computation
+        raise KeyError(f"conditions without a computation: {sorted(missing)}")
+    return values
+
+
+def _holds(name: str, values: Mapping[str, bool]) -> bool:
+    if name.startswith("not "):
+        return not values[name[4:]]
+    return values[name]
+
+
+@dataclass(frozen=True)
+class ReflectionWindow:
+    """The reflection and recovery period of a case (CETS 197 Art. 13).
+
+    Attributes:
+        started_at: the event the variant names as its start.
+        ends_on: last local date of the period (start date + ``days``).
+        days: its length under the variant.
+        ended_at: when an end was recorded (``None`` while it runs).
+        end_reason: the recorded end reason code.
+    """
+
+    started_at: datetime
+    ends_on: date
+    days: int
+    ended_at: datetime | None
+    end_reason: str
+
+
+def reflection_window(
+    case: Case, events: Sequence[EventFact], definition: Definition
+) -> ReflectionWindow | None:
+    """Return the case's reflection and recovery period under ``definition``.
+
+    It starts at the first event the variant names
+    (``settings.reflection_period.starts_at``) and lasts
+    ``settings.reflection_period.days``; ``None`` if it has not started.
+    """
+    reference = "@reflection_start"
+    start = next((e for e in events if matches(reference, e, definition)), None)
+    if start is None:
+        return None
+    days = int(str(definition.setting("reflection_period.days")))
+    ended = next(
+        (e for e in events if e.kind == "sop1.reflection_ended" and e.at >= start.at),
+        None,
+    )
+    return ReflectionWindow(
+        started_at=start.at,
+        ends_on=local_date(start.at) + timedelta(days=days),
+        days=days,
+        ended_at=ended.at if ended else None,
+        end_reason=ended.code if ended else "",
+    )
+
+
+def _deadline_days(step: Step, definition: Definition) -> int | None:
+    deadline = step.deadline
+    if deadline is None:
+        return None
+    if deadline.setting:
+        value = definition.setting(deadline.setting)
+        return None if value is None else int(str(value))
+    return deadline.days if deadline.days is not None else 0
+
+
+def step_status(
+    step: Step,
+    *,
+    case: Case,
+    events: Sequence[EventFact],
+    definition: Definition,
+    values: Mapping[str, bool],
+    today: date,
+) -> StepStatus:
+    """Derive one step's state (see the module docstring for the rules)."""
+    if step.trigger:
+        occurrences = [
+            e for e in events if any(matches(r, e, definition) for r in step.trigger)
+        ]
+        if not occurrences:
+            started = None
+        else:
+            started = (
+                occurrences[0] if getattr(step, "once", False) else occurrences[-1]
+            ).at
+    else:
+        started = case.opened_at
+    done_at = None
+    if started is not None:
+        done_at = next(
+            (
+                e.at
+                for e in events
+                if e.at >= started
+                and any(matches(r, e, definition) for r in step.done_when)
+            ),
+            None,
+        )
+    if done_at is not None:
+        return StepStatus(step, StepState.DONE, started, None, done_at)
+    for name in step.applies_when:
+        if not _holds(name, values):
+            return StepStatus(
+                step,
+                StepState.NOT_APPLICABLE,
+                explanation=str(
+                    _("Applies only when %(c)s.") % {"c": _condition_text(name)}
+                ),
+            )
+    if started is None:
+        return StepStatus(step, StepState.NOT_STARTED)
+    for name in step.guards:
+        if not _holds(name, values):
+            explanation = BLOCK_EXPLANATIONS.get(name)
+            text = (
+                str(explanation)
+                if explanation is not None
+                else str(_("Blocked: needs %(c)s.") % {"c": _condition_text(name)})
+            )
+            return StepStatus(step, StepState.BLOCKED, started, explanation=text)
+    days = _deadline_days(step, definition)
+    if days is None:
+        return StepStatus(step, StepState.DUE, started)
+    base = started
+    if step.deadline is not None and step.deadline.base:
+        bases = [e.at for e in events if matches(step.deadline.base, e, definition)]
+        base = bases[-1] if bases else started
+    due_on = local_date(base) + timedelta(days=days)
+    remind_on = (
+        due_on - timedelta(days=step.remind_days_before)
+        if step.remind_days_before is not None
+        else None
+    )
+    state = StepState.OVERDUE if today > due_on else StepState.DUE
+    return StepStatus(step, state, started, due_on, None, remind_on)
+
+
+def _condition_text(name: str) -> str:
+    if name.startswith("not "):
+        return str(_("not: %(c)s") % {"c": CONDITIONS[name[4:]]})
+    return str(CONDITIONS[name])
+
+
+def case_sop_status(
+    case: Case,
+    *,
+    definition: Definition | None = None,
+    events: Sequence[EventFact] | None = None,
+    today: date | None = None,
+) -> tuple[SopStatus, ...]:
+    """Return where ``case`` stands in all five SOPs under ``definition``.
+
+    Args:
+        case: with ``person`` loaded (``select_related``) to avoid a query.
+        definition: the SOP variant; the node's (``TRM_SOP_VARIANT``) if omitted.
+        events: the case's events oldest first (:func:`events_for_cases`);
+            loaded if omitted.
+        today: the local date to judge due / overdue by (default: today).
+    """
+    if definition is None:
+        from trm.sop.loader import get_definition
+
+        definition = get_definition()
+    if events is None:
+        events = events_for_cases([case.pk]).get(case.pk, [])
+    today = today or timezone.localdate()
+    values = conditions(case, events, definition)
+    return tuple(
+        SopStatus(
+            number=sop.number,
+            key=sop.key,
+            title=sop.title,
+            steps=tuple(
+                step_status(
+                    step,
+                    case=case,
+                    events=events,
+                    definition=definition,
+                    values=values,
+                    today=today,
+                )
+                for step in sop.steps
+            ),
+        )
+        for sop in definition.sops
+    )
+
+
+def open_steps(statuses: Iterable[SopStatus]) -> list[StepStatus]:
+    """Return the due and overdue steps of a case, earliest due first."""
+    found = [s for sop in statuses for s in sop.steps if s.is_open]
+    return sorted(found, key=lambda s: (s.due_on or date.max, s.step.id))

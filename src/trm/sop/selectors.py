@@ -1,0 +1,128 @@
+"""Readers of SOP progress: a case's SOP panel, a user's tasks and reminders.
+
+Nothing here decrypts personal data: the engine reads event kinds, times and
+codes, and the person's non-identifying attributes. Access follows
+:mod:`trm.cases.access` (a case's panel only for users who may see the case;
+tasks only from cases where the user is on the team).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+
+from trm.accounts.models import User
+from trm.cases.models import Case, CaseTeamMember
+from trm.cases.selectors import case_get_for_user
+from trm.sop import engine
+from trm.sop.models import Reminder
+from trm.sop.types import Definition
+
+#: The most open cases a tasks list considers (a caseworker has far fewer;
+#: beyond this the list says it is incomplete).
+MAX_TASK_CASES = 2000
+
+
+@dataclass(frozen=True)
+class Task:
+    """A due or overdue step of a case for a user.
+
+    Attributes:
+        case_id, case_number: the case (the number is not personal data).
+        status: the step's :class:`~trm.sop.engine.StepStatus`.
+        roles: the user's roles on the case that the step names.
+    """
+
+    case_id: UUID
+    case_number: str
+    status: engine.StepStatus
+    roles: frozenset[str]
+
+
+def _definition() -> Definition:
+    from trm.sop.loader import get_definition
+
+    return get_definition()
+
+
+def case_sop_panel_for_user(
+    *, user: User, case_id: UUID, today: date | None = None
+) -> tuple[engine.SopStatus, ...]:
+    """Return where a case stands in the five SOPs.
+
+    Raises:
+        CaseNotFound: no such case, or the user may not see it.
+    """
+    case, _access = case_get_for_user(user=user, case_id=case_id)
+    return engine.case_sop_status(case, definition=_definition(), today=today)
+
+
+def tasks_for_user(
+    *, user: User, today: date | None = None, overdue_only: bool = False
+) -> tuple[list[Task], bool]:
+    """Return the user's due and overdue steps across their open cases.
+
+    A step is the user's task when one of their roles on the case team is among
+    the step's roles (a step naming no role falls to the case manager). Sorted
+    by due date (steps without a deadline last).
+
+    Returns:
+        ``(tasks, truncated)``: ``truncated`` is True when the user is on more
+        than :data:`MAX_TASK_CASES` open cases and only the newest were read.
+    """
+    today = today or timezone.localdate()
+    definition = _definition()
+    memberships = (
+        CaseTeamMember.objects.filter(user=user, case__closed_at__isnull=True)
+        .order_by("-case__opened_at")
+        .values_list("case_id", "role")[: MAX_TASK_CASES * 3]
+    )
+    roles_by_case: dict[UUID, set[str]] = {}
+    for case_id, role in memberships:
+        roles_by_case.setdefault(case_id, set()).add(role)
+    truncated = len(roles_by_case) > MAX_TASK_CASES
+    case_ids = list(roles_by_case)[:MAX_TASK_CASES]
+    cases = Case.objects.filter(pk__in=case_ids).select_related("person")
+    events = engine.events_for_cases(case_ids)
+    tasks: list[Task] = []
+    for case in cases:
+        statuses = engine.case_sop_status(
+            case, definition=definition, events=events.get(case.pk, []), today=today
+        )
+        mine = roles_by_case[case.pk]
+        for status in engine.open_steps(statuses):
+            if overdue_only and status.state != engine.StepState.OVERDUE:
+                continue
+            named = frozenset(status.step.roles) or frozenset({"case_manager"})
+            if mine & named:
+                tasks.append(
+                    Task(case.pk, case.number, status, frozenset(mine & named))
+                )
+    tasks.sort(
+        key=lambda t: (t.status.due_on or date.max, t.case_number, t.status.step.id)
+    )
+    return tasks, truncated
+
+
+def reminders_for_user(*, user: User, unread_only: bool = True) -> list[Reminder]:
+    """Return the user's reminders, earliest due first (at most 200)."""
+    qs = Reminder.objects.filter(user=user).select_related("case")
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return list(qs.order_by("due_on", "-created_at")[:200])
+
+
+def unread_reminder_count(*, user: User) -> int:
+    """Return how many unread reminders the user has (for the navigation badge)."""
+    return Reminder.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def reminder_days_before(step_remind: int | None) -> int:
+    """Return the days before a due date a reminder goes out for a step."""
+    if step_remind is not None:
+        return step_remind
+    return int(settings.TRM_REMINDER_DAYS_BEFORE)
