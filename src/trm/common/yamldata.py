@@ -19,6 +19,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+#: The C (libyaml) safe loader when PyYAML was built with it, else pure Python.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: A path into a loaded document: mapping keys and list indexes.
 DataPath = tuple[str | int, ...]
 
@@ -143,8 +146,8 @@ def load_yaml(path: str | Path, *, text: str | None = None) -> LoadedYaml:
                 ]
             ) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_SafeLoader)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0

@@ -275,9 +275,7 @@ def step_status(
         if not occurrences:
             started = None
         else:
-            started = (
-                occurrences[0] if getattr(step, "once", False) else occurrences[-1]
-            ).at
+            started = (occurrences[0] if step.once else occurrences[-1]).at
     else:
         started = case.opened_at
     done_at = None

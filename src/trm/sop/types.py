@@ -1,6 +1,6 @@
 """The loaded shape of an SOP definition (baseline merged with a national variant).
 
-:mod:`trm.sop.definitions` builds these from YAML; :mod:`trm.sop.engine` reads
+:mod:`trm.sop.loader` builds these from YAML; :mod:`trm.sop.engine` reads
 them. They are frozen: a definition is loaded once per process and shared.
 """
 
@@ -46,8 +46,13 @@ class Step:
         guards: condition names that must hold for the step to be done; when
             one fails the step is blocked (the explanation is shown).
         messages: exchange message codes (M1–M15) this step may send.
+        period: the deadline is the end of a period that runs (the reflection
+            and recovery period), not a task to finish: shown as "runs until".
         repeats: the step restarts at every new trigger (e.g. risk review after
             every contact) instead of once.
+        once: the step starts at the *first* occurrence of its trigger, not the
+            latest (e.g. the reflection and recovery period, which a later
+            decision does not restart).
         source: where the step comes from (SOPS section, [BG], CETS article).
     """
 
@@ -65,6 +70,8 @@ class Step:
     messages: tuple[str, ...] = ()
     repeats: bool = False
     source: str = ""
+    once: bool = False
+    period: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ class Definition:
         sops: the five SOPs.
         indicators: the monitoring indicators.
         files: the files merged, baseline first.
+        note: for an example variant, why its values are examples (shown with
+            the variant); empty otherwise.
     """
 
     variant: str
@@ -114,6 +123,7 @@ class Definition:
     sops: tuple[Sop, ...]
     indicators: tuple[MonitoringIndicator, ...] = ()
     files: tuple[str, ...] = field(default=())
+    note: str = ""
 
     def setting(self, path: str) -> object:
         """Return the setting at a dotted ``path`` (``KeyError`` if absent)."""

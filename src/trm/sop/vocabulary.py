@@ -1,7 +1,7 @@
 """The words SOP definitions may use: case events, conditions, guards, messages.
 
-The YAML definitions (:mod:`trm.sop.definitions`) name events, conditions and
-exchange messages by these codes; the loader rejects any other code (file,
+The YAML definitions (``trm/sop/definitions/``, read by :mod:`trm.sop.loader`)
+name events, conditions and exchange messages by these codes; the loader rejects any other code (file,
 line, field), so a typo in a national variant cannot silently switch a step
 off. The deadline engine (:mod:`trm.sop.engine`) reads events by these codes
 from a case's timeline (:class:`trm.cases.models.CaseEvent`).
@@ -77,6 +77,9 @@ EVENTS: dict[str, Promise] = {
     "sop5.legal_aid_appointed": _("Lawyer appointed"),
     "sop5.protection_assessed": _("Protection needs assessed"),
     "sop5.compensation_claimed": _("Compensation claimed"),
+    "sop5.charge_flagged": _(  # planned
+        "Charge against the person flagged as linked to the trafficking"
+    ),
     "sop5.non_punishment_assessed": _("Non-punishment assessment"),
     "sop5.outcome_notified": _("Person told the outcome of proceedings"),
 }
