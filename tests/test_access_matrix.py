@@ -58,8 +58,41 @@ PDF = b"%PDF-1.4\n% fictional consent form\n"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/q842iQAAAABJRU5ErkJggg=="
 )
-NAMESPACES = ("cases", "consent", "dataprotection")
-API_PREFIXES = ("/api/v1/cases", "/api/v1/consent", "/api/v1/data-protection")
+NAMESPACES = (
+    "cases",
+    "consent",
+    "dataprotection",
+    "identification",
+    "sop",
+    "screening",
+)
+API_PREFIXES = (
+    "/api/v1/cases",
+    "/api/v1/consent",
+    "/api/v1/data-protection",
+    "/api/v1/tasks",
+)
+# SOP 1 (trm.identification.services): who may take each action on a case.
+PRESUMERS = frozenset(
+    {R.FIRST_CONTACT_POINT, R.CASE_MANAGER, R.COMPETENT_AUTHORITY, R.SERVICE_PROVIDER}
+)
+EARLY_ENDERS = frozenset({R.COMPETENT_AUTHORITY, R.NATIONAL_CONTACT_POINT})
+REFLECTION_ENDERS = EARLY_ENDERS | {R.CASE_MANAGER, R.PROSECUTOR}
+CHILD_ACTORS = frozenset(
+    {
+        R.CASE_MANAGER,
+        R.GUARDIAN,
+        R.COMPETENT_AUTHORITY,
+        R.SERVICE_PROVIDER,
+        R.FIRST_CONTACT_POINT,
+    }
+)
+VERIFIERS = frozenset({R.NATIONAL_CONTACT_POINT, R.CASE_MANAGER, R.COMPETENT_AUTHORITY})
+CONTACT_RECORDERS = TEAM_ROLES - {R.PROSECUTOR}
+REMOVAL_RECORDERS = VERIFIERS
+#: The matrix's organisations do not perform the CA function, so no one there
+#: takes the formal identification decision (the view tests cover who does).
+NO_ONE: frozenset[str] = frozenset()
 
 Outcome = str
 Rule = Callable[[str, str], Outcome]
@@ -249,6 +282,30 @@ def consent_data(w: World, which: str) -> dict[str, Any]:
     }
 
 
+# Screening (trm.screening): the case team reads; these case roles screen.
+SCREENERS = frozenset(
+    {R.FIRST_CONTACT_POINT, R.CASE_MANAGER, R.SERVICE_PROVIDER, R.COMPETENT_AUTHORITY}
+)
+
+
+def screening_url(api_prefix: str = "") -> Callable[[World, str], str]:
+    """Record a screening on the world's case (as its case manager); its URL."""
+
+    def build(w: World, which: str) -> str:
+        from trm.screening.services import screening_record
+
+        case = w.obj(which, "case")
+        manager = User.objects.get(username=f"matrix-cm-{which}")
+        screening = screening_record(
+            actor=manager, case_id=case.pk, exploitation=["labour"], responses={}
+        )
+        if api_prefix:
+            return f"{api_prefix}/cases/{case.pk}/screening/{screening.pk}"
+        return f"/cases/{case.pk}/screening/{screening.pk}/"
+
+    return build
+
+
 MATRIX: dict[str, Entry] = {
     # Web pages.
     # Listing and searching show only visible cases: empty for roles without any.
@@ -323,6 +380,66 @@ MATRIX: dict[str, Entry] = {
         ),
         dpo_or_team_manager,
     ),
+    # SOP 1 pages: the role decides (403); the case's state only changes the
+    # answer among "ok" ones (a form, or 409 with the reason).
+    "identification:presume": Entry(
+        "GET", case_url("identification/presume/"), team_roles(PRESUMERS)
+    ),
+    "identification:decide": Entry(
+        "GET", case_url("identification/decision/"), team_roles(NO_ONE)
+    ),
+    "identification:reopen": Entry(
+        "GET",
+        case_url("identification/reopen/"),
+        team_roles(frozenset({R.COMPETENT_AUTHORITY})),
+    ),
+    "identification:no_indication": Entry(
+        "GET", case_url("identification/no-indication/"), team_roles(PRESUMERS)
+    ),
+    "identification:rights": Entry(
+        "GET",
+        case_url("identification/rights-information/"),
+        team_roles(TEAM_ROLES - {R.PROSECUTOR}),
+    ),
+    "identification:reflection_end": Entry(
+        "GET",
+        case_url("identification/reflection-end/"),
+        team_roles(REFLECTION_ENDERS),
+    ),
+    "identification:possible_child": Entry(
+        "GET", case_url("identification/possible-child/"), team_roles(CHILD_ACTORS)
+    ),
+    "identification:age_assessment": Entry(
+        "GET", case_url("identification/age-assessment/"), team_roles(CHILD_ACTORS)
+    ),
+    "identification:guardian": Entry(
+        "GET", case_url("identification/guardian/"), team_roles(CHILD_ACTORS)
+    ),
+    "identification:child_protection_notice": Entry(
+        "GET",
+        case_url("identification/child-protection-notice/"),
+        team_roles(CHILD_ACTORS),
+    ),
+    "identification:identity_verification": Entry(
+        "GET",
+        case_url("identification/identity-verification/"),
+        team_roles(VERIFIERS),
+    ),
+    "identification:contact": Entry(
+        "GET", case_url("identification/contact/"), team_roles(CONTACT_RECORDERS)
+    ),
+    "identification:risk_review": Entry(
+        "GET", case_url("identification/risk-review/"), team_roles(CONTACT_RECORDERS)
+    ),
+    "identification:enforced_removal": Entry(
+        "GET",
+        case_url("identification/enforced-removal/"),
+        team_roles(REMOVAL_RECORDERS),
+    ),
+    # "My tasks" lists only the user's own cases: empty for roles without any.
+    "sop:tasks": Entry("GET", fixed("/tasks/"), any_signed_in),
+    "sop:reminders_read": Entry("POST", fixed("/tasks/reminders/read/"), any_signed_in),
+    "sop:case_panel": Entry("GET", case_url("sop/"), team_read),
     # JSON API.
     "GET /api/v1/cases": Entry("GET", api("/cases"), any_signed_in, api=True),
     "POST /api/v1/cases": Entry(
@@ -409,6 +526,115 @@ MATRIX: dict[str, Entry] = {
     "DELETE /api/v1/cases/{case_id}/team/{user_id}": Entry(
         "DELETE", api("/cases/{case_id}/team/{user_id}"), team_roles(MANAGERS), api=True
     ),
+    "GET /api/v1/cases/{case_id}/sop": Entry(
+        "GET", api("/cases/{case_id}/sop"), team_read, api=True
+    ),
+    "GET /api/v1/tasks": Entry("GET", api("/tasks"), any_signed_in, api=True),
+    # SOP 1: bodies that the service refuses after its role check (400/409),
+    # except "possible child", which a permitted role records.
+    "POST /api/v1/cases/{case_id}/identification/presume": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/presume"),
+        team_roles(PRESUMERS),
+        lambda w, _: {"reason": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/decision": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/decision"),
+        team_roles(NO_ONE),
+        lambda w, _: {
+            "outcome": "identified",
+            "reasons": "",
+            "informed": [],
+            "language": "ro",
+        },
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/reopen": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/reopen"),
+        team_roles(frozenset({R.COMPETENT_AUTHORITY})),
+        lambda w, _: {"reason": "Fictional evidence"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/no-indication": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/no-indication"),
+        team_roles(PRESUMERS),
+        lambda w, _: {"information_given": True},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/rights-information": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/rights-information"),
+        team_roles(TEAM_ROLES - {R.PROSECUTOR}),
+        lambda w, _: {"informed": [], "language": "ro"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/reflection-end": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/reflection-end"),
+        team_roles(EARLY_ENDERS),
+        lambda w, _: {"reason": "public_order", "detail": "Fictional reasons"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/possible-child": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/possible-child"),
+        team_roles(CHILD_ACTORS),
+        lambda w, _: {"reason": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/age-assessment": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/age-assessment"),
+        team_roles(CHILD_ACTORS),
+        lambda w, _: {"outcome": "", "method": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/guardian": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/guardian"),
+        team_roles(CHILD_ACTORS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/child-protection-notice": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/child-protection-notice"),
+        team_roles(CHILD_ACTORS),
+        lambda w, _: {"authority": "Fictional Child Agency"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/identity-verification": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/identity-verification"),
+        team_roles(VERIFIERS),
+        lambda w, _: {"channel": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/contacts": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/contacts"),
+        team_roles(CONTACT_RECORDERS),
+        lambda w, _: {"kind": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/risk-reviews": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/risk-reviews"),
+        team_roles(CONTACT_RECORDERS),
+        lambda w, _: {"level": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/enforced-removal": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/enforced-removal"),
+        team_roles(REMOVAL_RECORDERS),
+        lambda w, _: {"legal_basis": ""},
+        api=True,
+    ),
     "GET /api/v1/consent/cases/{case_id}": Entry(
         "GET", api("/consent/cases/{case_id}"), team_read, api=True
     ),
@@ -451,6 +677,26 @@ MATRIX: dict[str, Entry] = {
         api("/data-protection/cases/{case_id}/export"),
         dpo_or_team_manager,
         api=True,
+    ),
+    # Screening pages and API (trm.screening).
+    "screening:list": Entry("GET", case_url("screening/"), team_read),
+    "screening:new": Entry("GET", case_url("screening/new/"), team_roles(SCREENERS)),
+    "screening:detail": Entry("GET", screening_url(), team_read),
+    "GET /api/v1/cases/{case_id}/screening/lists": Entry(
+        "GET", api("/cases/{case_id}/screening/lists"), team_read, api=True
+    ),
+    "GET /api/v1/cases/{case_id}/screening": Entry(
+        "GET", api("/cases/{case_id}/screening"), team_read, api=True
+    ),
+    "POST /api/v1/cases/{case_id}/screening": Entry(
+        "POST",
+        api("/cases/{case_id}/screening"),
+        team_roles(SCREENERS),
+        lambda w, _: {"exploitation": ["labour"], "responses": {}},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/screening/{screening_id}": Entry(
+        "GET", screening_url(api_prefix="/api/v1"), team_read, api=True
     ),
 }
 

@@ -23,6 +23,9 @@ from trm.common.api import (
 )
 from trm.consent.api import router as consent_router
 from trm.dataprotection.api import router as dataprotection_router
+from trm.identification.api import router as identification_router
+from trm.screening.api import router as screening_router
+from trm.sop.api import router as sop_router
 
 api = NinjaAPI(
     title="TRM node API",
@@ -40,8 +43,12 @@ install_error_handlers(api)
 api.add_router("/", accounts_router)
 api.add_router("/audit", audit_router)
 api.add_router("/cases", cases_router)
+api.add_router("/cases", identification_router)
+# GET /cases/{case_id}/sop and GET /tasks.
+api.add_router("/", sop_router)
 api.add_router("/consent", consent_router)
 api.add_router("/data-protection", dataprotection_router)
+api.add_router("/cases/{case_id}/screening", screening_router)
 
 
 @csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page

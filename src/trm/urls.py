@@ -12,6 +12,13 @@ urlpatterns = [
     path("accounts/", include("trm.accounts.urls")),
     path("audit/", include("trm.audit.urls")),
     path("cases/", include("trm.cases.urls")),
+    path("cases/<uuid:case_id>/screening/", include("trm.screening.urls")),
+    path(
+        "cases/<uuid:case_id>/identification/",
+        include("trm.identification.urls"),
+    ),
+    # "My tasks" at tasks/ and a case's SOP panel at cases/<id>/sop/.
+    path("", include("trm.sop.urls")),
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

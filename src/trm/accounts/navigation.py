@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from trm.accounts.models import Role
+from trm.accounts.models import Role, User
 
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str | Promise
+    label: str | Promise | SafeString
     url: str
     current: bool
 
@@ -37,6 +40,7 @@ _CASE_ROLES = frozenset(
 _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (_("Home"), "home", frozenset()),
     (_("Cases"), "cases:list", _CASE_ROLES),
+    (_("My tasks"), "sop:tasks", _CASE_ROLES),
     (
         _("Organisations"),
         "accounts:organisation_list",
@@ -71,5 +75,25 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
             continue
         url = reverse(name)
         current = request.path == url or (url != "/" and request.path.startswith(url))
-        items.append(NavItem(label=label, url=url, current=current))
+        shown: str | Promise | SafeString = label
+        if name == "sop:tasks":
+            shown = _tasks_label(user)
+        items.append(NavItem(label=shown, url=url, current=current))
     return items
+
+
+def _tasks_label(user: User) -> str | Promise | SafeString:
+    """Return "My tasks" with a badge counting the unread reminders."""
+    # Imported here: accounts does not depend on the domain apps at import time.
+    from trm.sop.selectors import unread_reminder_count
+
+    count = unread_reminder_count(user=user)
+    if not count:
+        return _("My tasks")
+    return format_html(
+        '{} <span class="badge badge-warn">{}<span class="visually-hidden"> {}'
+        "</span></span>",
+        _("My tasks"),
+        count,
+        ngettext("unread reminder", "unread reminders", count),
+    )

@@ -23,6 +23,12 @@ EVENT_LABELS: dict[str, Promise] = {
 
 
 def event_kind_label(kind: str) -> str:
-    """Return the label of an event kind in the active language (else the code)."""
-    label = EVENT_LABELS.get(kind)
+    """Return the label of an event kind in the active language (else the code).
+
+    Kinds written by the SOP services are labelled in
+    :data:`trm.sop.vocabulary.EVENTS`.
+    """
+    from trm.sop.vocabulary import EVENTS
+
+    label = EVENT_LABELS.get(kind) or EVENTS.get(kind)
     return str(label) if label is not None else kind

@@ -189,7 +189,7 @@ def _message(error: ValidationError) -> str:
 def schema_problems(document: LoadedYaml, schema: dict[str, Any]) -> list[Problem]:
     """Validate ``document`` against ``schema``; return one problem per error."""
     validator = Draft202012Validator(schema)
-    problems = []
+    problems: list[Problem] = []
     for error in sorted(
         validator.iter_errors(document.data), key=lambda e: list(map(str, e.path))
     ):

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, TrmFunction, User
@@ -277,9 +278,7 @@ def _audit(actor: User | None, action: str, case: Case, **data: object) -> None:
 
 
 @transaction.atomic(durable=True)
-def presume(
-    *, actor: User, case_id: UUID, reason: str = "", screening_id: UUID | None = None
-) -> Case:
+def presume(*, actor: User, case_id: UUID, reason: str = "") -> Case:
     """Record the person as a presumed trafficked person (SOPS §6.2 region A).
 
     Guard: the latest screening of the case suggests referral, or the actor
@@ -347,7 +346,7 @@ def presume(
         "identification.presumed",
         case,
         basis="screening" if positive else "professional_judgement",
-        screening=str(screening_id or (latest.pk if latest else "")),
+        screening=str(latest.pk) if positive and latest else "",
     )
     return case
 
@@ -604,10 +603,6 @@ def reflection_end(
         period; expiry before the end), CaseInvalidInput (unknown reason,
         missing written reasons).
     """
-    if reason not in REFLECTION_END_REASONS:
-        raise CaseInvalidInput(
-            _("Choose why the period ends."), details={"field": "reason"}
-        )
     if actor is None:
         from trm.cases.models import Case as CaseModel
 
@@ -627,6 +622,10 @@ def reflection_end(
             _require_roles(access, DECISION_RECORDING_ROLES)
     if case.reflection != Reflection.REFLECTION_PERIOD:
         raise TransitionNotAllowed(_("No reflection and recovery period is running."))
+    if reason not in REFLECTION_END_REASONS:
+        raise CaseInvalidInput(
+            _("Choose why the period ends."), details={"field": "reason"}
+        )
     definition = _definition()
     window = engine.reflection_window(
         case, engine.events_for_cases([case.pk]).get(case.pk, []), definition
@@ -635,7 +634,7 @@ def reflection_end(
     if reason == "expired" and (window is None or today <= window.ends_on):
         raise TransitionNotAllowed(
             _("The period runs until %(date)s.")
-            % {"date": window.ends_on.isoformat() if window else "—"},
+            % {"date": date_format(window.ends_on) if window else "—"},
             details={"field": "reason"},
         )
     detail = _clean_reason(
@@ -711,7 +710,7 @@ def removal_block(
                 "The reflection and recovery period runs until %(date)s: no "
                 "expulsion order may be enforced (CETS Art. 13(1))."
             )
-            % {"date": window.ends_on.isoformat()}
+            % {"date": date_format(window.ends_on)}
         )
     if not reasons:
         return None

@@ -49,8 +49,6 @@ def _reminder_due(status: engine.StepStatus, today: date) -> bool:
 def _email(user: User, case: Case, status: engine.StepStatus) -> bool:
     if not user.email or not user.is_active:
         return False
-    from trm.sop.loader import get_definition  # noqa: F401 - loaded by the caller
-
     language = user.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language):
         link = settings.TRM_BASE_URL + reverse("cases:detail", args=[case.pk])

@@ -1,12 +1,13 @@
 """The words SOP definitions may use: case events, conditions, guards, messages.
 
 The YAML definitions (``trm/sop/definitions/``, read by :mod:`trm.sop.loader`)
-name events, conditions and exchange messages by these codes; the loader rejects any other code (file,
-line, field), so a typo in a national variant cannot silently switch a step
-off. The deadline engine (:mod:`trm.sop.engine`) reads events by these codes
-from a case's timeline (:class:`trm.cases.models.CaseEvent`).
+name events, conditions and exchange messages by these codes; the loader
+rejects any other code (file, line, field), so a typo in a national variant
+cannot silently switch a step off. The deadline engine (:mod:`trm.sop.engine`)
+reads events by these codes from a case's timeline
+(:class:`trm.cases.models.CaseEvent`).
 
-Event references in a definition take one of three forms:
+Event references in a definition take one of four forms:
 
 ``<kind>``
     A :class:`~trm.cases.models.CaseEvent` of that kind (a key of

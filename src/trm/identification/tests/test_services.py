@@ -245,21 +245,12 @@ def test_not_identified_then_reopened_on_new_evidence(case, caseworker_a):
 
 
 def test_no_indication_needs_information_given(case, caseworker_a):
-    from django.db import transaction
+    from trm.screening.services import screening_record
 
-    from trm.cases.access import case_access
-    from trm.cases.services import move_track
-
-    with transaction.atomic():
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        move_track(
-            actor=caseworker_a,
-            case=locked,
-            access=case_access(caseworker_a, locked),
-            track="identification",
-            target=Identification.SCREENING,
-            reason="",
-        )
+    # A screening with nothing assessed moves identification to "screening".
+    screening_record(
+        actor=caseworker_a, case_id=case.pk, exploitation=["labour"], responses={}
+    )
     with pytest.raises(CaseInvalidInput):
         services.close_no_indication(
             actor=caseworker_a, case_id=case.pk, information_given=False

@@ -1,0 +1,434 @@
+"""API endpoints of SOP 1 Identification: one POST per service.
+
+Each calls the same service as the web form and answers the case's SOP 1
+state after it (200 for a change of state, 201 for a new record). A refusal is
+the project's structured error (``{"error": {"code", "message", "details"}}``):
+400 bad input, 403 role, 404 no such case (or not visible), 409 state or rule
+(the removal block, the consular channel for asylum applicants).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
+
+from trm.cases import selectors as case_selectors
+from trm.common.api import request_actor
+from trm.identification import services
+from trm.identification.models import RightsContext
+from trm.sop import engine
+from trm.sop import views as sop_views
+
+router = Router(tags=["identification"])
+
+REASON = Field("", max_length=services.MAX_REASON_CHARS)
+NOTE = Field("", max_length=services.MAX_REASON_CHARS)
+
+
+class StrictIn(Schema):
+    """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PresumeIn(StrictIn):
+    reason: str = Field(
+        "",
+        max_length=services.MAX_REASON_CHARS,
+        description="Required unless the latest screening suggests referral.",
+    )
+
+
+class DecisionIn(StrictIn):
+    outcome: str = Field(description="identified or not_identified")
+    reasons: str = Field(max_length=services.MAX_REASON_CHARS)
+    informed: list[str] = Field(
+        max_length=20, description="RightsItem codes the person was told."
+    )
+    language: str = Field(max_length=3, description="ISO 639 code")
+    interpreter: bool = False
+
+
+class ReasonIn(StrictIn):
+    reason: str = REASON
+
+
+class NoIndicationIn(StrictIn):
+    information_given: bool = Field(
+        description="The person was offered information and other services."
+    )
+    note: str = NOTE
+
+
+class RightsIn(StrictIn):
+    context: str = Field(
+        RightsContext.REFLECTION_PERIOD, description="reflection_period or other"
+    )
+    informed: list[str] = Field(max_length=20, description="RightsItem codes")
+    language: str = Field(max_length=3, description="ISO 639 code")
+    interpreter: bool = False
+
+
+class ReflectionEndIn(StrictIn):
+    reason: str = Field(
+        description=(
+            "expired, decided_to_cooperate, decided_not_to_cooperate, "
+            "public_order or improper_claim"
+        )
+    )
+    detail: str = Field(
+        "",
+        max_length=services.MAX_REASON_CHARS,
+        description="Written reasons; required for an early end.",
+    )
+
+
+class AgeAssessmentIn(StrictIn):
+    outcome: str = Field(description="child, adult or inconclusive")
+    method: str = Field(max_length=services.MAX_REASON_CHARS)
+    note: str = NOTE
+
+
+class GuardianIn(StrictIn):
+    guardian_user_id: int | None = Field(
+        None, description="A user of this node holding the guardian role."
+    )
+    note: str = NOTE
+
+
+class ChildProtectionNoticeIn(StrictIn):
+    authority: str = Field(
+        max_length=services.MAX_REASON_CHARS,
+        description="The authority notified (an organisation, not a person).",
+    )
+    note: str = NOTE
+
+
+class VerificationIn(StrictIn):
+    channel: str = Field(description="consulate, police, ncp or domestic")
+    note: str = NOTE
+
+
+class ContactIn(StrictIn):
+    kind: str = Field(description="in_person, phone, video, message or accompanied")
+    note: str = NOTE
+
+
+class RiskReviewIn(StrictIn):
+    level: str = Field(description="low, medium, high or critical")
+    note: str = NOTE
+
+
+class EnforcedRemovalIn(StrictIn):
+    legal_basis: str = Field(max_length=services.MAX_REASON_CHARS)
+
+
+class RemovalBlockOut(Schema):
+    reasons: list[str]
+    until: date | None
+
+
+class ReflectionPeriodOut(Schema):
+    started_at: datetime
+    ends_on: date = Field(description="The period's last day.")
+    days_left: int
+    running: bool
+    ended_at: datetime | None
+    end_reason: str
+
+
+class IdentificationOut(Schema):
+    """The case's SOP 1 state after the change."""
+
+    case_id: UUID
+    case_number: str
+    identification: str
+    reflection: str
+    child_protection: str
+    presumed_child: bool
+    age_uncertain: bool
+    asylum_applicant: bool
+    removal_block: RemovalBlockOut | None
+    reflection_period: ReflectionPeriodOut | None
+
+
+def _state(request: HttpRequest, case_id: UUID) -> IdentificationOut:
+    case, _access = case_selectors.case_get_for_user(
+        user=request_actor(request), case_id=case_id
+    )
+    definition = sop_views.definition()
+    events = engine.events_for_cases([case.pk]).get(case.pk, [])
+    today = timezone.localdate()
+    block = services.removal_block(
+        case, definition=definition, events=events, today=today
+    )
+    period = sop_views.reflection_state(case, events, definition, today)
+    person = case.person
+    return IdentificationOut(
+        case_id=case.pk,
+        case_number=case.number,
+        identification=case.identification,
+        reflection=case.reflection,
+        child_protection=case.child_protection,
+        presumed_child=person.presumed_child,
+        age_uncertain=person.age_uncertain,
+        asylum_applicant=person.asylum_applicant,
+        removal_block=(
+            RemovalBlockOut(reasons=list(block.reasons), until=block.until)
+            if block is not None
+            else None
+        ),
+        reflection_period=(
+            ReflectionPeriodOut(
+                started_at=period.started_at,
+                ends_on=period.ends_on,
+                days_left=period.days_left,
+                running=period.running,
+                ended_at=period.ended_at,
+                end_reason=period.end_reason,
+            )
+            if period is not None
+            else None
+        ),
+    )
+
+
+@router.post(
+    "/{case_id}/identification/presume",
+    response=IdentificationOut,
+    summary="Record the person as a presumed trafficked person",
+)
+def presume(
+    request: HttpRequest, case_id: UUID, payload: PresumeIn
+) -> IdentificationOut:
+    services.presume(
+        actor=request_actor(request),
+        case_id=case_id,
+        reason=payload.reason,
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/decision",
+    response=IdentificationOut,
+    summary="Record the formal identification decision (competent authority)",
+)
+def decision(
+    request: HttpRequest, case_id: UUID, payload: DecisionIn
+) -> IdentificationOut:
+    services.decide(
+        actor=request_actor(request),
+        case_id=case_id,
+        outcome=payload.outcome,
+        reasons=payload.reasons,
+        informed=payload.informed,
+        language=payload.language,
+        interpreter=payload.interpreter,
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/reopen",
+    response=IdentificationOut,
+    summary="Re-open a 'not identified' case on new evidence",
+)
+def reopen(request: HttpRequest, case_id: UUID, payload: ReasonIn) -> IdentificationOut:
+    services.reopen(
+        actor=request_actor(request), case_id=case_id, reason=payload.reason
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/no-indication",
+    response=IdentificationOut,
+    summary="Close identification: screening found no indication",
+)
+def no_indication(
+    request: HttpRequest, case_id: UUID, payload: NoIndicationIn
+) -> IdentificationOut:
+    services.close_no_indication(
+        actor=request_actor(request),
+        case_id=case_id,
+        information_given=payload.information_given,
+        note=payload.note,
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/rights-information",
+    response={201: IdentificationOut},
+    summary="Record that the person was told their rights",
+)
+def rights_information(
+    request: HttpRequest, case_id: UUID, payload: RightsIn
+) -> Status[IdentificationOut]:
+    services.rights_inform(
+        actor=request_actor(request),
+        case_id=case_id,
+        context=payload.context,
+        informed=payload.informed,
+        language=payload.language,
+        interpreter=payload.interpreter,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/reflection-end",
+    response=IdentificationOut,
+    summary="End the reflection and recovery period",
+)
+def reflection_end(
+    request: HttpRequest, case_id: UUID, payload: ReflectionEndIn
+) -> IdentificationOut:
+    services.reflection_end(
+        actor=request_actor(request),
+        case_id=case_id,
+        reason=payload.reason,
+        detail=payload.detail,
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/possible-child",
+    response=IdentificationOut,
+    summary="Presume the person a child until an age assessment",
+)
+def possible_child(
+    request: HttpRequest, case_id: UUID, payload: ReasonIn
+) -> IdentificationOut:
+    services.mark_possible_child(
+        actor=request_actor(request), case_id=case_id, reason=payload.reason
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/age-assessment",
+    response={201: IdentificationOut},
+    summary="Record an age assessment",
+)
+def age_assessment(
+    request: HttpRequest, case_id: UUID, payload: AgeAssessmentIn
+) -> Status[IdentificationOut]:
+    services.age_assessment_record(
+        actor=request_actor(request),
+        case_id=case_id,
+        outcome=payload.outcome,
+        method=payload.method,
+        note=payload.note,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/guardian",
+    response=IdentificationOut,
+    summary="Record that a guardian was appointed",
+)
+def guardian(
+    request: HttpRequest, case_id: UUID, payload: GuardianIn
+) -> IdentificationOut:
+    services.guardian_appoint(
+        actor=request_actor(request),
+        case_id=case_id,
+        guardian_user_id=payload.guardian_user_id,
+        note=payload.note,
+    )
+    return _state(request, case_id)
+
+
+@router.post(
+    "/{case_id}/identification/child-protection-notice",
+    response={201: IdentificationOut},
+    summary="Record that the child-protection authority was notified",
+)
+def child_protection_notice(
+    request: HttpRequest, case_id: UUID, payload: ChildProtectionNoticeIn
+) -> Status[IdentificationOut]:
+    services.child_protection_notify(
+        actor=request_actor(request),
+        case_id=case_id,
+        authority=payload.authority,
+        note=payload.note,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/identity-verification",
+    response={201: IdentificationOut},
+    summary="Record a request to verify identity and nationality",
+    description="Channels that contact the country of origin answer 409 for an "
+    "asylum applicant (code identification.consular_check_blocked).",
+)
+def identity_verification(
+    request: HttpRequest, case_id: UUID, payload: VerificationIn
+) -> Status[IdentificationOut]:
+    services.identity_verification_request(
+        actor=request_actor(request),
+        case_id=case_id,
+        channel=payload.channel,
+        note=payload.note,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/contacts",
+    response={201: IdentificationOut},
+    summary="Record a contact with the person (the risk review falls due)",
+)
+def contacts(
+    request: HttpRequest, case_id: UUID, payload: ContactIn
+) -> Status[IdentificationOut]:
+    services.contact_record(
+        actor=request_actor(request),
+        case_id=case_id,
+        kind=payload.kind,
+        note=payload.note,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/risk-reviews",
+    response={201: IdentificationOut},
+    summary="Record a review of the risk assessment and safety plan",
+)
+def risk_reviews(
+    request: HttpRequest, case_id: UUID, payload: RiskReviewIn
+) -> Status[IdentificationOut]:
+    services.risk_review_record(
+        actor=request_actor(request),
+        case_id=case_id,
+        level=payload.level,
+        note=payload.note,
+    )
+    return Status(201, _state(request, case_id))
+
+
+@router.post(
+    "/{case_id}/identification/enforced-removal",
+    response={201: IdentificationOut},
+    summary="Record an enforced removal (409 while the removal block applies)",
+)
+def enforced_removal(
+    request: HttpRequest, case_id: UUID, payload: EnforcedRemovalIn
+) -> Status[IdentificationOut]:
+    services.enforced_removal_record(
+        actor=request_actor(request),
+        case_id=case_id,
+        legal_basis=payload.legal_basis,
+    )
+    return Status(201, _state(request, case_id))

@@ -1,0 +1,141 @@
+"""The SOP panel page, "My tasks" with its reminders, and the navigation badge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from tests.test_accessibility import assert_page_basics
+
+from trm.accounts.models import Role
+from trm.accounts.tests.helpers import message_texts
+from trm.cases.models import Case
+from trm.cases.tests.factories import adult_birth_date, open_case, team_member
+from trm.sop import jobs, loader
+from trm.sop.models import Reminder
+
+pytestmark = pytest.mark.django_db
+
+FAMILY_NAME = "Quorvastel-Fictiv"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_definitions():
+    loader.clear_cache()
+    yield
+    loader.clear_cache()
+
+
+def opened_days_ago(actor, days: int, **fields) -> Case:
+    """Open a case as if ``days`` ago (its steps' deadlines count from then)."""
+    with time_machine.travel(timezone.now() - timedelta(days=days), tick=False):
+        return open_case(
+            actor,
+            birth_date=adult_birth_date(),
+            family_names=FAMILY_NAME,
+            **fields,
+        )
+
+
+def html(response) -> str:
+    return str(response.content.decode())
+
+
+def test_case_panel_page_shows_the_five_sops(signed_in, caseworker_a):
+    case = open_case(caseworker_a)
+    response = signed_in(caseworker_a).get(reverse("sop:case_panel", args=[case.pk]))
+    assert response.status_code == 200
+    page = html(response)
+    assert_page_basics(page)
+    for number in range(1, 6):
+        assert f"SOP {number}:" in page
+    assert "Initial identification" in page
+    assert "<details>" in page  # each step's description on demand
+
+
+def test_case_panel_page_is_404_for_someone_off_the_team(
+    signed_in, caseworker_a, caseworker_b
+):
+    case = open_case(caseworker_a)
+    response = signed_in(caseworker_b).get(reverse("sop:case_panel", args=[case.pk]))
+    assert response.status_code == 404
+
+
+def test_tasks_show_an_overdue_step_to_the_role_it_names_and_not_to_others(
+    signed_in, caseworker_a
+):
+    case = opened_days_ago(caseworker_a, 10)
+    guardian = team_member(case, Role.GUARDIAN)
+    page = html(signed_in(caseworker_a).get(reverse("sop:tasks")))
+    assert case.number in page
+    assert reverse("cases:detail", args=[case.pk]) in page
+    assert "Initial identification" in page
+    assert "Overdue" in page
+    assert "7 days late" in page  # due 3 days after opening
+    assert FAMILY_NAME not in page
+    assert_page_basics(page)
+
+    other = html(signed_in(guardian).get(reverse("sop:tasks")))
+    assert case.number not in other
+    assert "Initial identification" not in other
+    assert "Nothing is due." in other
+
+
+def test_overdue_only_filters_due_steps_out(signed_in, caseworker_a):
+    opened_days_ago(caseworker_a, 2)  # initial identification due in 1 day
+    client = signed_in(caseworker_a)
+    everything = html(client.get(reverse("sop:tasks")))
+    assert "Initial identification" in everything
+    assert "Overdue" in everything  # the first risk assessment (1 day)
+    overdue = html(client.get(reverse("sop:tasks"), {"overdue": "1"}))
+    assert "Initial identification" not in overdue
+    assert "First risk assessment" in overdue
+
+
+def test_overdue_steps_come_first(signed_in, caseworker_a):
+    due = opened_days_ago(caseworker_a, 0)
+    late = opened_days_ago(caseworker_a, 20)
+    page = html(signed_in(caseworker_a).get(reverse("sop:tasks")))
+    assert page.index(late.number) < page.index(due.number)
+
+
+def test_tasks_are_paginated_by_50(signed_in, caseworker_a):
+    # Three steps of each case fall to the case manager at opening.
+    for _ in range(17):
+        open_case(caseworker_a)
+    client = signed_in(caseworker_a)
+    first = html(client.get(reverse("sop:tasks")))
+    assert "Page 1 of 2" in first
+    second = html(client.get(reverse("sop:tasks"), {"page": "2"}))
+    assert second.count("<tr") == 2  # the header and one task
+
+
+def test_reminders_link_to_the_case_and_can_be_marked_read(signed_in, caseworker_a):
+    case = opened_days_ago(caseworker_a, 10)
+    jobs.send_reminders()
+    assert Reminder.objects.filter(user=caseworker_a, read_at__isnull=True).exists()
+    client = signed_in(caseworker_a)
+    page = html(client.get(reverse("sop:tasks")))
+    assert 'id="reminders"' in page
+    assert reverse("cases:detail", args=[case.pk]) + "#sop" in page
+    assert "unread reminder" in page  # the navigation badge
+    assert FAMILY_NAME not in page
+    response = client.post(reverse("sop:reminders_read"), follow=True)
+    assert any("marked read" in m for m in message_texts(response))
+    assert not Reminder.objects.filter(user=caseworker_a, read_at__isnull=True).exists()
+    assert "No unread reminders." in html(response)
+    assert "unread reminder" not in html(response).split("<main")[0]
+
+
+def test_marking_read_needs_a_post(signed_in, caseworker_a):
+    response = signed_in(caseworker_a).get(reverse("sop:reminders_read"))
+    assert response.status_code == 405
+
+
+def test_my_tasks_is_in_the_menu_of_case_roles_only(signed_in, caseworker_a, auditor):
+    tasks = reverse("sop:tasks")
+    assert f'href="{tasks}"' in html(signed_in(caseworker_a).get(reverse("home")))
+    assert f'href="{tasks}"' not in html(signed_in(auditor).get(reverse("home")))
