@@ -13,6 +13,7 @@ from trm.cases import services
 from trm.cases.identity import IdentityDocument, PersonIdentity
 from trm.cases.models import Case
 from trm.consent import services as consent_services
+from trm.identification import services as identification
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,11 +63,9 @@ def worked_case():
     services.case_team_add(
         actor=manager, case_id=case.pk, user_id=helper.pk, role=Role.SERVICE_PROVIDER
     )
-    services.case_move(
+    identification.presume(
         actor=manager,
         case_id=case.pk,
-        track="identification",
-        target="presumed",
         reason="Fictional: indicators of labour exploitation",
     )
     services.case_note_add(

@@ -51,6 +51,15 @@ from trm.common.htcds import CaseStatus, Gender
 from trm.consent.models import Consent, DataCategory, GivenBy, Purpose
 from trm.dataprotection import crypto
 from trm.dataprotection.models import ErasureReason, ErasureRequest
+from trm.identification.models import RightsContext, RightsInformation, RightsItem
+from trm.screening.instrument import Indicator, Instrument, load_instrument
+from trm.screening.models import Screening
+from trm.screening.scoring import (
+    ACTION_LABELS,
+    EVIDENCE_LABELS,
+    RULE_LABELS,
+    VALUE_LABELS,
+)
 
 FORMATS = ("json", "html", "pdf")
 SCHEMA = "trm.subject-access.v1"
@@ -207,6 +216,7 @@ def _case_section(
                 "at": event.at,
                 "kind": event.kind,
                 "label": event_kind_label(event.kind),
+                "code": event.code,
                 "track": _label_or_none(event.track, moved.label if moved else ""),
                 "from_state": _label_or_none(
                     event.from_state, states.get(event.from_state, "")
@@ -231,6 +241,9 @@ def _case_section(
             "created_at"
         )
     ]
+    # Screenings and rights information have no visibility of their own: the
+    # whole case team sees them, as it sees a note marked "team".
+    team_visible = Visibility.TEAM in levels
     return {
         "id": str(case.pk),
         "number": case.number,
@@ -243,11 +256,130 @@ def _case_section(
         "team": team,
         "timeline": timeline,
         "notes": notes,
+        "screenings": (
+            [
+                _screening_section(opener, screening, org_names)
+                for screening in Screening.objects.filter(case=case).order_by(
+                    "at", "pk"
+                )
+            ]
+            if team_visible
+            else []
+        ),
+        "rights_information": (
+            [
+                _rights_section(info, org_names)
+                for info in RightsInformation.objects.filter(case=case).order_by(
+                    "at", "pk"
+                )
+            ]
+            if team_visible
+            else []
+        ),
     }
 
 
 def _label_or_none(code: str, label: object) -> dict[str, str] | None:
     return {"code": code, "label": str(label or code)} if code else None
+
+
+def _indicators(instrument: Instrument, list_ids: list[str]) -> dict[str, Indicator]:
+    found: dict[str, Indicator] = {}
+    for list_id in list_ids:
+        try:
+            indicator_list = instrument.get_list(list_id)
+        except KeyError:  # a list of another version of the instrument
+            continue
+        found.update((i.id, i) for i in indicator_list.indicators)
+    return found
+
+
+def _screening_answers(
+    instrument: Instrument, screening: Screening, answers: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    indicators = _indicators(instrument, screening.list_ids)
+    responses: dict[str, dict[str, str]] = answers.get("responses", {})
+    # The instrument's order (list, dimension, indicator), then unknown ids.
+    order = [i for i in indicators if i in responses]
+    order += sorted(set(responses) - set(indicators))
+    rows = []
+    for indicator_id in order:
+        answer = responses[indicator_id]
+        indicator = indicators.get(indicator_id)
+        value, evidence = answer.get("value", ""), answer.get("evidence", "")
+        rows.append(
+            {
+                "indicator": indicator_id,
+                "title": _(indicator.title) if indicator else indicator_id,
+                "list": indicator.list_id if indicator else "",
+                "value": _label_or_none(value, VALUE_LABELS.get(value)),
+                "evidence": _label_or_none(evidence, EVIDENCE_LABELS.get(evidence)),
+            }
+        )
+    titles = {f.id: f.title for f in instrument.facts}
+    facts = [
+        {
+            "fact": fact_id,
+            "title": _(titles[fact_id]) if fact_id in titles else fact_id,
+            "value": _label_or_none(value, VALUE_LABELS.get(value)),
+        }
+        for fact_id, value in sorted(answers.get("facts", {}).items())
+    ]
+    return rows, facts
+
+
+def _screening_section(
+    opener: _Opener, screening: Screening, org_names: dict[int, str]
+) -> dict[str, Any]:
+    instrument = load_instrument()
+    lists = []
+    for list_id in screening.list_ids:
+        try:
+            title = _(instrument.get_list(list_id).title)
+        except KeyError:
+            title = list_id
+        lists.append({"id": list_id, "title": title})
+    raw = opener.raw(screening.sealed_responses, screening.responses_context())
+    answers: list[dict[str, Any]] | None = None
+    facts: list[dict[str, Any]] | None = None
+    note: str | None = None
+    if raw is not None:
+        sealed = json.loads(raw)
+        answers, facts = _screening_answers(instrument, screening, sealed)
+        note = str(sealed.get("note", ""))
+    return {
+        "id": str(screening.pk),
+        "at": screening.at,
+        "by_organisation": org_names.get(screening.assessor_id or 0, ""),
+        "instrument": {
+            "code": screening.instrument,
+            "version": screening.instrument_version,
+        },
+        "lists": lists,
+        "child_lists": screening.child_lists,
+        "result": _label_or_none(screening.result, ACTION_LABELS.get(screening.result)),
+        "rule_result": _label_or_none(
+            screening.rule_result, RULE_LABELS.get(screening.rule_result)
+        ),
+        "dimension_summary": screening.dimension_summary,
+        "answers": answers,
+        "facts": facts,
+        "note": note,
+    }
+
+
+def _rights_section(
+    info: RightsInformation, org_names: dict[int, str]
+) -> dict[str, Any]:
+    return {
+        "id": str(info.pk),
+        "at": info.at,
+        "by_organisation": org_names.get(info.informed_by_id or 0, ""),
+        "context": _choice(RightsContext, info.context),
+        "items": [_choice(RightsItem, item) for item in info.items],
+        "language": _label_or_none(info.language, _language_label(info.language)),
+        "interpreter": info.interpreter,
+    }
 
 
 def _consent_section(opener: _Opener, consent: Consent) -> dict[str, Any]:
@@ -298,6 +430,7 @@ def _audit_section(targets: Q, org_names: dict[int, str]) -> list[dict[str, Any]
         Person._meta.label_lower: _("Person"),
         Case._meta.label_lower: _("Case"),
         CaseNote._meta.label_lower: _("Note"),
+        Screening._meta.label_lower: _("Screening"),
         Consent._meta.label_lower: _("Consent"),
         ErasureRequest._meta.label_lower: _("Erasure request"),
     }
@@ -334,7 +467,8 @@ def collect(*, user: User, person: Person, full: bool) -> dict[str, Any]:
     Args:
         full: the data-protection officer's export (every case, every note);
             otherwise only the cases ``user`` may see and the notes and events
-            their role may read there.
+            their role may read there. Screenings and rights information go
+            with the case: the whole case team sees them.
     """
     opener = _Opener(person)
     all_cases = list(
@@ -360,6 +494,14 @@ def collect(*, user: User, person: Person, full: bool) -> dict[str, Any]:
         .exclude(actor_id=None)
         .values_list("actor_id", flat=True)
     )
+    screenings = Screening.objects.filter(case_id__in=case_ids)
+    author_ids |= set(
+        screenings.exclude(assessor_id=None).values_list("assessor_id", flat=True)
+    ) | set(
+        RightsInformation.objects.filter(case_id__in=case_ids)
+        .exclude(informed_by_id=None)
+        .values_list("informed_by_id", flat=True)
+    )
     consents = (
         Consent.objects.filter(person=person)
         .select_related("case", "recipient_organisation")
@@ -380,6 +522,10 @@ def collect(*, user: User, person: Person, full: bool) -> dict[str, Any]:
         | Q(
             target_type=CaseNote._meta.label_lower,
             target_id__in=[str(i) for i in note_ids],
+        )
+        | Q(
+            target_type=Screening._meta.label_lower,
+            target_id__in=[str(i) for i in screenings.values_list("pk", flat=True)],
         )
         | Q(
             target_type=Consent._meta.label_lower,

@@ -20,13 +20,9 @@ from trm.cases import selectors as case_selectors
 from trm.common.api import request_actor
 from trm.screening import selectors, services
 from trm.screening.errors import ScreeningInvalidInput
-from trm.screening.instrument import (
-    ACTION_LABELS,
-    IndicatorList,
-    ScreeningInputError,
-    describe_term,
-)
+from trm.screening.instrument import IndicatorList, ScreeningInputError, describe_term
 from trm.screening.models import Screening
+from trm.screening.scoring import ACTION_LABELS
 
 #: Mounted at ``/cases/{case_id}/screening``: ``case_id`` comes from the mount
 #: prefix, so each operation marks it as a path parameter explicitly.

@@ -16,15 +16,17 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from trm.screening.instrument import (
-    EVIDENCE,
-    EVIDENCE_LABELS,
     EXPLOITATION,
     EXPLOITATION_LABELS,
+    Fact,
+    IndicatorList,
+)
+from trm.screening.scoring import (
+    EVIDENCE,
+    EVIDENCE_LABELS,
     NOT_ASSESSED,
     VALUE_LABELS,
     VALUES,
-    Fact,
-    IndicatorList,
 )
 from trm.screening.services import MAX_NOTE_CHARS
 

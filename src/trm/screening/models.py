@@ -14,12 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from trm.screening.instrument import (
-    ACTION_LABELS,
-    RULE_LABELS,
-    Action,
-    RuleResult,
-)
+from trm.screening.scoring import ACTION_LABELS, RULE_LABELS, Action, RuleResult
 
 
 class Screening(models.Model):

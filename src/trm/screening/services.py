@@ -1,7 +1,7 @@
 """The only writer of screenings (SOP 1, SOPS §5 and §6.2 region A).
 
 A screening records answers to the ILO/EC indicators, scores them
-(:mod:`trm.screening.instrument`) and moves the identification track to
+(:mod:`trm.screening.scoring`) and moves the identification track to
 "screening". It never moves it further: recording a presumed or identified
 trafficked person is a decision people take with their own services
 (:mod:`trm.identification`), whatever the indicators suggest (SOPS §6.5 rule 10).
@@ -33,14 +33,9 @@ from trm.screening.errors import (
     ScreeningInvalidInput,
     ScreeningRoleRequired,
 )
-from trm.screening.instrument import (
-    ScreeningInputError,
-    lists_for,
-    load_instrument,
-    parse_responses,
-    score_lists,
-)
+from trm.screening.instrument import ScreeningInputError, lists_for, load_instrument
 from trm.screening.models import Screening
+from trm.screening.scoring import parse_responses, score_lists
 
 #: Roles on the case team that may screen (SOPS §6.3: FCP, SP, SS, police…).
 SCREENING_ROLES = frozenset(

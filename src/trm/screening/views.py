@@ -38,13 +38,8 @@ from trm.screening.forms import (
     value_name,
 )
 from trm.screening.instrument import (
-    ACTION_LABELS,
-    EVIDENCE_LABELS,
     EXPLOITATION,
     EXPLOITATION_LABELS,
-    REASON_LABELS,
-    RULE_LABELS,
-    VALUE_LABELS,
     Indicator,
     IndicatorList,
     Instrument,
@@ -52,6 +47,13 @@ from trm.screening.instrument import (
     load_instrument,
 )
 from trm.screening.models import Screening
+from trm.screening.scoring import (
+    ACTION_LABELS,
+    EVIDENCE_LABELS,
+    REASON_LABELS,
+    RULE_LABELS,
+    VALUE_LABELS,
+)
 
 
 def _user(request: HttpRequest) -> User:

@@ -93,6 +93,8 @@ class PanelStep:
     explanation: str
     #: Days until the due date (negative: days late); ``None`` without one.
     days_left: int | None
+    #: The due date is the end of a running period (reflection and recovery).
+    period: bool = False
 
     @property
     def days_late(self) -> int:
@@ -163,6 +165,15 @@ def reflection_state(
     )
 
 
+def state_label(status: engine.StepStatus) -> str:
+    """Return the label of a step's state; a running period says "Running"."""
+    if status.step.period and status.state == StepState.DUE:
+        return str(_("Running"))
+    if status.step.period and status.state == StepState.OVERDUE:
+        return str(_("Ended; the end is not recorded yet"))
+    return str(StepState(status.state).label)
+
+
 def _panel_step(status: engine.StepStatus, today: date) -> PanelStep:
     step = status.step
     return PanelStep(
@@ -172,13 +183,14 @@ def _panel_step(status: engine.StepStatus, today: date) -> PanelStep:
         roles=[_role_label(r) for r in step.roles],
         role_codes=list(step.roles),
         state=str(status.state),
-        state_label=str(StepState(status.state).label),
+        state_label=state_label(status),
         tag=STATE_TAGS.get(status.state, "tag"),
         started_at=status.started_at,
         due_on=status.due_on,
         done_at=status.done_at,
         explanation=status.explanation,
         days_left=(status.due_on - today).days if status.due_on else None,
+        period=step.period,
     )
 
 
@@ -287,7 +299,7 @@ def task_rows(
             step_id=task.status.step.id,
             title=step_title(task.status.step.title),
             state=str(task.status.state),
-            state_label=str(StepState(task.status.state).label),
+            state_label=state_label(task.status),
             tag=STATE_TAGS.get(task.status.state, "tag"),
             due_on=task.status.due_on,
             days_left=(

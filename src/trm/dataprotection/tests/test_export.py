@@ -16,6 +16,8 @@ from trm.dataprotection.errors import (
     DataProtectionRoleRequired,
 )
 from trm.dataprotection.tests import people
+from trm.identification.services import rights_inform
+from trm.screening.services import screening_record
 
 APRIL = datetime(2026, 4, 3, 10, 0, tzinfo=UTC)
 
@@ -200,3 +202,141 @@ def test_html_export_names_timeline_events_in_words_not_codes():
     with translation.override("ro"):
         assert event_kind_label("case.opened") != "case.opened"
     assert event_kind_label("unknown.kind") == "unknown.kind"
+
+
+# --- SOP 1 records: screenings and rights information ------------------------------
+
+SCREENING_ANSWERS = {
+    "al.d1.deceived_nature_of_job": {"value": "present", "evidence": "observed"},
+    "al.d1.deceived_wages": {"value": "present", "evidence": "self_reported"},
+    "al.d4.excessive_working_hours": {"value": "present", "evidence": "observed"},
+    "al.d4.low_or_no_salary": {"value": "present", "evidence": "documented"},
+    "al.d5.debt_bondage": {"value": "present", "evidence": "observed"},
+    "al.d5.confiscation_of_documents": {"value": "present", "evidence": "observed"},
+    "al.d2.violence": {"value": "absent", "evidence": ""},
+}
+SCREENING_NOTE = "Fictional screening note: met at the Quorrin bus station."
+
+
+@pytest.fixture
+def screened_case(caseworker_a):
+    # A language the node has no catalogue for: the export is in English.
+    case = people.open_case(caseworker_a, languages=("tr",), with_records=False)
+    screening_record(
+        actor=caseworker_a,
+        case_id=case.pk,
+        exploitation=["labour"],
+        responses=SCREENING_ANSWERS,
+        note=SCREENING_NOTE,
+    )
+    rights_inform(
+        actor=caseworker_a,
+        case_id=case.pk,
+        context="reflection_period",
+        informed=["reflection_period", "assistance_unconditional"],
+        language="ro",
+        interpreter=True,
+    )
+    return case
+
+
+def _export_en(user, case, fmt="json"):
+    with translation.override("en"):
+        return _export(user, case, fmt=fmt)
+
+
+def test_json_export_holds_screenings_with_answers_and_rights_information(
+    screened_case, caseworker_a
+):
+    result = _export_en(caseworker_a, screened_case)
+
+    data = json.loads(export.render_json(result))
+    (exported_case,) = data["cases"]
+    (screening,) = exported_case["screenings"]
+    assert screening["instrument"] == {
+        "code": "ILO-EC-2009",
+        "version": "2009-09 (revised)",
+    }
+    assert screening["lists"] == [
+        {"id": "adult_labour", "title": "Adults — labour exploitation"}
+    ]
+    assert screening["result"]["code"] == "refer"
+    assert screening["result"]["label"].startswith("Indicators suggest")
+    assert screening["by_organisation"] == "Fictional Ministry A"
+    answers = {a["indicator"]: a for a in screening["answers"]}
+    assert set(answers) == set(SCREENING_ANSWERS)
+    assert answers["al.d5.debt_bondage"]["title"] == "Debt bondage"
+    assert answers["al.d5.debt_bondage"]["value"] == {
+        "code": "present",
+        "label": "Present",
+    }
+    assert answers["al.d1.deceived_wages"]["evidence"]["label"] == "Self-reported"
+    assert answers["al.d2.violence"]["evidence"] is None
+    assert screening["facts"] == []
+    assert screening["note"] == SCREENING_NOTE
+    (informed,) = exported_case["rights_information"]
+    assert informed["context"]["code"] == "reflection_period"
+    assert informed["context"]["label"] == "Start of the reflection period"
+    assert [i["code"] for i in informed["items"]] == [
+        "assistance_unconditional",
+        "reflection_period",
+    ]
+    assert informed["items"][0]["label"].startswith("Assistance does not depend")
+    assert informed["language"] == {"code": "ro", "label": "Romanian"}
+    assert informed["interpreter"] is True
+    codes = {e["kind"]: e["code"] for e in exported_case["timeline"]}
+    assert codes["sop1.screening_recorded"] == "refer"
+    assert codes["sop1.person_informed"] == "reflection_period"
+    assert codes["case.opened"] == ""
+    assert "screening.recorded" in {e["action"] for e in data["audit"]}
+
+
+def test_export_after_erasure_keeps_the_screening_result_not_the_answers(
+    screened_case, caseworker_a, auditor, admin_user
+):
+    request = services.erasure_request(
+        actor=caseworker_a, case_id=screened_case.pk, reason="gdpr_art17"
+    )
+    services.erasure_confirm(actor=admin_user, request_id=request.pk)
+
+    result = _export_en(auditor, screened_case)
+
+    (screening,) = result.data["cases"][0]["screenings"]
+    assert screening["answers"] is None
+    assert screening["facts"] is None
+    assert screening["note"] is None
+    assert screening["result"]["code"] == "refer"
+    assert screening["rule_result"]["code"] == "indicative_positive"
+    (informed,) = result.data["cases"][0]["rights_information"]
+    assert informed["context"]["code"] == "reflection_period"
+    body = export.render_json(result).decode()
+    assert SCREENING_NOTE not in body
+    html = export.render_html(result)
+    assert "The answers, facts and note were erased" in html
+    assert SCREENING_NOTE not in html
+
+
+def test_html_export_shows_screenings_and_rights_information(
+    screened_case, caseworker_a
+):
+    html = export.render_html(_export_en(caseworker_a, screened_case, fmt="html"))
+
+    assert "Screenings for indicators of trafficking" in html
+    assert "Adults — labour exploitation" in html
+    assert "Debt bondage" in html
+    assert "Self-reported" in html
+    assert SCREENING_NOTE in html
+    assert "What the person was told about their rights" in html
+    assert "Start of the reflection period" in html
+    assert "Romanian (with an interpreter)" in html
+
+
+def test_html_export_says_when_there_is_no_screening_or_rights_information(
+    caseworker_a,
+):
+    case = people.open_case(caseworker_a, languages=("tr",), with_records=False)
+
+    html = export.render_html(_export_en(caseworker_a, case, fmt="html"))
+
+    assert "No screening." in html
+    assert "No record that the person was informed of their rights." in html

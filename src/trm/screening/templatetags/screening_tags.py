@@ -10,7 +10,7 @@ from trm.accounts.models import User
 from trm.cases.access import case_access
 from trm.cases.models import Case
 from trm.screening import selectors
-from trm.screening.instrument import ACTION_LABELS
+from trm.screening.scoring import ACTION_LABELS
 from trm.screening.views import may_screen, presume_url
 
 register = template.Library()

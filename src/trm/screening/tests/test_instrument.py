@@ -13,24 +13,26 @@ import pytest
 
 from trm.common.yamldata import DataFileError
 from trm.screening.instrument import (
-    ACTION_LABELS,
     DEFAULT_PATH,
-    REASON_LABELS,
-    RULE_LABELS,
-    Action,
     DimensionRule,
-    Reason,
-    Response,
-    RuleResult,
     ScreeningInputError,
     describe_term,
     lists_for,
     load_instrument,
-    parse_responses,
     read_instrument,
+    translatable_texts,
+)
+from trm.screening.scoring import (
+    ACTION_LABELS,
+    REASON_LABELS,
+    RULE_LABELS,
+    Action,
+    Reason,
+    Response,
+    RuleResult,
+    parse_responses,
     score,
     score_lists,
-    translatable_texts,
 )
 
 I = load_instrument()  # noqa: E741 - the instrument, everywhere below
