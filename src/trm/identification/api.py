@@ -19,15 +19,15 @@ from pydantic import ConfigDict, Field
 
 from trm.cases import selectors as case_selectors
 from trm.common.api import request_actor
-from trm.identification import services
+from trm.identification import children, common, contacts, reflection, services
 from trm.identification.models import RightsContext
 from trm.sop import engine
 from trm.sop import views as sop_views
 
 router = Router(tags=["identification"])
 
-REASON = Field("", max_length=services.MAX_REASON_CHARS)
-NOTE = Field("", max_length=services.MAX_REASON_CHARS)
+REASON = Field("", max_length=common.MAX_REASON_CHARS)
+NOTE = Field("", max_length=common.MAX_REASON_CHARS)
 
 
 class StrictIn(Schema):
@@ -39,14 +39,14 @@ class StrictIn(Schema):
 class PresumeIn(StrictIn):
     reason: str = Field(
         "",
-        max_length=services.MAX_REASON_CHARS,
+        max_length=common.MAX_REASON_CHARS,
         description="Required unless the latest screening suggests referral.",
     )
 
 
 class DecisionIn(StrictIn):
     outcome: str = Field(description="identified or not_identified")
-    reasons: str = Field(max_length=services.MAX_REASON_CHARS)
+    reasons: str = Field(max_length=common.MAX_REASON_CHARS)
     informed: list[str] = Field(
         max_length=20, description="RightsItem codes the person was told."
     )
@@ -83,14 +83,14 @@ class ReflectionEndIn(StrictIn):
     )
     detail: str = Field(
         "",
-        max_length=services.MAX_REASON_CHARS,
+        max_length=common.MAX_REASON_CHARS,
         description="Written reasons; required for an early end.",
     )
 
 
 class AgeAssessmentIn(StrictIn):
     outcome: str = Field(description="child, adult or inconclusive")
-    method: str = Field(max_length=services.MAX_REASON_CHARS)
+    method: str = Field(max_length=common.MAX_REASON_CHARS)
     note: str = NOTE
 
 
@@ -103,7 +103,7 @@ class GuardianIn(StrictIn):
 
 class ChildProtectionNoticeIn(StrictIn):
     authority: str = Field(
-        max_length=services.MAX_REASON_CHARS,
+        max_length=common.MAX_REASON_CHARS,
         description="The authority notified (an organisation, not a person).",
     )
     note: str = NOTE
@@ -125,7 +125,7 @@ class RiskReviewIn(StrictIn):
 
 
 class EnforcedRemovalIn(StrictIn):
-    legal_basis: str = Field(max_length=services.MAX_REASON_CHARS)
+    legal_basis: str = Field(max_length=common.MAX_REASON_CHARS)
 
 
 class RemovalBlockOut(Schema):
@@ -164,7 +164,7 @@ def _state(request: HttpRequest, case_id: UUID) -> IdentificationOut:
     definition = sop_views.definition()
     events = engine.events_for_cases([case.pk]).get(case.pk, [])
     today = timezone.localdate()
-    block = services.removal_block(
+    block = reflection.removal_block(
         case, definition=definition, events=events, today=today
     )
     period = sop_views.reflection_state(case, events, definition, today)
@@ -290,7 +290,7 @@ def rights_information(
 def reflection_end(
     request: HttpRequest, case_id: UUID, payload: ReflectionEndIn
 ) -> IdentificationOut:
-    services.reflection_end(
+    reflection.reflection_end(
         actor=request_actor(request),
         case_id=case_id,
         reason=payload.reason,
@@ -307,7 +307,7 @@ def reflection_end(
 def possible_child(
     request: HttpRequest, case_id: UUID, payload: ReasonIn
 ) -> IdentificationOut:
-    services.mark_possible_child(
+    children.mark_possible_child(
         actor=request_actor(request), case_id=case_id, reason=payload.reason
     )
     return _state(request, case_id)
@@ -321,7 +321,7 @@ def possible_child(
 def age_assessment(
     request: HttpRequest, case_id: UUID, payload: AgeAssessmentIn
 ) -> Status[IdentificationOut]:
-    services.age_assessment_record(
+    children.age_assessment_record(
         actor=request_actor(request),
         case_id=case_id,
         outcome=payload.outcome,
@@ -339,7 +339,7 @@ def age_assessment(
 def guardian(
     request: HttpRequest, case_id: UUID, payload: GuardianIn
 ) -> IdentificationOut:
-    services.guardian_appoint(
+    children.guardian_appoint(
         actor=request_actor(request),
         case_id=case_id,
         guardian_user_id=payload.guardian_user_id,
@@ -356,7 +356,7 @@ def guardian(
 def child_protection_notice(
     request: HttpRequest, case_id: UUID, payload: ChildProtectionNoticeIn
 ) -> Status[IdentificationOut]:
-    services.child_protection_notify(
+    children.child_protection_notify(
         actor=request_actor(request),
         case_id=case_id,
         authority=payload.authority,
@@ -375,7 +375,7 @@ def child_protection_notice(
 def identity_verification(
     request: HttpRequest, case_id: UUID, payload: VerificationIn
 ) -> Status[IdentificationOut]:
-    services.identity_verification_request(
+    contacts.identity_verification_request(
         actor=request_actor(request),
         case_id=case_id,
         channel=payload.channel,
@@ -389,10 +389,10 @@ def identity_verification(
     response={201: IdentificationOut},
     summary="Record a contact with the person (the risk review falls due)",
 )
-def contacts(
+def contact_add(
     request: HttpRequest, case_id: UUID, payload: ContactIn
 ) -> Status[IdentificationOut]:
-    services.contact_record(
+    contacts.contact_record(
         actor=request_actor(request),
         case_id=case_id,
         kind=payload.kind,
@@ -409,7 +409,7 @@ def contacts(
 def risk_reviews(
     request: HttpRequest, case_id: UUID, payload: RiskReviewIn
 ) -> Status[IdentificationOut]:
-    services.risk_review_record(
+    contacts.risk_review_record(
         actor=request_actor(request),
         case_id=case_id,
         level=payload.level,
@@ -426,7 +426,7 @@ def risk_reviews(
 def enforced_removal(
     request: HttpRequest, case_id: UUID, payload: EnforcedRemovalIn
 ) -> Status[IdentificationOut]:
-    services.enforced_removal_record(
+    reflection.enforced_removal_record(
         actor=request_actor(request),
         case_id=case_id,
         legal_basis=payload.legal_basis,

@@ -21,14 +21,10 @@ from django_stubs_ext import StrOrPromise
 
 from trm.accounts.models import Role, User
 from trm.cases.tracks import Identification
+from trm.identification.children import AgeOutcome
+from trm.identification.common import MAX_REASON_CHARS
+from trm.identification.contacts import CONTACT_KINDS, RISK_LEVELS, VerificationChannel
 from trm.identification.models import REQUIRED_ITEMS, RightsContext, RightsItem
-from trm.identification.services import (
-    CONTACT_KINDS,
-    MAX_REASON_CHARS,
-    RISK_LEVELS,
-    AgeOutcome,
-    VerificationChannel,
-)
 from trm.sop.vocabulary import REFLECTION_END_REASONS
 
 NO_AUTOFILL = {"autocomplete": "off"}

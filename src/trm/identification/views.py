@@ -41,8 +41,8 @@ from trm.cases.models import Case
 from trm.cases.tracks import ChildProtection, Identification, Reflection
 from trm.common.errors import DomainError, NotFound, PermissionDenied
 from trm.common.forms import add_domain_error
+from trm.identification import children, contacts, reflection, services
 from trm.identification import forms as id_forms
-from trm.identification import services
 from trm.identification.errors import NotCompetentAuthority
 from trm.identification.models import RightsContext
 from trm.screening.selectors import screenings_for_user
@@ -124,40 +124,40 @@ RULES: dict[str, Rule] = {
     ),
     "reflection_end": Rule(
         gettext_lazy("End the reflection period"),
-        services.EARLY_END_ROLES | services.DECISION_RECORDING_ROLES,
+        reflection.EARLY_END_ROLES | reflection.DECISION_RECORDING_ROLES,
         lambda c: c.reflection == Reflection.REFLECTION_PERIOD,
         gettext_lazy("No reflection and recovery period is running."),
     ),
     "possible_child": Rule(
         gettext_lazy("Mark as possibly a child"),
-        services.CHILD_ROLES,
+        children.CHILD_ROLES,
         lambda c: not c.person.presumed_child,
         gettext_lazy("The person is already presumed a child."),
     ),
     "age_assessment": Rule(
         gettext_lazy("Record age assessment"),
-        services.CHILD_ROLES,
+        children.CHILD_ROLES,
     ),
     "guardian": Rule(
         gettext_lazy("Appoint guardian"),
-        services.CHILD_ROLES,
+        children.CHILD_ROLES,
         lambda c: c.child_protection == ChildProtection.GUARDIAN_REQUESTED,
         gettext_lazy("No guardian is requested for this case."),
     ),
     "child_protection_notice": Rule(
         gettext_lazy("Notify child-protection authority"),
-        services.CHILD_ROLES,
+        children.CHILD_ROLES,
         lambda c: bool(c.person.presumed_child),
         gettext_lazy("The person is not presumed a child."),
     ),
     "identity_verification": Rule(
         gettext_lazy("Request identity verification"),
-        services.VERIFICATION_ROLES,
+        contacts.VERIFICATION_ROLES,
     ),
-    "contact": Rule(gettext_lazy("Record contact"), services.CONTACT_ROLES),
-    "risk_review": Rule(gettext_lazy("Review risk assessment"), services.CONTACT_ROLES),
+    "contact": Rule(gettext_lazy("Record contact"), contacts.CONTACT_ROLES),
+    "risk_review": Rule(gettext_lazy("Review risk assessment"), contacts.CONTACT_ROLES),
     "enforced_removal": Rule(
-        gettext_lazy("Record enforced removal"), services.REMOVAL_ROLES
+        gettext_lazy("Record enforced removal"), reflection.REMOVAL_ROLES
     ),
 }
 
@@ -225,7 +225,7 @@ def identification_actions(
     case: Case,
     access: CaseAccess,
     definition: Definition,
-    block: services.RemovalBlock | None,
+    block: reflection.RemovalBlock | None,
 ) -> list[Action]:
     """Return the SOP 1 actions the user may take now, in the order of the SOP."""
     if case.is_closed:
@@ -554,9 +554,9 @@ def _end_reasons(
 ) -> list[str]:
     """Return the end reasons this user may record now."""
     reasons = []
-    if access.roles & services.DECISION_RECORDING_ROLES:
+    if access.roles & reflection.DECISION_RECORDING_ROLES:
         reasons += ["decided_to_cooperate", "decided_not_to_cooperate"]
-    if access.roles & services.EARLY_END_ROLES:
+    if access.roles & reflection.EARLY_END_ROLES:
         reasons += sorted(REFLECTION_EARLY_END_REASONS)
     events = engine.events_for_cases([case.pk]).get(case.pk, [])
     window = engine.reflection_window(case, events, definition)
@@ -595,7 +595,7 @@ def reflection_end_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
             data,
             reasons=_end_reasons(c.access, c.case, c.definition, today),
         ),
-        perform=lambda c, data: services.reflection_end(
+        perform=lambda c, data: reflection.reflection_end(
             actor=c.user,
             case_id=c.case.pk,
             reason=data["reason"],
@@ -615,7 +615,7 @@ def possible_child_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         case_id,
         "possible_child",
         build_form=lambda data, c: id_forms.PossibleChildForm(data),
-        perform=lambda c, data: services.mark_possible_child(
+        perform=lambda c, data: children.mark_possible_child(
             actor=c.user, case_id=c.case.pk, reason=data["reason"]
         ),
         page=lambda c: _page(
@@ -642,7 +642,7 @@ def age_assessment_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         case_id,
         "age_assessment",
         build_form=lambda data, c: id_forms.AgeAssessmentForm(data),
-        perform=lambda c, data: services.age_assessment_record(
+        perform=lambda c, data: children.age_assessment_record(
             actor=c.user,
             case_id=c.case.pk,
             outcome=data["outcome"],
@@ -675,7 +675,7 @@ def guardian_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         build_form=lambda data, c: id_forms.GuardianForm(
             data, guardians=id_forms.guardian_candidates()
         ),
-        perform=lambda c, data: services.guardian_appoint(
+        perform=lambda c, data: children.guardian_appoint(
             actor=c.user,
             case_id=c.case.pk,
             guardian_user_id=data["guardian"],
@@ -705,7 +705,7 @@ def child_protection_notice_view(request: HttpRequest, case_id: UUID) -> HttpRes
         case_id,
         "child_protection_notice",
         build_form=lambda data, c: id_forms.ChildProtectionNoticeForm(data),
-        perform=lambda c, data: services.child_protection_notify(
+        perform=lambda c, data: children.child_protection_notify(
             actor=c.user,
             case_id=c.case.pk,
             authority=data["authority"],
@@ -754,7 +754,7 @@ def identity_verification_view(request: HttpRequest, case_id: UUID) -> HttpRespo
         build_form=lambda data, c: id_forms.VerificationForm(
             data, asylum_applicant=c.case.person.asylum_applicant
         ),
-        perform=lambda c, data: services.identity_verification_request(
+        perform=lambda c, data: contacts.identity_verification_request(
             actor=c.user, case_id=c.case.pk, channel=data["channel"], note=data["note"]
         ),
         page=page,
@@ -771,7 +771,7 @@ def contact_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         case_id,
         "contact",
         build_form=lambda data, c: id_forms.ContactForm(data),
-        perform=lambda c, data: services.contact_record(
+        perform=lambda c, data: contacts.contact_record(
             actor=c.user, case_id=c.case.pk, kind=data["kind"], note=data["note"]
         ),
         page=lambda c: _page(
@@ -797,7 +797,7 @@ def risk_review_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         case_id,
         "risk_review",
         build_form=lambda data, c: id_forms.RiskReviewForm(data),
-        perform=lambda c, data: services.risk_review_record(
+        perform=lambda c, data: contacts.risk_review_record(
             actor=c.user, case_id=c.case.pk, level=data["level"], note=data["note"]
         ),
         page=lambda c: _page(
@@ -820,7 +820,7 @@ def enforced_removal_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     """Record that the authorities enforced the removal (refused while blocked)."""
 
     def page(c: Ctx) -> Page:
-        block = services.removal_block(c.case, definition=c.definition)
+        block = reflection.removal_block(c.case, definition=c.definition)
         intro = [
             _(
                 "Forced removal is outside the referral mechanism; it is only "
@@ -849,7 +849,7 @@ def enforced_removal_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
         case_id,
         "enforced_removal",
         build_form=lambda data, c: id_forms.EnforcedRemovalForm(data),
-        perform=lambda c, data: services.enforced_removal_record(
+        perform=lambda c, data: reflection.enforced_removal_record(
             actor=c.user, case_id=c.case.pk, legal_basis=data["legal_basis"]
         ),
         page=page,

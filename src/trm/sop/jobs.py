@@ -154,7 +154,7 @@ def mark_reminders_read(*, user: User, reminder_ids: list[object] | None = None)
 
 def run_due_jobs(*, today: date | None = None) -> dict[str, int]:
     """Run every scheduled SOP job once; returns counts per job."""
-    from trm.identification.services import expire_reflection_periods
+    from trm.identification.reflection import expire_reflection_periods
 
     expired = expire_reflection_periods(today=today)
     run = send_reminders(today=today)

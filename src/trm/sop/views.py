@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from trm.accounts.models import Role, User
 from trm.cases import selectors as case_selectors
 from trm.cases.models import Case
-from trm.identification.services import RemovalBlock, removal_block
+from trm.identification.reflection import RemovalBlock, removal_block
 from trm.sop import engine, jobs, selectors
 from trm.sop.engine import StepState
 from trm.sop.types import Definition

@@ -26,7 +26,7 @@ from trm.cases.tests.factories import (
     team_member,
 )
 from trm.cases.tracks import ChildProtection, Identification, Reflection
-from trm.identification import services
+from trm.identification import children, contacts, reflection, services
 from trm.identification.errors import (
     ConsularCheckBlocked,
     NotCompetentAuthority,
@@ -268,11 +268,11 @@ def test_no_indication_needs_information_given(case, caseworker_a):
 def test_rule_2_no_removal_while_identification_is_pending(case, caseworker_a):
     presumed(case, caseworker_a)
     case.refresh_from_db()
-    block = services.removal_block(case)
+    block = reflection.removal_block(case)
     assert block is not None
     before = counts(case)
     with pytest.raises(RemovalBlocked):
-        services.enforced_removal_record(
+        reflection.enforced_removal_record(
             actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
         )
     assert counts(case) == before
@@ -292,15 +292,15 @@ def test_rule_2_no_removal_during_the_reflection_period_then_allowed(
         language="en",
     )
     case.refresh_from_db()
-    block = services.removal_block(case)
+    block = reflection.removal_block(case)
     assert block is not None and block.until is not None
     with pytest.raises(RemovalBlocked):
-        services.enforced_removal_record(
+        reflection.enforced_removal_record(
             actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
         )
     with time_machine.travel(timezone.now() + timedelta(days=32), tick=False):
-        assert services.removal_block(case) is None
-        services.enforced_removal_record(
+        assert reflection.removal_block(case) is None
+        reflection.enforced_removal_record(
             actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
         )
     assert CaseEvent.objects.filter(
@@ -350,14 +350,14 @@ def test_in_bulgaria_the_reflection_period_waits_for_formal_identification(
 def test_an_early_end_needs_the_authority_and_written_reasons(case, caseworker_a):
     presumed(case, caseworker_a)
     with pytest.raises(CaseRoleRequired):
-        services.reflection_end(
+        reflection.reflection_end(
             actor=caseworker_a, case_id=case.pk, reason="public_order", detail="x"
         )
     ca = authority(case)
     with pytest.raises(CaseInvalidInput) as refused:
-        services.reflection_end(actor=ca, case_id=case.pk, reason="public_order")
+        reflection.reflection_end(actor=ca, case_id=case.pk, reason="public_order")
     assert refused.value.details["field"] == "detail"
-    services.reflection_end(
+    reflection.reflection_end(
         actor=ca, case_id=case.pk, reason="improper_claim", detail="Fictional reasons"
     )
     case.refresh_from_db()
@@ -369,10 +369,10 @@ def test_expiry_is_refused_before_the_last_day_and_recorded_after_it(
 ):
     presumed(case, caseworker_a)
     with pytest.raises(TransitionNotAllowed):
-        services.reflection_end(actor=caseworker_a, case_id=case.pk, reason="expired")
+        reflection.reflection_end(actor=caseworker_a, case_id=case.pk, reason="expired")
     with time_machine.travel(timezone.now() + timedelta(days=31), tick=False):
-        assert services.expire_reflection_periods() == 1
-        assert services.expire_reflection_periods() == 0
+        assert reflection.expire_reflection_periods() == 1
+        assert reflection.expire_reflection_periods() == 0
     case.refresh_from_db()
     assert case.reflection == Reflection.REFLECTION_ENDED
     assert CaseEvent.objects.get(case=case, kind="sop1.reflection_ended").code == (
@@ -426,12 +426,12 @@ def test_rule_3_a_possible_child_stays_a_child_until_an_age_assessment(caseworke
             target=ChildProtection.ENDED,
         )
     # An inconclusive assessment keeps it.
-    services.age_assessment_record(
+    children.age_assessment_record(
         actor=caseworker_a, case_id=case.pk, outcome="inconclusive", method="Interview"
     )
     case.refresh_from_db()
     assert case.person.presumed_child
-    services.age_assessment_record(
+    children.age_assessment_record(
         actor=caseworker_a, case_id=case.pk, outcome="adult", method="Documents"
     )
     case.refresh_from_db()
@@ -442,7 +442,7 @@ def test_rule_3_a_possible_child_stays_a_child_until_an_age_assessment(caseworke
 def test_marking_a_possible_child_requests_a_guardian_with_a_deadline(
     case, caseworker_a
 ):
-    services.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    children.mark_possible_child(actor=caseworker_a, case_id=case.pk)
     case.refresh_from_db()
     assert case.person.presumed_child and case.person.age_uncertain
     assert case.child_protection == ChildProtection.GUARDIAN_REQUESTED
@@ -452,10 +452,10 @@ def test_marking_a_possible_child_requests_a_guardian_with_a_deadline(
     assert steps["sop1.guardian"].due_on is not None
     assert steps["sop1.child_protection_notified"].state == StepState.DUE
     guardian = UserFactory(organisation=case.lead_organisation, roles=[Role.GUARDIAN])
-    services.guardian_appoint(
+    children.guardian_appoint(
         actor=caseworker_a, case_id=case.pk, guardian_user_id=guardian.pk
     )
-    services.child_protection_notify(
+    children.child_protection_notify(
         actor=caseworker_a, case_id=case.pk, authority="Fictional Child Agency"
     )
     case.refresh_from_db()
@@ -467,10 +467,10 @@ def test_marking_a_possible_child_requests_a_guardian_with_a_deadline(
 
 
 def test_a_guardian_must_hold_the_guardian_role(case, caseworker_a):
-    services.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    children.mark_possible_child(actor=caseworker_a, case_id=case.pk)
     other = UserFactory(organisation=case.lead_organisation, roles=[Role.CASE_MANAGER])
     with pytest.raises(CaseInvalidInput):
-        services.guardian_appoint(
+        children.guardian_appoint(
             actor=caseworker_a, case_id=case.pk, guardian_user_id=other.pk
         )
 
@@ -483,7 +483,7 @@ def test_rule_6_no_origin_country_check_for_an_asylum_applicant(caseworker_a, ch
     case = open_case(caseworker_a, asylum_applicant=True)
     before = counts(case)
     with pytest.raises(ConsularCheckBlocked):
-        services.identity_verification_request(
+        contacts.identity_verification_request(
             actor=caseworker_a, case_id=case.pk, channel=channel
         )
     assert counts(case) == before
@@ -493,11 +493,11 @@ def test_rule_6_domestic_checks_stay_open_and_others_may_use_the_consulate(
     caseworker_a,
 ):
     asylum = open_case(caseworker_a, asylum_applicant=True)
-    services.identity_verification_request(
+    contacts.identity_verification_request(
         actor=caseworker_a, case_id=asylum.pk, channel="domestic"
     )
     other = open_case(caseworker_a)
-    services.identity_verification_request(
+    contacts.identity_verification_request(
         actor=caseworker_a, case_id=other.pk, channel="consulate"
     )
     assert CaseEvent.objects.get(
@@ -515,16 +515,16 @@ def test_rule_8_a_contact_makes_the_risk_review_due_until_reviewed(case, casewor
         return next(s for s in sop1.steps if s.step.id == "sop1.risk_review").state
 
     assert review_state() == StepState.NOT_STARTED
-    services.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
+    contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
     assert review_state() == StepState.DUE
-    services.risk_review_record(actor=caseworker_a, case_id=case.pk, level="medium")
+    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="medium")
     assert review_state() == StepState.DONE
-    services.contact_record(actor=caseworker_a, case_id=case.pk, kind="phone")
+    contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="phone")
     assert review_state() == StepState.DUE
 
 
 def test_unknown_contact_kinds_and_levels_are_refused(case, caseworker_a):
     with pytest.raises(CaseInvalidInput):
-        services.contact_record(actor=caseworker_a, case_id=case.pk, kind="telepathy")
+        contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="telepathy")
     with pytest.raises(CaseInvalidInput):
-        services.risk_review_record(actor=caseworker_a, case_id=case.pk, level="none")
+        contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="none")

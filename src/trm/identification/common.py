@@ -1,0 +1,83 @@
+"""What every SOP 1 service shares: the variant, role and state checks, reasons.
+
+Internal to :mod:`trm.identification`; the services are in ``services``
+(identification), ``reflection``, ``children`` and ``contacts``.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from trm.accounts.models import Role, User
+from trm.audit import services as audit
+from trm.cases.access import CaseAccess
+from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
+from trm.cases.models import Case
+from trm.cases.services import (
+    move_track,
+)
+from trm.cases.tracks import ChildProtection
+from trm.sop.types import Definition
+
+MAX_REASON_CHARS = 5000
+
+
+def node_definition() -> Definition:
+    """Return the node's SOP variant (``TRM_SOP_VARIANT``), loaded once."""
+    from trm.sop.loader import get_definition
+
+    return get_definition()
+
+
+def require_roles(access: CaseAccess, allowed: frozenset[str]) -> None:
+    """Raise :class:`CaseRoleRequired` unless the actor holds one of ``allowed``."""
+    if not (access.roles & allowed):
+        raise CaseRoleRequired(
+            _("Only these roles on the case may do this: %(roles)s.")
+            % {"roles": ", ".join(str(Role(r).label) for r in sorted(allowed))},
+            details={"allowed_roles": sorted(allowed)},
+        )
+
+
+def require_open(case: Case) -> None:
+    """Raise :class:`TransitionNotAllowed` if the case is closed."""
+    if case.is_closed:
+        raise TransitionNotAllowed(_("The case is closed."))
+
+
+def clean_reason(reason: str, *, field: str, required: bool, message: str = "") -> str:
+    """Return ``reason`` stripped; raise :class:`CaseInvalidInput` on ``field``
+    if it is required and empty or longer than :data:`MAX_REASON_CHARS`."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise CaseInvalidInput(
+            message or _("Give the reasons."), details={"field": field}
+        )
+    if len(reason) > MAX_REASON_CHARS:
+        raise CaseInvalidInput(
+            _("At most %(n)d characters.") % {"n": MAX_REASON_CHARS},
+            details={"field": field},
+        )
+    return reason
+
+
+def start_child_protection(case: Case, *, actor: User | None) -> None:
+    """Request a guardian (child-protection track) unless it already runs."""
+    if case.child_protection in {
+        ChildProtection.GUARDIAN_REQUESTED,
+        ChildProtection.GUARDIAN_APPOINTED,
+    }:
+        return
+    move_track(
+        actor=actor,  # type: ignore[arg-type]
+        case=case,
+        access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
+        track="child_protection",
+        target=ChildProtection.GUARDIAN_REQUESTED,
+        reason="",
+    )
+
+
+def audit_case(actor: User | None, action: str, case: Case, **data: object) -> None:
+    """Append an audit entry about ``case`` (``data`` must hold nothing personal)."""
+    audit.record(actor=actor, action=action, target=case, data=dict(data))

@@ -1,0 +1,177 @@
+"""SOP 1: identity verification, contacts with the person, risk reviews.
+
+An identity check through the country of origin is refused for an asylum
+applicant (SOPS §2 SOP 1 step 2 [BG]; §6.5 rule 6). Every recorded contact
+makes the risk review due until it is done ([BG 1.2]; SOPS §6.5 rule 8). Same
+conventions as :mod:`trm.identification.services`.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from trm.accounts.models import Role, User
+from trm.cases.errors import CaseInvalidInput
+from trm.cases.models import Case, Visibility
+from trm.cases.services import (
+    lock_case,
+    record_case_event,
+    require_live_person,
+)
+from trm.identification.common import (
+    audit_case,
+    clean_reason,
+    require_open,
+    require_roles,
+)
+from trm.identification.errors import (
+    ConsularCheckBlocked,
+)
+
+#: Roles that ask for an identity and nationality verification (SOPS §6.3).
+VERIFICATION_ROLES = frozenset(
+    {Role.NATIONAL_CONTACT_POINT, Role.CASE_MANAGER, Role.COMPETENT_AUTHORITY}
+)
+
+
+#: Roles that record contacts and risk reviews (everyone who meets the person
+#: except the legal track, which has its own protection assessment).
+CONTACT_ROLES = frozenset(
+    {
+        Role.FIRST_CONTACT_POINT,
+        Role.CASE_MANAGER,
+        Role.SERVICE_PROVIDER,
+        Role.GUARDIAN,
+        Role.COMPETENT_AUTHORITY,
+        Role.NATIONAL_CONTACT_POINT,
+    }
+)
+
+
+class VerificationChannel:
+    """How identity and nationality are verified (SOPS §2 SOP 1 step 2)."""
+
+    #: The diplomatic mission or consulate of the country of origin.
+    CONSULATE = "consulate"
+    #: Police cooperation with the country of origin.
+    POLICE = "police"
+    #: The counterpart national contact point (exchange message M2).
+    NATIONAL_CONTACT_POINT = "ncp"
+    #: Domestic registers only (the origin country is not contacted).
+    DOMESTIC = "domestic"
+    ALL = (CONSULATE, POLICE, NATIONAL_CONTACT_POINT, DOMESTIC)
+    #: Channels that contact the country of origin: closed to asylum applicants.
+    ORIGIN_COUNTRY = frozenset({CONSULATE, POLICE, NATIONAL_CONTACT_POINT})
+
+
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+CONTACT_KINDS = ("in_person", "phone", "video", "message", "accompanied")
+
+
+@transaction.atomic(durable=True)
+def identity_verification_request(
+    *, actor: User, case_id: UUID, channel: str, note: str = ""
+) -> Case:
+    """Record a request to verify identity and nationality (SOPS §2 SOP 1 step 2).
+
+    Any channel that contacts the country of origin is refused for a person
+    who applied for international protection (SOPS §6.5 rule 6 [BG]); the
+    message M2 itself goes through the exchange.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, ConsularCheckBlocked, CaseInvalidInput.
+    """
+    case, access = lock_case(actor=actor, case_id=case_id)
+    require_open(case)
+    require_roles(access, VERIFICATION_ROLES)
+    if channel not in VerificationChannel.ALL:
+        raise CaseInvalidInput(
+            _("Choose how identity is verified."), details={"field": "channel"}
+        )
+    if case.person.asylum_applicant and channel in VerificationChannel.ORIGIN_COUNTRY:
+        raise ConsularCheckBlocked(
+            _(
+                "The person has applied for international protection: the "
+                "authorities of their country of origin must not be contacted to "
+                "verify their identity. Use domestic registers only."
+            ),
+            details={"field": "channel"},
+        )
+    note = clean_reason(note, field="note", required=False)
+    if note:
+        require_live_person(case)
+    record_case_event(
+        case=case,
+        actor=actor,
+        kind="sop1.identity_verification_requested",
+        code=channel,
+        detail=note,
+    )
+    audit_case(actor, "identification.verification_requested", case, channel=channel)
+    return case
+
+
+@transaction.atomic(durable=True)
+def contact_record(*, actor: User, case_id: UUID, kind: str, note: str = "") -> Case:
+    """Record a contact with the person; the risk review falls due (rule 8, [BG 1.2]).
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, CaseInvalidInput (unknown kind).
+    """
+    case, access = lock_case(actor=actor, case_id=case_id)
+    require_open(case)
+    require_roles(access, CONTACT_ROLES)
+    if kind not in CONTACT_KINDS:
+        raise CaseInvalidInput(
+            _("Choose the kind of contact."), details={"field": "kind"}
+        )
+    note = clean_reason(note, field="note", required=False)
+    if note:
+        require_live_person(case)
+    record_case_event(
+        case=case,
+        actor=actor,
+        kind="sop1.contact_recorded",
+        code=kind,
+        detail=note,
+        visibility=Visibility.ASSISTANCE_ONLY,
+    )
+    audit_case(actor, "identification.contact_recorded", case, kind=kind)
+    return case
+
+
+@transaction.atomic(durable=True)
+def risk_review_record(
+    *, actor: User, case_id: UUID, level: str, note: str = ""
+) -> Case:
+    """Record that the risk assessment and safety plan were reviewed ([BG 1.2] step 3).
+
+    The full risk assessment record belongs to SOP 2; this records the review
+    that every contact makes due (SOPS §6.5 rule 8).
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, CaseInvalidInput (unknown level).
+    """
+    case, access = lock_case(actor=actor, case_id=case_id)
+    require_open(case)
+    require_roles(access, CONTACT_ROLES)
+    if level not in RISK_LEVELS:
+        raise CaseInvalidInput(_("Choose the risk level."), details={"field": "level"})
+    note = clean_reason(note, field="note", required=False)
+    if note:
+        require_live_person(case)
+    record_case_event(
+        case=case,
+        actor=actor,
+        kind="sop1.risk_assessment_reviewed",
+        code=level,
+        detail=note,
+        visibility=Visibility.ASSISTANCE_ONLY,
+    )
+    audit_case(actor, "identification.risk_reviewed", case, level=level)
+    return case
