@@ -21,7 +21,11 @@ run: $(STAMP)
 	TRM_ENV=development $(BIN)/trm keys init --if-missing
 	TRM_ENV=development $(BIN)/trm migrate --noinput
 	TRM_ENV=development $(BIN)/trm createadmin --if-none
-	TRM_ENV=development $(BIN)/trm serve --host 127.0.0.1 --port 8000
+	@# The worker (reminders, reflection-period expiry) runs beside the server
+	@# and stops with it.
+	TRM_ENV=development sh -c '$(BIN)/trm worker --interval 300 & worker=$$!; \
+		trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/trm serve --host 127.0.0.1 --port 8000'
 
 ## Run the test suite (SQLite by default; set DATABASE_URL=postgres://… for PostgreSQL)
 test: $(STAMP)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -40,6 +46,10 @@ class Command(BaseCommand):
                     f"Port {port} on {host} is already in use. Stop what runs there "
                     f"or choose another port with --port."
                 )
+        # Ctrl-C stops the server even when a parent shell started it with
+        # SIGINT ignored (a background job of a script); SIGTERM likewise.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
         self.stdout.write(f"TRM node serving on http://{host}:{port}/ (Ctrl-C stops)")
         self.stdout.flush()
         serve(
