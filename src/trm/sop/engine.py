@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from uuid import UUID
 
 from django.conf import settings
@@ -145,22 +146,29 @@ def _resolve(reference: str, definition: Definition) -> str:
     return reference
 
 
+@lru_cache(maxsize=1024)
+def _pattern(reference: str) -> tuple[str, str, str, str]:
+    """Return ``(kind, track, to_state, code)`` an event must have ("" = any)."""
+    if reference.startswith("track:"):
+        track, _sep, state = reference[len("track:") :].partition("->")
+        return ("case.track_moved", track, state, "")
+    kind, _sep, code = reference.partition("=")
+    return (kind, "", "", code)
+
+
 def matches(reference: str, event: EventFact, definition: Definition) -> bool:
     """Return True if ``event`` is what the event ``reference`` names.
 
     References: ``kind``, ``kind=code``, ``track:<track>-><state>`` and
     ``@reflection_start`` (see :mod:`trm.sop.vocabulary`).
     """
-    reference = _resolve(reference, definition)
-    if reference.startswith("track:"):
-        track, _sep, state = reference[len("track:") :].partition("->")
-        return (
-            event.kind == "case.track_moved"
-            and event.track == track
-            and event.to_state == state
-        )
-    kind, _sep, code = reference.partition("=")
-    return event.kind == kind and (not code or event.code == code)
+    kind, track, state, code = _pattern(_resolve(reference, definition))
+    return (
+        event.kind == kind
+        and (not track or event.track == track)
+        and (not state or event.to_state == state)
+        and (not code or event.code == code)
+    )
 
 
 def conditions(
@@ -258,6 +266,32 @@ def _deadline_days(step: Step, definition: Definition) -> int | None:
     return deadline.days if deadline.days is not None else 0
 
 
+class EventIndex(Sequence[EventFact]):
+    """A case's events (oldest first) with an index by kind, for the engine."""
+
+    def __init__(self, events: Sequence[EventFact]) -> None:
+        self._events = list(events)
+        self._by_kind: dict[str, list[EventFact]] = defaultdict(list)
+        for event in self._events:
+            self._by_kind[event.kind].append(event)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return self._events[i]
+
+    def candidates(
+        self, references: Sequence[str], definition: Definition
+    ) -> list[EventFact]:
+        """Events whose kind one of ``references`` names, oldest first."""
+        kinds = {_pattern(_resolve(r, definition))[0] for r in references}
+        if len(kinds) == 1:
+            return self._by_kind.get(next(iter(kinds)), [])
+        found = [e for k in kinds for e in self._by_kind.get(k, [])]
+        return sorted(found, key=lambda e: e.at)
+
+
 def step_status(
     step: Step,
     *,
@@ -267,11 +301,21 @@ def step_status(
     values: Mapping[str, bool],
     today: date,
 ) -> StepStatus:
-    """Derive one step's state (see the module docstring for the rules)."""
-    if step.trigger:
-        occurrences = [
-            e for e in events if any(matches(r, e, definition) for r in step.trigger)
+    """Derive one step's state (see the module docstring for the rules).
+
+    ``events`` may be a :class:`EventIndex` (faster for many steps).
+    """
+    index = events if isinstance(events, EventIndex) else EventIndex(events)
+
+    def occurring(references: Sequence[str]) -> list[EventFact]:
+        return [
+            e
+            for e in index.candidates(references, definition)
+            if any(matches(r, e, definition) for r in references)
         ]
+
+    if step.trigger:
+        occurrences = occurring(step.trigger)
         if not occurrences:
             started = None
         else:
@@ -281,13 +325,7 @@ def step_status(
     done_at = None
     if started is not None:
         done_at = next(
-            (
-                e.at
-                for e in events
-                if e.at >= started
-                and any(matches(r, e, definition) for r in step.done_when)
-            ),
-            None,
+            (e.at for e in occurring(step.done_when) if e.at >= started), None
         )
     if done_at is not None:
         return StepStatus(step, StepState.DONE, started, None, done_at)
@@ -316,7 +354,7 @@ def step_status(
         return StepStatus(step, StepState.DUE, started)
     base = started
     if step.deadline is not None and step.deadline.base:
-        bases = [e.at for e in events if matches(step.deadline.base, e, definition)]
+        bases = [e.at for e in occurring((step.deadline.base,))]
         base = bases[-1] if bases else started
     due_on = local_date(base) + timedelta(days=days)
     remind_on = (
@@ -357,6 +395,7 @@ def case_sop_status(
     if events is None:
         events = events_for_cases([case.pk]).get(case.pk, [])
     today = today or timezone.localdate()
+    events = events if isinstance(events, EventIndex) else EventIndex(events)
     values = conditions(case, events, definition)
     return tuple(
         SopStatus(
