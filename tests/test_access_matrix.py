@@ -87,6 +87,7 @@ CHILD_ACTORS = frozenset(
         R.FIRST_CONTACT_POINT,
     }
 )
+ASYLUM = PRESUMERS | {R.NATIONAL_CONTACT_POINT}
 VERIFIERS = frozenset({R.NATIONAL_CONTACT_POINT, R.CASE_MANAGER, R.COMPETENT_AUTHORITY})
 CONTACT_RECORDERS = TEAM_ROLES - {R.PROSECUTOR}
 REMOVAL_RECORDERS = VERIFIERS
@@ -388,10 +389,10 @@ MATRIX: dict[str, Entry] = {
     "identification:decide": Entry(
         "GET", case_url("identification/decision/"), team_roles(NO_ONE)
     ),
+    # Like the decision: the matrix's organisations are not the body the
+    # variant names (tested with a real competent authority in the app tests).
     "identification:reopen": Entry(
-        "GET",
-        case_url("identification/reopen/"),
-        team_roles(frozenset({R.COMPETENT_AUTHORITY})),
+        "GET", case_url("identification/reopen/"), team_roles(NO_ONE)
     ),
     "identification:no_indication": Entry(
         "GET", case_url("identification/no-indication/"), team_roles(PRESUMERS)
@@ -408,6 +409,9 @@ MATRIX: dict[str, Entry] = {
     ),
     "identification:possible_child": Entry(
         "GET", case_url("identification/possible-child/"), team_roles(CHILD_ACTORS)
+    ),
+    "identification:asylum": Entry(
+        "GET", case_url("identification/asylum-application/"), team_roles(ASYLUM)
     ),
     "identification:age_assessment": Entry(
         "GET", case_url("identification/age-assessment/"), team_roles(CHILD_ACTORS)
@@ -554,7 +558,7 @@ MATRIX: dict[str, Entry] = {
     "POST /api/v1/cases/{case_id}/identification/reopen": Entry(
         "POST",
         api("/cases/{case_id}/identification/reopen"),
-        team_roles(frozenset({R.COMPETENT_AUTHORITY})),
+        team_roles(NO_ONE),
         lambda w, _: {"reason": "Fictional evidence"},
         api=True,
     ),
@@ -577,6 +581,13 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/identification/reflection-end"),
         team_roles(EARLY_ENDERS),
         lambda w, _: {"reason": "public_order", "detail": "Fictional reasons"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/identification/asylum-application": Entry(
+        "POST",
+        api("/cases/{case_id}/identification/asylum-application"),
+        team_roles(ASYLUM),
+        lambda w, _: {"note": ""},
         api=True,
     ),
     "POST /api/v1/cases/{case_id}/identification/possible-child": Entry(

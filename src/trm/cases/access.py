@@ -99,11 +99,13 @@ def case_access(user: User, case: Case) -> CaseAccess | None:
     """Return the user's access to ``case``, or None when they may not see it."""
     if not user.is_active or not user.is_authenticated:
         return None
+    # A team role counts only while the user still holds it: a user whose role
+    # was withdrawn keeps no power on the cases they worked on in it.
     team_roles = frozenset(
         CaseTeamMember.objects.filter(case=case, user=user).values_list(
             "role", flat=True
         )
-    )
+    ) & frozenset(user.role_codes())
     if team_roles:
         return CaseAccess(roles=team_roles)
     if (
@@ -122,7 +124,11 @@ def visible_cases_filter(user: User) -> Q:
         return Q(pk__in=[])
     # An IN list of the user's cases (driven by the team index), not a correlated
     # EXISTS over every case: a case worker's list costs their cases, not the node's.
-    condition = Q(pk__in=CaseTeamMember.objects.filter(user=user).values("case_id"))
+    condition = Q(
+        pk__in=CaseTeamMember.objects.filter(
+            user=user, role__in=sorted(user.role_codes())
+        ).values("case_id")
+    )
     if user.has_role(Role.NATIONAL_CONTACT_POINT):
         condition |= Q(transnational__in=NCP_VISIBLE_LINKS)
     return condition

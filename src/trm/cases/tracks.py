@@ -298,8 +298,9 @@ TRACKS: dict[str, Track] = {
             }
         ),
         roles=frozenset({_CM, _G, _FCP, _SP}),
-        # Only an age assessment lifts the presumption of minority (rule 3).
-        guarded=frozenset({C.ENDED, C.GUARDIAN_REQUESTED}),
+        # Only an age assessment lifts the presumption of minority (rule 3);
+        # a guardian is appointed through its own form (who, the deadline).
+        guarded=frozenset({C.ENDED, C.GUARDIAN_REQUESTED, C.GUARDIAN_APPOINTED}),
     ),
     "transnational": Track(
         field="transnational",

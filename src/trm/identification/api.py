@@ -177,7 +177,7 @@ def _state(request: HttpRequest, case_id: UUID) -> IdentificationOut:
         child_protection=case.child_protection,
         presumed_child=person.presumed_child,
         age_uncertain=person.age_uncertain,
-        asylum_applicant=person.asylum_applicant,
+        asylum_applicant=engine.is_asylum_applicant(case),
         removal_block=(
             RemovalBlockOut(reasons=list(block.reasons), until=block.until)
             if block is not None
@@ -311,6 +311,26 @@ def possible_child(
         actor=request_actor(request), case_id=case_id, reason=payload.reason
     )
     return _state(request, case_id)
+
+
+class AsylumIn(StrictIn):
+    note: str = NOTE
+
+
+@router.post(
+    "/{case_id}/identification/asylum-application",
+    response={201: IdentificationOut},
+    summary="Record that the person applied for international protection",
+    description="From then on identity checks through the country of origin are "
+    "refused (code identification.consular_check_blocked).",
+)
+def asylum_application(
+    request: HttpRequest, case_id: UUID, payload: AsylumIn
+) -> Status[IdentificationOut]:
+    contacts.asylum_application_record(
+        actor=request_actor(request), case_id=case_id, note=payload.note
+    )
+    return Status(201, _state(request, case_id))
 
 
 @router.post(

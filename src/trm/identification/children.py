@@ -78,7 +78,7 @@ def mark_possible_child(*, actor: User, case_id: UUID, reason: str = "") -> Pers
     case.person = person
     start_child_protection(case, actor=actor)
     record_case_event(
-        case=case, actor=actor, kind="sop1.age_assessed", code="presumed", detail=reason
+        case=case, actor=actor, kind="sop1.possible_child_recorded", detail=reason
     )
     audit_case(actor, "identification.presumed_child", case)
     return person

@@ -30,7 +30,13 @@ def node_definition() -> Definition:
 
 
 def require_roles(access: CaseAccess, allowed: frozenset[str]) -> None:
-    """Raise :class:`CaseRoleRequired` unless the actor holds one of ``allowed``."""
+    """Raise :class:`CaseRoleRequired` unless the actor holds one of ``allowed``
+    as a member of the case team (access through node policy — a national
+    contact point seeing a transnational case — reads, but does not act)."""
+    if access.via_policy:
+        raise CaseRoleRequired(
+            _("Join the case team to do this."), details={"reason": "not_on_team"}
+        )
     if not (access.roles & allowed):
         raise CaseRoleRequired(
             _("Only these roles on the case may do this: %(roles)s.")

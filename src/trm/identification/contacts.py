@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
-from trm.cases.errors import CaseInvalidInput
-from trm.cases.models import Case, Visibility
+from trm.cases.errors import CaseInvalidInput, TransitionNotAllowed
+from trm.cases.models import Case, Person, Visibility
 from trm.cases.services import (
     lock_case,
     record_case_event,
@@ -30,6 +30,7 @@ from trm.identification.common import (
 from trm.identification.errors import (
     ConsularCheckBlocked,
 )
+from trm.sop import engine
 
 #: Roles that ask for an identity and nationality verification (SOPS §6.3).
 VERIFICATION_ROLES = frozenset(
@@ -93,7 +94,10 @@ def identity_verification_request(
         raise CaseInvalidInput(
             _("Choose how identity is verified."), details={"field": "channel"}
         )
-    if case.person.asylum_applicant and channel in VerificationChannel.ORIGIN_COUNTRY:
+    if (
+        engine.is_asylum_applicant(case)
+        and channel in VerificationChannel.ORIGIN_COUNTRY
+    ):
         raise ConsularCheckBlocked(
             _(
                 "The person has applied for international protection: the "
@@ -174,4 +178,52 @@ def risk_review_record(
         visibility=Visibility.ASSISTANCE_ONLY,
     )
     audit_case(actor, "identification.risk_reviewed", case, level=level)
+    return case
+
+
+#: Roles that record an application for international protection.
+ASYLUM_ROLES = frozenset(
+    {
+        Role.FIRST_CONTACT_POINT,
+        Role.CASE_MANAGER,
+        Role.COMPETENT_AUTHORITY,
+        Role.NATIONAL_CONTACT_POINT,
+        Role.SERVICE_PROVIDER,
+    }
+)
+
+
+@transaction.atomic(durable=True)
+def asylum_application_record(*, actor: User, case_id: UUID, note: str = "") -> Case:
+    """Record that the person applied for international protection.
+
+    From then on no identity check may go through the country of origin
+    (SOPS §2 SOP 1 step 2 [BG]; §6.5 rule 6) and the SOP panel shows that step
+    blocked. The flag is never cleared here: a decision on the application
+    does not reopen the origin country's channel.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, TransitionNotAllowed (closed case, or
+        already recorded), PersonErased.
+    """
+    case, access = lock_case(actor=actor, case_id=case_id)
+    require_open(case)
+    require_roles(access, ASYLUM_ROLES)
+    person = Person.objects.select_for_update().get(pk=case.person_id)
+    if person.asylum_applicant:
+        raise TransitionNotAllowed(
+            _("The application for international protection is already recorded.")
+        )
+    note = clean_reason(note, field="note", required=False)
+    if note:
+        require_live_person(case)
+    person.asylum_applicant = True
+    person.save(update_fields=["asylum_applicant", "updated_at"])
+    record_case_event(
+        case=case,
+        actor=actor,
+        kind="sop1.asylum_application_recorded",
+        detail=note,
+    )
+    audit_case(actor, "identification.asylum_application_recorded", case)
     return case

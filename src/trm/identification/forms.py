@@ -283,6 +283,14 @@ class PossibleChildForm(forms.Form):
     )
 
 
+class AsylumForm(forms.Form):
+    note = _reason_field(
+        _("Where and when did the person apply? (optional)"),
+        help_text=_("For example the reception centre and the date."),
+        rows=3,
+    )
+
+
 class AgeAssessmentForm(forms.Form):
     outcome = forms.ChoiceField(
         label=_("Result of the age assessment"),

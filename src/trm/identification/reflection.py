@@ -10,6 +10,7 @@ transaction, a DomainError and nothing written on refusal.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -30,6 +31,7 @@ from trm.cases.services import (
     require_live_person,
 )
 from trm.cases.tracks import Identification, Reflection
+from trm.common.errors import DomainError
 from trm.identification.common import (
     audit_case,
     clean_reason,
@@ -46,6 +48,8 @@ from trm.sop.vocabulary import (
     REFLECTION_EARLY_END_REASONS,
     REFLECTION_END_REASONS,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Roles that end the reflection period early (the migration authority's
 #: decision, recorded by the competent authority or the national contact point).
@@ -76,6 +80,10 @@ def reflection_end(
     competent authority; it changes the legal track only, never assistance),
     ``public_order`` / ``improper_claim`` (early end, CETS 13(3): competent
     authority or national contact point, written reasons required).
+
+    Only an early end lifts the protection from removal before the period's
+    last day: after the person's decision the removal block holds until then
+    (CETS 13(1): at least 30 days; :func:`removal_block`).
 
     Args:
         actor: ``None`` for the system (expiry).
@@ -132,10 +140,12 @@ def reflection_end(
         if reason in REFLECTION_EARLY_END_REASONS
         else Reflection.REFLECTION_ENDED
     )
+    # The roles were checked above for this reason (a prosecutor records the
+    # person's decision though the track's own roles do not name them).
     move_track(
         actor=actor,  # type: ignore[arg-type]
         case=case,
-        access=access,
+        access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
         track="reflection",
         target=target,
         reason=detail,
@@ -185,15 +195,30 @@ def removal_block(
             )
         )
     window = engine.reflection_window(case, events, definition)
-    if window is not None and window.ended_at is None and today <= window.ends_on:
+    protected = (
+        window is not None
+        and today <= window.ends_on
+        and window.end_reason not in REFLECTION_EARLY_END_REASONS
+    )
+    if window is not None and protected:
         until = window.ends_on
-        reasons.append(
-            _(
-                "The reflection and recovery period runs until %(date)s: no "
-                "expulsion order may be enforced (CETS Art. 13(1))."
+        if window.ended_at is None:
+            reasons.append(
+                _(
+                    "The reflection and recovery period runs until %(date)s: no "
+                    "expulsion order may be enforced (CETS Art. 13(1))."
+                )
+                % {"date": date_format(window.ends_on)}
             )
-            % {"date": date_format(window.ends_on)}
-        )
+        else:
+            reasons.append(
+                _(
+                    "The person's decision ended the reflection and recovery period, "
+                    "but its protection from removal lasts until %(date)s (CETS "
+                    "Art. 13(1))."
+                )
+                % {"date": date_format(window.ends_on)}
+            )
     if not reasons:
         return None
     return RemovalBlock(reasons=tuple(reasons), until=until)
@@ -255,6 +280,11 @@ def expire_reflection_periods(*, today: date | None = None) -> int:
         )
         if window is None or today <= window.ends_on:
             continue
-        reflection_end(actor=None, case_id=case_id, reason="expired")
+        try:
+            reflection_end(actor=None, case_id=case_id, reason="expired")
+        except DomainError as exc:
+            # Ended meanwhile by a person or another worker: nothing to do.
+            logger.info("reflection expiry skipped for a case: %s", exc.code)
+            continue
         ended += 1
     return ended

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,6 +88,10 @@ def _clean_rights(
             _("The person must be told: %(items)s.")
             % {"items": "; ".join(str(RightsItem(m).label) for m in missing)},
             details={"field": "informed", "missing": missing},
+        )
+    if not chosen:
+        raise CaseInvalidInput(
+            _("Tick what the person was told."), details={"field": "informed"}
         )
     language = (language or "").strip().lower()
     if not is_language_code(language):
@@ -224,15 +229,37 @@ def presume(*, actor: User, case_id: UUID, reason: str = "") -> Case:
 def may_decide(user: User, access: CaseAccess, definition: Definition) -> bool:
     """Return True if ``user`` may take the formal identification decision.
 
-    They need the competent-authority role on the case and an organisation
-    performing one of the variant's ``formal_identification.authority_functions``
-    (e.g. ``PROS`` in Bulgaria: the prosecution service).
+    They need the competent-authority role — held now, and on the case team —
+    and an active organisation of this node's country performing one of the
+    variant's ``formal_identification.authority_functions`` (e.g. ``PROS`` in
+    Bulgaria: the prosecution service). SOPS §6.5 rule 10.
     """
     if Role.COMPETENT_AUTHORITY not in access.roles or access.via_policy:
         return False
+    if not user.is_active or not user.has_role(Role.COMPETENT_AUTHORITY):
+        return False
     functions = set(_authority_functions(definition))
     organisation = user.organisation
-    return organisation is not None and bool(functions & set(organisation.functions))
+    return (
+        organisation is not None
+        and organisation.is_active
+        and str(organisation.country).upper() == str(settings.TRM_COUNTRY).upper()
+        and bool(functions & set(organisation.functions))
+    )
+
+
+def _not_competent(definition: Definition) -> NotCompetentAuthority:
+    labels = dict(TrmFunction.choices)
+    bodies = ", ".join(str(labels.get(f, f)) for f in _authority_functions(definition))
+    return NotCompetentAuthority(
+        _(
+            "Only a competent-authority user of an organisation of this country "
+            "acting as %(bodies)s, on the case team, decides formal identification "
+            "here."
+        )
+        % {"bodies": bodies},
+        details={"authority_functions": _authority_functions(definition)},
+    )
 
 
 def _authority_functions(definition: Definition) -> list[str]:
@@ -273,18 +300,7 @@ def decide(
     require_open(case)
     definition = node_definition()
     if not may_decide(actor, access, definition):
-        labels = dict(TrmFunction.choices)
-        bodies = ", ".join(
-            str(labels.get(f, f)) for f in _authority_functions(definition)
-        )
-        raise NotCompetentAuthority(
-            _(
-                "Only a competent authority of %(bodies)s on this case decides "
-                "formal identification here."
-            )
-            % {"bodies": bodies},
-            details={"authority_functions": _authority_functions(definition)},
-        )
+        raise _not_competent(definition)
     if outcome not in {Identification.IDENTIFIED, Identification.NOT_IDENTIFIED}:
         raise CaseInvalidInput(
             _("Choose identified or not identified."), details={"field": "outcome"}
@@ -344,7 +360,8 @@ def reopen(*, actor: User, case_id: UUID, reason: str) -> Case:
     """
     case, access = lock_case(actor=actor, case_id=case_id)
     require_open(case)
-    require_roles(access, frozenset({Role.COMPETENT_AUTHORITY}))
+    if not may_decide(actor, access, node_definition()):
+        raise _not_competent(node_definition())
     if case.identification != Identification.NOT_IDENTIFIED:
         raise TransitionNotAllowed(
             _("Only a case decided as not identified can be re-opened."),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("rights-information/", views.rights_view, name="rights"),
     path("reflection-end/", views.reflection_end_view, name="reflection_end"),
     path("possible-child/", views.possible_child_view, name="possible_child"),
+    path("asylum-application/", views.asylum_view, name="asylum"),
     path("age-assessment/", views.age_assessment_view, name="age_assessment"),
     path("guardian/", views.guardian_view, name="guardian"),
     path(

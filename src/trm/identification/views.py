@@ -154,6 +154,12 @@ RULES: dict[str, Rule] = {
         gettext_lazy("Request identity verification"),
         contacts.VERIFICATION_ROLES,
     ),
+    "asylum": Rule(
+        gettext_lazy("Record an application for international protection"),
+        contacts.ASYLUM_ROLES,
+        lambda c: not c.person.asylum_applicant,
+        gettext_lazy("The application for international protection is recorded."),
+    ),
     "contact": Rule(gettext_lazy("Record contact"), contacts.CONTACT_ROLES),
     "risk_review": Rule(gettext_lazy("Review risk assessment"), contacts.CONTACT_ROLES),
     "enforced_removal": Rule(
@@ -163,8 +169,13 @@ RULES: dict[str, Rule] = {
 
 
 def may(name: str, *, user: User, access: CaseAccess, definition: Definition) -> bool:
-    """Return True if the user's roles on the case allow action ``name``."""
-    if name == "decide":
+    """Return True if the user's roles on the case allow action ``name``.
+
+    Access through node policy (not on the team) reads but never acts.
+    """
+    if access.via_policy:
+        return False
+    if name in {"decide", "reopen"}:
         return services.may_decide(user, access, definition)
     if name == "rights":
         return not (access.legal_only or access.via_policy)
@@ -244,7 +255,7 @@ def identification_actions(
         url = reverse(f"identification:{name}", args=[case.pk])
         explanation = ""
         enabled = True
-        if name == "identity_verification" and person.asylum_applicant:
+        if name == "identity_verification" and engine.is_asylum_applicant(case):
             explanation = _(
                 "The person has applied for international protection: the "
                 "country of origin must not be contacted. Only domestic "
@@ -267,10 +278,7 @@ def case_page_context(
     """
     today = today or timezone.localdate()
     definition = sop_views.definition()
-    events = engine.events_for_cases([case.pk]).get(case.pk, [])
-    panel = sop_views.build_panel(
-        case, definition=definition, events=events, today=today
-    )
+    panel = sop_views.panel_for_case(case, access=access, today=today)
     return {
         "sop_panel": panel,
         "identification_actions": identification_actions(
@@ -635,6 +643,32 @@ def possible_child_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
+def asylum_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    """Record that the person applied for international protection."""
+    return _action_page(
+        request,
+        case_id,
+        "asylum",
+        build_form=lambda data, c: id_forms.AsylumForm(data),
+        perform=lambda c, data: contacts.asylum_application_record(
+            actor=c.user, case_id=c.case.pk, note=data["note"]
+        ),
+        page=lambda c: _page(
+            [
+                _(
+                    "From now on the authorities of the person's country of origin "
+                    "must not be contacted to verify their identity."
+                )
+            ],
+            submit=_("Record the application"),
+            success=_("The application for international protection is recorded."),
+        ),
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
 def age_assessment_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     """Record an age assessment (the only way to lift the presumption of minority)."""
     return _action_page(
@@ -727,7 +761,7 @@ def identity_verification_view(request: HttpRequest, case_id: UUID) -> HttpRespo
 
     def page(c: Ctx) -> Page:
         warnings = []
-        if c.case.person.asylum_applicant:
+        if engine.is_asylum_applicant(c.case):
             warnings.append(
                 _(
                     "The person has applied for international protection: the "
@@ -752,7 +786,7 @@ def identity_verification_view(request: HttpRequest, case_id: UUID) -> HttpRespo
         case_id,
         "identity_verification",
         build_form=lambda data, c: id_forms.VerificationForm(
-            data, asylum_applicant=c.case.person.asylum_applicant
+            data, asylum_applicant=engine.is_asylum_applicant(c.case)
         ),
         perform=lambda c, data: contacts.identity_verification_request(
             actor=c.user, case_id=c.case.pk, channel=data["channel"], note=data["note"]

@@ -2,7 +2,8 @@
 
 The same selectors and service as the web pages: the indicator lists a case
 would use, recording a screening, the list of a case's screenings (results
-only) and one screening with its answers (an audited read).
+only) and one screening with its answers (an audited read; results only for a
+caller whose roles on the case are legal-track only).
 """
 
 from __future__ import annotations
@@ -144,11 +145,16 @@ class AnswerOut(Schema):
 
 
 class ScreeningDetailOut(ScreeningOut):
+    answers_withheld: bool = Field(
+        description="True when the caller's roles on the case are legal-track "
+        "only (a prosecutor): the answers, facts and note are assistance "
+        "material (SOPS §3) and are not given; the result is."
+    )
     responses: dict[str, AnswerOut] | None = Field(
-        description="None once the person was erased."
+        description="None once the person was erased, or when withheld."
     )
     facts: dict[str, str]
-    note: str | None
+    note: str | None = Field(description="None when unreadable or withheld.")
 
 
 def _list_out(entry: IndicatorList) -> IndicatorListOut:
@@ -279,7 +285,8 @@ def screening_list(request: HttpRequest, case_id: Path[UUID]) -> list[ScreeningO
 @router.get(
     "/{uuid:screening_id}",
     response=ScreeningDetailOut,
-    summary="One screening with its answers (an audited read)",
+    summary="One screening with its answers (an audited read; results only "
+    "for a legal-track-only caller)",
 )
 def screening_detail(
     request: HttpRequest, case_id: Path[UUID], screening_id: UUID
@@ -299,6 +306,7 @@ def screening_detail(
     )
     return ScreeningDetailOut(
         **_fields(detail.screening),
+        answers_withheld=detail.withheld,
         responses=responses,
         facts=detail.facts,
         note=detail.note,

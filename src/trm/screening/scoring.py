@@ -90,7 +90,7 @@ ACTION_LABELS: dict[str, Promise] = {
 RULE_LABELS: dict[str, Promise] = {
     RuleResult.INDICATIVE_POSITIVE: _("Indicative: the combination rule is met"),
     RuleResult.INSUFFICIENT_DATA: _(
-        "Insufficient data: indicators not yet assessed could meet the rule"
+        "Insufficient data: the combination rule cannot be applied yet"
     ),
     RuleResult.INDICATIVE_NEGATIVE: _("The combination rule is not met"),
 }

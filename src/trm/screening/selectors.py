@@ -1,9 +1,12 @@
 """The only readers of screenings. Access follows the case; reads are audited.
 
 A user sees a case's screenings when they may see the case
-(:mod:`trm.cases.access`); "no access" answers like "no such screening".
-Reading the answers (personal data, decrypted) is audited as
-``screening.read``; listing results (no answers) as ``screening.list_read``.
+(:mod:`trm.cases.access`); "no access" answers like "no such screening". The
+answers and the assessor's note are assistance material (SOPS §3
+confidentiality): a user whose roles on the case are legal-track only (a
+prosecutor) sees a screening's result and summary, never them. Reading the
+answers (personal data, decrypted) is audited as ``screening.read``; reading
+results only (no answers) as ``screening.list_read``.
 """
 
 from __future__ import annotations
@@ -77,9 +80,14 @@ class ScreeningDetail:
 
     Attributes:
         responses: indicator id → ``{"value", "evidence"}``; None when the
-            answers can no longer be read (the person was erased).
-        facts: fact id → value (empty when unreadable).
-        note: the assessor's note (``""`` if none; None when unreadable).
+            answers can no longer be read (the person was erased) or are
+            withheld.
+        facts: fact id → value (empty when unreadable or withheld).
+        note: the assessor's note (``""`` if none; None when unreadable or
+            withheld).
+        withheld: the user's roles on the case are legal-track only, so the
+            answers and the note were not read (the result and the summary on
+            :attr:`screening` are shown).
     """
 
     screening: Screening
@@ -88,6 +96,7 @@ class ScreeningDetail:
     responses: dict[str, dict[str, str]] | None
     facts: dict[str, str] = field(default_factory=dict)
     note: str | None = ""
+    withheld: bool = False
 
 
 def screening_detail_for_user(
@@ -95,7 +104,11 @@ def screening_detail_for_user(
 ) -> ScreeningDetail:
     """Return one screening of ``case`` with its answers decrypted.
 
-    Audited as ``screening.read``.
+    Audited as ``screening.read``. To a user whose roles on the case are
+    legal-track only (:attr:`~trm.cases.access.CaseAccess.legal_only`) the
+    answers and the note are withheld (SOPS §3: they are assistance material):
+    nothing is decrypted, and the read of the result is audited as
+    ``screening.list_read``, as the list is.
 
     Raises:
         CaseNotFound: the user may not see the case.
@@ -109,6 +122,22 @@ def screening_detail_for_user(
     )
     if screening is None:
         raise ScreeningNotFound(_("No such screening."))
+    if access.legal_only:
+        with transaction.atomic():
+            audit.record(
+                actor=user,
+                action="screening.list_read",
+                target=case,
+                data={"screenings": [str(screening.pk)]},
+            )
+        return ScreeningDetail(
+            screening=screening,
+            case=case,
+            access=access,
+            responses=None,
+            note=None,
+            withheld=True,
+        )
     with transaction.atomic():
         audit.record(
             actor=user,

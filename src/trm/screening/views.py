@@ -405,7 +405,11 @@ def _summaries(
 def screening_detail_view(
     request: HttpRequest, case_id: UUID, screening_id: UUID
 ) -> HttpResponse:
-    """Show one screening: the recommended action, the dimensions, the answers."""
+    """Show one screening: the recommended action, the dimensions, the answers.
+
+    The answers and the note are left out for a user whose roles on the case are
+    legal-track only (:func:`~trm.screening.selectors.screening_detail_for_user`).
+    """
     user = _user(request)
     case, _access = case_selectors.case_get_for_user(user=user, case_id=case_id)
     detail = selectors.screening_detail_for_user(

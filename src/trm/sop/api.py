@@ -1,8 +1,9 @@
 """API endpoints of SOP progress: a case's SOP panel and the caller's tasks.
 
 The same computation as the pages (:mod:`trm.sop.views`): derived from the
-case timeline and the node's SOP variant, nothing personal. Tasks carry case
-numbers, never names.
+case timeline (only the events the caller may see; the removal block from all)
+and the node's SOP variant, nothing personal. Tasks carry case numbers, never
+names.
 """
 
 from __future__ import annotations
@@ -158,10 +159,10 @@ def panel_out(panel: views.Panel) -> PanelOut:
     summary="Where a case stands in the five SOPs",
 )
 def case_sop(request: HttpRequest, case_id: UUID) -> PanelOut:
-    case, _access = case_selectors.case_get_for_user(
+    case, access = case_selectors.case_get_for_user(
         user=request_actor(request), case_id=case_id
     )
-    return panel_out(views.panel_for_case(case))
+    return panel_out(views.panel_for_case(case, access=access))
 
 
 @router.get(

@@ -23,7 +23,7 @@ Source: ARCHITECTURE §5, SOPS §2 and §6.2–6.3.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from trm.cases.models import Case, CaseEvent
-from trm.cases.tracks import Identification
+from trm.cases.tracks import Identification, Reflection
 from trm.sop.types import Definition, Step
 from trm.sop.vocabulary import BLOCK_EXPLANATIONS, CONDITIONS, REFLECTION_STARTS
 
@@ -64,6 +64,8 @@ class EventFact:
     track: str = ""
     to_state: str = ""
     code: str = ""
+    #: Who on the case sees the event (:class:`~trm.cases.models.Visibility`).
+    visibility: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,22 +122,32 @@ def local_date(moment: datetime) -> date:
     return timezone.localtime(moment).date()
 
 
-def events_for_cases(case_ids: Iterable[UUID]) -> dict[UUID, list[EventFact]]:
+def events_for_cases(
+    case_ids: Iterable[UUID], *, visibility: Collection[str] | None = None
+) -> dict[UUID, list[EventFact]]:
     """Load the engine's view of the timelines of several cases in one query.
 
     Returns case id → events oldest first. Only non-personal columns are read.
+
+    Args:
+        visibility: keep only events with one of these visibility levels
+            (:meth:`trm.cases.access.CaseAccess.visible_levels`), so a panel
+            shows a user only what their timeline shows; every event if None.
     """
     ids = list(case_ids)
     result: dict[UUID, list[EventFact]] = defaultdict(list)
     if not ids:
         return result
-    rows = (
-        CaseEvent.objects.filter(case_id__in=ids)
-        .order_by("at")
-        .values_list("case_id", "kind", "at", "track", "to_state", "code")
+    events = CaseEvent.objects.filter(case_id__in=ids)
+    if visibility is not None:
+        events = events.filter(visibility__in=list(visibility))
+    rows = events.order_by("at").values_list(
+        "case_id", "kind", "at", "track", "to_state", "code", "visibility"
     )
-    for case_id, kind, at, track, to_state, code in rows.iterator(chunk_size=2000):
-        result[case_id].append(EventFact(kind, at, track, to_state, code))
+    for case_id, kind, at, track, to_state, code, seen_by in rows.iterator(
+        chunk_size=2000
+    ):
+        result[case_id].append(EventFact(kind, at, track, to_state, code, seen_by))
     return result
 
 
@@ -190,7 +202,7 @@ def conditions(
         # every presumed child is treated as unaccompanied (the safer reading).
         "unaccompanied_child": bool(person.presumed_child),
         "foreign_national": bool(citizenships) and country not in citizenships,
-        "asylum_applicant": bool(person.asylum_applicant),
+        "asylum_applicant": is_asylum_applicant(case),
         "identification_pending": case.identification == Identification.PRESUMED,
         "identified": case.identification == Identification.IDENTIFIED,
         "reflection_running": window is not None
@@ -202,6 +214,17 @@ def conditions(
     if missing:  # pragma: no cover - a vocabulary entry without a computation
         raise KeyError(f"conditions without a computation: {sorted(missing)}")
     return values
+
+
+def is_asylum_applicant(case: Case) -> bool:
+    """Return True if the person applied for international protection.
+
+    Recorded on the person, or shown by the reflection and residence track being
+    in the international protection procedure (SOPS §6.5 rule 6).
+    """
+    return bool(case.person.asylum_applicant) or (
+        case.reflection == Reflection.INTERNATIONAL_PROTECTION
+    )
 
 
 def _holds(name: str, values: Mapping[str, bool]) -> bool:
@@ -234,12 +257,12 @@ def reflection_window(
 ) -> ReflectionWindow | None:
     """Return the case's reflection and recovery period under ``definition``.
 
-    It starts at the first event the variant names
-    (``settings.reflection_period.starts_at``) and lasts
+    It starts at the first ``sop1.reflection_started`` event — written by the
+    identification services at the event the variant names
+    (``settings.reflection_period.starts_at``) — and lasts
     ``settings.reflection_period.days``; ``None`` if it has not started.
     """
-    reference = "@reflection_start"
-    start = next((e for e in events if matches(reference, e, definition)), None)
+    start = next((e for e in events if e.kind == "sop1.reflection_started"), None)
     if start is None:
         return None
     days = int(str(definition.setting("reflection_period.days")))

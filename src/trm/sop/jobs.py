@@ -120,19 +120,26 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
                             )
                     except IntegrityError:  # a concurrent worker made it
                         continue
-                    if not created:
+                    if created:
+                        run.created += 1
+                    if reminder.emailed_at is not None or not user.email:
                         continue
-                    run.created += 1
+                    # Claim the e-mail (one worker sends it); give the claim back
+                    # if sending fails, so a later run retries.
+                    claimed = Reminder.objects.filter(
+                        pk=reminder.pk, emailed_at__isnull=True
+                    ).update(emailed_at=timezone.now())
+                    if not claimed:
+                        continue
                     try:
                         sent = _email(user, case, status)
                     except Exception:
-                        logger.warning("reminder e-mail failed", exc_info=False)
-                        continue
+                        logger.warning("reminder e-mail failed; retried next run")
+                        sent = False
                     if sent:
-                        Reminder.objects.filter(pk=reminder.pk).update(
-                            emailed_at=timezone.now()
-                        )
                         run.emailed += 1
+                    else:
+                        Reminder.objects.filter(pk=reminder.pk).update(emailed_at=None)
 
     for case_id in open_cases.iterator(chunk_size=500):
         batch.append(case_id)

@@ -10,10 +10,11 @@ Every file is checked twice before anything is used: against
 ``definitions/schema.json`` (shape, unknown fields), then for meaning (event
 kinds, tracks and states, conditions, message codes, roles, organisation
 functions, step ids, deadline settings, the 30-day minimum of the reflection
-and recovery period of CETS Art. 13). All problems are collected and raised
-together as one :class:`~trm.common.yamldata.DataFileError`, each naming its
-file, line and field — in the overlay for what the overlay wrote, in the
-baseline for what the baseline wrote.
+and recovery period of CETS Art. 13, the steps that carry legal rules). All
+problems are collected and raised together as one
+:class:`~trm.common.yamldata.DataFileError`, each naming its file, line and
+field — in the overlay for what the overlay wrote, in the baseline for what the
+baseline wrote.
 
 Sources: SOPS §2 (steps), §4.1 (indicators), §6 (tracks, messages, time
 limits); ARCHITECTURE §5.
@@ -68,6 +69,34 @@ _STEP_FIELDS = (
     "period",
     "source",
 )
+
+#: Steps that carry legal rules the system relies on, with their legal basis: no
+#: variant may remove them, and every complete definition must have them.
+PROTECTED_STEPS: Mapping[str, str] = {
+    "sop1.formal_identification": "CETS Art. 10(2); SOPS §6.5 rules 2 and 10",
+    "sop1.reflection_period": "CETS Art. 13; SOPS §6.5 rule 2",
+}
+#: The reflection and recovery period, and the fields of its step that decide when
+#: it starts, runs and ends. Its length is set only by
+#: ``settings.reflection_period.days`` (checked against the 30-day minimum) and
+#: its start by ``settings.reflection_period.starts_at``, so a variant may
+#: re-word the step or move its reminder, never change these.
+REFLECTION_STEP = "sop1.reflection_period"
+REFLECTION_STEP_FIXED = (
+    "deadline",
+    "trigger",
+    "done_when",
+    "once",
+    "period",
+    "repeats",
+    "applies_when",
+    "guards",
+)
+#: The deadline of :data:`REFLECTION_STEP` in every definition.
+REFLECTION_DEADLINE = {"setting": "reflection_period.days"}
+#: The longest reflection and recovery period accepted: far beyond any national
+#: law, but a mistyped number fails here rather than in every case page.
+REFLECTION_MAX_DAYS = 365
 
 
 class UnknownVariant(DataFileError):
@@ -469,6 +498,16 @@ def _settings_problems(doc: LoadedYaml, settings: object) -> Iterator[Problem]:
                 "the reflection and recovery period must last at least "
                 f"{vocabulary.REFLECTION_MIN_DAYS} days (CETS Art. 13), not {days}",
             )
+        if (
+            isinstance(days, int)
+            and not isinstance(days, bool)
+            and days > REFLECTION_MAX_DAYS
+        ):
+            yield doc.problem(
+                (*here, "reflection_period", "days"),
+                "the reflection and recovery period can last at most "
+                f"{REFLECTION_MAX_DAYS} days, not {days} (a mistyped number?)",
+            )
         starts_at = reflection.get("starts_at")
         if isinstance(starts_at, str) and starts_at not in vocabulary.REFLECTION_STARTS:
             yield doc.problem(
@@ -481,12 +520,34 @@ def _settings_problems(doc: LoadedYaml, settings: object) -> Iterator[Problem]:
             )
 
 
+def _decimal_problems(
+    doc: LoadedYaml, value: object, path: DataPath
+) -> Iterator[Problem]:
+    """Report numbers written with a decimal point (``30.0``).
+
+    Every number of a definition is a whole one (days, SOP numbers), and JSON
+    Schema lets ``30.0`` pass as an integer; said here, at the line that wrote
+    it, not later where the value is used (perhaps in another file).
+    """
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _decimal_problems(doc, child, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _decimal_problems(doc, child, (*path, index))
+    elif isinstance(value, float) and value.is_integer():
+        yield doc.problem(
+            path, f"write a whole number without a decimal point ({int(value)})"
+        )
+
+
 def _document_problems(doc: LoadedYaml) -> list[Problem]:
     """Check the names one file uses (its shape is the schema's job)."""
     data = doc.data
     if not isinstance(data, dict):
         return []
     problems = list(_settings_problems(doc, data.get("settings")))
+    problems.extend(_decimal_problems(doc, data, ()))
     code = data.get("variant")
     stem = Path(doc.file).stem
     if (
@@ -779,7 +840,7 @@ def _merge(docs: list[LoadedYaml], problems: list[Problem]) -> _Merged | None:
             _apply_changes(merged, doc, problems)
             _add_steps(merged, doc, problems)
 
-    problems.extend(_merged_problems(merged))
+    problems.extend(_merged_problems(merged, base))
     return merged
 
 
@@ -806,12 +867,33 @@ def _apply_changes(merged: _Merged, doc: LoadedYaml, problems: list[Problem]) ->
                 problems.append(
                     here.problem("remove: true cannot be combined with other fields")
                 )
+            basis = PROTECTED_STEPS.get(str(step_id))
+            if basis is not None:
+                problems.append(
+                    here.problem(
+                        f"{step_id} cannot be removed: the system relies on it "
+                        f"for a legal rule ({basis})",
+                        "remove",
+                    )
+                )
+                continue
             del sop.steps[index]
             continue
         draft = sop.steps[index]
         for name, value in change.items():
             if name not in _STEP_FIELDS:
                 continue  # the schema reports it
+            if step_id == REFLECTION_STEP and name in REFLECTION_STEP_FIXED:
+                problems.append(
+                    here.problem(
+                        f"{name} of {REFLECTION_STEP} cannot be changed: the "
+                        "reflection and recovery period's length is set by "
+                        "settings.reflection_period.days (CETS Art. 13) and its "
+                        "start by settings.reflection_period.starts_at",
+                        name,
+                    )
+                )
+                continue
             if value is None:
                 draft.values.pop(name, None)
             else:
@@ -887,8 +969,31 @@ def _parents(merged: _Merged, doc: LoadedYaml) -> str:
     return " + ".join(Path(name).name for name in merged.files[:index])
 
 
-def _merged_problems(merged: _Merged) -> Iterator[Problem]:
-    """Check what only the merged whole can tell: deadline settings, reminders."""
+def _merged_problems(merged: _Merged, base: LoadedYaml) -> Iterator[Problem]:
+    """Check what only the merged whole can tell: deadline settings, reminders.
+
+    Also that the steps carrying legal rules are there and the reflection and
+    recovery period runs by its settings: a variant cannot change them (see
+    :func:`_apply_changes`), so this catches a complete definition that does.
+    """
+    for step_id, basis in PROTECTED_STEPS.items():
+        if merged.find(step_id) is None:
+            yield base.problem(
+                ("sops",),
+                f"step {step_id} is missing: the system relies on it for a legal "
+                f"rule ({basis})",
+            )
+    found = merged.find(REFLECTION_STEP)
+    if found is not None:
+        step = found[0].steps[found[1]]
+        fixed = {"deadline": REFLECTION_DEADLINE, "once": True, "period": True}
+        for name, expected in fixed.items():
+            if step.values.get(name) != expected:
+                yield step.origins.get(name, step.origin).problem(
+                    f"{REFLECTION_STEP} needs {name}: {_show_yaml(expected)}: the "
+                    "reflection and recovery period's length is set by "
+                    "settings.reflection_period.days (CETS Art. 13)"
+                )
     for sop in merged.sops:
         for step in sop.steps:
             deadline = step.values.get("deadline")
@@ -914,6 +1019,8 @@ def _setting_problem(settings: Mapping[str, Any], path: str) -> str | None:
         value = value[part]
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return None
+    if isinstance(value, float) and value.is_integer():
+        return None  # reported where it was written (_decimal_problems)
     return f"setting {path!r} is not a number of days (or null)"
 
 
@@ -954,6 +1061,12 @@ def _show(value: object) -> str:
     if isinstance(value, Deadline):
         return describe_deadline(value)
     return str(value)
+
+
+def _show_yaml(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return _show(value)
 
 
 def describe_deadline(deadline: Deadline | None) -> str:

@@ -2,12 +2,14 @@
 
 Nothing here decrypts personal data: the engine reads event kinds, times and
 codes, and the person's non-identifying attributes. Access follows
-:mod:`trm.cases.access` (a case's panel only for users who may see the case;
-tasks only from cases where the user is on the team).
+:mod:`trm.cases.access` (a case's panel only for users who may see the case,
+computed from only the events they may see; tasks only from cases where the
+user is on the team).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -16,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from trm.accounts.models import User
+from trm.cases.access import CaseAccess
 from trm.cases.models import Case, CaseTeamMember
 from trm.cases.selectors import case_get_for_user
 from trm.sop import engine
@@ -49,16 +52,31 @@ def _definition() -> Definition:
     return get_definition()
 
 
+def case_events(
+    case_ids: Iterable[UUID], *, visibility: Collection[str] | None = None
+) -> dict[UUID, list[engine.EventFact]]:
+    """The engine's view of several cases' timelines; see
+    :func:`trm.sop.engine.events_for_cases` (``visibility`` leaves out the
+    events a user may not see)."""
+    return engine.events_for_cases(case_ids, visibility=visibility)
+
+
 def case_sop_panel_for_user(
     *, user: User, case_id: UUID, today: date | None = None
 ) -> tuple[engine.SopStatus, ...]:
-    """Return where a case stands in the five SOPs.
+    """Return where a case stands in the five SOPs, as the user may see it.
+
+    Computed from only the events the user's access shows (a prosecutor never
+    learns of an assistance-only contact through a step's state or dates).
 
     Raises:
         CaseNotFound: no such case, or the user may not see it.
     """
-    case, _access = case_get_for_user(user=user, case_id=case_id)
-    return engine.case_sop_status(case, definition=_definition(), today=today)
+    case, access = case_get_for_user(user=user, case_id=case_id)
+    events = case_events([case.pk], visibility=access.visible_levels())
+    return engine.case_sop_status(
+        case, definition=_definition(), events=events.get(case.pk, []), today=today
+    )
 
 
 def tasks_for_user(
@@ -77,7 +95,12 @@ def tasks_for_user(
     today = today or timezone.localdate()
     definition = _definition()
     memberships = (
-        CaseTeamMember.objects.filter(user=user, case__closed_at__isnull=True)
+        CaseTeamMember.objects.filter(
+            user=user,
+            case__closed_at__isnull=True,
+            # A team role counts only while the user holds it (cases.access).
+            role__in=sorted(user.role_codes()),
+        )
         .order_by("-case__opened_at")
         .values_list("case_id", "role")[: MAX_TASK_CASES * 3]
     )
@@ -90,10 +113,13 @@ def tasks_for_user(
     events = engine.events_for_cases(case_ids)
     tasks: list[Task] = []
     for case in cases:
-        statuses = engine.case_sop_status(
-            case, definition=definition, events=events.get(case.pk, []), today=today
-        )
         mine = roles_by_case[case.pk]
+        # As on the case's panel: only the events this user's roles may see.
+        levels = set(CaseAccess(roles=frozenset(mine)).visible_levels())
+        seen = [e for e in events.get(case.pk, []) if e.visibility in levels]
+        statuses = engine.case_sop_status(
+            case, definition=definition, events=seen, today=today
+        )
         for status in engine.open_steps(statuses):
             if overdue_only and status.state != engine.StepState.OVERDUE:
                 continue

@@ -2,7 +2,9 @@
 
 The panel is computed by :mod:`trm.sop.engine` from the case's timeline (event
 kinds, times and codes) and the node's SOP variant; nothing personal is
-decrypted. The tasks page lists case numbers only, never a person's name, so
+decrypted. Its steps and dates come from only the events the user may see
+(:meth:`~trm.cases.access.CaseAccess.visible_levels`); its removal block from
+all of them. The tasks page lists case numbers only, never a person's name, so
 it is cheap and shows nothing a glance over a shoulder should not see.
 """
 
@@ -27,7 +29,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from trm.accounts.models import Role, User
 from trm.cases import selectors as case_selectors
-from trm.cases.models import Case
+from trm.cases.access import CaseAccess
+from trm.cases.models import Case, Visibility
 from trm.identification.reflection import RemovalBlock, removal_block
 from trm.sop import engine, jobs, selectors
 from trm.sop.engine import StepState
@@ -200,10 +203,22 @@ def build_panel(
     definition: Definition,
     events: list[engine.EventFact],
     today: date,
+    visible_events: list[engine.EventFact] | None = None,
 ) -> Panel:
-    """Compute the panel of ``case`` (already access-checked by the caller)."""
+    """Compute the panel of ``case`` (already access-checked by the caller).
+
+    Args:
+        events: all the case's events, oldest first. The removal block is
+            computed from them: it protects the person and discloses nothing.
+        visible_events: the events the user may see
+            (:func:`trm.sop.selectors.case_events` with their access's
+            levels); the steps and the reflection period are shown from these
+            only. ``events`` when None: pass them for any user whose access does
+            not see every level (:func:`panel_for_case` does).
+    """
+    shown = events if visible_events is None else visible_events
     statuses = engine.case_sop_status(
-        case, definition=definition, events=events, today=today
+        case, definition=definition, events=shown, today=today
     )
     sops = [
         PanelSop(
@@ -227,16 +242,35 @@ def build_panel(
         removal_block=removal_block(
             case, definition=definition, events=events, today=today
         ),
-        reflection=reflection_state(case, events, definition, today),
+        reflection=reflection_state(case, shown, definition, today),
         today=today,
     )
 
 
-def panel_for_case(case: Case, *, today: date | None = None) -> Panel:
-    """Load the events and definition once and compute the panel of ``case``."""
+def panel_for_case(
+    case: Case, *, access: CaseAccess, today: date | None = None
+) -> Panel:
+    """Compute the panel of ``case`` as a user with ``access`` may see it.
+
+    Steps, dates and the reflection period come from only the events ``access``
+    sees (SOPS §3: a prosecutor never learns of assistance through the panel);
+    the removal block from all of them.
+    """
     today = today or timezone.localdate()
-    events = engine.events_for_cases([case.pk]).get(case.pk, [])
-    return build_panel(case, definition=definition(), events=events, today=today)
+    events = selectors.case_events([case.pk]).get(case.pk, [])
+    levels = access.visible_levels()
+    visible = (
+        events
+        if set(levels) >= set(Visibility.values)
+        else selectors.case_events([case.pk], visibility=levels).get(case.pk, [])
+    )
+    return build_panel(
+        case,
+        definition=definition(),
+        events=events,
+        visible_events=visible,
+        today=today,
+    )
 
 
 @login_required
@@ -244,10 +278,10 @@ def panel_for_case(case: Case, *, today: date | None = None) -> Panel:
 @require_GET
 def case_panel_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     """Show where a case stands in the five SOPs, as a page of its own."""
-    case, _access = case_selectors.case_get_for_user(
+    case, access = case_selectors.case_get_for_user(
         user=_user(request), case_id=case_id
     )
-    context = {"case": case, "sop_panel": panel_for_case(case)}
+    context = {"case": case, "sop_panel": panel_for_case(case, access=access)}
     return render(request, "sop/case_panel.html", context)
 
 

@@ -54,7 +54,11 @@ EVENTS: dict[str, Promise] = {
     "sop1.contact_recorded": _("Contact with the person recorded"),
     "sop1.risk_assessment_reviewed": _("Risk assessment reviewed"),
     "sop1.needs_assessed": _("Immediate needs assessed"),  # planned: SOP 2/3 issue
+    "sop1.possible_child_recorded": _("Presumed a child until an age assessment"),
     "sop1.age_assessed": _("Age assessment recorded"),
+    "sop1.asylum_application_recorded": _(
+        "Application for international protection recorded"
+    ),
     "sop1.guardian_appointed": _("Guardian appointed"),
     "sop1.child_protection_notified": _("Child-protection authority notified"),
     "sop1.identity_verification_requested": _("Identity verification requested"),

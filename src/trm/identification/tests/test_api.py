@@ -153,7 +153,7 @@ def test_reopen_on_new_evidence(caseworker_a, case):
 def test_reopen_by_a_case_manager_is_403(caseworker_a, case):
     response = post(caseworker_a, case, "reopen", {"reason": "Fictional"})
     assert response.status_code == 403
-    assert error(response)["code"] == "cases.role_required"
+    assert error(response)["code"] == "identification.not_competent_authority"
 
 
 def test_no_indication(caseworker_a, case):

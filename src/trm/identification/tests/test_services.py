@@ -16,7 +16,12 @@ from django.utils import timezone
 from trm.accounts.models import Role, TrmFunction
 from trm.accounts.tests.factories import OrganisationFactory, UserFactory
 from trm.audit.models import AuditEntry
-from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
+from trm.cases.errors import (
+    CaseInvalidInput,
+    CaseNotFound,
+    CaseRoleRequired,
+    TransitionNotAllowed,
+)
 from trm.cases.models import Case, CaseEvent
 from trm.cases.services import case_move, person_update_identity
 from trm.cases.tests.factories import (
@@ -235,7 +240,7 @@ def test_not_identified_then_reopened_on_new_evidence(case, caseworker_a):
         informed=NOT_IDENTIFIED_ITEMS,
         language="en",
     )
-    with pytest.raises(CaseRoleRequired):
+    with pytest.raises(NotCompetentAuthority):
         services.reopen(actor=caseworker_a, case_id=case.pk, reason="New evidence")
     with pytest.raises(CaseInvalidInput):
         services.reopen(actor=ca, case_id=case.pk, reason="")
@@ -528,3 +533,212 @@ def test_unknown_contact_kinds_and_levels_are_refused(case, caseworker_a):
         contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="telepathy")
     with pytest.raises(CaseInvalidInput):
         contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="none")
+
+
+# --- found in review ------------------------------------------------------------------
+
+
+def test_a_withdrawn_competent_authority_role_decides_nothing(case, caseworker_a):
+    """Rule 10: the role must be held now, not only when the user joined the team."""
+    from trm.accounts.models import Membership
+
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    Membership.objects.filter(user=ca).update(role=Role.SERVICE_PROVIDER)
+    ca = type(ca).objects.get(pk=ca.pk)  # a fresh user: no cached roles
+    # The team role no longer counts: the case is not theirs to see any more.
+    with pytest.raises(CaseNotFound):
+        services.decide(
+            actor=ca,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons="Fictional reasons",
+            informed=IDENTIFIED_ITEMS,
+            language="ro",
+        )
+
+
+def test_an_authority_of_another_country_decides_nothing(case, caseworker_a):
+    org = OrganisationFactory(functions=[TrmFunction.COMPETENT_AUTHORITY], country="MD")
+    foreign = team_member(case, Role.COMPETENT_AUTHORITY, organisation=org)
+    presumed(case, caseworker_a)
+    with pytest.raises(NotCompetentAuthority):
+        services.decide(
+            actor=foreign,
+            case_id=case.pk,
+            outcome=Identification.IDENTIFIED,
+            reasons="Fictional reasons",
+            informed=IDENTIFIED_ITEMS,
+            language="ro",
+        )
+
+
+@pytest.mark.parametrize("reason", ["decided_to_cooperate", "decided_not_to_cooperate"])
+def test_rule_2_the_persons_decision_does_not_lift_the_removal_block(
+    case, caseworker_a, reason
+):
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    services.decide(
+        actor=ca,
+        case_id=case.pk,
+        outcome=Identification.IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=IDENTIFIED_ITEMS,
+        language="ro",
+    )
+    reflection.reflection_end(actor=caseworker_a, case_id=case.pk, reason=reason)
+    case.refresh_from_db()
+    block = reflection.removal_block(case)
+    assert block is not None
+    assert block.until == timezone.localdate() + timedelta(days=30)
+    with pytest.raises(RemovalBlocked):
+        reflection.enforced_removal_record(
+            actor=caseworker_a, case_id=case.pk, legal_basis="Fictional order"
+        )
+
+
+def test_rule_2_an_early_end_for_public_order_lifts_the_block(case, caseworker_a):
+    ca = authority(case)
+    presumed(case, caseworker_a)
+    services.decide(
+        actor=ca,
+        case_id=case.pk,
+        outcome=Identification.NOT_IDENTIFIED,
+        reasons="Fictional reasons",
+        informed=NOT_IDENTIFIED_ITEMS,
+        language="en",
+    )
+    reflection.reflection_end(
+        actor=ca, case_id=case.pk, reason="public_order", detail="Fictional reasons"
+    )
+    case.refresh_from_db()
+    assert reflection.removal_block(case) is None
+
+
+def test_a_prosecutor_records_the_persons_decision(case, caseworker_a):
+    presumed(case, caseworker_a)
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    reflection.reflection_end(
+        actor=prosecutor, case_id=case.pk, reason="decided_to_cooperate"
+    )
+    case.refresh_from_db()
+    assert case.reflection == Reflection.REFLECTION_ENDED
+
+
+@pytest.mark.parametrize("how", ["recorded", "procedure"])
+def test_rule_6_an_asylum_application_after_opening_blocks_the_consulate(
+    case, caseworker_a, how
+):
+    from trm.cases.tests.factories import set_states
+
+    if how == "recorded":
+        contacts.asylum_application_record(actor=caseworker_a, case_id=case.pk)
+        case.refresh_from_db()
+        assert case.person.asylum_applicant
+        with pytest.raises(TransitionNotAllowed):
+            contacts.asylum_application_record(actor=caseworker_a, case_id=case.pk)
+    else:
+        set_states(case, reflection=Reflection.INTERNATIONAL_PROTECTION)
+    with pytest.raises(ConsularCheckBlocked):
+        contacts.identity_verification_request(
+            actor=caseworker_a, case_id=case.pk, channel="consulate"
+        )
+
+
+def test_marking_a_possible_child_does_not_complete_the_age_assessment(
+    case, caseworker_a
+):
+    children.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    case.refresh_from_db()
+    (sop1, *_rest) = engine.case_sop_status(case)
+    step = next(s for s in sop1.steps if s.step.id == "sop1.age_assessment")
+    assert step.state == StepState.DUE
+
+
+def test_only_telling_the_reflection_period_completes_that_step(case, caseworker_a):
+    presumed(case, caseworker_a)
+
+    def state():
+        case.refresh_from_db()
+        (sop1, *_rest) = engine.case_sop_status(case)
+        return next(
+            s for s in sop1.steps if s.step.id == "sop1.inform_reflection"
+        ).state
+
+    with pytest.raises(CaseInvalidInput):
+        services.rights_inform(
+            actor=caseworker_a,
+            case_id=case.pk,
+            context="other",
+            informed=[],
+            language="en",
+        )
+    services.rights_inform(
+        actor=caseworker_a,
+        case_id=case.pk,
+        context="other",
+        informed=[RightsItem.DATA_PROTECTION],
+        language="en",
+    )
+    assert state() == StepState.DUE
+    services.rights_inform(
+        actor=caseworker_a,
+        case_id=case.pk,
+        context="reflection_period",
+        informed=[RightsItem.REFLECTION_PERIOD, RightsItem.ASSISTANCE_UNCONDITIONAL],
+        language="en",
+    )
+    assert state() == StepState.DONE
+
+
+def test_a_national_contact_point_by_policy_reads_but_does_not_act(case, caseworker_a):
+    from trm.cases.tests.factories import set_states
+
+    ncp = UserFactory(roles=[Role.NATIONAL_CONTACT_POINT])
+    set_states(case, transnational="ncp_notified")
+    with pytest.raises(CaseRoleRequired):
+        contacts.contact_record(actor=ncp, case_id=case.pk, kind="phone")
+
+
+def test_a_failed_reminder_e_mail_is_retried_on_the_next_run(
+    case, caseworker_a, settings
+):
+    from trm.sop.jobs import send_reminders
+    from trm.sop.models import Reminder
+
+    caseworker_a.email = "caseworker@example.invalid"
+    caseworker_a.save()
+    presumed(case, caseworker_a)
+    settings.EMAIL_BACKEND = "trm.sop.tests.failing_mail.Backend"
+    first = send_reminders()
+    assert first.created and not first.emailed
+    assert Reminder.objects.filter(emailed_at__isnull=True).exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    second = send_reminders()
+    assert second.created == 0 and second.emailed == first.created
+    assert not Reminder.objects.filter(
+        user=caseworker_a, emailed_at__isnull=True
+    ).exists()
+    third = send_reminders()
+    assert third.emailed == 0
+
+
+def test_one_failing_case_does_not_stop_the_expiry_job(case, caseworker_a, monkeypatch):
+    presumed(case, caseworker_a)
+    other = open_case(caseworker_a, birth_date=adult_birth_date())
+    presumed(other, caseworker_a)
+    real_end = reflection.reflection_end
+    calls = []
+
+    def flaky(*, actor, case_id, reason, detail=""):
+        calls.append(case_id)
+        if len(calls) == 1:
+            raise TransitionNotAllowed("ended meanwhile")
+        return real_end(actor=actor, case_id=case_id, reason=reason, detail=detail)
+
+    monkeypatch.setattr(reflection, "reflection_end", flaky)
+    with time_machine.travel(timezone.now() + timedelta(days=31), tick=False):
+        assert reflection.expire_reflection_periods() == 1
+    assert len(calls) == 2

@@ -181,6 +181,7 @@ def test_list_and_detail(fcp, case):
     assert detail.status_code == 200
     body = detail.json()
     assert body["note"] == "Fictiv note"
+    assert body["answers_withheld"] is False
     assert body["responses"]["al.d5.confiscation_of_documents"] == {
         "value": "present",
         "evidence": "documented",
@@ -188,6 +189,28 @@ def test_list_and_detail(fcp, case):
     assert AuditEntry.objects.filter(
         action="screening.read", target_id=created["id"]
     ).exists()
+
+
+def test_detail_for_a_prosecutor_gives_the_result_without_the_answers(fcp, case):
+    created = (
+        Api(fcp)
+        .post(
+            path(case),
+            {"exploitation": ["labour"], "responses": REFER, "note": "Fictiv note"},
+        )
+        .json()
+    )
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    detail = Api(prosecutor).get(path(case, f"/{created['id']}"))
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["result"] == created["result"] == "refer"
+    assert body["answers_withheld"] is True
+    assert body["responses"] is None
+    assert body["facts"] == {}
+    assert body["note"] is None
+    assert b"Fictiv note" not in detail.content
+    assert not AuditEntry.objects.filter(action="screening.read").exists()
 
 
 def test_detail_of_unknown_screening_is_404(fcp, case):

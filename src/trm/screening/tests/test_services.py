@@ -234,6 +234,25 @@ def test_detail_decrypts_answers_and_audits_the_read(fcp, case):
     ).exists()
 
 
+def test_detail_withholds_the_answers_from_a_legal_track_only_role(fcp, case):
+    screening = record(fcp, case, note=NOTE)
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    detail = selectors.screening_detail_for_user(
+        user=prosecutor, case=case, screening_id=screening.pk
+    )
+    assert detail.withheld is True
+    assert detail.responses is None
+    assert detail.facts == {}
+    assert detail.note is None
+    assert detail.screening.result == screening.result
+    # Nothing personal was decrypted, so no read of it is audited; the result
+    # was read, as in the list.
+    assert not AuditEntry.objects.filter(action="screening.read").exists()
+    assert AuditEntry.objects.filter(
+        action="screening.list_read", actor_id=prosecutor.pk
+    ).exists()
+
+
 # --- refusals: nothing written ------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from tests.test_accessibility import assert_invalid_fields_described, assert_pag
 from trm.accounts.models import Role
 from trm.accounts.tests.factories import UserFactory
 from trm.accounts.tests.helpers import message_texts
+from trm.audit.models import AuditEntry
 from trm.cases.tests.factories import open_case, set_states, team_member
 from trm.cases.tracks import Identification
 from trm.screening import views
@@ -211,6 +212,34 @@ def test_list_and_case_page_show_the_latest_result(signed_in, fcp, case):
     assert 'id="latest-screening"' in html
     assert "Continue the assessment" in html
     assert reverse("screening:new", args=[case.pk]) in html
+
+
+def test_detail_page_for_a_prosecutor_shows_the_result_without_the_answers(
+    signed_in, fcp, case
+):
+    screening = screening_record(
+        actor=fcp,
+        case_id=case.pk,
+        exploitation=["labour"],
+        responses={k: {"value": "present", "evidence": v} for k, v in REFER.items()},
+        note="Fictiv note of the assessor",
+    )
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    url = reverse("screening:detail", args=[case.pk, screening.pk])
+    response = signed_in(prosecutor).get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert_page_basics(html)
+    assert 'id="recommended-action"' in html
+    assert 'id="answers-withheld"' in html
+    assert "Fictiv note of the assessor" not in html
+    assert "Debt bondage" not in html
+    assert "How it was learned" not in html
+    assert not AuditEntry.objects.filter(action="screening.read").exists()
+    # The same page for the first contact point who screened shows everything.
+    own = signed_in(fcp).get(url).content.decode()
+    assert "Fictiv note of the assessor" in own
+    assert 'id="answers-withheld"' not in own
 
 
 def test_case_page_without_screening_offers_a_new_one(signed_in, fcp, case):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from trm.accounts.models import Role
 from trm.cases.tests.factories import adult_birth_date, open_case, team_member
-from trm.identification import services
+from trm.identification import contacts, services
 from trm.sop import loader
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +82,27 @@ def test_tasks_refuse_a_bad_page_size(caseworker_a):
     response = get(caseworker_a, "/tasks", {"page_size": "0"})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_case_sop_of_a_prosecutor_leaves_out_assistance_only_events(caseworker_a):
+    case = open_case(caseworker_a, birth_date=adult_birth_date())
+    services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
+    contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
+    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    prosecutor = team_member(case, Role.PROSECUTOR)
+
+    managers = get(caseworker_a, f"/cases/{case.pk}/sop").json()
+    theirs = get(prosecutor, f"/cases/{case.pk}/sop").json()
+
+    def step(body: dict[str, Any], step_id: str) -> dict[str, Any]:
+        return next(
+            s for sop in body["sops"] for s in sop["steps"] if s["id"] == step_id
+        )
+
+    assert step(managers, "sop1.risk_review")["state"] == "done"
+    review = step(theirs, "sop1.risk_review")
+    assert review["state"] == "not_started"
+    assert review["started_at"] is None and review["done_at"] is None
+    # The protection is computed from every event, whoever asks.
+    assert theirs["removal_block"] == managers["removal_block"] is not None
+    assert theirs["reflection"] == managers["reflection"]

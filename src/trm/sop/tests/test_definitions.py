@@ -153,15 +153,18 @@ def test_step_ids_are_unique(definitions):
         (
             "sop1.inform_reflection",
             {
-                "trigger": ("@reflection_start",),
-                "done_when": ("sop1.person_informed",),
+                "trigger": ("sop1.reflection_started",),
+                "done_when": (
+                    "sop1.person_informed=reflection_period",
+                    "sop1.person_informed=identified",
+                ),
                 "deadline": Deadline(days=1),
             },
         ),
         (
             "sop1.reflection_period",
             {
-                "trigger": ("@reflection_start",),
+                "trigger": ("sop1.reflection_started",),
                 "once": True,
                 "done_when": ("sop1.reflection_ended",),
                 "deadline": Deadline(setting="reflection_period.days"),

@@ -77,7 +77,8 @@ REFLECTION = Step(
     id="sop1.reflection_period",
     sop=1,
     title="Reflection",
-    trigger=("@reflection_start",),
+    trigger=("sop1.reflection_started",),
+    once=True,
     done_when=("sop1.reflection_ended",),
     deadline=Deadline(setting="reflection_period.days"),
     remind_days_before=7,
@@ -115,27 +116,27 @@ def test_a_step_without_its_trigger_has_not_started():
 
 
 @pytest.mark.parametrize(
-    ("starts_at", "days", "last_day"),
+    ("started", "days", "last_day"),
     [
-        # Reasonable grounds: from the "presumed" move on 2 March.
-        ("reasonable_grounds", 30, date(2026, 4, 1)),
-        # Formal identification: from the "identified" move on 12 March.
-        ("formal_identification", 30, date(2026, 4, 11)),
-        ("formal_identification", 90, date(2026, 6, 10)),
+        # Started with the "presumed" move on 2 March (reasonable grounds).
+        (T0, 30, date(2026, 4, 1)),
+        # Started with the "identified" move on 12 March (formal identification).
+        (T0 + timedelta(days=10), 30, date(2026, 4, 11)),
+        (T0 + timedelta(days=10), 90, date(2026, 6, 10)),
     ],
 )
-def test_the_reflection_period_runs_from_the_event_the_variant_names(
-    starts_at, days, last_day
+def test_the_reflection_period_runs_from_its_recorded_start_for_the_variants_days(
+    started, days, last_day
 ):
     case = make_case()
     events = [
         EventFact("case.opened", T0),
         moved("identification", "presumed", T0),
         moved("identification", "identified", T0 + timedelta(days=10)),
+        EventFact("sop1.reflection_started", started),
     ]
-    defn = definition(
-        REFLECTION, reflection_period={"starts_at": starts_at, "days": days}
-    )
+    events.sort(key=lambda e: e.at)
+    defn = definition(REFLECTION, reflection_period={"days": days})
     result = status_of(REFLECTION, case, events, date(2026, 3, 20), defn)
     assert result.state == StepState.DUE
     assert result.due_on == last_day
@@ -144,13 +145,24 @@ def test_the_reflection_period_runs_from_the_event_the_variant_names(
     assert window is not None and window.ends_on == last_day
 
 
+def test_no_reflection_period_without_its_recorded_start():
+    """A variant's start event alone (e.g. the track was elsewhere) starts nothing."""
+    case = make_case()
+    events = [moved("identification", "presumed", T0)]
+    assert engine.reflection_window(case, events, definition(REFLECTION)) is None
+    result = status_of(REFLECTION, case, events, date(2026, 3, 20))
+    assert result.state == StepState.NOT_STARTED
+
+
 def test_the_reflection_period_starts_once_even_if_identification_is_reopened():
     case = make_case()
     later = T0 + timedelta(days=40)
     events = [
         moved("identification", "presumed", T0),
+        EventFact("sop1.reflection_started", T0),
         moved("identification", "not_identified", T0 + timedelta(days=5)),
         moved("identification", "presumed", later),
+        EventFact("sop1.reflection_started", later),
     ]
     window = engine.reflection_window(case, events, definition(REFLECTION))
     assert window is not None

@@ -205,6 +205,129 @@ def test_reflection_days_below_30_are_rejected_at_the_variant_line(tmp_path):
     assert "at least 30 days (CETS Art. 13)" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("deadline", "{days: 5}"),
+        ("trigger", "[case.opened]"),
+        ("done_when", "[case.closed]"),
+        ("once", "false"),
+        ("period", "false"),
+    ],
+)
+def test_a_variant_cannot_change_how_long_the_reflection_period_runs(
+    tmp_path, name, value
+):
+    path = variant(
+        tmp_path,
+        f"""\
+        steps:
+          sop1.reflection_period:
+            title: Reflection period
+            {name}: {value}
+        """,
+    )
+    [problem] = problems_of(path)
+    assert problem.file == path
+    assert problem.line == line_of(path, f"{name}: {value}")
+    assert problem.field == f"steps.sop1.reflection_period.{name}"
+    assert (
+        "the reflection and recovery period's length is set by "
+        "settings.reflection_period.days (CETS Art. 13)"
+    ) in problem.message
+
+
+def test_a_variant_may_retitle_the_reflection_period_and_move_its_reminder(tmp_path):
+    path = variant(
+        tmp_path,
+        """\
+        steps:
+          sop1.reflection_period: {title: Reflection period, remind_days_before: 3}
+        """,
+    )
+    step = loader.load_definition(path).step("sop1.reflection_period")
+    assert (step.title, step.remind_days_before) == ("Reflection period", 3)
+    assert step.deadline == Deadline(setting="reflection_period.days")
+
+
+@pytest.mark.parametrize(
+    "step_id", ["sop1.formal_identification", "sop1.reflection_period"]
+)
+def test_a_variant_cannot_remove_a_step_that_carries_a_legal_rule(tmp_path, step_id):
+    path = variant(tmp_path, f"steps:\n  {step_id}: {{remove: true}}\n")
+    [problem] = problems_of(path)
+    assert problem.file == path
+    assert problem.line == line_of(path, step_id)
+    assert problem.field == f"steps.{step_id}.remove"
+    assert f"{step_id} cannot be removed" in problem.message
+    assert "CETS Art." in problem.message
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (
+            {"- id: sop1.reflection_period": "- id: sop1.reflection_pause"},
+            "step sop1.reflection_period is missing",
+        ),
+        (
+            {"- id: sop1.formal_identification": "- id: sop1.formal_decision"},
+            "step sop1.formal_identification is missing",
+        ),
+        (
+            {"deadline: {setting: reflection_period.days}": "deadline: {days: 5}"},
+            "sop1.reflection_period needs deadline: {setting: reflection_period.days}",
+        ),
+    ],
+)
+def test_a_complete_definition_keeps_the_steps_that_carry_legal_rules(
+    tmp_path, replace, message
+):
+    path = standalone(tmp_path, replace)
+    [problem] = problems_of(path)
+    assert problem.file == path
+    assert message in problem.message
+
+
+def test_reflection_days_beyond_a_year_are_rejected_with_a_clear_message(tmp_path):
+    path = variant(tmp_path, "settings:\n  reflection_period: {days: 99999999999}\n")
+    [problem] = problems_of(path)
+    assert problem.file == path
+    assert problem.field == "settings.reflection_period.days"
+    assert problem.message == (
+        "the reflection and recovery period can last at most "
+        f"{loader.REFLECTION_MAX_DAYS} days, not 99999999999 (a mistyped number?)"
+    )
+
+
+def test_every_day_count_has_a_maximum(tmp_path):
+    path = variant(
+        tmp_path,
+        """\
+        settings:
+          care_plan: {within_days: 3651}
+        steps:
+          sop1.screening: {deadline: {days: 99999999999}, remind_days_before: 4000}
+        """,
+    )
+    problems = problems_of(path)
+    assert [p.field for p in problems] == [
+        "settings.care_plan.within_days",
+        "steps.sop1.screening.deadline.days",
+        "steps.sop1.screening.remind_days_before",
+    ]
+    assert all("maximum of 3650" in p.message for p in problems)
+
+
+def test_a_day_count_with_a_decimal_point_is_reported_at_the_variant_line(tmp_path):
+    path = variant(tmp_path, "settings:\n  reflection_period:\n    days: 30.0\n")
+    [problem] = problems_of(path)
+    assert problem.file == path
+    assert problem.line == line_of(path, "days: 30.0")
+    assert problem.field == "settings.reflection_period.days"
+    assert "whole number" in problem.message
+
+
 def test_invalid_yaml_names_the_file_and_line(tmp_path):
     path = variant(tmp_path, "settings:\n  care_plan: {within_days: 3\n")
     [problem] = problems_of(path)

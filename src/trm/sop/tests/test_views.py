@@ -14,7 +14,8 @@ from trm.accounts.models import Role
 from trm.accounts.tests.helpers import message_texts
 from trm.cases.models import Case
 from trm.cases.tests.factories import adult_birth_date, open_case, team_member
-from trm.sop import jobs, loader
+from trm.identification import contacts, services
+from trm.sop import jobs, loader, selectors, views
 from trm.sop.models import Reminder
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +140,62 @@ def test_my_tasks_is_in_the_menu_of_case_roles_only(signed_in, caseworker_a, aud
     tasks = reverse("sop:tasks")
     assert f'href="{tasks}"' in html(signed_in(caseworker_a).get(reverse("home")))
     assert f'href="{tasks}"' not in html(signed_in(auditor).get(reverse("home")))
+
+
+def _step(panel: views.Panel, step_id: str) -> views.PanelStep:
+    return next(s for sop in panel.sops for s in sop.steps if s.id == step_id)
+
+
+def test_case_panel_page_of_a_prosecutor_leaves_out_assistance_only_events(
+    signed_in, caseworker_a
+):
+    case = open_case(caseworker_a, birth_date=adult_birth_date())
+    services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
+    contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
+    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    url = reverse("sop:case_panel", args=[case.pk])
+
+    managers = signed_in(caseworker_a).get(url).context["sop_panel"]
+    theirs = signed_in(prosecutor).get(url).context["sop_panel"]
+
+    assert _step(managers, "sop1.risk_review").state == "done"
+    review = _step(theirs, "sop1.risk_review")
+    assert review.state == "not_started"
+    assert review.started_at is None and review.done_at is None
+    assert theirs.removal_block == managers.removal_block is not None
+
+
+def test_the_removal_block_is_computed_from_every_event_not_the_visible_ones(
+    caseworker_a,
+):
+    case = open_case(caseworker_a, birth_date=adult_birth_date())
+    services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
+    events = selectors.case_events([case.pk]).get(case.pk, [])
+    today = timezone.localdate()
+    panel = views.build_panel(
+        case,
+        definition=views.definition(),
+        events=events,
+        visible_events=[],
+        today=today,
+    )
+    full = views.build_panel(
+        case, definition=views.definition(), events=events, today=today
+    )
+    assert panel.removal_block == full.removal_block is not None
+    assert panel.reflection is None and full.reflection is not None
+    assert _step(panel, "sop1.initial_identification").state == "not_started"
+    assert _step(full, "sop1.initial_identification").state == "done"
+
+
+def test_case_page_panel_of_a_prosecutor_leaves_out_assistance_only_events(
+    signed_in, caseworker_a
+):
+    case = open_case(caseworker_a, birth_date=adult_birth_date())
+    contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
+    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    url = reverse("cases:detail", args=[case.pk])
+    theirs = signed_in(prosecutor).get(url).context["sop_panel"]
+    assert _step(theirs, "sop1.risk_review").state == "not_started"

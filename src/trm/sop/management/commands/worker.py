@@ -7,11 +7,14 @@ job is idempotent and reminders are unique per user, case, step and due date.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -36,12 +39,22 @@ class Command(BaseCommand):
                 signal.signal(sig, lambda *_: stop.set())
             self.stdout.write(f"TRM worker running every {interval} s (Ctrl-C stops)")
         while True:
-            counts = run_due_jobs()
-            self.stdout.write(
-                ", ".join(
-                    f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()
+            try:
+                counts = run_due_jobs()
+            except Exception as exc:
+                if options["once"]:
+                    raise
+                # One bad run must not stop the node's reminders: name the kind
+                # of error (never its text or traceback, which could hold data)
+                # and try again at the next interval.
+                logger.error("worker run failed: %s", type(exc).__name__)
+                self.stderr.write(f"worker run failed ({type(exc).__name__}); retrying")
+            else:
+                self.stdout.write(
+                    ", ".join(
+                        f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()
+                    )
                 )
-            )
             self.stdout.flush()
             if options["once"] or stop.wait(interval):
                 break
