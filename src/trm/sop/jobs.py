@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import User
@@ -36,7 +37,10 @@ class ReminderRun:
 
     cases: int = 0
     created: int = 0
+    #: Reminders included in an e-mail sent by this run.
     emailed: int = 0
+    #: E-mails sent (one per user).
+    emails: int = 0
 
 
 def _reminder_due(status: engine.StepStatus, today: date) -> bool:
@@ -46,29 +50,82 @@ def _reminder_due(status: engine.StepStatus, today: date) -> bool:
     return today >= status.due_on - timedelta(days=days)
 
 
-def _email(user: User, case: Case, status: engine.StepStatus) -> bool:
-    if not user.email or not user.is_active:
-        return False
+#: The most reminders listed in one e-mail (the rest: "and N more" and the link).
+DIGEST_LINES = 30
+
+
+def _digest(user: User, reminders: list[Reminder], *, today: date) -> None:
+    """Send one e-mail listing ``reminders`` (case numbers, steps, dates only)."""
+    from trm.sop.loader import get_definition
+
+    definition = get_definition()
+    titles = {step.id: step.title for step in definition.steps()}
     language = user.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language):
-        link = settings.TRM_BASE_URL + reverse("cases:detail", args=[case.pk])
-        title = _(status.step.title)
-        due = status.due_on.isoformat() if status.due_on else ""
-        if status.state == engine.StepState.OVERDUE:
-            subject = _("TRM: overdue on case %(number)s") % {"number": case.number}
-            line = _("“%(step)s” was due on %(date)s.") % {"step": title, "date": due}
-        else:
-            subject = _("TRM: due on case %(number)s") % {"number": case.number}
-            line = _("“%(step)s” is due on %(date)s.") % {"step": title, "date": due}
+        lines = []
+        for reminder in reminders[:DIGEST_LINES]:
+            title = _(titles.get(reminder.step_id, reminder.step_id))
+            values = {
+                "number": reminder.case.number,
+                "step": title,
+                "date": date_format(reminder.due_on),
+            }
+            if reminder.due_on < today:
+                lines.append(_("%(number)s: “%(step)s” was due on %(date)s.") % values)
+            else:
+                lines.append(_("%(number)s: “%(step)s” is due on %(date)s.") % values)
+        more = len(reminders) - DIGEST_LINES
+        if more > 0:
+            lines.append(_("… and %(n)d more.") % {"n": more})
+        link = settings.TRM_BASE_URL + reverse("sop:tasks")
+        subject = _("TRM: %(n)d step(s) due on your cases") % {"n": len(reminders)}
         body = "\n\n".join(
             [
-                line,
-                _("Open the case: %(link)s") % {"link": link},
-                _("You receive this because you are on the case team."),
+                "\n".join(lines),
+                _("Open My tasks: %(link)s") % {"link": link},
+                _("You receive this because you are on these cases' teams."),
             ]
         )
     send_mail(subject, body, None, [user.email], fail_silently=False)
-    return True
+
+
+def _send_digests(run: ReminderRun, *, today: date) -> None:
+    """E-mail every user their reminders not yet e-mailed, one e-mail each.
+
+    The reminders are claimed first (so concurrent workers do not both send)
+    and released if sending fails, so the next run retries.
+    """
+    pending = (
+        Reminder.objects.filter(
+            emailed_at__isnull=True, user__is_active=True, user__email__gt=""
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    for user_id in list(pending):
+        user = User.objects.get(pk=user_id)
+        ids = list(
+            Reminder.objects.filter(user=user, emailed_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        stamp = timezone.now()
+        claimed = Reminder.objects.filter(pk__in=ids, emailed_at__isnull=True)
+        if not claimed.update(emailed_at=stamp):
+            continue
+        mine = list(
+            Reminder.objects.filter(user=user, emailed_at=stamp)
+            .select_related("case")
+            .order_by("due_on", "case__number")
+        )
+        try:
+            _digest(user, mine, today=today)
+        except Exception:
+            logger.warning("reminder e-mail failed; retried next run")
+            Reminder.objects.filter(pk__in=[r.pk for r in mine]).update(emailed_at=None)
+            continue
+        run.emailed += len(mine)
+        run.emails += 1
 
 
 def send_reminders(*, today: date | None = None) -> ReminderRun:
@@ -93,10 +150,13 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
         cases = Case.objects.filter(pk__in=ids).select_related("person")
         events = engine.events_for_cases([c.pk for c in cases])
         team: dict[object, list[tuple[User, str]]] = {}
+        # One User object per person, so their roles are read once per batch.
+        people: dict[int, User] = {}
         for member in CaseTeamMember.objects.filter(case_id__in=ids).select_related(
             "user"
         ):
-            team.setdefault(member.case_id, []).append((member.user, member.role))
+            user = people.setdefault(member.user_id, member.user)
+            team.setdefault(member.case_id, []).append((user, member.role))
         for case in cases:
             run.cases += 1
             statuses = engine.case_sop_status(
@@ -106,13 +166,17 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
                 if not _reminder_due(status, today):
                     continue
                 named = set(status.step.roles) or {"case_manager"}
-                users = {u.pk: u for u, role in team.get(case.pk, []) if role in named}
+                users = {
+                    u.pk: u
+                    for u, role in team.get(case.pk, [])
+                    if role in named and role in u.role_codes()
+                }
                 for user in users.values():
                     if not user.is_active or status.due_on is None:
                         continue
                     try:
                         with transaction.atomic():
-                            reminder, created = Reminder.objects.get_or_create(
+                            _reminder, created = Reminder.objects.get_or_create(
                                 user=user,
                                 case=case,
                                 step_id=status.step.id,
@@ -122,24 +186,6 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
                         continue
                     if created:
                         run.created += 1
-                    if reminder.emailed_at is not None or not user.email:
-                        continue
-                    # Claim the e-mail (one worker sends it); give the claim back
-                    # if sending fails, so a later run retries.
-                    claimed = Reminder.objects.filter(
-                        pk=reminder.pk, emailed_at__isnull=True
-                    ).update(emailed_at=timezone.now())
-                    if not claimed:
-                        continue
-                    try:
-                        sent = _email(user, case, status)
-                    except Exception:
-                        logger.warning("reminder e-mail failed; retried next run")
-                        sent = False
-                    if sent:
-                        run.emailed += 1
-                    else:
-                        Reminder.objects.filter(pk=reminder.pk).update(emailed_at=None)
 
     for case_id in open_cases.iterator(chunk_size=500):
         batch.append(case_id)
@@ -148,6 +194,7 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
             batch = []
     if batch:
         flush(batch)
+    _send_digests(run, today=today)
     return run
 
 
@@ -169,5 +216,6 @@ def run_due_jobs(*, today: date | None = None) -> dict[str, int]:
         "reflection_periods_expired": expired,
         "reminders_created": run.created,
         "reminders_emailed": run.emailed,
+        "reminder_emails_sent": run.emails,
         "open_cases_checked": run.cases,
     }
