@@ -27,6 +27,7 @@ from trm.cases.tracks import ChildProtection
 from trm.identification.common import (
     audit_case,
     clean_reason,
+    optional_text,
     require_open,
     require_roles,
     start_child_protection,
@@ -69,9 +70,7 @@ def mark_possible_child(*, actor: User, case_id: UUID, reason: str = "") -> Pers
     person = Person.objects.select_for_update().get(pk=case.person_id)
     if person.presumed_child:
         raise TransitionNotAllowed(_("The person is already presumed a child."))
-    reason = clean_reason(reason, field="reason", required=False)
-    if reason:
-        require_live_person(case)
+    reason = optional_text(case, reason, field="reason")
     person.presumed_child = True
     person.age_uncertain = True
     person.save(update_fields=["presumed_child", "age_uncertain", "updated_at"])
@@ -181,9 +180,7 @@ def guardian_appoint(
                 _("That user does not hold the guardian role."),
                 details={"field": "guardian"},
             )
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     move_track(
         actor=actor,
         case=case,

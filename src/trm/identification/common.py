@@ -15,6 +15,7 @@ from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAl
 from trm.cases.models import Case
 from trm.cases.services import (
     move_track,
+    require_live_person,
 )
 from trm.cases.tracks import ChildProtection
 from trm.sop.types import Definition
@@ -65,6 +66,16 @@ def clean_reason(reason: str, *, field: str, required: bool, message: str = "") 
             details={"field": field},
         )
     return reason
+
+
+def optional_text(case: Case, text: str, *, field: str) -> str:
+    """Return optional free text cleaned as :func:`clean_reason`; text for an
+    erased person is refused (:class:`~trm.cases.errors.PersonErased`): it
+    could never be read again."""
+    text = clean_reason(text, field=field, required=False)
+    if text:
+        require_live_person(case)
+    return text
 
 
 def start_child_protection(case: Case, *, actor: User | None) -> None:

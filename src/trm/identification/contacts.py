@@ -19,11 +19,10 @@ from trm.cases.models import Case, Person, Visibility
 from trm.cases.services import (
     lock_case,
     record_case_event,
-    require_live_person,
 )
 from trm.identification.common import (
     audit_case,
-    clean_reason,
+    optional_text,
     require_open,
     require_roles,
 )
@@ -106,9 +105,7 @@ def identity_verification_request(
             ),
             details={"field": "channel"},
         )
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     record_case_event(
         case=case,
         actor=actor,
@@ -134,9 +131,7 @@ def contact_record(*, actor: User, case_id: UUID, kind: str, note: str = "") -> 
         raise CaseInvalidInput(
             _("Choose the kind of contact."), details={"field": "kind"}
         )
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     record_case_event(
         case=case,
         actor=actor,
@@ -166,9 +161,7 @@ def risk_review_record(
     require_roles(access, CONTACT_ROLES)
     if level not in RISK_LEVELS:
         raise CaseInvalidInput(_("Choose the risk level."), details={"field": "level"})
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     record_case_event(
         case=case,
         actor=actor,
@@ -214,9 +207,7 @@ def asylum_application_record(*, actor: User, case_id: UUID, note: str = "") -> 
         raise TransitionNotAllowed(
             _("The application for international protection is already recorded.")
         )
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     person.asylum_applicant = True
     person.save(update_fields=["asylum_applicant", "updated_at"])
     record_case_event(

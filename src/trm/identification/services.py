@@ -42,6 +42,7 @@ from trm.identification.common import (
     audit_case,
     clean_reason,
     node_definition,
+    optional_text,
     require_open,
     require_roles,
     start_child_protection,
@@ -414,9 +415,7 @@ def close_no_indication(
             _("Confirm that the person was offered information and other services."),
             details={"field": "information_given"},
         )
-    note = clean_reason(note, field="note", required=False)
-    if note:
-        require_live_person(case)
+    note = optional_text(case, note, field="note")
     move_track(
         actor=actor,
         case=case,
