@@ -51,7 +51,7 @@ from trm.cases.models import (
     PersonIndex,
     Visibility,
 )
-from trm.cases.tracks import TRACKS, Assistance, ChildProtection
+from trm.cases.tracks import TRACKS, Assistance, ChildProtection, Reflection
 from trm.common.htcds import Gender
 from trm.common.languages import is_language_code
 from trm.dataprotection import crypto
@@ -338,8 +338,22 @@ def case_open(
     identity = identity.checked()
     number = _clean_case_number(number)
     _check_birth_date(identity.birth_date, now.date())
+    derived: AgeBand | None = None
     if identity.birth_date is not None:
         derived = AgeBand.for_age(_age_in_years(identity.birth_date, now.date()))
+        if (
+            age_band
+            and age_band != derived
+            and not identity.birth_date_is_estimate
+            and age_band in AgeBand.values
+        ):
+            raise CaseInvalidInput(
+                _(
+                    "The age band does not match the birth date. Leave the band "
+                    "empty, or mark the birth date as an estimate."
+                ),
+                details={"field": "age_band"},
+            )
         age_band = age_band or derived
         age_uncertain = age_uncertain or identity.birth_date_is_estimate
     age_band = age_band or AgeBand.UNKNOWN
@@ -362,7 +376,11 @@ def case_open(
             details={"field": "number"},
         )
     band = AgeBand(age_band)
-    presumed_child = band.is_child or may_be_child
+    # Any sign of minority presumes a child (SOPS §6.5 rule 3): the band, an
+    # estimated birth date that makes a child, or the first contact's view.
+    presumed_child = (
+        band.is_child or may_be_child or (derived is not None and derived.is_child)
+    )
     person = Person(
         data_key_id=crypto.create_data_key(),
         gender=gender,
@@ -595,6 +613,16 @@ def move_track(
         )
     setattr(case, definition.field, target)
     case.save(update_fields=[definition.field, "updated_at"])
+    if (
+        track == "reflection"
+        and target == Reflection.INTERNATIONAL_PROTECTION
+        and not case.person.asylum_applicant
+    ):
+        # Entering the protection procedure is an asylum application: it closes
+        # the origin country's identity check for good (SOPS §6.5 rule 6).
+        Person.objects.filter(pk=case.person_id).update(asylum_applicant=True)
+        case.person.asylum_applicant = True
+        _event(case, actor=actor, kind="sop1.asylum_application_recorded")
     _event(
         case,
         actor=actor,

@@ -74,3 +74,25 @@ def fold_key(value: str) -> str:
     """Return the case- and width-insensitive key of ``value`` (NFKC, casefold)."""
     folded = unicodedata.normalize("NFKC", value).casefold()
     return unicodedata.normalize("NFKC", folded).strip()
+
+
+#: Letters that render as blank space (Hangul fillers, the braille blank, the
+#: Mongolian vowel separator): a reason made of them says nothing.
+BLANK_LETTERS: frozenset[str] = frozenset(
+    ["\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"]
+)
+#: Categories that show nothing by themselves: separators, controls, format
+#: characters, combining marks, surrogates, private use, unassigned.
+_UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+
+
+def has_visible_text(value: str) -> bool:
+    """Return True if ``value`` shows at least one character a reader can see.
+
+    Reasons, legal bases and methods must say something: whitespace, zero-width
+    or formatting characters and blank "letters" such as U+3164 do not.
+    """
+    return any(
+        unicodedata.category(char) not in _UNSEEN and char not in BLANK_LETTERS
+        for char in value
+    )

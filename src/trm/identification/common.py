@@ -18,6 +18,7 @@ from trm.cases.services import (
     require_live_person,
 )
 from trm.cases.tracks import ChildProtection
+from trm.common.text import has_visible_text
 from trm.sop.types import Definition
 
 MAX_REASON_CHARS = 5000
@@ -54,8 +55,12 @@ def require_open(case: Case) -> None:
 
 def clean_reason(reason: str, *, field: str, required: bool, message: str = "") -> str:
     """Return ``reason`` stripped; raise :class:`CaseInvalidInput` on ``field``
-    if it is required and empty or longer than :data:`MAX_REASON_CHARS`."""
+    if it is required and shows nothing (empty, or only invisible or blank
+    characters: :func:`~trm.common.text.has_visible_text`) or is longer than
+    :data:`MAX_REASON_CHARS`. Optional text that shows nothing becomes ""."""
     reason = (reason or "").strip()
+    if not has_visible_text(reason):
+        reason = ""
     if required and not reason:
         raise CaseInvalidInput(
             message or _("Give the reasons."), details={"field": field}

@@ -16,6 +16,7 @@ from datetime import date
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from trm.accounts.models import Role, User
 from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
-from trm.cases.models import Case
+from trm.cases.models import Case, CaseEvent
 from trm.cases.services import (
     lock_case,
     move_track,
@@ -56,6 +57,10 @@ logger = logging.getLogger(__name__)
 EARLY_END_ROLES = frozenset({Role.COMPETENT_AUTHORITY, Role.NATIONAL_CONTACT_POINT})
 
 
+#: Roles that record that the period expired (the worker does it too).
+EXPIRY_RECORDING_ROLES = frozenset(
+    {Role.CASE_MANAGER, Role.COMPETENT_AUTHORITY, Role.NATIONAL_CONTACT_POINT}
+)
 #: Roles that record the person's decision at the end of the period.
 DECISION_RECORDING_ROLES = frozenset(
     {Role.CASE_MANAGER, Role.PROSECUTOR, Role.COMPETENT_AUTHORITY}
@@ -108,18 +113,22 @@ def reflection_end(
         case, access = lock_case(actor=actor, case_id=case_id)
         if reason in REFLECTION_EARLY_END_REASONS:
             require_roles(access, EARLY_END_ROLES)
-        elif reason != "expired":
+        elif reason == "expired":
+            require_roles(access, EXPIRY_RECORDING_ROLES)
+        else:
             require_roles(access, DECISION_RECORDING_ROLES)
-    if case.reflection != Reflection.REFLECTION_PERIOD:
+    definition = node_definition()
+    window = engine.reflection_window(
+        case, engine.events_for_cases([case.pk]).get(case.pk, []), definition
+    )
+    # The period is its events (started, not yet ended), whatever the residence
+    # track shows meanwhile (a permit may be granted while it runs).
+    if window is None or window.ended_at is not None:
         raise TransitionNotAllowed(_("No reflection and recovery period is running."))
     if reason not in REFLECTION_END_REASONS:
         raise CaseInvalidInput(
             _("Choose why the period ends."), details={"field": "reason"}
         )
-    definition = node_definition()
-    window = engine.reflection_window(
-        case, engine.events_for_cases([case.pk]).get(case.pk, []), definition
-    )
     today = timezone.localdate()
     if reason == "expired" and (window is None or today <= window.ends_on):
         raise TransitionNotAllowed(
@@ -141,16 +150,24 @@ def reflection_end(
         else Reflection.REFLECTION_ENDED
     )
     # The roles were checked above for this reason (a prosecutor records the
-    # person's decision though the track's own roles do not name them).
-    move_track(
-        actor=actor,  # type: ignore[arg-type]
+    # person's decision though the track's own roles do not name them). The
+    # track leaves the period only if it still shows it.
+    if case.reflection == Reflection.REFLECTION_PERIOD:
+        move_track(
+            actor=actor,  # type: ignore[arg-type]
+            case=case,
+            access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
+            track="reflection",
+            target=target,
+            reason="",
+        )
+    record_case_event(
         case=case,
-        access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
-        track="reflection",
-        target=target,
-        reason=detail,
+        actor=actor,
+        kind="sop1.reflection_ended",
+        code=reason,
+        detail=detail,
     )
-    record_case_event(case=case, actor=actor, kind="sop1.reflection_ended", code=reason)
     audit_case(actor, "identification.reflection_ended", case, reason=reason)
     return case
 
@@ -270,9 +287,18 @@ def expire_reflection_periods(*, today: date | None = None) -> int:
     today = today or timezone.localdate()
     definition = node_definition()
     ended = 0
-    running = Case.objects.filter(
-        reflection=Reflection.REFLECTION_PERIOD, closed_at__isnull=True
-    ).values_list("pk", flat=True)
+    started = CaseEvent.objects.filter(
+        case=OuterRef("pk"), kind="sop1.reflection_started"
+    )
+    finished = CaseEvent.objects.filter(
+        case=OuterRef("pk"), kind="sop1.reflection_ended"
+    )
+    running = (
+        Case.objects.filter(closed_at__isnull=True)
+        .filter(Exists(started))
+        .exclude(Exists(finished))
+        .values_list("pk", flat=True)
+    )
     for case_id in running.iterator(chunk_size=500):
         case = Case.objects.select_related("person").get(pk=case_id)
         window = engine.reflection_window(

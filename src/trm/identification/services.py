@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from trm.accounts.models import Role, TrmFunction, User
 from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
-from trm.cases.models import Case
+from trm.cases.models import Case, CaseEvent
 from trm.cases.services import (
     lock_case,
     move_track,
@@ -131,19 +131,26 @@ def _start_reflection_if_due(
     """Start the reflection period if ``trigger`` is the variant's start event.
 
     ``trigger`` is the event reference just written (``track:identification->…``).
-    The period starts once per case (CETS 197 Art. 13); returns True if it did.
+    The period starts once per case (CETS 197 Art. 13), whatever the person's
+    residence state: the ``sop1.reflection_started`` event starts it (and with
+    it the removal block); the reflection track moves into the period only
+    from "not applicable", so a residence permit or a protection procedure
+    already recorded stays shown. Returns True if it started.
     """
     start = REFLECTION_STARTS[str(definition.setting("reflection_period.starts_at"))]
-    if trigger != start or case.reflection != Reflection.NOT_APPLICABLE:
+    if trigger != start:
         return False
-    move_track(
-        actor=actor,
-        case=case,
-        access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
-        track="reflection",
-        target=Reflection.REFLECTION_PERIOD,
-        reason="",
-    )
+    if CaseEvent.objects.filter(case=case, kind="sop1.reflection_started").exists():
+        return False
+    if case.reflection == Reflection.NOT_APPLICABLE:
+        move_track(
+            actor=actor,
+            case=case,
+            access=CaseAccess(roles=frozenset({Role.CASE_MANAGER})),
+            track="reflection",
+            target=Reflection.REFLECTION_PERIOD,
+            reason="",
+        )
     record_case_event(
         case=case,
         actor=actor,
@@ -327,6 +334,15 @@ def decide(
         target=outcome,
         reason=reasons,
     )
+    if outcome == Identification.IDENTIFIED:
+        # The period starts first, so that telling the person about it (the
+        # rights information just below) counts for the step it starts.
+        _start_reflection_if_due(
+            case,
+            actor=actor,
+            trigger="track:identification->identified",
+            definition=definition,
+        )
     _record_rights(
         case,
         actor=actor,
@@ -335,13 +351,6 @@ def decide(
         language=language,
         interpreter=interpreter,
     )
-    if outcome == Identification.IDENTIFIED:
-        _start_reflection_if_due(
-            case,
-            actor=actor,
-            trigger="track:identification->identified",
-            definition=definition,
-        )
     audit_case(
         actor, "identification.decided", case, outcome=outcome, language=language
     )
@@ -400,7 +409,8 @@ def close_no_indication(
 
     Raises:
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (not at
-        screening), CaseInvalidInput (information not confirmed), PersonErased.
+        screening, or the latest screening suggests referral: rule 10),
+        CaseInvalidInput (information not confirmed), PersonErased.
     """
     case, access = lock_case(actor=actor, case_id=case_id)
     require_open(case)
@@ -409,6 +419,20 @@ def close_no_indication(
         raise TransitionNotAllowed(
             _("Only a case at screening can be closed as no indication."),
             details={"from": case.identification},
+        )
+    from trm.screening.models import Screening
+
+    latest = Screening.objects.filter(case=case).order_by("-at").only("result").first()
+    if latest is not None and latest.result == "refer":
+        # Only the competent authority may decide against what the indicators
+        # suggest (rule 10): record the person as presumed, or screen again.
+        raise TransitionNotAllowed(
+            _(
+                "The latest screening suggests referral to the competent "
+                "authority: record the person as presumed, or record a new "
+                "screening if answers were wrong."
+            ),
+            details={"reason": "screening_suggests_referral"},
         )
     if not information_given:
         raise CaseInvalidInput(

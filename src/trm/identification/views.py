@@ -86,6 +86,14 @@ def _latest_screening_refers(user: User, case: Case) -> bool:
     return bool(latest) and latest[0].result == "refer"
 
 
+def _screening_refers(case: Case) -> bool:
+    """Return True if the case's latest screening result is "refer" (not personal)."""
+    from trm.screening.models import Screening
+
+    latest = Screening.objects.filter(case=case).order_by("-at").only("result").first()
+    return latest is not None and latest.result == "refer"
+
+
 RULES: dict[str, Rule] = {
     "presume": Rule(
         gettext_lazy("Record as presumed trafficked person"),
@@ -114,8 +122,13 @@ RULES: dict[str, Rule] = {
     "no_indication": Rule(
         gettext_lazy("Close identification: no indication of trafficking"),
         services.PRESUMING_ROLES,
-        lambda c: c.identification == Identification.SCREENING,
-        gettext_lazy("Only a case at screening can be closed as no indication."),
+        lambda c: (
+            c.identification == Identification.SCREENING and not _screening_refers(c)
+        ),
+        gettext_lazy(
+            "Only a case at screening whose latest screening does not suggest "
+            "referral can be closed as no indication."
+        ),
     ),
     # Any role but the legal track's, and not through policy (see may()).
     "rights": Rule(

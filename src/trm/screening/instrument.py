@@ -274,6 +274,37 @@ class Instrument:
         """Return the combination rule of the list's population."""
         return self.combination_rule.by_population[indicator_list.population]
 
+    @functools.cached_property
+    def _titles(self) -> dict[str, str]:
+        titles = {fact.id: fact.title for fact in self.facts}
+        titles.update(
+            (indicator.id, indicator.title)
+            for entry in self.lists
+            for indicator in entry.indicators
+        )
+        return titles
+
+    def title_of(self, ref: str) -> str:
+        """Return the (English) title of an indicator or fact id; ``""`` if unknown."""
+        return self._titles.get(ref, "")
+
+
+def describe_refs(ids: Iterable[str], instrument: Instrument | None = None) -> str:
+    """Name indicators or facts for people: their translated titles, quoted.
+
+    Ids the instrument does not know (sent by an API client) are named as sent:
+    there is nothing else to call them. The ids themselves belong in an error's
+    ``details``, for programs.
+    """
+    names = []
+    for ref in sorted(set(ids)):
+        title = instrument.title_of(ref) if instrument is not None else ""
+        if title:
+            names.append(str(_("“%(title)s”")) % {"title": _(title)})
+        else:
+            names.append(ref)
+    return "; ".join(names)
+
 
 # --- loading ----------------------------------------------------------------------
 
@@ -554,15 +585,26 @@ class ScreeningInputError(ValueError):
     """Answers that cannot be scored; nothing is guessed or ignored.
 
     Attributes:
+        message: for people; names indicators and facts by their titles.
         field: the input at fault (``exploitation``, ``responses``, ``facts``).
         ids: the indicator, fact or list ids concerned (sorted).
+        reasons: id → what is wrong with that one answer, without naming it
+            (shown beside the answer on a form); may leave ids out.
     """
 
-    def __init__(self, message: str, *, field: str, ids: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        ids: Iterable[str] = (),
+        reasons: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.ids = tuple(sorted(set(ids)))
+        self.reasons = dict(reasons or {})
 
 
 def lists_for(

@@ -26,6 +26,7 @@ from trm.screening.instrument import (
     Instrument,
     ScreeningInputError,
     Term,
+    describe_refs,
 )
 
 PRESENT, ABSENT, NOT_ASSESSED = "present", "absent", "not_assessed"
@@ -146,8 +147,14 @@ class Response:
         return ""
 
 
-def parse_responses(raw: Mapping[str, Any]) -> dict[str, Response]:
+def parse_responses(
+    raw: Mapping[str, Any], *, instrument: Instrument | None = None
+) -> dict[str, Response]:
     """Turn ``{id: {"value", "evidence"}}`` (or :class:`Response`) into responses.
+
+    Args:
+        instrument: names the indicators in the error message by their titles
+            (by their ids without it).
 
     Raises:
         ScreeningInputError: an answer has an unknown value or evidence type,
@@ -186,14 +193,15 @@ def parse_responses(raw: Mapping[str, Any]) -> dict[str, Response]:
                 "Leave the evidence empty for an indicator not assessed"
             ),
         }
-        text = "; ".join(
-            f"{messages[kind]}: {', '.join(sorted(ids))}"
+        text = " ".join(
+            f"{messages[kind]}: {describe_refs(ids, instrument)}."
             for kind, ids in sorted(bad.items())
         )
         raise ScreeningInputError(
-            f"{text}.",
+            text,
             field="responses",
             ids=[i for ids in bad.values() for i in ids],
+            reasons={i: f"{messages[kind]}." for kind, ids in bad.items() for i in ids},
         )
     return responses
 
@@ -303,17 +311,23 @@ def _check_facts(
     if unknown:
         raise ScreeningInputError(
             str(_("These facts do not apply to the lists screened: %(ids)s."))
-            % {"ids": ", ".join(sorted(unknown))},
+            % {"ids": describe_refs(unknown, instrument)},
             field="facts",
             ids=unknown,
+            reasons=dict.fromkeys(
+                unknown, str(_("This fact does not apply to the lists screened."))
+            ),
         )
     bad = {k for k, v in facts.items() if v not in VALUES}
     if bad:
         raise ScreeningInputError(
             str(_("Answer present, absent or not assessed for: %(ids)s."))
-            % {"ids": ", ".join(sorted(bad))},
+            % {"ids": describe_refs(bad, instrument)},
             field="facts",
             ids=bad,
+            reasons=dict.fromkeys(
+                bad, str(_("Answer present, absent or not assessed."))
+            ),
         )
     return {f: facts.get(f, NOT_ASSESSED) for f in sorted(applicable)}
 
@@ -489,11 +503,15 @@ def score_lists(
     if unknown:
         raise ScreeningInputError(
             str(_("Unknown indicators for the lists screened: %(ids)s."))
-            % {"ids": ", ".join(sorted(unknown))},
+            % {"ids": describe_refs(unknown, instrument)},
             field="responses",
             ids=unknown,
+            reasons=dict.fromkeys(
+                unknown, str(_("This indicator is not on the lists screened."))
+            ),
         )
-    parse_responses(responses)  # every answer must be valid, even if unused
+    # Every answer must be valid, even if unused.
+    parse_responses(responses, instrument=instrument)
     checked_facts = _check_facts(instrument, [e.id for e in lists], facts or {})
     results = tuple(
         _score_list(instrument, entry, responses, checked_facts) for entry in lists

@@ -61,7 +61,7 @@ def _invalid(exc: ScreeningInputError) -> ScreeningInvalidInput:
     details: dict[str, Any] = {"field": exc.field}
     if exc.ids:
         details["ids"] = list(exc.ids)
-    return ScreeningInvalidInput(exc.message, details=details)
+    return ScreeningInvalidInput(exc.message, details=details, reasons=exc.reasons)
 
 
 def _clean_exploitation(exploitation: Any) -> list[str]:
@@ -138,7 +138,7 @@ def screening_record(
         lists = lists_for(
             instrument, child=case.person.presumed_child, exploitation=kinds
         )
-        parsed = parse_responses(responses)
+        parsed = parse_responses(responses, instrument=instrument)
         combined = score_lists(instrument, lists, parsed, facts=facts or {})
     except ScreeningInputError as exc:
         raise _invalid(exc) from None

@@ -29,7 +29,11 @@ from trm.cases.models import Case
 from trm.cases.tracks import Identification
 from trm.common.errors import DomainError, NotFound
 from trm.screening import selectors, services
-from trm.screening.errors import ScreeningCaseClosed, ScreeningRoleRequired
+from trm.screening.errors import (
+    ScreeningCaseClosed,
+    ScreeningInvalidInput,
+    ScreeningRoleRequired,
+)
 from trm.screening.forms import (
     ExploitationForm,
     ScreeningForm,
@@ -180,14 +184,56 @@ def _rules(instrument: Instrument) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ErrorLink:
+    """One answer in error, as the summary at the top of the form lists it."""
+
+    #: The id of the element to jump to; empty when there is nothing to show.
+    anchor: str
+    title: str
+    errors: list[str]
+
+
+def _error_links(
+    form: ScreeningForm, sections: list[ListBlock], facts: list[tuple[Any, Any]]
+) -> list[ErrorLink]:
+    """Return the answers in error in the order the form shows them."""
+    if not form.errors:
+        return []
+    links = [
+        ErrorLink(anchor=f"fact-{fact.id}", title=_(fact.title), errors=field.errors)
+        for fact, field in facts
+        if field.errors
+    ]
+    links += [
+        ErrorLink(
+            anchor=f"row-{row.indicator.id}",
+            title=row.title,
+            errors=[*row.value.errors, *row.evidence.errors],
+        )
+        for section in sections
+        for block in section.dimensions
+        for row in block.rows
+        if row.value.errors or row.evidence.errors
+    ]
+    note = form["note"]
+    if note.errors:
+        links.append(
+            ErrorLink(anchor=note.auto_id, title=str(note.label), errors=note.errors)
+        )
+    return links
+
+
 def _apply_error(form: ScreeningForm, exc: DomainError) -> None:
     field = exc.details.get("field")
     ids = [i for i in exc.details.get("ids", []) if isinstance(i, str)]
+    # Beside an answer, say what is wrong with it alone: its title is next to it.
+    reasons = exc.reasons if isinstance(exc, ScreeningInvalidInput) else {}
     marked = False
     for indicator_id in ids:
         for name in (evidence_name(indicator_id), fact_name(indicator_id)):
             if name in form.fields:
-                form.add_error(name, exc.message)
+                form.add_error(name, reasons.get(indicator_id, exc.message))
                 marked = True
                 break
     if field == "note":
@@ -239,12 +285,15 @@ def screening_new_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
             request,
             _("The screening was not recorded. Correct the answers marked below."),
         )
+    sections = _form_sections(instrument, form)
+    fact_fields = [(fact, form[fact_name(fact.id)]) for fact in facts]
     return render(
         request,
         "screening/form.html",
         {
             "case": case,
             "form": form,
+            "error_links": _error_links(form, sections, fact_fields),
             # Its own ids: the screening form repeats the choice as hidden inputs.
             "kinds_form": ExploitationForm(
                 initial={"exploitation": kinds}, auto_id="id_kinds_%s"
@@ -252,8 +301,8 @@ def screening_new_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
             "kinds": [EXPLOITATION_LABELS[k] for k in kinds],
             "child": chosen.child,
             "instrument": instrument,
-            "sections": _form_sections(instrument, form),
-            "facts": [(fact, form[fact_name(fact.id)]) for fact in facts],
+            "sections": sections,
+            "facts": fact_fields,
             "rules": _rules(instrument),
         },
         status=400 if request.method == "POST" else 200,

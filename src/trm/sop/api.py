@@ -93,6 +93,12 @@ class TaskOut(Schema):
 
 class TaskPage(Schema):
     count: int
+    variant: str = Field(description="The node's SOP variant the steps come from.")
+    variant_title: str
+    example: bool = Field(
+        description="The variant's national rules are an unverified example: "
+        "check due dates and responsibilities against the law."
+    )
     truncated: bool = Field(
         description="The caller is on more open cases than are read at once."
     )
@@ -176,8 +182,12 @@ def tasks(request: HttpRequest, filters: Query[TasksQuery]) -> TaskPage:
         request_actor(request), overdue_only=filters.overdue_only, today=today
     )
     start = (filters.page - 1) * filters.page_size
+    definition = views.definition()
     return TaskPage(
         count=len(rows),
+        variant=definition.variant,
+        variant_title=definition.title,
+        example=definition.example,
         truncated=truncated,
         items=[
             TaskOut(

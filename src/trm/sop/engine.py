@@ -37,13 +37,19 @@ from django.utils.translation import gettext_lazy as _
 from trm.cases.models import Case, CaseEvent
 from trm.cases.tracks import Identification, Reflection
 from trm.sop.types import Definition, Step
-from trm.sop.vocabulary import BLOCK_EXPLANATIONS, CONDITIONS, REFLECTION_STARTS
+from trm.sop.vocabulary import (
+    BLOCK_EXPLANATIONS,
+    CONDITIONS,
+    PLANNED_EVENTS,
+    REFLECTION_STARTS,
+)
 
 
 class StepState(models.TextChoices):
     """The state of one SOP step on one case."""
 
     DONE = "done", _("Done")
+    NOT_RECORDED = "not_recorded", _("Not recorded in TRM yet")
     DUE = "due", _("Due")
     OVERDUE = "overdue", _("Overdue")
     NOT_STARTED = "not_started", _("Not started")
@@ -111,7 +117,7 @@ class SopStatus:
         for state in (StepState.OVERDUE, StepState.BLOCKED, StepState.DUE):
             if state in states:
                 return str(state)
-        applicable = states - {StepState.NOT_APPLICABLE}
+        applicable = states - {StepState.NOT_APPLICABLE, StepState.NOT_RECORDED}
         if applicable and applicable <= {StepState.DONE}:
             return str(StepState.DONE)
         return str(StepState.NOT_STARTED)
@@ -361,6 +367,20 @@ def step_status(
                     _("Applies only when %(c)s.") % {"c": _condition_text(name)}
                 ),
             )
+    if step.done_when and all(
+        _pattern(_resolve(r, definition))[0] in PLANNED_EVENTS for r in step.done_when
+    ):
+        return StepStatus(
+            step,
+            StepState.NOT_RECORDED,
+            started,
+            explanation=str(
+                _(
+                    "TRM cannot record this step yet: keep it in your own records "
+                    "until it can."
+                )
+            ),
+        )
     if started is None:
         return StepStatus(step, StepState.NOT_STARTED)
     for name in step.guards:

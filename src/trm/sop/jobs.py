@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import User
+from trm.cases.access import visible_cases_filter
 from trm.cases.models import Case, CaseTeamMember
 from trm.sop import engine
 from trm.sop.models import Reminder
@@ -103,12 +104,20 @@ def _send_digests(run: ReminderRun, *, today: date) -> None:
         .distinct()
     )
     for user_id in list(pending):
-        user = User.objects.get(pk=user_id)
-        ids = list(
-            Reminder.objects.filter(user=user, emailed_at__isnull=True).values_list(
-                "pk", flat=True
-            )
+        user = User.objects.select_related("organisation").get(pk=user_id)
+        if not user.may_use_account():
+            continue  # a deactivated organisation: its people get no e-mail
+        # Only cases the user may still see (team left, role withdrawn, closed).
+        visible = Case.objects.filter(
+            visible_cases_filter(user), closed_at__isnull=True
         )
+        ids = list(
+            Reminder.objects.filter(
+                user=user, emailed_at__isnull=True, case__in=visible
+            ).values_list("pk", flat=True)
+        )
+        if not ids:
+            continue
         stamp = timezone.now()
         claimed = Reminder.objects.filter(pk__in=ids, emailed_at__isnull=True)
         if not claimed.update(emailed_at=stamp):
@@ -153,7 +162,7 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
         # One User object per person, so their roles are read once per batch.
         people: dict[int, User] = {}
         for member in CaseTeamMember.objects.filter(case_id__in=ids).select_related(
-            "user"
+            "user__organisation"
         ):
             user = people.setdefault(member.user_id, member.user)
             team.setdefault(member.case_id, []).append((user, member.role))
@@ -172,7 +181,7 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
                     if role in named and role in u.role_codes()
                 }
                 for user in users.values():
-                    if not user.is_active or status.due_on is None:
+                    if not user.may_use_account() or status.due_on is None:
                         continue
                     try:
                         with transaction.atomic():

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from trm.accounts.models import User
-from trm.cases.access import CaseAccess
+from trm.cases.access import CaseAccess, visible_cases_filter
 from trm.cases.models import Case, CaseTeamMember
 from trm.cases.selectors import case_get_for_user
 from trm.sop import engine
@@ -135,8 +135,17 @@ def tasks_for_user(
 
 
 def reminders_for_user(*, user: User, unread_only: bool = True) -> list[Reminder]:
-    """Return the user's reminders, earliest due first (at most 200)."""
-    qs = Reminder.objects.filter(user=user).select_related("case")
+    """Return the user's reminders, earliest due first (at most 200).
+
+    Only reminders of open cases the user may still see (a member who left the
+    team, or whose role was withdrawn, no longer sees them).
+    """
+    qs = Reminder.objects.filter(
+        user=user,
+        case__in=Case.objects.filter(
+            visible_cases_filter(user), closed_at__isnull=True
+        ),
+    ).select_related("case")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return list(qs.order_by("due_on", "-created_at")[:200])
@@ -144,7 +153,13 @@ def reminders_for_user(*, user: User, unread_only: bool = True) -> list[Reminder
 
 def unread_reminder_count(*, user: User) -> int:
     """Return how many unread reminders the user has (for the navigation badge)."""
-    return Reminder.objects.filter(user=user, read_at__isnull=True).count()
+    return Reminder.objects.filter(
+        user=user,
+        read_at__isnull=True,
+        case__in=Case.objects.filter(
+            visible_cases_filter(user), closed_at__isnull=True
+        ),
+    ).count()
 
 
 def reminder_days_before(step_remind: int | None) -> int:

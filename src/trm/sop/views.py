@@ -47,6 +47,7 @@ STATE_TAGS: dict[str, str] = {
     StepState.BLOCKED: "tag tag-off",
     StepState.NOT_STARTED: "tag",
     StepState.NOT_APPLICABLE: "tag",
+    StepState.NOT_RECORDED: "tag",
 }
 
 
@@ -386,7 +387,12 @@ def tasks_view(request: HttpRequest) -> HttpResponse:
     overdue_only = request.GET.get("overdue") == "1"
     rows, truncated = task_rows(user, overdue_only=overdue_only, today=today)
     page = Paginator(rows, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    sop_definition = definition()
     context: dict[str, Any] = {
+        # The due dates come from the node's variant: an example one is unverified.
+        "variant_title": sop_definition.title,
+        "example": sop_definition.example,
+        "variant_note": sop_definition.note,
         "page": page,
         "rows": list(page.object_list),
         "total": len(rows),

@@ -348,8 +348,11 @@ def test_in_bulgaria_the_reflection_period_waits_for_formal_identification(
         case.refresh_from_db()
         assert case.reflection == Reflection.REFLECTION_PERIOD
         (sop1, *_rest) = engine.case_sop_status(case)
-        step = next(s for s in sop1.steps if s.step.id == "sop1.reflection_period")
+        steps = {s.step.id: s for s in sop1.steps}
+        step = steps["sop1.reflection_period"]
         assert step.due_on == timezone.localdate() + timedelta(days=30)
+        # The decision's rights information told the person about the period.
+        assert steps["sop1.inform_reflection"].state == StepState.DONE
 
 
 def test_an_early_end_needs_the_authority_and_written_reasons(case, caseworker_a):
@@ -746,3 +749,104 @@ def test_one_failing_case_does_not_stop_the_expiry_job(case, caseworker_a, monke
     with time_machine.travel(timezone.now() + timedelta(days=31), tick=False):
         assert reflection.expire_reflection_periods() == 1
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "blank", ["\u200b", "\u200b\u2060", "\u3164", "\u00ad", " \u2800 "]
+)
+def test_invisible_text_is_no_reason(case, caseworker_a, blank):
+    before = counts(case)
+    with pytest.raises(CaseInvalidInput) as refused:
+        services.presume(actor=caseworker_a, case_id=case.pk, reason=blank)
+    assert refused.value.details["field"] == "reason"
+    assert counts(case) == before
+
+
+def test_rule_6_a_former_asylum_applicant_stays_closed_to_the_consulate(
+    case, caseworker_a
+):
+    from trm.cases.services import case_move
+
+    case_move(
+        actor=caseworker_a,
+        case_id=case.pk,
+        track="reflection",
+        target=Reflection.INTERNATIONAL_PROTECTION,
+    )
+    case_move(
+        actor=caseworker_a,
+        case_id=case.pk,
+        track="reflection",
+        target=Reflection.PERMIT_PERSONAL,
+    )
+    case.refresh_from_db()
+    assert case.person.asylum_applicant
+    with pytest.raises(ConsularCheckBlocked):
+        contacts.identity_verification_request(
+            actor=caseworker_a, case_id=case.pk, channel="consulate"
+        )
+
+
+def test_rule_10_no_indication_is_refused_after_a_screening_that_refers(
+    case, caseworker_a
+):
+    from trm.screening.services import screening_record
+
+    refer = {
+        i: {"value": "present", "evidence": "observed"}
+        for i in [
+            "al.d1.deceived_nature_of_job",
+            "al.d1.deceived_wages",
+            "al.d4.excessive_working_hours",
+            "al.d4.low_or_no_salary",
+            "al.d5.confiscation_of_documents",
+            "al.d5.debt_bondage",
+        ]
+    }
+    screening = screening_record(
+        actor=caseworker_a, case_id=case.pk, exploitation=["labour"], responses=refer
+    )
+    assert screening.result == "refer"
+    with pytest.raises(TransitionNotAllowed) as refused:
+        services.close_no_indication(
+            actor=caseworker_a, case_id=case.pk, information_given=True
+        )
+    assert refused.value.details["reason"] == "screening_suggests_referral"
+    case.refresh_from_db()
+    assert case.identification == Identification.SCREENING
+
+
+def test_rule_3_a_birth_date_that_makes_a_child_presumes_a_child(caseworker_a):
+    from trm.cases.models import AgeBand
+    from trm.cases.services import case_open
+
+    born = adult_birth_date(12)
+    with pytest.raises(CaseInvalidInput) as refused:
+        case_open(
+            actor=caseworker_a,
+            identity=fictional_identity(birth_date=born),
+            age_band=AgeBand.AGE_30_38,
+        )
+    assert refused.value.details["field"] == "age_band"
+    estimated = case_open(
+        actor=caseworker_a,
+        identity=fictional_identity(birth_date=born, birth_date_is_estimate=True),
+        age_band=AgeBand.AGE_30_38,
+    )
+    assert estimated.person.presumed_child
+
+
+def test_steps_trm_cannot_record_yet_never_fall_due(case, caseworker_a):
+    from trm.sop.selectors import tasks_for_user
+
+    presumed(case, caseworker_a)
+    case.refresh_from_db()
+    (sop1, *_rest) = engine.case_sop_status(
+        case, today=timezone.localdate() + timedelta(days=60)
+    )
+    needs = next(s for s in sop1.steps if s.step.id == "sop1.needs_assessment")
+    assert needs.state == StepState.NOT_RECORDED
+    tasks, _truncated = tasks_for_user(
+        user=caseworker_a, today=timezone.localdate() + timedelta(days=60)
+    )
+    assert "sop1.needs_assessment" not in {t.status.step.id for t in tasks}

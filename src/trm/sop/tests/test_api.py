@@ -73,9 +73,28 @@ def test_tasks_list_the_callers_overdue_steps_only_for_their_role(caseworker_a):
     assert "person" not in str(body)  # case numbers only, never names
     assert get(guardian, "/tasks").json() == {
         "count": 0,
+        "variant": "baseline",
+        "variant_title": body["variant_title"],
+        "example": False,
         "truncated": False,
         "items": [],
     }
+
+
+def test_tasks_say_the_variant_is_an_example(caseworker_a, settings):
+    settings.TRM_SOP_VARIANT = "md"
+    open_case(caseworker_a, birth_date=adult_birth_date())
+    body = get(caseworker_a, "/tasks").json()
+    assert body["variant"] == "md"
+    assert body["example"] is True
+    assert "example" in body["variant_title"]
+    assert body["items"]
+
+
+def test_tasks_of_a_verified_variant_are_not_an_example(caseworker_a):
+    body = get(caseworker_a, "/tasks").json()
+    assert body["variant"] == "baseline"
+    assert body["example"] is False
 
 
 def test_tasks_refuse_a_bad_page_size(caseworker_a):

@@ -87,7 +87,13 @@ def test_step_ids_are_unique(definitions):
         ),
         (
             "sop1.screening",
-            {"trigger": ("case.opened",), "done_when": ("sop1.screening_recorded",)},
+            {
+                "trigger": ("case.opened",),
+                "done_when": (
+                    "sop1.screening_recorded",
+                    "track:identification->presumed",
+                ),
+            },
         ),
         (
             "sop1.risk_assessment",

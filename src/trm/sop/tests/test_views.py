@@ -85,6 +85,26 @@ def test_tasks_show_an_overdue_step_to_the_role_it_names_and_not_to_others(
     assert "Nothing is due." in other
 
 
+def test_tasks_warn_that_an_example_variant_is_not_verified(
+    signed_in, caseworker_a, settings
+):
+    settings.TRM_SOP_VARIANT = "md"
+    opened_days_ago(caseworker_a, 10)
+    page = html(signed_in(caseworker_a).get(reverse("sop:tasks")))
+    assert 'id="example-variant"' in page
+    assert "Moldova — example variant (not verified)" in page
+    assert "have not been verified" in page
+    assert "not use them as a description of Moldovan law" in page  # the note
+    assert_page_basics(page)
+
+
+def test_tasks_of_a_verified_variant_carry_no_example_warning(signed_in, caseworker_a):
+    opened_days_ago(caseworker_a, 10)
+    page = html(signed_in(caseworker_a).get(reverse("sop:tasks")))
+    assert 'id="example-variant"' not in page
+    assert "have not been verified" not in page
+
+
 def test_overdue_only_filters_due_steps_out(signed_in, caseworker_a):
     opened_days_ago(caseworker_a, 2)  # initial identification due in 1 day
     client = signed_in(caseworker_a)
