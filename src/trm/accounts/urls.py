@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/verify/", views.verify_view, name="verify"),
     path("two-factor/enrol/", views.enrol_view, name="enrol"),
     path("password/", views.password_change_view, name="password_change"),
+    path("keep-alive/", views.keep_alive_view, name="keep_alive"),
     path("me/", views.account_view, name="account"),
     path("me/tokens/", views.api_token_create_view, name="api_token_create"),
     path(

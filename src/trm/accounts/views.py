@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -287,6 +288,22 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
         "accounts/password_change.html",
         {"form": form, "forced": user.must_change_password},
     )
+
+
+@login_required
+@never_cache
+@require_POST
+def keep_alive_view(request: HttpRequest) -> HttpResponse:
+    """Answer 204: the request itself counts as activity for the idle limit.
+
+    :class:`~trm.accounts.middleware.IdleSessionTimeoutMiddleware` records the
+    time of every signed-in request. Pages with long forms call this
+    (``data-keep-alive`` in ``trm.js``) only while the person is typing or
+    choosing answers, so time spent filling in a form is not idle time, and a
+    session left alone still ends after ``TRM_SESSION_IDLE_MINUTES``. POST with
+    the CSRF token, so that another site cannot keep a session open.
+    """
+    return HttpResponse(status=204)
 
 
 @login_required

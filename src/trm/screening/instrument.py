@@ -275,32 +275,44 @@ class Instrument:
         return self.combination_rule.by_population[indicator_list.population]
 
     @functools.cached_property
-    def _titles(self) -> dict[str, str]:
-        titles = {fact.id: fact.title for fact in self.facts}
-        titles.update(
-            (indicator.id, indicator.title)
+    def _by_id(self) -> dict[str, Indicator | Fact]:
+        found: dict[str, Indicator | Fact] = {fact.id: fact for fact in self.facts}
+        found.update(
+            (indicator.id, indicator)
             for entry in self.lists
             for indicator in entry.indicators
         )
-        return titles
+        return found
+
+    def find(self, ref: str) -> Indicator | Fact | None:
+        """Return the indicator or fact with id ``ref``, or None."""
+        return self._by_id.get(ref)
 
     def title_of(self, ref: str) -> str:
         """Return the (English) title of an indicator or fact id; ``""`` if unknown."""
-        return self._titles.get(ref, "")
+        item = self.find(ref)
+        return item.title if item is not None else ""
 
 
 def describe_refs(ids: Iterable[str], instrument: Instrument | None = None) -> str:
     """Name indicators or facts for people: their translated titles, quoted.
 
-    Ids the instrument does not know (sent by an API client) are named as sent:
-    there is nothing else to call them. The ids themselves belong in an error's
+    An indicator also gets its dimension (``D2``), as the form shows it: a
+    list may have the same title in two dimensions (debt bondage). Ids the
+    instrument does not know (sent by an API client) are named as sent: there
+    is nothing else to call them. The ids themselves belong in an error's
     ``details``, for programs.
     """
     names = []
     for ref in sorted(set(ids)):
-        title = instrument.title_of(ref) if instrument is not None else ""
-        if title:
-            names.append(str(_("“%(title)s”")) % {"title": _(title)})
+        item = instrument.find(ref) if instrument is not None else None
+        if isinstance(item, Indicator):
+            names.append(
+                str(_("“%(title)s” (%(dimension)s)"))
+                % {"title": _(item.title), "dimension": item.dimension}
+            )
+        elif item is not None:
+            names.append(str(_("“%(title)s”")) % {"title": _(item.title)})
         else:
             names.append(ref)
     return "; ".join(names)

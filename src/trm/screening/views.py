@@ -201,15 +201,21 @@ def _error_links(
     if not form.errors:
         return []
     links = [
-        ErrorLink(anchor=f"fact-{fact.id}", title=_(fact.title), errors=field.errors)
+        ErrorLink(
+            anchor=f"fact-{fact.id}",
+            title=_(fact.title),
+            errors=[str(e) for e in field.errors],
+        )
         for fact, field in facts
         if field.errors
     ]
     links += [
         ErrorLink(
             anchor=f"row-{row.indicator.id}",
-            title=row.title,
-            errors=[*row.value.errors, *row.evidence.errors],
+            # A list may have the same title in two dimensions (debt bondage).
+            title=_("%(title)s (%(dimension)s)")
+            % {"title": row.title, "dimension": block.id},
+            errors=[str(e) for e in (*row.value.errors, *row.evidence.errors)],
         )
         for section in sections
         for block in section.dimensions
@@ -219,7 +225,11 @@ def _error_links(
     note = form["note"]
     if note.errors:
         links.append(
-            ErrorLink(anchor=note.auto_id, title=str(note.label), errors=note.errors)
+            ErrorLink(
+                anchor=note.auto_id,
+                title=str(note.label),
+                errors=[str(e) for e in note.errors],
+            )
         )
     return links
 

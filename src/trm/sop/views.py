@@ -198,6 +198,14 @@ def _panel_step(status: engine.StepStatus, today: date) -> PanelStep:
     )
 
 
+def _without_dates(status: engine.StepStatus) -> engine.StepStatus:
+    return engine.StepStatus(
+        status.step,
+        status.state,
+        explanation=str(_("Recorded by others on the case team.")),
+    )
+
+
 def build_panel(
     case: Case,
     *,
@@ -219,8 +227,27 @@ def build_panel(
     """
     shown = events if visible_events is None else visible_events
     statuses = engine.case_sop_status(
-        case, definition=definition, events=shown, today=today
+        case, definition=definition, events=events, today=today
     )
+    if visible_events is not None and len(visible_events) != len(events):
+        # Where the events this user may not see change a step, show its state
+        # (a step done is done for everyone) but none of its dates, which
+        # would tell when, say, an assistance-only contact took place.
+        seen = engine.case_sop_status(
+            case, definition=definition, events=visible_events, today=today
+        )
+        statuses = tuple(
+            engine.SopStatus(
+                number=full.number,
+                key=full.key,
+                title=full.title,
+                steps=tuple(
+                    step if step == mine else _without_dates(step)
+                    for step, mine in zip(full.steps, partial.steps, strict=True)
+                ),
+            )
+            for full, partial in zip(statuses, seen, strict=True)
+        )
     sops = [
         PanelSop(
             number=sop.number,

@@ -137,6 +137,8 @@ def test_record_without_evidence_is_400(fcp, case):
     )
     error = _error(response, 400, "screening.invalid_input")
     assert error["details"]["ids"] == ["al.d1.deceived_wages"]
+    assert "“Deceived about wages or earnings” (D1)" in error["message"]
+    assert "al.d1.deceived_wages" not in error["message"]
 
 
 def test_record_refuses_unknown_fields(fcp, case):

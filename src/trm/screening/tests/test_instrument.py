@@ -447,7 +447,7 @@ def test_unknown_indicator_ids_are_all_listed():
     assert info.value.field == "responses"
     assert info.value.ids == ("al.d1.made_up", "cl.d4.hazardous_work")
     assert "al.d1.made_up" in str(info.value)
-    assert "cl.d4.hazardous_work" in str(info.value)
+    assert "“Hazardous work” (D4)" in str(info.value)  # known, on another list
 
 
 def test_unknown_list_is_refused():
@@ -491,6 +491,59 @@ def test_bad_answers_are_refused(answer):
     with pytest.raises(ScreeningInputError) as info:
         parse_responses({D1_STRONG: answer})
     assert info.value.ids == (D1_STRONG,)
+
+
+def test_bad_answers_are_named_by_title_with_the_ids_kept_apart():
+    with pytest.raises(ScreeningInputError) as info:
+        parse_responses(
+            {
+                D1_STRONG: {"value": "present"},
+                D1_MEDIUM: {"value": "not_assessed", "evidence": "observed"},
+            },
+            instrument=I,
+        )
+    message = info.value.message
+    strong = "Deceived about the nature of the job, the location or the employer"
+    assert f"“{strong}” (D1)" in message
+    assert "“Deceived about wages or earnings” (D1)" in message
+    assert "al.d1." not in message
+    assert info.value.ids == (D1_STRONG, D1_MEDIUM)
+    assert info.value.reasons == {
+        D1_STRONG: "Say how a present indicator was learned (observed, "
+        "self-reported or documented).",
+        D1_MEDIUM: "Leave the evidence empty for an indicator not assessed.",
+    }
+
+
+def test_bad_answers_without_the_instrument_are_named_by_id():
+    with pytest.raises(ScreeningInputError) as info:
+        parse_responses({D1_STRONG: {"value": "maybe"}})
+    assert D1_STRONG in info.value.message
+
+
+def test_indicators_of_another_list_are_named_by_title_unknown_ones_by_id():
+    responses = present("al.d1.made_up", "cl.d4.hazardous_work", D1_STRONG)
+    with pytest.raises(ScreeningInputError) as info:
+        score(I, "adult_labour", responses)
+    title = I.title_of("cl.d4.hazardous_work")
+    assert title
+    assert f"“{title}” (D4)" in info.value.message
+    assert "cl.d4.hazardous_work" not in info.value.message
+    assert "al.d1.made_up" in info.value.message  # nothing else to call it
+    assert set(info.value.reasons) == {"al.d1.made_up", "cl.d4.hazardous_work"}
+
+
+def test_facts_are_named_by_title():
+    with pytest.raises(ScreeningInputError) as info:
+        score(I, "child_labour", {}, facts={"recruitment_act": "yes"})
+    assert "recruitment_act" not in info.value.message
+    assert I.title_of("recruitment_act") in info.value.message
+    assert info.value.ids == ("recruitment_act",)
+
+
+def test_title_of_an_unknown_id_is_empty():
+    assert I.title_of("al.d1.made_up") == ""
+    assert I.title_of(D1_MEDIUM) == "Deceived about wages or earnings"
 
 
 def test_absent_may_carry_evidence():

@@ -316,6 +316,22 @@ def test_unknown_ids_are_all_named(fcp, case):
     assert "al.d1.made_up" in info.value.message
 
 
+def test_invalid_answers_are_named_by_title_and_listed_by_id_in_details(fcp, case):
+    responses = {
+        **REFER_ANSWERS,
+        "al.d1.deceived_wages": {"value": "present", "evidence": ""},
+    }
+    with pytest.raises(ScreeningInvalidInput) as info:
+        record(fcp, case, responses=responses)
+    assert "“Deceived about wages or earnings” (D1)" in info.value.message
+    assert "al.d1.deceived_wages" not in info.value.message
+    assert info.value.details == {"field": "responses", "ids": ["al.d1.deceived_wages"]}
+    assert info.value.reasons["al.d1.deceived_wages"].startswith(
+        "Say how a present indicator was learned"
+    )
+    nothing_written(case)
+
+
 def test_erased_person_is_refused(fcp, case):
     Person.objects.filter(pk=case.person_id).update(erased_at=timezone.now())
     with pytest.raises(PersonErased):

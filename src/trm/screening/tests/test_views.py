@@ -80,6 +80,36 @@ def selected(html: str, name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _descendants(element: Any, tag: str) -> list[Any]:
+    found = []
+    for child in element.children:
+        if child.tag == tag:
+            found.append(child)
+        found += _descendants(child, tag)
+    return found
+
+
+def test_form_has_jump_links_to_each_list_and_dimension(signed_in, fcp, case):
+    html = signed_in(fcp).get(new_url(case, "labour", "sexual")).content.decode()
+    tree = assert_page_basics(html)
+    ids = tree.by_id()
+    nav = ids["form-sections"]
+    hrefs = [a.attrs["href"] for a in _descendants(nav, "a")]
+    assert "#list-adult_labour" in hrefs
+    assert "#list-adult_sexual" in hrefs
+    assert "#adult_labour-D1" in hrefs and "#adult_labour-D6" in hrefs
+    assert "#screening-note" in hrefs
+    for href in hrefs:
+        assert href[1:] in ids, f"{href} points nowhere"
+    assert html.index('id="form-sections"') < html.index('id="list-adult_labour"')
+    assert 'href="#form-sections"' in html  # and back, after each list
+
+
+def test_form_keeps_the_session_alive_while_answering(signed_in, fcp, case):
+    html = signed_in(fcp).get(new_url(case)).content.decode()
+    assert f'data-keep-alive="{reverse("accounts:keep_alive")}"' in html
+
+
 def test_form_shows_the_adult_labour_list_with_flags(signed_in, fcp, case):
     response = signed_in(fcp).get(new_url(case))
     assert response.status_code == 200
@@ -152,6 +182,9 @@ def test_error_redisplays_the_form_keeping_every_answer(signed_in, fcp, case):
         extra={
             "i-al.d2.debt_bondage": "absent",
             "e-al.d2.debt_bondage": "documented",
+            # Not assessed, yet with evidence.
+            "i-al.d6.dependency_on_exploiters": "not_assessed",
+            "e-al.d6.dependency_on_exploiters": "observed",
             "note": "Fictiv kept note",
         },
     )
@@ -162,7 +195,21 @@ def test_error_redisplays_the_form_keeping_every_answer(signed_in, fcp, case):
     tree = assert_page_basics(html)
     assert assert_invalid_fields_described(tree)
     assert "The screening was not recorded" in " ".join(message_texts(response))
-    assert "al.d1.deceived_wages" in html  # the error names the indicator
+    summary = tree.by_id()["form-errors"]
+    links = {a.attrs["href"]: a.all_text() for a in _descendants(summary, "a")}
+    assert links == {
+        "#row-al.d1.deceived_wages": "Deceived about wages or earnings (D1)",
+        "#row-al.d6.dependency_on_exploiters": "Dependency on exploiters (D6)",
+    }
+    assert list(links) == sorted(links)  # in the form's order (D1 before D6)
+    for anchor in links:
+        assert anchor[1:] in tree.by_id()
+    # Beside each answer, what is wrong with it; no internal ids anywhere.
+    errors = tree.by_id()["id_e-al.d1.deceived_wages_error"].all_text()
+    assert errors.startswith("Say how a present indicator was learned")
+    assert "Leave the evidence empty" in summary.all_text()
+    assert "al.d" not in summary.all_text()
+    assert not re.search(r'class="error">[^<]*al\.d', html)
     for indicator_id, evidence in answers.items():
         assert checked(html, f"i-{indicator_id}") == "present"
         assert selected(html, f"e-{indicator_id}") == evidence
@@ -170,6 +217,18 @@ def test_error_redisplays_the_form_keeping_every_answer(signed_in, fcp, case):
     assert selected(html, "e-al.d2.debt_bondage") == "documented"
     assert checked(html, "i-al.d3.general_context") == "not_assessed"
     assert "Fictiv kept note" in html
+
+
+def test_error_summary_links_to_a_fact_and_the_note_in_error(signed_in, fcp):
+    child_case = open_case(fcp, may_be_child=True)
+    data = post_data({}, extra={"f-recruitment_act": "perhaps", "note": "x" * 5001})
+    response = signed_in(fcp).post(new_url(child_case), data)
+    assert response.status_code == 400
+    tree = assert_page_basics(response.content.decode())
+    ids = tree.by_id()
+    hrefs = [a.attrs["href"] for a in _descendants(ids["form-errors"], "a")]
+    assert hrefs == ["#fact-recruitment_act", "#id_note"]
+    assert all(href[1:] in ids for href in hrefs)
 
 
 def test_unknown_indicator_posted_is_ignored_by_the_form_not_scored(

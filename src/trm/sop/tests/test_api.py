@@ -119,8 +119,9 @@ def test_case_sop_of_a_prosecutor_leaves_out_assistance_only_events(caseworker_a
         )
 
     assert step(managers, "sop1.risk_review")["state"] == "done"
+    # The prosecutor learns that it was done, not when (assistance-only events).
     review = step(theirs, "sop1.risk_review")
-    assert review["state"] == "not_started"
+    assert review["state"] == "done"
     assert review["started_at"] is None and review["done_at"] is None
     # The protection is computed from every event, whoever asks.
     assert theirs["removal_block"] == managers["removal_block"] is not None

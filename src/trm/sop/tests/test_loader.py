@@ -649,3 +649,28 @@ def test_event_ref_problem_accepts_every_form():
     assert loader.event_ref_problem("@reflection_end") is not None
     assert loader.event_ref_problem("sop1.reflection_ended=bored") is not None
     assert loader.event_ref_problem("track:legal") is not None
+
+
+def test_review_an_unknown_country_and_a_retimed_decision_are_refused(tmp_path):
+    from trm.common.yamldata import DataFileError
+    from trm.sop.loader import load_definition
+
+    path = tmp_path / "xx.yaml"
+    path.write_text(
+        "schema_version: 1\n"
+        "variant: xx\n"
+        "extends: baseline\n"
+        "title: Fictional\n"
+        "country: JJ\n"
+        "example: true\n"
+        "note: fictional\n"
+        "source: test\n"
+        "steps:\n"
+        "  sop1.formal_identification:\n"
+        '    done_when: ["track:identification->presumed"]\n'
+    )
+    with pytest.raises(DataFileError) as refused:
+        load_definition(str(path))
+    text = "\n".join(str(p) for p in refused.value.problems)
+    assert f"{path}:5: country:" in text
+    assert f"{path}:11: steps.sop1.formal_identification.done_when:" in text

@@ -180,9 +180,11 @@ def test_case_panel_page_of_a_prosecutor_leaves_out_assistance_only_events(
     theirs = signed_in(prosecutor).get(url).context["sop_panel"]
 
     assert _step(managers, "sop1.risk_review").state == "done"
+    # The prosecutor learns that it was done, not when (assistance-only events).
     review = _step(theirs, "sop1.risk_review")
-    assert review.state == "not_started"
+    assert review.state == "done"
     assert review.started_at is None and review.done_at is None
+    assert _step(managers, "sop1.risk_review").done_at is not None
     assert theirs.removal_block == managers.removal_block is not None
 
 
@@ -205,8 +207,9 @@ def test_the_removal_block_is_computed_from_every_event_not_the_visible_ones(
     )
     assert panel.removal_block == full.removal_block is not None
     assert panel.reflection is None and full.reflection is not None
-    assert _step(panel, "sop1.initial_identification").state == "not_started"
-    assert _step(full, "sop1.initial_identification").state == "done"
+    hidden = _step(panel, "sop1.initial_identification")
+    assert (hidden.state, hidden.done_at) == ("done", None)
+    assert _step(full, "sop1.initial_identification").done_at is not None
 
 
 def test_case_page_panel_of_a_prosecutor_leaves_out_assistance_only_events(
@@ -218,4 +221,5 @@ def test_case_page_panel_of_a_prosecutor_leaves_out_assistance_only_events(
     prosecutor = team_member(case, Role.PROSECUTOR)
     url = reverse("cases:detail", args=[case.pk])
     theirs = signed_in(prosecutor).get(url).context["sop_panel"]
-    assert _step(theirs, "sop1.risk_review").state == "not_started"
+    review = _step(theirs, "sop1.risk_review")
+    assert (review.state, review.done_at) == ("done", None)

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trm.common.yamldata import DataFileError
 from trm.sop import loader
+from trm.sop.diff import diff_definitions
 from trm.sop.types import Definition, Step
 
 #: The generated module holding every translatable string of the definitions.
@@ -204,7 +205,7 @@ class Command(BaseCommand):
 
     def _diff(self, variant: str, base_name: str) -> None:
         base, other = self._load(base_name), self._load(variant)
-        lines = loader.diff_definitions(base, other)
+        lines = diff_definitions(base, other)
         title = f"{other.variant} ({other.title}) compared with {base.variant}"
         if not lines:
             self.stdout.write(f"{title}: no differences")
