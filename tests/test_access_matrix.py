@@ -62,6 +62,7 @@ NAMESPACES = (
     "cases",
     "consent",
     "dataprotection",
+    "directory",
     "identification",
     "sop",
     "screening",
@@ -70,6 +71,7 @@ API_PREFIXES = (
     "/api/v1/cases",
     "/api/v1/consent",
     "/api/v1/data-protection",
+    "/api/v1/directory",
     "/api/v1/tasks",
 )
 # SOP 1 (trm.identification.services): who may take each action on a case.
@@ -145,6 +147,25 @@ def openers(role: str, which: str) -> Outcome:
 
 def dpo_or_admin(role: str, which: str) -> Outcome:
     return "ok" if role in {DPO, R.NODE_ADMINISTRATOR} else "forbidden"
+
+
+# The service directory (trm.directory): organisations' details, no personal data.
+CAPACITY_REPORTERS = frozenset({R.SERVICE_PROVIDER, R.CASE_MANAGER})
+
+
+def directory_readers(role: str, which: str) -> Outcome:
+    return "ok" if role in TEAM_ROLES | {R.NODE_ADMINISTRATOR} else "forbidden"
+
+
+def node_admin(role: str, which: str) -> Outcome:
+    return "ok" if role == R.NODE_ADMINISTRATOR else "forbidden"
+
+
+def capacity_reporters(role: str, which: str) -> Outcome:
+    # Staff of the organisation report its own places; an administrator, any.
+    if role == R.NODE_ADMINISTRATOR:
+        return "ok"
+    return "ok" if which == "own" and role in CAPACITY_REPORTERS else "forbidden"
 
 
 def dpo_or_admin_else_hidden(role: str, which: str) -> Outcome:
@@ -303,6 +324,31 @@ def screening_url(api_prefix: str = "") -> Callable[[World, str], str]:
         if api_prefix:
             return f"{api_prefix}/cases/{case.pk}/screening/{screening.pk}"
         return f"/cases/{case.pk}/screening/{screening.pk}/"
+
+    return build
+
+
+def directory_url(
+    suffix: str = "", prefix: str = "/directory/"
+) -> Callable[[World, str], str]:
+    """Give the world's organisation a directory profile; its URL."""
+
+    def build(w: World, which: str) -> str:
+        from trm.directory.services import profile_save
+
+        organisation = w.obj(which, "member").organisation
+        admin = User.objects.filter(username="matrix-admin").first() or UserFactory(
+            username="matrix-admin",
+            organisation=organisation,
+            roles=[R.NODE_ADMINISTRATOR],
+        )
+        profile_save(
+            actor=admin,
+            organisation_id=organisation.pk,
+            service_types=["shelter"],
+            region="Fictional Region",
+        )
+        return f"{prefix}{organisation.pk}{suffix}"
 
     return build
 
@@ -687,6 +733,36 @@ MATRIX: dict[str, Entry] = {
         "GET",
         api("/data-protection/cases/{case_id}/export"),
         dpo_or_team_manager,
+        api=True,
+    ),
+    # The service directory: anyone who works on cases reads it; an organisation's
+    # staff report its capacity; node administrators keep it.
+    "directory:list": Entry("GET", fixed("/directory/"), directory_readers),
+    "directory:export": Entry("GET", fixed("/directory/export.csv"), node_admin),
+    "directory:detail": Entry("GET", directory_url("/"), directory_readers),
+    "directory:capacity": Entry("GET", directory_url("/capacity/"), capacity_reporters),
+    "directory:edit": Entry("GET", directory_url("/edit/"), node_admin),
+    "GET /api/v1/directory": Entry(
+        "GET", fixed("/api/v1/directory"), directory_readers, api=True
+    ),
+    "GET /api/v1/directory/{organisation_id}": Entry(
+        "GET",
+        directory_url(prefix="/api/v1/directory/"),
+        directory_readers,
+        api=True,
+    ),
+    "POST /api/v1/directory/{organisation_id}/capacity": Entry(
+        "POST",
+        directory_url("/capacity", prefix="/api/v1/directory/"),
+        capacity_reporters,
+        lambda w, _: {"places_total": 5, "places_free": 2},
+        api=True,
+    ),
+    "PUT /api/v1/directory/{organisation_id}": Entry(
+        "PUT",
+        directory_url(prefix="/api/v1/directory/"),
+        node_admin,
+        lambda w, _: {"service_types": ["shelter"], "region": "Fictional Region"},
         api=True,
     ),
     # Screening pages and API (trm.screening).

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "trm.sop",
     "trm.screening",
     "trm.identification",
+    "trm.directory",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("trm.sop.urls")),
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
+    path("directory/", include("trm.directory.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", api.urls),

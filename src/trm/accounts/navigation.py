@@ -42,6 +42,11 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (_("Cases"), "cases:list", _CASE_ROLES),
     (_("My tasks"), "sop:tasks", _CASE_ROLES),
     (
+        _("Services"),
+        "directory:list",
+        _CASE_ROLES | {Role.NODE_ADMINISTRATOR},
+    ),
+    (
         _("Organisations"),
         "accounts:organisation_list",
         frozenset({Role.NODE_ADMINISTRATOR}),
