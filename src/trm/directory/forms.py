@@ -53,13 +53,22 @@ class DirectorySearchForm(forms.Form):
     def filters(self) -> dict[str, Any]:
         """Return the keyword arguments of ``directory_search``.
 
-        A filter that is not valid (a region no longer listed) is left out.
+        A region or service not in the lists (a link typed by hand, a region
+        no longer listed) still filters, by what was given: it narrows the
+        results (a region matches as part of the name, as the API does), it
+        never widens them to everything.
         """
         data = self.cleaned_data
+
+        def given(name: str) -> str:
+            if name in self.errors:
+                return str(self.data.get(name, "")).strip()[:120]
+            return str(data.get(name, ""))
+
         return {
             "q": data.get("q", "").strip(),
-            "service_type": data.get("service_type", ""),
-            "region": data.get("region", ""),
+            "service_type": given("service_type"),
+            "region": given("region"),
             "target_group": data.get("target_group", ""),
             "language": data.get("language", "").strip().lower(),
             "accepts_referrals": True if data.get("accepts_referrals") else None,

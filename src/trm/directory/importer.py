@@ -181,6 +181,8 @@ class ImportProblem:
         if self.row == 0:
             where = f"file ({self.column})" if self.column else "file"
             return f"{where}: {self.message}"
+        if not self.column:
+            return f"{self.unit} {self.row}: {self.message}"
         place = "column" if self.unit == "row" else "property"
         return f"{self.unit} {self.row}, {place} {self.column}: {self.message}"
 
@@ -274,7 +276,17 @@ def _read_csv(path: Path) -> list[_Record]:
     if duplicates:
         raise _FileError("column(s) given twice: " + ", ".join(duplicates))
     records: list[_Record] = []
-    for number, cells in enumerate(reader, start=2):
+    rows = enumerate(reader, start=2)
+    while True:
+        try:
+            number, cells = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # E.g. a cell over the csv module's field size limit (128 KiB).
+            raise _FileError(
+                f"row {reader.line_num}: cannot be read as CSV ({exc})"
+            ) from None
         if not any(cell.strip() for cell in cells):
             continue
         record = _Record(number, "row", {}, {name: name for name in names})
@@ -881,6 +893,8 @@ def export_csv(file_obj: TextSink) -> int:
     return count
 
 
+#: A phone number or a signed decimal: a spreadsheet shows it, runs nothing.
+NUMBER_LIKE = re.compile(r"[+-]?[0-9][0-9 ().-]*")
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -888,13 +902,21 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _spreadsheet_safe(cell: object) -> object:
     """Quote a text cell a spreadsheet would run as a formula (OWASP CSV
     injection): a leading apostrophe, which the importer removes again."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+    if (
+        isinstance(cell, str)
+        and cell.startswith(FORMULA_STARTS)
+        and not NUMBER_LIKE.fullmatch(cell)
+    ):
         return "'" + cell
     return cell
 
 
 def _unquote(cell: str) -> str:
     """Undo :func:`_spreadsheet_safe` on a cell read back."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+    if (
+        cell.startswith("'")
+        and cell[1:].startswith(FORMULA_STARTS)
+        and not NUMBER_LIKE.fullmatch(cell[1:])
+    ):
         return cell[1:]
     return cell

@@ -153,6 +153,11 @@ def clean_coordinate(value: float | None, *, field: str) -> float | None:
     return number
 
 
+#: The most places one provider may report: far above any shelter, and within
+#: every database's integer column (a mistyped number fails here, not there).
+MAX_PLACES = 100_000
+
+
 def clean_capacity(
     places_total: int | None, places_free: int | None
 ) -> tuple[int | None, int | None]:
@@ -164,6 +169,8 @@ def clean_capacity(
             raise _invalid(_("Give a whole number."), field)
         if value is not None and value < 0:
             raise _invalid(_("The capacity cannot be below zero."), field)
+        if value is not None and value > MAX_PLACES:
+            raise _invalid(_("Give at most %(n)d places.") % {"n": MAX_PLACES}, field)
     if (
         places_total is not None
         and places_free is not None

@@ -344,3 +344,23 @@ def test_export_quotes_cells_a_spreadsheet_would_run_and_import_restores_them(
     again = import_directory(exported)
     assert (again.unchanged, again.errors) == (1, [])
     assert Organisation.objects.filter(name="=HYPERLINK(Fictiv)").exists()
+
+
+def test_a_huge_capacity_or_cell_is_reported_not_crashed(tmp_path):
+    huge = _with(GOOD_1, "places_total", "99999999999999999999")
+    report = import_directory(_csv(tmp_path, huge))
+    assert [p.column for p in report.errors] == ["places_total"]
+    giant = _with(GOOD_1, "address", "x" * 200_000)
+    report = import_directory(_csv(tmp_path, giant))
+    assert report.errors and report.created == 0
+    assert "cannot be read as CSV" in str(report.errors[0])
+
+
+def test_phone_numbers_and_negative_coordinates_are_exported_as_they_are(tmp_path):
+    south = _with(_with(GOOD_1, "latitude", "-3.5"), "external_id", "s-1")
+    assert import_directory(_csv(tmp_path, south)).errors == []
+    out = io.StringIO(newline="")
+    export_csv(out)
+    text = out.getvalue()
+    assert ",-3.5," in text and "'-3.5" not in text
+    assert "'+359" not in text

@@ -224,3 +224,17 @@ def test_bad_profile_values_are_refused_with_field(org_b, admin_user, overrides,
         ),
     )
     assert error.details["field"] == field
+
+
+def test_an_impossible_capacity_is_refused_not_crashed(profile, provider_b):
+    before = (profile.places_total, profile.places_free)
+    with pytest.raises(DomainError) as refused:
+        services.capacity_update(
+            actor=provider_b,
+            organisation_id=profile.organisation_id,
+            places_total=100_000_000_000_000_000_000,
+            places_free=1,
+        )
+    assert refused.value.details["field"] == "places_total"
+    profile.refresh_from_db()
+    assert (profile.places_total, profile.places_free) == before
