@@ -175,7 +175,9 @@ def directory_capacity(
         places_free=payload.places_free,
         accepts_referrals=payload.accepts_referrals,
     )
-    return _out(selectors.profile_get(organisation_id=organisation_id))
+    return _out(
+        selectors.profile_get(organisation_id=organisation_id, include_inactive=True)
+    )
 
 
 @router.put(
@@ -203,4 +205,6 @@ def directory_save(
         latitude=payload.latitude,
         longitude=payload.longitude,
     )
-    return _out(selectors.profile_get(organisation_id=organisation_id))
+    return _out(
+        selectors.profile_get(organisation_id=organisation_id, include_inactive=True)
+    )

@@ -63,17 +63,24 @@ def directory_search(
     return qs.order_by("organisation__name")
 
 
-def profile_get(*, organisation_id: UUID) -> ServiceProfile:
+def profile_get(
+    *, organisation_id: UUID, include_inactive: bool = False
+) -> ServiceProfile:
     """Return the organisation's profile.
 
+    A deactivated organisation is out of the directory (as in the list) unless
+    ``include_inactive`` (node administrators editing it).
+
     Raises:
-        ProfileNotFound: the organisation has none (or does not exist).
+        ProfileNotFound: the organisation has none, does not exist, or is
+            deactivated.
     """
-    profile = (
-        ServiceProfile.objects.select_related("organisation", "capacity_updated_by")
-        .filter(organisation_id=organisation_id)
-        .first()
-    )
+    profiles = ServiceProfile.objects.select_related(
+        "organisation", "capacity_updated_by"
+    ).filter(organisation_id=organisation_id)
+    if not include_inactive:
+        profiles = profiles.filter(organisation__is_active=True)
+    profile = profiles.first()
     if profile is None:
         raise ProfileNotFound(_("This organisation has no directory profile."))
     return profile

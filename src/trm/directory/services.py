@@ -136,6 +136,23 @@ def clean_email(value: str) -> str:
     return email
 
 
+def clean_website(value: str) -> str:
+    """Return a web address (``https://…``, ``http://…`` or a bare host name such
+    as ``haven.example.org``), refusing any other scheme (``javascript:``,
+    ``data:``…) so the address is safe to show as a link one day."""
+    website = clean_line(value, field="website", max_length=200)
+    if not website:
+        return ""
+    scheme, sep, _rest = website.partition(":")
+    if sep and scheme.lower() not in {"http", "https"} and "." not in scheme:
+        raise _invalid(
+            _("Give a web address starting with https:// or http://."), "website"
+        )
+    if " " in website:
+        raise _invalid(_("A web address has no spaces."), "website")
+    return website
+
+
 def clean_coordinate(value: float | None, *, field: str) -> float | None:
     """Return a latitude (``field="latitude"``) or longitude within range."""
     if value is None:
@@ -222,6 +239,7 @@ def clean_profile_values(
         )
     run("address", lambda: clean_address(str(raw["address"] or "")))
     run("email", lambda: clean_email(str(raw["email"] or "")))
+    run("website", lambda: clean_website(str(raw["website"] or "")))
     run("accepts_referrals", lambda: bool(raw["accepts_referrals"]))
     run("latitude", lambda: clean_coordinate(raw["latitude"], field="latitude"))
     run("longitude", lambda: clean_coordinate(raw["longitude"], field="longitude"))

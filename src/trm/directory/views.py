@@ -197,7 +197,7 @@ def profile_edit_view(request: HttpRequest, organisation_id: UUID) -> HttpRespon
     organisation = _organisation(organisation_id)
     try:
         profile: ServiceProfile | None = selectors.profile_get(
-            organisation_id=organisation_id
+            organisation_id=organisation_id, include_inactive=True
         )
     except NotFound:
         profile = None

@@ -238,3 +238,47 @@ def test_an_impossible_capacity_is_refused_not_crashed(profile, provider_b):
     assert refused.value.details["field"] == "places_total"
     profile.refresh_from_db()
     assert (profile.places_total, profile.places_free) == before
+
+
+@pytest.mark.parametrize(
+    "website",
+    ["javascript:alert(1)", "data:text/html,x", "vbscript:x", "two words.org"],
+)
+def test_a_website_must_be_a_web_address(org_b, admin_user, website):
+    with pytest.raises(DomainError) as refused:
+        services.profile_save(
+            actor=admin_user,
+            organisation_id=org_b.pk,
+            service_types=[ServiceType.SHELTER],
+            website=website,
+        )
+    assert refused.value.details["field"] == "website"
+    assert not ServiceProfile.objects.filter(organisation=org_b).exists()
+
+
+@pytest.mark.parametrize(
+    "website",
+    ["https://haven.example.org", "http://haven.example.org", "haven.example.org"],
+)
+def test_web_addresses_are_accepted(org_b, admin_user, website):
+    profile = services.profile_save(
+        actor=admin_user,
+        organisation_id=org_b.pk,
+        service_types=[ServiceType.SHELTER],
+        website=website,
+    )
+    assert profile.website == website
+
+
+def test_a_deactivated_organisation_leaves_the_directory(org_b, admin_user):
+    from trm.directory import selectors
+    from trm.directory.errors import ProfileNotFound
+
+    services.profile_save(
+        actor=admin_user, organisation_id=org_b.pk, service_types=[ServiceType.SHELTER]
+    )
+    org_b.is_active = False
+    org_b.save()
+    with pytest.raises(ProfileNotFound):
+        selectors.profile_get(organisation_id=org_b.pk)
+    assert selectors.profile_get(organisation_id=org_b.pk, include_inactive=True)
