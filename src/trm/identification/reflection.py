@@ -299,18 +299,23 @@ def expire_reflection_periods(*, today: date | None = None) -> int:
         .exclude(Exists(finished))
         .values_list("pk", flat=True)
     )
-    for case_id in running.iterator(chunk_size=500):
-        case = Case.objects.select_related("person").get(pk=case_id)
-        window = engine.reflection_window(
-            case, engine.events_for_cases([case_id]).get(case_id, []), definition
-        )
-        if window is None or today <= window.ends_on:
-            continue
-        try:
-            reflection_end(actor=None, case_id=case_id, reason="expired")
-        except DomainError as exc:
-            # Ended meanwhile by a person or another worker: nothing to do.
-            logger.info("reflection expiry skipped for a case: %s", exc.code)
-            continue
-        ended += 1
+    ids = list(running)
+    for start in range(0, len(ids), 500):
+        # One query for the cases and one for their events per 500 cases.
+        chunk = ids[start : start + 500]
+        cases = Case.objects.select_related("person").in_bulk(chunk)
+        events = engine.events_for_cases(chunk)
+        for case_id in chunk:
+            window = engine.reflection_window(
+                cases[case_id], events.get(case_id, []), definition
+            )
+            if window is None or today <= window.ends_on:
+                continue
+            try:
+                reflection_end(actor=None, case_id=case_id, reason="expired")
+            except DomainError as exc:
+                # Ended meanwhile by a person or another worker: nothing to do.
+                logger.info("reflection expiry skipped for a case: %s", exc.code)
+                continue
+            ended += 1
     return ended

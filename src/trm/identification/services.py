@@ -56,6 +56,8 @@ from trm.identification.models import (
     RightsInformation,
     RightsItem,
 )
+from trm.screening.scoring import Action
+from trm.screening.selectors import latest_screening, suggests_referral
 from trm.sop.types import Definition
 from trm.sop.vocabulary import (
     REFLECTION_STARTS,
@@ -175,8 +177,6 @@ def presume(*, actor: User, case_id: UUID, reason: str = "") -> Case:
         not from signal received / screening), CaseInvalidInput (no positive
         screening and no reasons), PersonErased.
     """
-    from trm.screening.models import Screening
-
     case, access = lock_case(actor=actor, case_id=case_id)
     require_open(case)
     require_roles(access, PRESUMING_ROLES)
@@ -188,8 +188,8 @@ def presume(*, actor: User, case_id: UUID, reason: str = "") -> Case:
             _("Only a case at signal or screening can be recorded as presumed."),
             details={"from": case.identification},
         )
-    latest = Screening.objects.filter(case=case).order_by("-at").only("result").first()
-    positive = latest is not None and latest.result == "refer"
+    latest = latest_screening(case)
+    positive = latest is not None and latest.result == Action.REFER
     reason = clean_reason(
         reason,
         field="reason",
@@ -420,10 +420,7 @@ def close_no_indication(
             _("Only a case at screening can be closed as no indication."),
             details={"from": case.identification},
         )
-    from trm.screening.models import Screening
-
-    latest = Screening.objects.filter(case=case).order_by("-at").only("result").first()
-    if latest is not None and latest.result == "refer":
+    if suggests_referral(case):
         # Only the competent authority may decide against what the indicators
         # suggest (rule 10): record the person as presumed, or screen again.
         raise TransitionNotAllowed(

@@ -45,7 +45,7 @@ from trm.identification import children, contacts, reflection, services
 from trm.identification import forms as id_forms
 from trm.identification.errors import NotCompetentAuthority
 from trm.identification.models import RightsContext
-from trm.screening.selectors import screenings_for_user
+from trm.screening.selectors import suggests_referral
 from trm.sop import engine
 from trm.sop import views as sop_views
 from trm.sop.types import Definition
@@ -80,20 +80,6 @@ class Rule:
     not_now: StrOrPromise = ""
 
 
-def _latest_screening_refers(user: User, case: Case) -> bool:
-    """Return True if the case's latest screening suggests referral."""
-    latest = screenings_for_user(user=user, case=case, limit=1)
-    return bool(latest) and latest[0].result == "refer"
-
-
-def _screening_refers(case: Case) -> bool:
-    """Return True if the case's latest screening result is "refer" (not personal)."""
-    from trm.screening.models import Screening
-
-    latest = Screening.objects.filter(case=case).order_by("-at").only("result").first()
-    return latest is not None and latest.result == "refer"
-
-
 RULES: dict[str, Rule] = {
     "presume": Rule(
         gettext_lazy("Record as presumed trafficked person"),
@@ -123,7 +109,7 @@ RULES: dict[str, Rule] = {
         gettext_lazy("Close identification: no indication of trafficking"),
         services.PRESUMING_ROLES,
         lambda c: (
-            c.identification == Identification.SCREENING and not _screening_refers(c)
+            c.identification == Identification.SCREENING and not suggests_referral(c)
         ),
         gettext_lazy(
             "Only a case at screening whose latest screening does not suggest "
@@ -397,7 +383,7 @@ def presume_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
                 "the competent authority decides."
             )
         ]
-        if _latest_screening_refers(c.user, c.case):
+        if suggests_referral(c.case):
             intro.append(
                 _(
                     "The latest screening of this case suggests referral, so the "

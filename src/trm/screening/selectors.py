@@ -34,6 +34,7 @@ from trm.screening.instrument import (
     load_instrument,
 )
 from trm.screening.models import Screening
+from trm.screening.scoring import Action
 
 
 def _access(user: User, case: Case) -> CaseAccess:
@@ -204,3 +205,19 @@ def lists_for_case(
         child=child,
         lists=lists_for(instrument, child=child, exploitation=kinds),
     )
+
+
+def latest_screening(case: Case) -> Screening | None:
+    """Return the case's latest screening with only its id and result loaded.
+
+    The result (``refer``, ``continue_assessment``, ``no_indication``) is not
+    personal data, so this read is not audited; the answers stay sealed.
+    """
+    return Screening.objects.filter(case=case).order_by("-at").only("result").first()
+
+
+def suggests_referral(case: Case) -> bool:
+    """Return True if the case's latest screening says "refer to the competent
+    authority" (SOPS §5.3 design note)."""
+    latest = latest_screening(case)
+    return latest is not None and latest.result == Action.REFER

@@ -9,7 +9,6 @@ user is on the team).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -52,15 +51,6 @@ def _definition() -> Definition:
     return get_definition()
 
 
-def case_events(
-    case_ids: Iterable[UUID], *, visibility: Collection[str] | None = None
-) -> dict[UUID, list[engine.EventFact]]:
-    """The engine's view of several cases' timelines; see
-    :func:`trm.sop.engine.events_for_cases` (``visibility`` leaves out the
-    events a user may not see)."""
-    return engine.events_for_cases(case_ids, visibility=visibility)
-
-
 def case_sop_panel_for_user(
     *, user: User, case_id: UUID, today: date | None = None
 ) -> tuple[engine.SopStatus, ...]:
@@ -73,7 +63,7 @@ def case_sop_panel_for_user(
         CaseNotFound: no such case, or the user may not see it.
     """
     case, access = case_get_for_user(user=user, case_id=case_id)
-    events = case_events([case.pk], visibility=access.visible_levels())
+    events = engine.events_for_cases([case.pk], visibility=access.visible_levels())
     return engine.case_sop_status(
         case, definition=_definition(), events=events.get(case.pk, []), today=today
     )

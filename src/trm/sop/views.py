@@ -285,12 +285,12 @@ def panel_for_case(
     the removal block from all of them.
     """
     today = today or timezone.localdate()
-    events = selectors.case_events([case.pk]).get(case.pk, [])
+    events = engine.events_for_cases([case.pk]).get(case.pk, [])
     levels = access.visible_levels()
     visible = (
         events
         if set(levels) >= set(Visibility.values)
-        else selectors.case_events([case.pk], visibility=levels).get(case.pk, [])
+        else engine.events_for_cases([case.pk], visibility=levels).get(case.pk, [])
     )
     return build_panel(
         case,

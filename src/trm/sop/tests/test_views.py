@@ -15,7 +15,7 @@ from trm.accounts.tests.helpers import message_texts
 from trm.cases.models import Case
 from trm.cases.tests.factories import adult_birth_date, open_case, team_member
 from trm.identification import contacts, services
-from trm.sop import jobs, loader, selectors, views
+from trm.sop import engine, jobs, loader, views
 from trm.sop.models import Reminder
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +193,7 @@ def test_the_removal_block_is_computed_from_every_event_not_the_visible_ones(
 ):
     case = open_case(caseworker_a, birth_date=adult_birth_date())
     services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
-    events = selectors.case_events([case.pk]).get(case.pk, [])
+    events = engine.events_for_cases([case.pk]).get(case.pk, [])
     today = timezone.localdate()
     panel = views.build_panel(
         case,
