@@ -59,6 +59,10 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/q842iQAAAABJRU5ErkJggg=="
 )
 NAMESPACES = (
+    "assessments",
+    "assistance",
+    "care",
+    "referrals",
     "cases",
     "consent",
     "dataprotection",
@@ -72,6 +76,7 @@ API_PREFIXES = (
     "/api/v1/consent",
     "/api/v1/data-protection",
     "/api/v1/directory",
+    "/api/v1/referrals",
     "/api/v1/tasks",
 )
 # SOP 1 (trm.identification.services): who may take each action on a case.
@@ -486,6 +491,10 @@ MATRIX: dict[str, Entry] = {
         case_url("identification/enforced-removal/"),
         team_roles(REMOVAL_RECORDERS),
     ),
+    # --- trm.assistance (pages and API): entries below this line ---
+    # --- trm.assessments (pages and API): entries below this line ---
+    # --- trm.care (pages and API): entries below this line ---
+    # --- trm.referrals (pages and API): entries below this line ---
     # "My tasks" lists only the user's own cases: empty for roles without any.
     "sop:tasks": Entry("GET", fixed("/tasks/"), any_signed_in),
     "sop:reminders_read": Entry("POST", fixed("/tasks/reminders/read/"), any_signed_in),

@@ -13,7 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
 from trm.accounts.api import router as accounts_router
+from trm.assessments.api import router as assessments_router
+from trm.assistance.api import router as assistance_router
 from trm.audit.api import router as audit_router
+from trm.care.api import router as care_router
 from trm.cases.api import router as cases_router
 from trm.common.api import (
     BearerTokenAuth,
@@ -25,6 +28,7 @@ from trm.consent.api import router as consent_router
 from trm.dataprotection.api import router as dataprotection_router
 from trm.directory.api import router as directory_router
 from trm.identification.api import router as identification_router
+from trm.referrals.api import router as referrals_router
 from trm.screening.api import router as screening_router
 from trm.sop.api import router as sop_router
 
@@ -51,6 +55,10 @@ api.add_router("/consent", consent_router)
 api.add_router("/data-protection", dataprotection_router)
 api.add_router("/directory", directory_router)
 api.add_router("/cases/{case_id}/screening", screening_router)
+api.add_router("/cases/{case_id}/assistance", assistance_router)
+api.add_router("/cases/{case_id}/assessments", assessments_router)
+api.add_router("/cases/{case_id}/care", care_router)
+api.add_router("/referrals", referrals_router)
 
 
 @csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page

@@ -117,6 +117,10 @@ INSTALLED_APPS = [
     "trm.screening",
     "trm.identification",
     "trm.directory",
+    "trm.assistance",
+    "trm.assessments",
+    "trm.care",
+    "trm.referrals",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,9 @@ from trm.accounts.models import Organisation
 
 class Purpose(models.TextChoices):
     DATA_PROCESSING = "data_processing", _("Processing of personal data")
+    #: Accepting assistance and services, and the service agreement (SOPS §6.2
+    #: region B guard; BG 3.1).
+    ASSISTANCE = "assistance", _("Assistance and services")
     REFERRAL = "referral", _("Referral to a service provider")
     CROSS_BORDER_TRANSFER = "cross_border_transfer", _("Transfer to another country")
     RETURN = "return", _("Return to the country of origin")

@@ -52,7 +52,7 @@ EVENTS: dict[str, Promise] = {
     "sop1.reflection_ended": _("Reflection and recovery period ended"),
     "sop1.contact_recorded": _("Contact with the person recorded"),
     "sop1.risk_assessment_reviewed": _("Risk assessment reviewed"),
-    "sop1.needs_assessed": _("Immediate needs assessed"),  # planned: SOP 2/3 issue
+    "sop1.needs_assessed": _("Immediate needs assessed"),
     "sop1.possible_child_recorded": _("Presumed a child until an age assessment"),
     "sop1.age_assessed": _("Age assessment recorded"),
     "sop1.asylum_application_recorded": _(
@@ -62,13 +62,28 @@ EVENTS: dict[str, Promise] = {
     "sop1.child_protection_notified": _("Child-protection authority notified"),
     "sop1.identity_verification_requested": _("Identity verification requested"),
     "sop1.enforced_removal_recorded": _("Enforced removal recorded"),
-    # SOP 2 and 3 (planned: assistance issue)
+    # SOP 2 First assistance (trm.assistance, trm.assessments, trm.referrals)
+    "sop2.assistance_started": _("First assistance started"),
+    "sop2.assistance_declined": _("Assistance declined; information given"),
+    "sop2.long_term_started": _("Long-term assistance started"),
+    "sop2.return_preparation_started": _("Return preparation started"),
+    "sop2.assistance_closed": _("Assistance closed"),
+    "sop2.support_plan_drafted": _("Support and safety plan drafted"),
     "sop2.support_plan_signed": _("Support and safety plan signed"),
     "sop2.referral_sent": _("Referral sent"),
+    "sop2.referral_accepted": _("Referral accepted"),
+    "sop2.referral_declined": _("Referral declined"),
+    "sop2.referral_started": _("Referred services started"),
+    "sop2.referral_completed": _("Referral completed"),
+    "sop2.referral_cancelled": _("Referral cancelled"),
+    "sop2.referral_revoked": _("Referral revoked (consent withdrawn)"),
+    "sop2.referral_not_possible": _("Referral not possible"),
     "sop2.referral_feedback": _("Referral feedback received"),
+    # SOP 3 Long-term assistance (trm.care)
     "sop3.care_plan_agreed": _("Individual care plan agreed"),
     "sop3.residence_permit_recorded": _("Residence status recorded"),
     "sop3.plan_reviewed": _("Care plan reviewed"),
+    "sop3.service_recorded": _("Service given recorded"),
     # SOP 4 (planned: return issue)
     "sop4.return_consent_recorded": _("Voluntary return consent recorded"),
     "sop4.joint_risk_assessed": _("Joint pre-return risk assessment"),
@@ -94,12 +109,7 @@ EVENTS: dict[str, Promise] = {
 #: people of something they cannot record. A test checks this list against the
 #: code: remove a kind from it in the change that starts writing it.
 PLANNED_EVENTS: frozenset[str] = frozenset(
-    {"sop1.needs_assessed"}
-    | {
-        kind
-        for kind in EVENTS
-        if kind.split(".")[0] in {"sop2", "sop3", "sop4", "sop5"}
-    }
+    kind for kind in EVENTS if kind.split(".")[0] in {"sop4", "sop5"}
 )
 
 #: Conditions a step's ``applies_when`` and ``guards`` may name. Prefix a name

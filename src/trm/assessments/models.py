@@ -1,0 +1,3 @@
+"""Models of trm.assessments."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""Assessments pages, under ``cases/<uuid:case_id>/assessments/``."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "assessments"
+
+urlpatterns: list = []

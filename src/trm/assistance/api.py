@@ -1,0 +1,7 @@
+"""API endpoints of trm.assistance."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["assistance"])

@@ -1,0 +1,3 @@
+"""Models of trm.assistance."""
+
+from __future__ import annotations

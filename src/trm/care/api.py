@@ -1,0 +1,7 @@
+"""API endpoints of trm.care."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["care"])

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CareConfig(AppConfig):
+    name = "trm.care"
+    label = "care"
+    verbose_name = "Care"

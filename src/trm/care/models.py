@@ -1,0 +1,3 @@
+"""Models of trm.care."""
+
+from __future__ import annotations

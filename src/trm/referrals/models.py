@@ -1,0 +1,3 @@
+"""Models of trm.referrals."""
+
+from __future__ import annotations
