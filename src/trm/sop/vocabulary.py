@@ -62,12 +62,8 @@ EVENTS: dict[str, Promise] = {
     "sop1.child_protection_notified": _("Child-protection authority notified"),
     "sop1.identity_verification_requested": _("Identity verification requested"),
     "sop1.enforced_removal_recorded": _("Enforced removal recorded"),
-    # SOP 2 First assistance (trm.assistance, trm.assessments, trm.referrals)
-    "sop2.assistance_started": _("First assistance started"),
-    "sop2.assistance_declined": _("Assistance declined; information given"),
-    "sop2.long_term_started": _("Long-term assistance started"),
-    "sop2.return_preparation_started": _("Return preparation started"),
-    "sop2.assistance_closed": _("Assistance closed"),
+    # SOP 2 First assistance (trm.assessments, trm.referrals; the assistance
+    # pathway itself is recorded as case.track_moved with a code)
     "sop2.support_plan_drafted": _("Support and safety plan drafted"),
     "sop2.support_plan_signed": _("Support and safety plan signed"),
     "sop2.referral_sent": _("Referral sent"),
