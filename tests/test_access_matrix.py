@@ -154,6 +154,19 @@ def dpo_or_admin(role: str, which: str) -> Outcome:
     return "ok" if role in {DPO, R.NODE_ADMINISTRATOR} else "forbidden"
 
 
+# The assistance pathway (trm.assistance): moved by these roles on the team; the
+# legal track's roles do not see it at all.
+PATHWAY_MOVERS = frozenset(
+    {R.CASE_MANAGER, R.SERVICE_PROVIDER, R.NATIONAL_CONTACT_POINT}
+)
+
+
+def assistance_read(role: str, which: str) -> Outcome:
+    if which != "own" or role not in TEAM_ROLES or role == R.PROSECUTOR:
+        return "hidden"
+    return "ok"
+
+
 # The service directory (trm.directory): organisations' details, no personal data.
 CAPACITY_REPORTERS = frozenset({R.SERVICE_PROVIDER, R.CASE_MANAGER})
 
@@ -295,7 +308,7 @@ def api(path: str) -> Callable[[World, str], str]:
 
 
 def move_data(w: World, which: str) -> dict[str, Any]:
-    return {"track": "assistance", "target": "first_assistance", "reason": ""}
+    return {"track": "transnational", "target": "ncp_notified", "reason": ""}
 
 
 def consent_data(w: World, which: str) -> dict[str, Any]:
@@ -492,6 +505,60 @@ MATRIX: dict[str, Entry] = {
         team_roles(REMOVAL_RECORDERS),
     ),
     # --- trm.assistance (pages and API): entries below this line ---
+    "assistance:start": Entry(
+        "GET", case_url("assistance/start/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "assistance:decline": Entry(
+        "GET", case_url("assistance/decline/"), team_roles(PATHWAY_MOVERS)
+    ),
+    # From "no assistance yet" these two answer 409 to those who may move.
+    "assistance:long_term": Entry(
+        "GET", case_url("assistance/long-term/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "assistance:return_preparation": Entry(
+        "GET", case_url("assistance/return-preparation/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "assistance:close": Entry(
+        "GET", case_url("assistance/close/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "GET /api/v1/cases/{case_id}/assistance": Entry(
+        "GET", api("/cases/{case_id}/assistance"), assistance_read, api=True
+    ),
+    "POST /api/v1/cases/{case_id}/assistance/start": Entry(
+        "POST",
+        api("/cases/{case_id}/assistance/start"),
+        team_roles(PATHWAY_MOVERS),
+        lambda w, _: {"basis": "emergency", "reason": "Fictional emergency"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assistance/decline": Entry(
+        "POST",
+        api("/cases/{case_id}/assistance/decline"),
+        team_roles(PATHWAY_MOVERS),
+        lambda w, _: {"information_given": True},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assistance/long-term": Entry(
+        "POST",
+        api("/cases/{case_id}/assistance/long-term"),
+        team_roles(PATHWAY_MOVERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assistance/return-preparation": Entry(
+        "POST",
+        api("/cases/{case_id}/assistance/return-preparation"),
+        team_roles(PATHWAY_MOVERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assistance/close": Entry(
+        "POST",
+        api("/cases/{case_id}/assistance/close"),
+        team_roles(PATHWAY_MOVERS),
+        lambda w, _: {"closure": "goals_met"},
+        api=True,
+    ),
     # --- trm.assessments (pages and API): entries below this line ---
     # --- trm.care (pages and API): entries below this line ---
     # --- trm.referrals (pages and API): entries below this line ---

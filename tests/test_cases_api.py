@@ -242,7 +242,9 @@ def test_open_creates_the_case_and_answers_its_detail(cm):
     tracks = {t["track"]: t for t in body["tracks"]}
     # Identification moves through its own endpoints (screening, presume…).
     assert tracks["identification"]["moves"] == []
-    assert "first_assistance" in tracks["assistance"]["moves"]
+    # First assistance has its own endpoint (trm.assistance), with its guard.
+    assert tracks["assistance"]["moves"] == []
+    assert "ncp_notified" in tracks["transnational"]["moves"]
 
 
 def test_open_presumed_child_starts_child_protection(cm):
@@ -401,12 +403,12 @@ def test_identity_update_replaces_the_identity(cm, case):
 def test_move_answers_the_updated_case(cm, case):
     response = cm.post(
         f"/cases/{case.pk}/moves",
-        {"track": "assistance", "target": "first_assistance", "reason": "Fictional"},
+        {"track": "transnational", "target": "ncp_notified", "reason": "Fictional"},
     )
 
     assert response.status_code == 200, response.content
     tracks = {t["track"]: t["state"] for t in response.json()["tracks"]}
-    assert tracks["assistance"] == "first_assistance"
+    assert tracks["transnational"] == "ncp_notified"
     timeline = cm.get(f"/cases/{case.pk}/timeline").json()
     assert timeline[0]["kind"] == "case.track_moved"
     assert timeline[0]["detail"] == "Fictional"

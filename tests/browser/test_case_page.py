@@ -101,21 +101,21 @@ def test_case_page_layout_and_keyboard_move(
     assert page.get_by_text("Ioana Fictivescu").first.is_visible()
     page.screenshot(path=str(artifacts / "case-page.png"), full_page=True)
 
-    # Keyboard only: open "Change" on the assistance track, choose, save.
-    summary = page.locator("#track-assistance summary")
+    # Keyboard only: open "Change" on the transnational track, choose, save.
+    summary = page.locator("#track-transnational summary")
     summary.focus()
     page.keyboard.press("Enter")
-    radio = page.locator("#track-assistance input[value=first_assistance]")
+    radio = page.locator("#track-transnational input[value=ncp_notified]")
     assert radio.is_visible()
     radio.focus()
     page.keyboard.press("Space")
-    page.locator("#track-assistance textarea").focus()
-    page.keyboard.type("Fictional: shelter place accepted")
-    page.locator("#track-assistance button[type=submit]").focus()
+    page.locator("#track-transnational textarea").focus()
+    page.keyboard.type("Fictional: the person is a foreign national")
+    page.locator("#track-transnational button[type=submit]").focus()
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}#track-assistance")
-    assert page.get_by_text("Assistance is now").is_visible()
-    assert Case.objects.get(pk=case.pk).assistance == "first_assistance"
+    page.wait_for_url(f"{url}#track-transnational")
+    assert page.get_by_text("Transnational link is now").is_visible()
+    assert Case.objects.get(pk=case.pk).transnational == "ncp_notified"
     context.close()
 
     phone = browser.new_context(

@@ -563,13 +563,16 @@ def move_track(
     target: str,
     reason: str,
     generic: bool = False,
+    code: str = "",
 ) -> Case:
     """Move ``track`` of an already locked ``case`` (inner helper for services).
 
     Later services (screening, identification decision, return…) add their
     guards, then call this to record the move, the timeline event and the audit.
     With ``generic`` (the generic :func:`case_move`), a target the track marks
-    ``guarded`` is refused: its dedicated service must make it.
+    ``guarded`` is refused: its dedicated service must make it. ``code`` is a
+    short non-personal outcome code kept in clear on the event (e.g. why the
+    assistance was closed), for statistics and the SOP engine.
 
     Raises:
         TransitionNotAllowed, CaseRoleRequired.
@@ -632,6 +635,7 @@ def move_track(
         to_state=target,
         visibility=TRACK_VISIBILITY.get(track, Visibility.TEAM),
         detail=reason,
+        code=code,
     )
     audit.record(
         actor=actor,

@@ -220,6 +220,19 @@ TRACKS: dict[str, Track] = {
             A.IN_TRANSIT: frozenset({_NCP}),
             A.TRANSFERRED_ABROAD: frozenset({_NCP}),
         },
+        # trm.assistance makes these moves: each has its guard (consent or an
+        # emergency, information given on declining, a needs assessment before
+        # long-term help, a return consent, a closing reason) and none reads
+        # the legal track (SOPS §6.5 rule 1).
+        guarded=frozenset(
+            {
+                A.FIRST_ASSISTANCE,
+                A.DECLINED,
+                A.LONG_TERM,
+                A.RETURN_PREPARATION,
+                A.CLOSED,
+            }
+        ),
     ),
     "reflection": Track(
         field="reflection",

@@ -236,6 +236,25 @@ def consent_record(
     return consent
 
 
+def valid_consent(
+    *, person: Person, purpose: str, at: datetime | None = None
+) -> Consent | None:
+    """Return the newest consent of ``purpose`` the person gave that is valid at
+    ``at`` (now): neither withdrawn nor expired. None if there is none.
+
+    For consents that share no data with a recipient — accepting assistance and
+    the service agreement (``assistance``), the decision to return (``return``)
+    — where :func:`require` (recipient × categories) does not apply.
+    """
+    moment = at or timezone.now()
+    for consent in Consent.objects.filter(person=person, purpose=purpose).order_by(
+        "-given_at"
+    ):
+        if consent.is_valid_at(moment):
+            return consent
+    return None
+
+
 def require(
     *,
     person: Person,

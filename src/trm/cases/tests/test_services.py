@@ -225,8 +225,8 @@ REFUSALS: dict[str, Refusal] = {
             lambda: services.case_move(
                 actor=w.outsider,
                 case_id=w.case.pk,
-                track="assistance",
-                target=Assistance.FIRST_ASSISTANCE,
+                track="transnational",
+                target="ncp_notified",
             )
         ),
     ),
@@ -1176,11 +1176,12 @@ def _kinds(user: Any, case: Case) -> list[tuple[str, str]]:
 
 
 def test_assistance_moves_and_reasons_never_reach_the_prosecutor(world):
-    services.case_move(
+    from trm.assistance.services import assistance_start
+
+    assistance_start(
         actor=world.cm,
         case_id=world.case.pk,
-        track="assistance",
-        target=Assistance.FIRST_ASSISTANCE,
+        basis="emergency",
         reason="Fictional shelter reason",
     )
     event = world.case.events.get(track="assistance")
@@ -1222,8 +1223,8 @@ def test_move_with_a_reason_after_erasure_is_refused(world):
         lambda: services.case_move(
             actor=world.cm,
             case_id=world.case.pk,
-            track="assistance",
-            target=Assistance.FIRST_ASSISTANCE,
+            track="transnational",
+            target="ncp_notified",
             reason="Fictional",
         ),
     )
@@ -1235,8 +1236,8 @@ def test_move_and_close_without_text_after_erasure_succeed(world):
     services.case_move(
         actor=world.cm,
         case_id=world.case.pk,
-        track="assistance",
-        target=Assistance.FIRST_ASSISTANCE,
+        track="transnational",
+        target="ncp_notified",
     )
     case = services.case_close(
         actor=world.cm, case_id=world.case.pk, reason=ClosureReason.GOALS_MET

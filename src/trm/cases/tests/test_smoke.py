@@ -77,7 +77,7 @@ def test_open_search_read_note_consent(org_a, org_b):
             organisation=org_b,
         )
     services.case_move(
-        actor=cm, case_id=case.pk, track="assistance", target="first_assistance"
+        actor=cm, case_id=case.pk, track="transnational", target="ncp_notified"
     )
     timeline = selectors.case_timeline_for_user(user=cm, case=case)
     assert timeline[0].event.kind == "case.track_moved"

@@ -142,9 +142,11 @@ def test_case_page_shows_tracks_person_timeline_team_and_moves(
     assert "ZZ 000 111" in page
     assert "Case opened" in page
     assert caseworker_a.get_full_name() in page
-    # A case manager may start first assistance; identification is decided
-    # through its own form (trm.identification), never the generic move.
-    assert 'value="first_assistance"' in page
+    # A case manager may notify the national contact point; identification and
+    # first assistance have their own forms (trm.identification,
+    # trm.assistance), never the generic move.
+    assert 'value="ncp_notified"' in page
+    assert 'value="first_assistance"' not in page
     assert 'value="identified"' not in page
     assert response["Cache-Control"].startswith("max-age=0")
     assert "no-store" in response["Cache-Control"]
@@ -396,7 +398,7 @@ def test_user_not_on_the_team_gets_404_on_every_case_url(
     posts = [
         (
             reverse("cases:move", args=[case.pk]),
-            {"track": "assistance", "target": "first_assistance"},
+            {"track": "transnational", "target": "ncp_notified"},
         ),
         (reverse("cases:close", args=[case.pk]), {"reason": "goals_met"}),
         (
@@ -480,17 +482,16 @@ def test_allowed_move_changes_the_track_and_shows_on_the_timeline(
     response = client.post(
         reverse("cases:move", args=[case.pk]),
         {
-            "track": "assistance",
-            "target": "first_assistance",
-            "reason": "Fictional: accepted shelter place",
+            "track": "transnational",
+            "target": "ncp_notified",
+            "reason": "Fictional: the person is a foreign national",
         },
         follow=True,
     )
     case.refresh_from_db()
-    assert case.assistance == "first_assistance"
-    assert "Assistance is now “First assistance and protection”." in message_texts(
-        response
-    )
+    assert case.transnational == "ncp_notified"
+    expected = "Transnational link is now “National contact point notified”."
+    assert expected in message_texts(response)
     page = html(response)
     assert "Assistance: “No assistance yet” → “First assistance and protection”" in page
     assert "Fictional: accepted shelter place" in page

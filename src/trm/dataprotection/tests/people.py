@@ -10,6 +10,7 @@ from typing import Any
 
 from trm.accounts.models import Organisation, Role, User
 from trm.accounts.tests.factories import UserFactory
+from trm.assistance.services import assistance_start
 from trm.cases import services as cases
 from trm.cases.identity import IdentityDocument, PersonIdentity
 from trm.cases.models import Case, CaseTeamMember
@@ -61,11 +62,10 @@ def open_case(
         cases.case_note_add(
             actor=actor, case_id=case.pk, text=LEGAL_NOTE_TEXT, visibility="legal"
         )
-        cases.case_move(
+        assistance_start(
             actor=actor,
             case_id=case.pk,
-            track="assistance",
-            target="first_assistance",
+            basis="emergency",
             reason="Fictional reason: arrived at the shelter.",
         )
         consent.consent_record(
