@@ -10,11 +10,12 @@ from uuid import UUID
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from trm.common.text import fold_key
 from trm.directory.errors import ProfileNotFound
-from trm.directory.models import ServiceProfile
+from trm.directory.models import ServiceProfile, ServiceType, TargetGroup
 
 
 def _has_code(field: str, code: str) -> Q:
@@ -24,6 +25,24 @@ def _has_code(field: str, code: str) -> Q:
     # SQLite: the list is stored as JSON text; a quoted code cannot match a
     # longer code ("shelter" vs "crisis_accommodation").
     return Q(**{f"{field}__icontains": f'"{code}"'})
+
+
+def _codes_named(
+    choices: type[ServiceType] | type[TargetGroup], term: str
+) -> list[str]:
+    """Return the codes whose label, in the active language or English, holds
+    the folded ``term`` (at least 3 characters, so "a" does not match all)."""
+    if len(term) < 3:
+        return []
+    labels = {code: [str(label)] for code, label in choices.choices}
+    with translation.override("en"):
+        for code, label in choices.choices:
+            labels[code].append(str(label))
+    return [
+        code
+        for code, names in labels.items()
+        if any(term in fold_key(name) for name in names)
+    ]
 
 
 def directory_search(
@@ -37,18 +56,25 @@ def directory_search(
 ) -> QuerySet[ServiceProfile]:
     """Return the profiles of active organisations matching every given filter.
 
-    ``q`` matches a part of the organisation's name or region, and ``region`` a
-    part of the region, ignoring case in any script ("lagos" finds "Lagos
-    State."). Codes match exactly. Ordered by organisation name.
+    ``q`` matches a part of the organisation's name or region, or of the name
+    of a service type or target group it offers, in the user's language or in
+    English ("shelter" finds every shelter), and ``region`` a part of the
+    region, ignoring case in any script ("lagos" finds "Lagos State."). Codes
+    match exactly. Ordered by organisation name.
     """
     qs = ServiceProfile.objects.filter(organisation__is_active=True).select_related(
         "organisation"
     )
     term = fold_key(q)
     if term:
-        qs = qs.filter(
-            Q(search_key__contains=term) | Q(organisation__name_key__contains=term)
-        )
+        match = Q(search_key__contains=term) | Q(organisation__name_key__contains=term)
+        for field, codes in (
+            ("service_types", _codes_named(ServiceType, term)),
+            ("target_groups", _codes_named(TargetGroup, term)),
+        ):
+            for code in codes:
+                match |= _has_code(field, code)
+        qs = qs.filter(match)
     region_term = fold_key(region)
     if region_term:
         qs = qs.filter(region_key__contains=region_term)

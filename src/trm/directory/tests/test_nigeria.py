@@ -101,3 +101,14 @@ def test_search_for_shelters_in_lagos():
     assert sorted(p.external_id for p in found) == expected
     names = [p.organisation.name for p in found]
     assert names == sorted(names)
+    # Typing "shelter" in the search box finds the same organisations as the
+    # service-type filter (the word names a service, not an organisation).
+    typed = directory_search(q="shelter", region="lagos")
+    assert sorted(p.external_id for p in typed) == expected
+
+
+def test_search_words_match_service_and_group_names_not_single_letters():
+    _import()
+    assert directory_search(q="sh").count() < directory_search().count()
+    children = directory_search(q="children")
+    assert children.count() >= directory_search(target_group="children").count()
