@@ -22,6 +22,24 @@ EVENT_LABELS: dict[str, Promise] = {
 }
 
 
+#: Labels of the clear ``code`` of track moves, by (track, code): the basis of a
+#: start or why a track closed. Apps that move a track with codes register
+#: theirs at start-up (:func:`register_move_codes`).
+MOVE_CODE_LABELS: dict[tuple[str, str], Promise] = {}
+
+
+def register_move_codes(track: str, labels: dict[str, Promise]) -> None:
+    """Label the codes an app writes on ``track``'s moves (``AppConfig.ready``)."""
+    for code, label in labels.items():
+        MOVE_CODE_LABELS[(track, code)] = label
+
+
+def move_code_label(track: str, code: str) -> str:
+    """Return the label of a track move's code in the active language ("" if none)."""
+    label = MOVE_CODE_LABELS.get((track, code)) if code else None
+    return str(label) if label is not None else ""
+
+
 def event_kind_label(kind: str) -> str:
     """Return the label of an event kind in the active language (else the code).
 

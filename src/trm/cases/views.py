@@ -50,7 +50,7 @@ from trm.cases.forms import (
     with_extra_document_row,
 )
 from trm.cases.identity import PersonIdentity
-from trm.cases.labels import event_kind_label
+from trm.cases.labels import event_kind_label, move_code_label
 from trm.cases.models import Case, CaseEvent, Visibility
 from trm.cases.photo import photo_response
 from trm.common.errors import DomainError, NotFound
@@ -211,11 +211,13 @@ def _event_text(event: CaseEvent) -> str:
     if event.kind == "case.track_moved" and event.track in Case.TRACKS:
         track = Case.TRACKS[event.track]
         states = dict(track.states.choices)
-        return _("%(track)s: “%(from)s” → “%(to)s”") % {
+        text = _("%(track)s: “%(from)s” → “%(to)s”") % {
             "track": track.label,
             "from": states.get(event.from_state, event.from_state),
             "to": states.get(event.to_state, event.to_state),
         }
+        why = move_code_label(event.track, event.code)
+        return f"{text} · {why}" if why else text
     return event_kind_label(event.kind)
 
 

@@ -291,9 +291,7 @@ def test_return_preparation_needs_the_adults_return_consent(caseworker_a):
     set_states(case, assistance=Assistance.FIRST_ASSISTANCE)
     _refused(
         "consent.missing",
-        lambda: services.return_preparation_start(
-            actor=caseworker_a, case_id=case.pk
-        ),
+        lambda: services.return_preparation_start(actor=caseworker_a, case_id=case.pk),
     )
     _consent(caseworker_a, case, "return")
     services.return_preparation_start(actor=caseworker_a, case_id=case.pk)
@@ -307,9 +305,7 @@ def test_return_preparation_for_a_child_needs_an_appointed_guardian(caseworker_a
     _consent(caseworker_a, case, "return", given_by="guardian")
     error = _refused(
         "consent.missing",
-        lambda: services.return_preparation_start(
-            actor=caseworker_a, case_id=case.pk
-        ),
+        lambda: services.return_preparation_start(actor=caseworker_a, case_id=case.pk),
     )
     assert "guardian must be appointed" in error.message
     set_states(case, child_protection=ChildProtection.GUARDIAN_APPOINTED)

@@ -121,3 +121,17 @@ def test_api_is_hidden_from_the_prosecutor(signed_in, caseworker_a):
     prosecutor = team_member(case, Role.PROSECUTOR)
     response = signed_in(prosecutor).get(f"/api/v1/cases/{case.pk}/assistance")
     assert response.status_code == 404
+
+
+def test_timeline_names_why_assistance_closed(signed_in, caseworker_a):
+    case = open_case(caseworker_a)
+    set_states(case, assistance=Assistance.FIRST_ASSISTANCE)
+    from trm.assistance.services import assistance_close
+
+    assistance_close(actor=caseworker_a, case_id=case.pk, closure="goals_met")
+    html = (
+        signed_in(caseworker_a)
+        .get(reverse("cases:detail", args=[case.pk]))
+        .content.decode()
+    )
+    assert "The goals of the support plan were met" in html
