@@ -77,6 +77,11 @@ TRM_SOP_VARIANT = env_str("TRM_SOP_VARIANT", "baseline") or "baseline"
 # Days before a due date that a reminder is sent, for SOP steps whose definition
 # sets no remind_days_before of its own.
 TRM_REMINDER_DAYS_BEFORE = env_int("TRM_REMINDER_DAYS_BEFORE", 2)
+# Days before a residence document or permit expires that the case managers are
+# reminded to renew it (trm.care; a record may set its own).
+TRM_RESIDENCE_RENEWAL_NOTICE_DAYS = env_int(
+    "TRM_RESIDENCE_RENEWAL_NOTICE_DAYS", 30, minimum=0, maximum=365
+)
 
 # The node's key-encryption key wraps every other data key (TOTP secrets now,
 # per-person data keys later). From TRM_KEK (base64) or a file; see trm.common.keys.

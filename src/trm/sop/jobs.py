@@ -27,7 +27,7 @@ from trm.cases.access import visible_cases_filter
 from trm.cases.models import Case, CaseTeamMember
 from trm.sop import engine
 from trm.sop.models import Reminder
-from trm.sop.selectors import reminder_days_before
+from trm.sop.selectors import reminder_days_before, reminder_title
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _digest(user: User, reminders: list[Reminder], *, today: date) -> None:
     with translation.override(language):
         lines = []
         for reminder in reminders[:DIGEST_LINES]:
-            title = _(titles.get(reminder.step_id, reminder.step_id))
+            title = reminder_title(reminder.step_id, titles)
             values = {
                 "number": reminder.case.number,
                 "step": title,
@@ -216,13 +216,20 @@ def mark_reminders_read(*, user: User, reminder_ids: list[object] | None = None)
 
 
 def run_due_jobs(*, today: date | None = None) -> dict[str, int]:
-    """Run every scheduled SOP job once; returns counts per job."""
+    """Run every scheduled SOP job once; returns counts per job.
+
+    The residence renewal reminders (:func:`trm.care.jobs.residence_renewals`)
+    are made before :func:`send_reminders`, so they go out in the same e-mail.
+    """
+    from trm.care.jobs import residence_renewals
     from trm.identification.reflection import expire_reflection_periods
 
     expired = expire_reflection_periods(today=today)
+    renewals = residence_renewals(today=today)
     run = send_reminders(today=today)
     return {
         "reflection_periods_expired": expired,
+        "residence_renewal_reminders": renewals,
         "reminders_created": run.created,
         "reminders_emailed": run.emailed,
         "reminder_emails_sent": run.emails,

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from trm.accounts.models import User
 from trm.cases.access import CaseAccess, visible_cases_filter
@@ -23,6 +25,17 @@ from trm.cases.selectors import case_get_for_user
 from trm.sop import engine
 from trm.sop.models import Reminder
 from trm.sop.types import Definition
+
+#: Reminders that are not steps of the SOP definitions, made by other apps'
+#: jobs: step id → (title, the case page's section to link to).
+OTHER_REMINDERS: dict[str, tuple[Promise, str]] = {
+    # trm.care.jobs.residence_renewals: a residence document or permit to renew
+    # before it expires (the reminder is due on its last valid day).
+    "care.residence_renewal": (
+        gettext_lazy("Renew the residence document or permit before it expires"),
+        "care",
+    ),
+}
 
 #: The most open cases a tasks list considers (a caseworker has far fewer;
 #: beyond this the list says it is incomplete).
@@ -157,3 +170,21 @@ def reminder_days_before(step_remind: int | None) -> int:
     if step_remind is not None:
         return step_remind
     return int(settings.TRM_REMINDER_DAYS_BEFORE)
+
+
+def reminder_title(step_id: str, step_titles: dict[str, str]) -> str:
+    """Return the title of a reminder, translated: its SOP step's (``step_titles``:
+    step id → English title of the definition) or :data:`OTHER_REMINDERS`'."""
+    from django.utils.translation import gettext
+
+    if step_id in step_titles:
+        title = step_titles[step_id]
+        return gettext(title) if title else step_id
+    other = OTHER_REMINDERS.get(step_id)
+    return str(other[0]) if other is not None else step_id
+
+
+def reminder_anchor(step_id: str) -> str:
+    """Return the section of the case page a reminder links to (``sop`` for steps)."""
+    other = OTHER_REMINDERS.get(step_id)
+    return other[1] if other is not None else "sop"

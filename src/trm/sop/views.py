@@ -344,6 +344,8 @@ class ReminderRow:
     title: str
     due_on: date
     overdue: bool
+    #: The case page's section the reminder links to.
+    anchor: str = "sop"
 
 
 def task_rows(
@@ -387,18 +389,18 @@ def task_rows(
 def reminder_rows(user: User, *, today: date) -> list[ReminderRow]:
     """Return the user's unread reminders with their step titles."""
     found = selectors.reminders_for_user(user=user)
-    steps = {s.id: s for s in definition().steps()} if found else {}
+    titles = {s.id: s.title for s in definition().steps()} if found else {}
     rows = []
     for reminder in found:
-        step = steps.get(reminder.step_id)
         rows.append(
             ReminderRow(
                 id=reminder.pk,
                 case_id=reminder.case_id,
                 case_number=reminder.case.number,
-                title=step_title(step.title) if step else reminder.step_id,
+                title=selectors.reminder_title(reminder.step_id, titles),
                 due_on=reminder.due_on,
                 overdue=reminder.due_on < today,
+                anchor=selectors.reminder_anchor(reminder.step_id),
             )
         )
     return rows
