@@ -78,6 +78,19 @@ class Organisation(models.Model):
         help_text=_("What this organisation does in the referral mechanism."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    #: "" for an organisation working on this node; otherwise the id of the
+    #: peer node it belongs to (a referral to it travels through the exchange).
+    home_node = models.CharField(
+        _("home node"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "Empty for an organisation that works on this node; otherwise the id "
+            "of the peer node it belongs to (referrals to it go through the "
+            "exchange)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

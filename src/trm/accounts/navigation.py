@@ -41,6 +41,13 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (_("Home"), "home", frozenset()),
     (_("Cases"), "cases:list", _CASE_ROLES),
     (_("My tasks"), "sop:tasks", _CASE_ROLES),
+    # The roles that answer referrals for their organisation
+    # (trm.referrals.selectors.RECEIVER_ROLES).
+    (
+        _("Referrals received"),
+        "referrals:inbox",
+        frozenset({Role.SERVICE_PROVIDER, Role.CASE_MANAGER}),
+    ),
     (
         _("Services"),
         "directory:list",
@@ -83,6 +90,8 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         shown: str | Promise | SafeString = label
         if name == "sop:tasks":
             shown = _tasks_label(user)
+        elif name == "referrals:inbox":
+            shown = _inbox_label(user)
         items.append(NavItem(label=shown, url=url, current=current))
     return items
 
@@ -101,4 +110,20 @@ def _tasks_label(user: User) -> str | Promise | SafeString:
         _("My tasks"),
         count,
         ngettext("unread reminder", "unread reminders", count),
+    )
+
+
+def _inbox_label(user: User) -> str | Promise | SafeString:
+    """Return "Referrals received" with a badge counting those awaiting a reply."""
+    from trm.referrals.selectors import awaiting_reply_count
+
+    count = awaiting_reply_count(user=user)
+    if not count:
+        return _("Referrals received")
+    return format_html(
+        '{} <span class="badge badge-warn">{}<span class="visually-hidden"> {}'
+        "</span></span>",
+        _("Referrals received"),
+        count,
+        ngettext("awaiting a reply", "awaiting a reply", count),
     )
