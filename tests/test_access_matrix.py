@@ -191,6 +191,40 @@ def dpo_or_admin_else_hidden(role: str, which: str) -> Outcome:
     return "ok" if role in {DPO, R.NODE_ADMINISTRATOR} else "hidden"
 
 
+# Long-term care (trm.care): assistance content, so a prosecutor reads none of it.
+CARE_READERS = TEAM_ROLES - {R.PROSECUTOR}
+CARE_WRITERS = frozenset({R.CASE_MANAGER, R.SERVICE_PROVIDER})
+RESIDENCE_WRITERS = frozenset(
+    {
+        R.CASE_MANAGER,
+        R.NATIONAL_CONTACT_POINT,
+        R.COMPETENT_AUTHORITY,
+        R.SERVICE_PROVIDER,
+    }
+)
+
+
+def care_episode_url(suffix: str, prefix: str = "") -> Callable[[Any, str], str]:
+    """Record a service given on the world's case (as its case manager); its URL."""
+
+    def build(w: Any, which: str) -> str:
+        from django.utils import timezone
+
+        from trm.care.episodes import service_episode_record
+
+        case = w.obj(which, "case")
+        manager = User.objects.get(username=f"matrix-cm-{which}")
+        episode = service_episode_record(
+            actor=manager,
+            case_id=case.pk,
+            service_type="shelter",
+            started_on=timezone.localdate(),
+        )
+        return f"{prefix}/cases/{case.pk}/care/services/{episode.pk}/{suffix}"
+
+    return build
+
+
 # --- the world each test acts in -----------------------------------------------------
 
 
@@ -371,6 +405,150 @@ def directory_url(
     return build
 
 
+# Needs, risks and the support plan (trm.assessments): assistance material, so
+# the legal track sees none of it; the matrix's case is an adult's, so a
+# guardian does not assess there.
+ASSESSMENT_READERS = TEAM_ROLES - {R.PROSECUTOR}
+ASSESSORS = CONTACT_RECORDERS - {R.GUARDIAN}
+PLAN_WRITERS = frozenset({R.CASE_MANAGER, R.SERVICE_PROVIDER, R.FIRST_CONTACT_POINT})
+
+
+def plan_url(suffix: str = "", api_prefix: str = "") -> Callable[[World, str], str]:
+    """Save a draft support plan on the world's case (as its case manager); its URL."""
+
+    def build(w: World, which: str) -> str:
+        from trm.assessments.plans import PlanInput, plan_save
+
+        case = w.obj(which, "case")
+        manager = User.objects.get(username=f"matrix-cm-{which}")
+        version, _created = plan_save(
+            actor=manager, case_id=case.pk, content=PlanInput()
+        )
+        if api_prefix:
+            return (
+                f"{api_prefix}/cases/{case.pk}/assessments/plan/versions/"
+                f"{version.number}{suffix}"
+            )
+        return f"/cases/{case.pk}/assessments/plan/versions/{version.number}/{suffix}"
+
+    return build
+
+
+def needs_data(w: World, which: str) -> dict[str, Any]:
+    from trm.assessments.models import IMMEDIATE_DOMAINS
+
+    return {
+        "kind": "immediate",
+        "willing_participation": True,
+        "in_private": True,
+        "language": "ro",
+        "needs": {domain: {"status": "met"} for domain in IMMEDIATE_DOMAINS},
+    }
+
+
+# Referrals (trm.referrals): the case team refers the person (legal-track roles
+# see none of it); the receiving organisation's service providers and case
+# managers answer, seeing only what was shared (never the case).
+REFERRERS = frozenset({R.CASE_MANAGER, R.FIRST_CONTACT_POINT, R.SERVICE_PROVIDER})
+REFERRAL_RECEIVERS = frozenset({R.SERVICE_PROVIDER, R.CASE_MANAGER})
+
+
+def referral_team(allowed: frozenset[str]) -> Rule:
+    def rule(role: str, which: str) -> Outcome:
+        if which != "own" or role not in TEAM_ROLES or role == R.PROSECUTOR:
+            return "hidden"
+        return "ok" if role in allowed else "forbidden"
+
+    return rule
+
+
+def referral_receivers(role: str, which: str) -> Outcome:
+    # "own": a referral sent to the actor's organisation; "other": to another.
+    return "ok" if which == "own" and role in REFERRAL_RECEIVERS else "hidden"
+
+
+def referral_inbox(role: str, which: str) -> Outcome:
+    return "ok" if role in REFERRAL_RECEIVERS else "forbidden"
+
+
+def _accepting_referrals(organisation: Any) -> None:
+    from trm.directory.models import ServiceProfile
+    from trm.directory.tests.factories import ServiceProfileFactory
+
+    if not ServiceProfile.objects.filter(organisation=organisation).exists():
+        ServiceProfileFactory(organisation=organisation)
+
+
+def team_referral_url(
+    suffix: str = "", prefix: str = "/referrals/"
+) -> Callable[[World, str], str]:
+    """Draft a referral on the world's case to org B (its consent names B); its URL."""
+
+    def build(w: World, which: str) -> str:
+        from trm.referrals.services import referral_create
+
+        receiver = w.other_member.organisation
+        _accepting_referrals(receiver)
+        referral = referral_create(
+            actor=User.objects.get(username=f"matrix-cm-{which}"),
+            case_id=w.obj(which, "case").pk,
+            to_organisation_id=receiver.pk,
+            services=["shelter"],
+            categories=["identity"],
+        )
+        return f"{prefix}{referral.pk}{suffix}"
+
+    return build
+
+
+def received_referral_url(
+    suffix: str = "", prefix: str = "/referrals/inbox/"
+) -> Callable[[World, str], str]:
+    """Send a referral from the other case to the actor's organisation ("own")
+    or to org B ("other"); its URL."""
+
+    def build(w: World, which: str) -> str:
+        from trm.referrals.services import referral_create, referral_send
+
+        manager = User.objects.get(username="matrix-cm-other")
+        case = w.other_case
+        receiver = (
+            w.actor.organisation if which == "own" else w.other_member.organisation
+        )
+        _accepting_referrals(receiver)
+        if which == "own":
+            consent.consent_record(
+                actor=manager,
+                case_id=case.pk,
+                purpose="referral",
+                categories=["identity"],
+                given_by="person",
+                language="ro",
+                recipient_organisation_id=receiver.pk,
+                declaration="Fictional declaration",
+            )
+        referral = referral_create(
+            actor=manager,
+            case_id=case.pk,
+            to_organisation_id=receiver.pk,
+            services=["shelter"],
+            categories=["identity"],
+        )
+        referral_send(actor=manager, referral_id=referral.pk)
+        return f"{prefix}{referral.pk}{suffix}"
+
+    return build
+
+
+def referral_data(w: World, which: str) -> dict[str, Any]:
+    return {
+        "case_id": str(w.obj(which, "case").pk),
+        "to_organisation_id": str(w.other_member.organisation_id),
+        "services": ["shelter"],
+        "categories": ["identity"],
+    }
+
+
 MATRIX: dict[str, Entry] = {
     # Web pages.
     # Listing and searching show only visible cases: empty for roles without any.
@@ -496,9 +674,6 @@ MATRIX: dict[str, Entry] = {
     "identification:contact": Entry(
         "GET", case_url("identification/contact/"), team_roles(CONTACT_RECORDERS)
     ),
-    "identification:risk_review": Entry(
-        "GET", case_url("identification/risk-review/"), team_roles(CONTACT_RECORDERS)
-    ),
     "identification:enforced_removal": Entry(
         "GET",
         case_url("identification/enforced-removal/"),
@@ -560,8 +735,317 @@ MATRIX: dict[str, Entry] = {
         api=True,
     ),
     # --- trm.assessments (pages and API): entries below this line ---
+    "assessments:needs_list": Entry(
+        "GET", case_url("assessments/needs/"), team_roles(ASSESSMENT_READERS)
+    ),
+    "assessments:needs_new": Entry(
+        "GET", case_url("assessments/needs/new/"), team_roles(ASSESSORS)
+    ),
+    "assessments:risk_list": Entry(
+        "GET", case_url("assessments/risk/"), team_roles(ASSESSMENT_READERS)
+    ),
+    "assessments:risk_new": Entry(
+        "GET", case_url("assessments/risk/new/"), team_roles(ASSESSORS)
+    ),
+    "assessments:plan": Entry(
+        "GET", case_url("assessments/plan/"), team_roles(ASSESSMENT_READERS)
+    ),
+    "assessments:plan_edit": Entry(
+        "GET", case_url("assessments/plan/edit/"), team_roles(PLAN_WRITERS)
+    ),
+    # No draft to sign: 409 for those who may sign.
+    "assessments:plan_sign": Entry(
+        "GET", case_url("assessments/plan/sign/"), team_roles(PLAN_WRITERS)
+    ),
+    "assessments:plan_version": Entry(
+        "GET", plan_url(), team_roles(ASSESSMENT_READERS)
+    ),
+    "assessments:plan_print": Entry(
+        "GET", plan_url("print/"), team_roles(ASSESSMENT_READERS)
+    ),
+    "GET /api/v1/cases/{case_id}/assessments/needs": Entry(
+        "GET",
+        api("/cases/{case_id}/assessments/needs"),
+        team_roles(ASSESSMENT_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assessments/needs": Entry(
+        "POST",
+        api("/cases/{case_id}/assessments/needs"),
+        team_roles(ASSESSORS),
+        needs_data,
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/assessments/risk": Entry(
+        "GET",
+        api("/cases/{case_id}/assessments/risk"),
+        team_roles(ASSESSMENT_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assessments/risk": Entry(
+        "POST",
+        api("/cases/{case_id}/assessments/risk"),
+        team_roles(ASSESSORS),
+        lambda w, _: {
+            "type": "initial",
+            "level": "low",
+            "no_risk_factor": True,
+            "involvement": "involved",
+            "judgement": "Fictional judgement",
+        },
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/assessments/risk/status": Entry(
+        "GET",
+        api("/cases/{case_id}/assessments/risk/status"),
+        team_roles(ASSESSMENT_READERS),
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/assessments/plan": Entry(
+        "GET",
+        api("/cases/{case_id}/assessments/plan"),
+        team_roles(ASSESSMENT_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/assessments/plan": Entry(
+        "POST",
+        api("/cases/{case_id}/assessments/plan"),
+        team_roles(PLAN_WRITERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    # No draft to sign: 409 for those who may sign.
+    "POST /api/v1/cases/{case_id}/assessments/plan/sign": Entry(
+        "POST",
+        api("/cases/{case_id}/assessments/plan/sign"),
+        team_roles(PLAN_WRITERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/assessments/plan/versions/{number}": Entry(
+        "GET",
+        plan_url(api_prefix="/api/v1"),
+        team_roles(ASSESSMENT_READERS),
+        api=True,
+    ),
     # --- trm.care (pages and API): entries below this line ---
+    "care:plan": Entry("GET", case_url("care/plan/"), team_roles(CARE_READERS)),
+    "care:plan_edit": Entry(
+        "GET", case_url("care/plan/edit/"), team_roles(CARE_WRITERS)
+    ),
+    # No plan yet: the roles that may agree or review get 409 (the reason).
+    "care:plan_agree": Entry(
+        "GET", case_url("care/plan/agree/"), team_roles(CARE_WRITERS)
+    ),
+    "care:plan_review": Entry(
+        "GET", case_url("care/plan/review/"), team_roles(CARE_WRITERS)
+    ),
+    "care:residence": Entry(
+        "GET", case_url("care/residence/"), team_roles(CARE_READERS)
+    ),
+    "care:residence_add": Entry(
+        "GET", case_url("care/residence/add/"), team_roles(RESIDENCE_WRITERS)
+    ),
+    "care:services": Entry("GET", case_url("care/services/"), team_roles(CARE_READERS)),
+    "care:service_add": Entry(
+        "GET", case_url("care/services/add/"), team_roles(CARE_WRITERS)
+    ),
+    "care:service_end": Entry(
+        "GET", care_episode_url("end/"), team_roles(CARE_WRITERS)
+    ),
+    "GET /api/v1/cases/{case_id}/care/plan": Entry(
+        "GET", api("/cases/{case_id}/care/plan"), team_roles(CARE_READERS), api=True
+    ),
+    "POST /api/v1/cases/{case_id}/care/plan": Entry(
+        "POST",
+        api("/cases/{case_id}/care/plan"),
+        team_roles(CARE_WRITERS),
+        lambda w, _: {"goals": "Fictional goals", "duration": "short"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/care/plan/agree": Entry(
+        "POST",
+        api("/cases/{case_id}/care/plan/agree"),
+        team_roles(CARE_WRITERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/care/plan/reviews": Entry(
+        "POST",
+        api("/cases/{case_id}/care/plan/reviews"),
+        team_roles(CARE_WRITERS),
+        lambda w, _: {"reviewed_on": "2026-01-01", "outcome": "continue"},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/care/residence": Entry(
+        "GET",
+        api("/cases/{case_id}/care/residence"),
+        team_roles(CARE_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/care/residence": Entry(
+        "POST",
+        api("/cases/{case_id}/care/residence"),
+        team_roles(RESIDENCE_WRITERS),
+        lambda w, _: {"residence_type": "", "valid_from": "2026-01-01"},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/care/services": Entry(
+        "GET",
+        api("/cases/{case_id}/care/services"),
+        team_roles(CARE_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/care/services": Entry(
+        "POST",
+        api("/cases/{case_id}/care/services"),
+        team_roles(CARE_WRITERS),
+        lambda w, _: {"service_type": "", "started_on": "2026-01-01"},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/care/services/{episode_id}/end": Entry(
+        "POST",
+        care_episode_url("end", prefix="/api/v1"),
+        team_roles(CARE_WRITERS),
+        lambda w, _: {"outcome": "completed"},
+        api=True,
+    ),
     # --- trm.referrals (pages and API): entries below this line ---
+    "referrals:new": Entry(
+        "GET", case_url("new/", prefix="/referrals/case/"), referral_team(REFERRERS)
+    ),
+    "referrals:case_not_possible": Entry(
+        "GET",
+        case_url("not-possible/", prefix="/referrals/case/"),
+        referral_team(REFERRERS),
+    ),
+    "referrals:detail": Entry("GET", team_referral_url("/"), referral_team(TEAM_ROLES)),
+    "referrals:edit": Entry(
+        "GET", team_referral_url("/edit/"), referral_team(REFERRERS)
+    ),
+    "referrals:cancel": Entry(
+        "GET", team_referral_url("/cancel/"), referral_team(REFERRERS)
+    ),
+    "referrals:not_possible": Entry(
+        "GET", team_referral_url("/not-possible/"), referral_team(REFERRERS)
+    ),
+    "referrals:feedback": Entry(
+        "GET", team_referral_url("/feedback/"), referral_team(REFERRERS)
+    ),
+    "referrals:inbox": Entry("GET", fixed("/referrals/inbox/"), referral_inbox),
+    "referrals:inbox_detail": Entry(
+        "GET", received_referral_url("/"), referral_receivers
+    ),
+    "referrals:accept": Entry(
+        "POST", received_referral_url("/accept/"), referral_receivers
+    ),
+    "referrals:decline": Entry(
+        "GET", received_referral_url("/decline/"), referral_receivers
+    ),
+    "referrals:start": Entry(
+        "POST", received_referral_url("/start/"), referral_receivers
+    ),
+    "referrals:complete": Entry(
+        "POST", received_referral_url("/complete/"), referral_receivers
+    ),
+    "referrals:inbox_feedback": Entry(
+        "GET", received_referral_url("/feedback/"), referral_receivers
+    ),
+    "POST /api/v1/referrals": Entry(
+        "POST",
+        fixed("/api/v1/referrals"),
+        referral_team(REFERRERS),
+        referral_data,
+        api=True,
+    ),
+    # A prosecutor on the team gets an empty list.
+    "GET /api/v1/referrals/cases/{case_id}": Entry(
+        "GET", api("/referrals/cases/{case_id}"), team_read, api=True
+    ),
+    "POST /api/v1/referrals/cases/{case_id}/not-possible": Entry(
+        "POST",
+        api("/referrals/cases/{case_id}/not-possible"),
+        referral_team(REFERRERS),
+        lambda w, _: {"reason": "person_refused"},
+        api=True,
+    ),
+    "GET /api/v1/referrals/inbox": Entry(
+        "GET", fixed("/api/v1/referrals/inbox"), referral_inbox, api=True
+    ),
+    "GET /api/v1/referrals/inbox/{referral_id}": Entry(
+        "GET",
+        received_referral_url(prefix="/api/v1/referrals/inbox/"),
+        referral_receivers,
+        api=True,
+    ),
+    "GET /api/v1/referrals/{referral_id}": Entry(
+        "GET",
+        team_referral_url(prefix="/api/v1/referrals/"),
+        referral_team(TEAM_ROLES),
+        api=True,
+    ),
+    "PUT /api/v1/referrals/{referral_id}": Entry(
+        "PUT",
+        team_referral_url(prefix="/api/v1/referrals/"),
+        referral_team(REFERRERS),
+        lambda w, which: {
+            k: v for k, v in referral_data(w, which).items() if k != "case_id"
+        },
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/send": Entry(
+        "POST",
+        team_referral_url("/send", prefix="/api/v1/referrals/"),
+        referral_team(REFERRERS),
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/cancel": Entry(
+        "POST",
+        team_referral_url("/cancel", prefix="/api/v1/referrals/"),
+        referral_team(REFERRERS),
+        lambda w, _: {"reason": "sent_in_error"},
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/not-possible": Entry(
+        "POST",
+        team_referral_url("/not-possible", prefix="/api/v1/referrals/"),
+        referral_team(REFERRERS),
+        lambda w, _: {"reason": "person_refused"},
+        api=True,
+    ),
+    # On a draft: refused by its state (409) for those who may give feedback.
+    "POST /api/v1/referrals/{referral_id}/feedback": Entry(
+        "POST",
+        team_referral_url("/feedback", prefix="/api/v1/referrals/"),
+        referral_team(REFERRERS),
+        lambda w, _: {"outcome": "arrived"},
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/accept": Entry(
+        "POST",
+        received_referral_url("/accept", prefix="/api/v1/referrals/"),
+        referral_receivers,
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/decline": Entry(
+        "POST",
+        received_referral_url("/decline", prefix="/api/v1/referrals/"),
+        referral_receivers,
+        lambda w, _: {"reason": "no_capacity"},
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/start": Entry(
+        "POST",
+        received_referral_url("/start", prefix="/api/v1/referrals/"),
+        referral_receivers,
+        api=True,
+    ),
+    "POST /api/v1/referrals/{referral_id}/complete": Entry(
+        "POST",
+        received_referral_url("/complete", prefix="/api/v1/referrals/"),
+        referral_receivers,
+        api=True,
+    ),
     # "My tasks" lists only the user's own cases: empty for roles without any.
     "sop:tasks": Entry("GET", fixed("/tasks/"), any_signed_in),
     "sop:reminders_read": Entry("POST", fixed("/tasks/reminders/read/"), any_signed_in),
@@ -752,13 +1236,6 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/identification/contacts"),
         team_roles(CONTACT_RECORDERS),
         lambda w, _: {"kind": ""},
-        api=True,
-    ),
-    "POST /api/v1/cases/{case_id}/identification/risk-reviews": Entry(
-        "POST",
-        api("/cases/{case_id}/identification/risk-reviews"),
-        team_roles(CONTACT_RECORDERS),
-        lambda w, _: {"level": ""},
         api=True,
     ),
     "POST /api/v1/cases/{case_id}/identification/enforced-removal": Entry(

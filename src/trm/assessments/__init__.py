@@ -1,1 +1,3 @@
-"""Immediate needs, risk assessments and the support and safety plan (SOPS §2 SOP 1 steps 4-5, SOP 2)."""
+"""Immediate needs, risk assessments and the support and safety plan (SOPS §2 SOP 1
+steps 4-5, SOP 2).
+"""

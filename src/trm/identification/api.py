@@ -119,11 +119,6 @@ class ContactIn(StrictIn):
     note: str = NOTE
 
 
-class RiskReviewIn(StrictIn):
-    level: str = Field(description="low, medium, high or critical")
-    note: str = NOTE
-
-
 class EnforcedRemovalIn(StrictIn):
     legal_basis: str = Field(max_length=common.MAX_REASON_CHARS)
 
@@ -407,7 +402,7 @@ def identity_verification(
 @router.post(
     "/{case_id}/identification/contacts",
     response={201: IdentificationOut},
-    summary="Record a contact with the person (the risk review falls due)",
+    summary="Record a contact with the person (a risk assessment falls due)",
 )
 def contact_add(
     request: HttpRequest, case_id: UUID, payload: ContactIn
@@ -416,23 +411,6 @@ def contact_add(
         actor=request_actor(request),
         case_id=case_id,
         kind=payload.kind,
-        note=payload.note,
-    )
-    return Status(201, _state(request, case_id))
-
-
-@router.post(
-    "/{case_id}/identification/risk-reviews",
-    response={201: IdentificationOut},
-    summary="Record a review of the risk assessment and safety plan",
-)
-def risk_reviews(
-    request: HttpRequest, case_id: UUID, payload: RiskReviewIn
-) -> Status[IdentificationOut]:
-    contacts.risk_review_record(
-        actor=request_actor(request),
-        case_id=case_id,
-        level=payload.level,
         note=payload.note,
     )
     return Status(201, _state(request, case_id))

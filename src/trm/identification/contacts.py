@@ -1,9 +1,11 @@
-"""SOP 1: identity verification, contacts with the person, risk reviews.
+"""SOP 1: identity verification, contacts with the person, asylum applications.
 
 An identity check through the country of origin is refused for an asylum
 applicant (SOPS §2 SOP 1 step 2 [BG]; §6.5 rule 6). Every recorded contact
-makes the risk review due until it is done ([BG 1.2]; SOPS §6.5 rule 8). Same
-conventions as :mod:`trm.identification.services`.
+makes the risk assessment due until one is recorded ([BG 1.2]; SOPS §6.5 rule
+8): risk assessments are written by
+:func:`trm.assessments.services.risk_assessment_record`, their one write path.
+Same conventions as :mod:`trm.identification.services`.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ VERIFICATION_ROLES = frozenset(
 )
 
 
-#: Roles that record contacts and risk reviews (everyone who meets the person
-#: except the legal track, which has its own protection assessment).
+#: Roles that record contacts (everyone who meets the person except the legal
+#: track, which has its own protection assessment); also the base of who records
+#: needs and risk assessments (:mod:`trm.assessments`).
 CONTACT_ROLES = frozenset(
     {
         Role.FIRST_CONTACT_POINT,
@@ -65,9 +68,6 @@ class VerificationChannel:
     ALL = (CONSULATE, POLICE, NATIONAL_CONTACT_POINT, DOMESTIC)
     #: Channels that contact the country of origin: closed to asylum applicants.
     ORIGIN_COUNTRY = frozenset({CONSULATE, POLICE, NATIONAL_CONTACT_POINT})
-
-
-RISK_LEVELS = ("low", "medium", "high", "critical")
 
 
 CONTACT_KINDS = ("in_person", "phone", "video", "message", "accompanied")
@@ -119,7 +119,7 @@ def identity_verification_request(
 
 @transaction.atomic(durable=True)
 def contact_record(*, actor: User, case_id: UUID, kind: str, note: str = "") -> Case:
-    """Record a contact with the person; the risk review falls due (rule 8, [BG 1.2]).
+    """Record a contact with the person; a risk assessment falls due (rule 8, [BG 1.2]).
 
     Raises:
         CaseNotFound, CaseRoleRequired, CaseInvalidInput (unknown kind).
@@ -141,36 +141,6 @@ def contact_record(*, actor: User, case_id: UUID, kind: str, note: str = "") -> 
         visibility=Visibility.ASSISTANCE_ONLY,
     )
     audit_case(actor, "identification.contact_recorded", case, kind=kind)
-    return case
-
-
-@transaction.atomic(durable=True)
-def risk_review_record(
-    *, actor: User, case_id: UUID, level: str, note: str = ""
-) -> Case:
-    """Record that the risk assessment and safety plan were reviewed ([BG 1.2] step 3).
-
-    The full risk assessment record belongs to SOP 2; this records the review
-    that every contact makes due (SOPS §6.5 rule 8).
-
-    Raises:
-        CaseNotFound, CaseRoleRequired, CaseInvalidInput (unknown level).
-    """
-    case, access = lock_case(actor=actor, case_id=case_id)
-    require_open(case)
-    require_roles(access, CONTACT_ROLES)
-    if level not in RISK_LEVELS:
-        raise CaseInvalidInput(_("Choose the risk level."), details={"field": "level"})
-    note = optional_text(case, note, field="note")
-    record_case_event(
-        case=case,
-        actor=actor,
-        kind="sop1.risk_assessment_reviewed",
-        code=level,
-        detail=note,
-        visibility=Visibility.ASSISTANCE_ONLY,
-    )
-    audit_case(actor, "identification.risk_reviewed", case, level=level)
     return case
 
 

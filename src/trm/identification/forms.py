@@ -23,7 +23,7 @@ from trm.accounts.models import Role, User
 from trm.cases.tracks import Identification
 from trm.identification.children import AgeOutcome
 from trm.identification.common import MAX_REASON_CHARS
-from trm.identification.contacts import CONTACT_KINDS, RISK_LEVELS, VerificationChannel
+from trm.identification.contacts import CONTACT_KINDS, VerificationChannel
 from trm.identification.models import REQUIRED_ITEMS, RightsContext, RightsItem
 from trm.sop.vocabulary import REFLECTION_END_REASONS
 
@@ -56,12 +56,6 @@ CONTACT_KIND_LABELS: dict[str, StrOrPromise] = {
     "video": _("Video call"),
     "message": _("Message (text, e-mail)"),
     "accompanied": _("Accompanied the person (e.g. to a service)"),
-}
-RISK_LEVEL_LABELS: dict[str, StrOrPromise] = {
-    "low": _("Low"),
-    "medium": _("Medium"),
-    "high": _("High"),
-    "critical": _("Critical: danger now"),
 }
 RIGHTS_CONTEXT_CHOICES: list[tuple[str, StrOrPromise]] = [
     (RightsContext.REFLECTION_PERIOD, RightsContext.REFLECTION_PERIOD.label),
@@ -419,16 +413,6 @@ class ContactForm(forms.Form):
         label=_("What kind of contact?"),
         choices=[(k, CONTACT_KIND_LABELS[k]) for k in CONTACT_KINDS],
         widget=forms.RadioSelect,
-    )
-    note = _note_field()
-
-
-class RiskReviewForm(forms.Form):
-    level = forms.ChoiceField(
-        label=_("Risk level now"),
-        choices=[(k, RISK_LEVEL_LABELS[k]) for k in RISK_LEVELS],
-        widget=forms.RadioSelect,
-        help_text=_("Urgent medical need, threats of violence or re-trafficking."),
     )
     note = _note_field()
 

@@ -28,6 +28,5 @@ urlpatterns = [
         name="identity_verification",
     ),
     path("contact/", views.contact_view, name="contact"),
-    path("risk-review/", views.risk_review_view, name="risk_review"),
     path("enforced-removal/", views.enforced_removal_view, name="enforced_removal"),
 ]

@@ -160,7 +160,6 @@ RULES: dict[str, Rule] = {
         gettext_lazy("The application for international protection is recorded."),
     ),
     "contact": Rule(gettext_lazy("Record contact"), contacts.CONTACT_ROLES),
-    "risk_review": Rule(gettext_lazy("Review risk assessment"), contacts.CONTACT_ROLES),
     "enforced_removal": Rule(
         gettext_lazy("Record enforced removal"), reflection.REMOVAL_ROLES
     ),
@@ -816,32 +815,6 @@ def contact_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
             ],
             submit=_("Record the contact"),
             success=_("The contact is recorded. Review the risk assessment next."),
-        ),
-    )
-
-
-@login_required
-@never_cache
-@require_http_methods(["GET", "POST"])
-def risk_review_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
-    """Record that the risk assessment and safety plan were reviewed."""
-    return _action_page(
-        request,
-        case_id,
-        "risk_review",
-        build_form=lambda data, c: id_forms.RiskReviewForm(data),
-        perform=lambda c, data: contacts.risk_review_record(
-            actor=c.user, case_id=c.case.pk, level=data["level"], note=data["note"]
-        ),
-        page=lambda c: _page(
-            [
-                _(
-                    "Involve the person: combine their own worries with your "
-                    "judgement. If they cannot talk, rely on what others observe."
-                )
-            ],
-            submit=_("Record the review"),
-            success=_("The risk review is recorded."),
         ),
     )
 

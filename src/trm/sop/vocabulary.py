@@ -52,7 +52,7 @@ EVENTS: dict[str, Promise] = {
     "sop1.reflection_ended": _("Reflection and recovery period ended"),
     "sop1.contact_recorded": _("Contact with the person recorded"),
     "sop1.risk_assessment_reviewed": _("Risk assessment reviewed"),
-    "sop1.needs_assessed": _("Immediate needs assessed"),
+    "sop1.needs_assessed": _("Needs assessed"),
     "sop1.possible_child_recorded": _("Presumed a child until an age assessment"),
     "sop1.age_assessed": _("Age assessment recorded"),
     "sop1.asylum_application_recorded": _(

@@ -848,16 +848,22 @@ def _path_to(track: str, goal: str) -> list[str]:
     return paths[goal][1:]
 
 
+# The generic moves of the assistance track; the guarded ones (first assistance,
+# declining, long-term, return preparation, closing) go through trm.assistance,
+# whose own rule 1 test walks them through every legal state.
 ASSISTANCE_MOVES = [
     (current, target)
     for current, targets in TRACKS["assistance"].transitions.items()
     for target in sorted(targets)
+    if target not in TRACKS["assistance"].guarded
 ]
 
 
 @pytest.mark.parametrize("legal_state", Legal.values)
 def test_assistance_never_waits_on_the_legal_track(legal_state, caseworker_a):
-    """SOPS §6.5 rule 1: every assistance move works whatever the legal state."""
+    """SOPS §6.5 rule 1: every generic assistance move works whatever the legal
+    state (see trm.assistance.tests for the guarded ones)."""
+    assert ASSISTANCE_MOVES  # the return journey's moves stay generic for now
     case = open_case(caseworker_a)
     ncp = team_member(case, Role.NATIONAL_CONTACT_POINT)
     for step in _path_to("legal", legal_state):

@@ -493,8 +493,11 @@ def test_allowed_move_changes_the_track_and_shows_on_the_timeline(
     expected = "Transnational link is now “National contact point notified”."
     assert expected in message_texts(response)
     page = html(response)
-    assert "Assistance: “No assistance yet” → “First assistance and protection”" in page
-    assert "Fictional: accepted shelter place" in page
+    assert (
+        "Transnational link: “No link abroad” → “National contact point notified”"
+        in page
+    )
+    assert "Fictional: the person is a foreign national" in page
 
 
 def test_move_not_allowed_for_the_role_is_refused_with_the_message(

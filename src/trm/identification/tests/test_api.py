@@ -308,17 +308,10 @@ def test_contacts_by_a_prosecutor_is_403(case):
     assert response.status_code == 403
 
 
-def test_risk_reviews(caseworker_a, case):
+def test_risk_reviews_are_recorded_under_assessments_only(caseworker_a, case):
+    # One write path for risk assessments: /api/v1/cases/{id}/assessments/risk.
     response = post(caseworker_a, case, "risk-reviews", {"level": "medium"})
-    assert response.status_code == 201
-
-
-def test_risk_reviews_refuse_unknown_fields(caseworker_a, case):
-    response = post(
-        caseworker_a, case, "risk-reviews", {"level": "medium", "colour": "red"}
-    )
-    assert response.status_code == 422
-    assert error(response)["code"] == "invalid_input"
+    assert response.status_code == 404
 
 
 def test_enforced_removal_when_nothing_blocks_it(caseworker_a, case):

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from trm.accounts.models import Role, TrmFunction
 from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+from trm.assessments.errors import AssessmentInvalidInput
+from trm.assessments.tests.factories import record_needs, record_risk
 from trm.audit.models import AuditEntry
 from trm.cases.errors import (
     CaseInvalidInput,
@@ -529,7 +531,7 @@ def test_rule_8_a_contact_makes_the_risk_review_due_until_reviewed(case, casewor
     assert review_state() == StepState.NOT_STARTED
     contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
     assert review_state() == StepState.DUE
-    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="medium")
+    record_risk(case, caseworker_a, level="medium")
     assert review_state() == StepState.DONE
     contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="phone")
     assert review_state() == StepState.DUE
@@ -538,8 +540,8 @@ def test_rule_8_a_contact_makes_the_risk_review_due_until_reviewed(case, casewor
 def test_unknown_contact_kinds_and_levels_are_refused(case, caseworker_a):
     with pytest.raises(CaseInvalidInput):
         contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="telepathy")
-    with pytest.raises(CaseInvalidInput):
-        contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="none")
+    with pytest.raises(AssessmentInvalidInput):
+        record_risk(case, caseworker_a, level="none")
 
 
 # --- found in review ------------------------------------------------------------------
@@ -836,17 +838,22 @@ def test_rule_3_a_birth_date_that_makes_a_child_presumes_a_child(caseworker_a):
     assert estimated.person.presumed_child
 
 
-def test_steps_trm_cannot_record_yet_never_fall_due(case, caseworker_a):
+def test_the_needs_assessment_step_falls_due_and_an_assessment_completes_it(
+    case, caseworker_a
+):
+    # Once "not recorded here yet"; trm.assessments now records it (BG 1.3).
     from trm.sop.selectors import tasks_for_user
 
     presumed(case, caseworker_a)
-    case.refresh_from_db()
-    (sop1, *_rest) = engine.case_sop_status(
-        case, today=timezone.localdate() + timedelta(days=60)
-    )
-    needs = next(s for s in sop1.steps if s.step.id == "sop1.needs_assessment")
-    assert needs.state == StepState.NOT_RECORDED
-    tasks, _truncated = tasks_for_user(
-        user=caseworker_a, today=timezone.localdate() + timedelta(days=60)
-    )
-    assert "sop1.needs_assessment" not in {t.status.step.id for t in tasks}
+    later = timezone.localdate() + timedelta(days=60)
+
+    def needs_step():
+        case.refresh_from_db()
+        (sop1, *_rest) = engine.case_sop_status(case, today=later)
+        return next(s for s in sop1.steps if s.step.id == "sop1.needs_assessment")
+
+    assert needs_step().state == StepState.OVERDUE
+    tasks, _truncated = tasks_for_user(user=caseworker_a, today=later)
+    assert "sop1.needs_assessment" in {t.status.step.id for t in tasks}
+    record_needs(case, caseworker_a)
+    assert needs_step().state == StepState.DONE

@@ -134,7 +134,6 @@ def _setup(name: str, case: Case, child_case: Case, caseworker_a):
         "child_protection_notice",
         "identity_verification",
         "contact",
-        "risk_review",
         "enforced_removal",
     ],
 )
@@ -467,9 +466,16 @@ def test_asylum_applicant_origin_channels_are_disabled_and_refused(
 def test_contact_then_risk_review(signed_in, caseworker_a, case):
     client = signed_in(caseworker_a)
     assert client.post(url("contact", case), {"kind": "phone"}).status_code == 302
-    bad = client.post(url("risk_review", case), {"level": "extreme"})
+    risk = reverse("assessments:risk_new", args=[case.pk])
+    form = {
+        "risk_type": "ongoing",
+        "involvement": "involved",
+        "no_risk_factor": "on",
+        "judgement": "Fictional judgement",
+    }
+    bad = client.post(risk, {**form, "level": "extreme"})
     assert bad.status_code == 400
-    good = client.post(url("risk_review", case), {"level": "high", "note": "Fictional"})
+    good = client.post(risk, {**form, "level": "low"})
     assert good.status_code == 302
     kinds = list(
         CaseEvent.objects.filter(case=case, kind__startswith="sop1.").values_list(

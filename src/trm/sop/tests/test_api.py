@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from trm.accounts.models import Role
+from trm.assessments.tests.factories import record_risk
 from trm.cases.tests.factories import adult_birth_date, open_case, team_member
 from trm.identification import contacts, services
 from trm.sop import loader
@@ -107,7 +108,7 @@ def test_case_sop_of_a_prosecutor_leaves_out_assistance_only_events(caseworker_a
     case = open_case(caseworker_a, birth_date=adult_birth_date())
     services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
     contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
-    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    record_risk(case, caseworker_a, level="low")
     prosecutor = team_member(case, Role.PROSECUTOR)
 
     managers = get(caseworker_a, f"/cases/{case.pk}/sop").json()

@@ -208,7 +208,8 @@ def test_step_ids_are_unique(definitions):
             "sop1.referral",
             {
                 "trigger": ("track:identification->presumed",),
-                "done_when": ("sop2.referral_sent",),
+                # A referral sent, or one recorded as not possible (BG 1.4 step 5).
+                "done_when": ("sop2.referral_sent", "sop2.referral_not_possible"),
             },
         ),
         (

@@ -12,6 +12,7 @@ from tests.test_accessibility import assert_page_basics
 
 from trm.accounts.models import Role
 from trm.accounts.tests.helpers import message_texts
+from trm.assessments.tests.factories import record_risk
 from trm.cases.models import Case
 from trm.cases.tests.factories import adult_birth_date, open_case, team_member
 from trm.identification import contacts, services
@@ -172,7 +173,7 @@ def test_case_panel_page_of_a_prosecutor_leaves_out_assistance_only_events(
     case = open_case(caseworker_a, birth_date=adult_birth_date())
     services.presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
     contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
-    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    record_risk(case, caseworker_a, level="low")
     prosecutor = team_member(case, Role.PROSECUTOR)
     url = reverse("sop:case_panel", args=[case.pk])
 
@@ -217,7 +218,7 @@ def test_case_page_panel_of_a_prosecutor_leaves_out_assistance_only_events(
 ):
     case = open_case(caseworker_a, birth_date=adult_birth_date())
     contacts.contact_record(actor=caseworker_a, case_id=case.pk, kind="in_person")
-    contacts.risk_review_record(actor=caseworker_a, case_id=case.pk, level="low")
+    record_risk(case, caseworker_a, level="low")
     prosecutor = team_member(case, Role.PROSECUTOR)
     url = reverse("cases:detail", args=[case.pk])
     theirs = signed_in(prosecutor).get(url).context["sop_panel"]
