@@ -31,7 +31,11 @@ def _label(choices: Any, code: str) -> dict[str, str]:
 
 
 def _user(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
+    """Name the organisation that acted, not the staff member (as the rest of
+    the subject-access export does: staff are not exposed to the export)."""
+    if user is None or user.organisation is None:
+        return None
+    return str(user.organisation.name)
 
 
 def _needs(case: Case, assessment: NeedsAssessment) -> dict[str, object]:
@@ -149,19 +153,19 @@ def export_for_person(person: Person) -> list[dict[str, object]]:
     for case in Case.objects.filter(person=person).select_related("person"):
         for needs in (
             NeedsAssessment.objects.filter(case=case)
-            .select_related("assessor")
+            .select_related("assessor__organisation")
             .order_by("at", "pk")
         ):
             items.append(_needs(case, needs))
         for risk in (
             RiskAssessment.objects.filter(case=case)
-            .select_related("assessor")
+            .select_related("assessor__organisation")
             .order_by("at", "pk")
         ):
             items.append(_risk(case, risk))
         for version in (
             SupportPlanVersion.objects.filter(case=case)
-            .select_related("signed_by")
+            .select_related("signed_by__organisation")
             .order_by("number")
         ):
             items.append(_plan(case, version))

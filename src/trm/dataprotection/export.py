@@ -18,6 +18,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -573,6 +574,9 @@ def collect(*, user: User, person: Person, full: bool) -> dict[str, Any]:
             _case_section(opener, case, levels, org_names) for case, levels in included
         ],
         "consents": [_consent_section(opener, c) for c in consent_list],
+        "assistance": _assistance_records(
+            person, {case.number for case, _levels in included}
+        ),
         "erasure_requests": [
             {
                 "reason": _choice(ErasureReason, r.reason),
@@ -586,6 +590,61 @@ def collect(*, user: User, person: Person, full: bool) -> dict[str, Any]:
         ],
         "audit": _audit_section(targets, org_names),
     }
+
+
+# --- assistance records (trm.assessments, trm.referrals, trm.care) ------------------
+
+
+def _assistance_records(
+    person: Person, case_numbers: set[str]
+) -> dict[str, list[dict[str, object]]]:
+    """Return what the SOP 2/3 apps hold about the person in the included cases:
+    needs and risk assessments and support-plan versions, referrals, and care
+    plans, residence records and services given (each app's ``export_for_person``
+    opens the sealed text; staff appear as their organisation)."""
+    from trm.assessments.export import export_for_person as assessments
+    from trm.care.export import export_for_person as care
+    from trm.referrals.export import export_for_person as referrals
+
+    return {
+        "assessments": [
+            r for r in assessments(person) if r.get("case_number") in case_numbers
+        ],
+        "referrals": [
+            r for r in referrals(person) if r.get("case_number") in case_numbers
+        ],
+        "care": [r for r in care(person) if r.get("case") in case_numbers],
+    }
+
+
+def _plain(value: object) -> str:
+    """Return ``value`` of an assistance record as one line of text."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        if "label" in value and set(value) <= {"code", "label"}:
+            return str(value["label"])
+        return "; ".join(
+            f"{_key_label(k)}: {_plain(v)}" for k, v in value.items() if k != "code"
+        )
+    if isinstance(value, list | tuple):
+        return " | ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _key_label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def record_rows(record: dict[str, object]) -> list[tuple[str, str]]:
+    """Return an assistance record as (field, text) rows for the HTML and PDF."""
+    return [(_key_label(k), _plain(v)) for k, v in record.items()]
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -620,6 +679,10 @@ def render_html(
             "dataprotection/export.html",
             {
                 "x": export.data,
+                "assistance_rows": {
+                    section: [record_rows(r) for r in rows]
+                    for section, rows in export.data.get("assistance", {}).items()
+                },
                 "pdf": pdf,
                 "fonts": _fonts(font_dir) if pdf else None,
                 "node_name": settings.TRM_NODE_NAME,

@@ -41,7 +41,12 @@ def export_for_person(person: Person) -> list[dict[str, object]]:
     key = person.data_key_id
     referrals = (
         Referral.objects.filter(case__person=person)
-        .select_related("case", "from_organisation", "to_organisation", "referred_by")
+        .select_related(
+            "case",
+            "from_organisation",
+            "to_organisation",
+            "referred_by__organisation",
+        )
         .order_by("created_at", "pk")
     )
     category_labels = dict(DataCategory.choices)
@@ -80,10 +85,11 @@ def export_for_person(person: Person) -> list[dict[str, object]]:
                 "status": _label(Status, referral.status),
                 "from": referral.from_organisation.name,
                 "to": referral.to_organisation.name if referral.to_organisation else "",
+                # The organisation, not the staff member (as the rest of the
+                # subject-access export).
                 "referred_by": (
-                    referral.referred_by.get_full_name()
-                    or referral.referred_by.get_username()
-                    if referral.referred_by
+                    referral.referred_by.organisation.name
+                    if referral.referred_by and referral.referred_by.organisation
                     else ""
                 ),
                 "reason": referral.get_reason_display(),

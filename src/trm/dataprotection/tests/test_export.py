@@ -340,3 +340,42 @@ def test_html_export_says_when_there_is_no_screening_or_rights_information(
 
     assert "No screening." in html
     assert "No record that the person was informed of their rights." in html
+
+
+def test_export_holds_assessments_care_and_referrals(caseworker_a, auditor):
+    """SOP 2/3 records are part of the subject-access export (GDPR Art. 15), in
+    JSON and in the HTML, with staff named by organisation only."""
+    from trm.assessments.tests.factories import record_risk
+    from trm.care.tests.helpers import agreed
+
+    case = people.open_case(caseworker_a, with_records=False)
+    record_risk(case, caseworker_a, level="high")
+    agreed(case, caseworker_a)
+
+    data = json.loads(export.render_json(_export(auditor, case)))
+    (risk,) = data["assistance"]["assessments"]
+    assert risk["type"] == "risk_assessment"
+    assert risk["person_concerns"] == "Fictional worry about a fictional debt."
+    assert risk["assessed_by"] == caseworker_a.organisation.name
+    assert caseworker_a.get_username() not in json.dumps(data["assistance"])
+    assert [r["record"] for r in data["assistance"]["care"]] == ["care_plan"]
+    assert data["assistance"]["referrals"] == []
+
+    html = export.render_html(_export_en(auditor, case, fmt="html"))
+    assert "Assistance records" in html
+    assert "Fictional worry about a fictional debt." in html
+
+
+def test_assistance_records_are_limited_to_the_included_cases(caseworker_a):
+    """The case-team export holds the records of the cases it includes only."""
+    from trm.assessments.tests.factories import record_risk
+
+    case = people.open_case(caseworker_a, with_records=False)
+    record_risk(case, caseworker_a)
+    records = export._assistance_records(case.person, {case.number})
+    assert len(records["assessments"]) == 1
+    assert export._assistance_records(case.person, set()) == {
+        "assessments": [],
+        "referrals": [],
+        "care": [],
+    }
