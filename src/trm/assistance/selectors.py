@@ -18,6 +18,7 @@ from trm.assistance import services
 from trm.cases.access import CaseAccess
 from trm.cases.models import Case
 from trm.cases.tracks import TRACKS, Assistance
+from trm.consent.errors import ConsentMissing
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,17 @@ def may_move(access: CaseAccess) -> bool:
 
 
 def _blocked(name: str, case: Case) -> str:
-    if name == "long_term":
-        from trm.assessments.selectors import has_needs_assessment
+    try:
+        if name == "long_term":
+            from trm.assessments.selectors import has_needs_assessment
 
-        if not has_needs_assessment(case):
-            return _("Record a needs assessment first.")
-        return services.assistance_consent_problem(case)
-    if name == "return_preparation":
-        return services.return_consent_problem(case)
+            if not has_needs_assessment(case):
+                return _("Record a needs assessment first.")
+            services.require_assistance_consent(case)
+        if name == "return_preparation":
+            services.require_return_consent(case)
+    except ConsentMissing as exc:
+        return exc.message
     return ""
 
 

@@ -50,7 +50,7 @@ from trm.cases.models import Case
 from trm.cases.services import lock_case, move_track, require_live_person
 from trm.cases.tracks import TRACKS, Assistance, ChildProtection
 from trm.consent.errors import ConsentMissing
-from trm.consent.models import GivenBy, Purpose
+from trm.consent.models import Consent, Purpose
 from trm.consent.services import valid_consent
 from trm.identification.common import clean_reason, require_open, require_roles
 
@@ -122,21 +122,19 @@ def _consent_link_details(case: Case, purpose: str) -> dict[str, object]:
     return {"field": "basis", "purpose": purpose, "case_id": str(case.pk)}
 
 
-def assistance_consent_problem(case: Case) -> str:
-    """Return why the person's consent to assistance does not allow first
-    assistance now ("" when it does). No personal data is read."""
-    consent = valid_consent(person=case.person, purpose=Purpose.ASSISTANCE)
-    if consent is None:
-        return _(
-            "No valid consent to assistance is recorded. Record the person's "
-            "consent first, or give emergency life-saving care and say why."
-        )
-    if case.person.presumed_child and consent.given_by == GivenBy.PERSON:
-        return _(
-            "The person is or may be a child: the consent to assistance must be "
-            "given by the guardian, or by the child and the guardian together."
-        )
-    return ""
+def require_assistance_consent(case: Case) -> Consent:
+    """Return the person's valid consent to assistance, or refuse
+    (:func:`trm.consent.services.valid_consent`: for a child, given with the
+    guardian). No personal data is read.
+
+    Raises:
+        ConsentMissing: ``details`` name the purpose, the state and the field.
+    """
+    try:
+        return valid_consent(person=case.person, purpose=Purpose.ASSISTANCE)
+    except ConsentMissing as exc:
+        exc.details.update(_consent_link_details(case, Purpose.ASSISTANCE))
+        raise
 
 
 @transaction.atomic(durable=True)
@@ -180,11 +178,7 @@ def assistance_start(
             ),
         )
     else:
-        problem = assistance_consent_problem(case)
-        if problem:
-            raise ConsentMissing(
-                problem, details=_consent_link_details(case, Purpose.ASSISTANCE)
-            )
+        require_assistance_consent(case)
         reason = clean_reason(reason, field="reason", required=False)
     return _move(
         actor, case, access, Assistance.FIRST_ASSISTANCE, reason=reason, code=basis
@@ -260,37 +254,38 @@ def long_term_start(*, actor: User, case_id: UUID, reason: str = "") -> Case:
             ),
             details={"reason": "needs_assessment_missing"},
         )
-    problem = assistance_consent_problem(case)
-    if problem:
-        raise ConsentMissing(
-            problem, details=_consent_link_details(case, Purpose.ASSISTANCE)
-        )
+    require_assistance_consent(case)
     reason = clean_reason(reason, field="reason", required=False)
     return _move(actor, case, access, Assistance.LONG_TERM, reason=reason)
 
 
-def return_consent_problem(case: Case) -> str:
-    """Return why return preparation cannot start now ("" when it can)."""
-    person = case.person
-    consent = valid_consent(person=person, purpose=Purpose.RETURN)
-    if person.presumed_child:
-        if case.child_protection != ChildProtection.GUARDIAN_APPOINTED:
-            return _(
+def require_return_consent(case: Case) -> Consent:
+    """Return the consent to return a return is prepared on, or refuse: the
+    adult's own voluntary decision; for a child, an appointed guardian and a
+    consent given by the guardian (or with them).
+
+    Raises:
+        ConsentMissing: with the purpose, state and field in ``details``.
+    """
+    if (
+        case.person.presumed_child
+        and case.child_protection != ChildProtection.GUARDIAN_APPOINTED
+    ):
+        raise ConsentMissing(
+            _(
                 "The person is or may be a child: a guardian must be appointed "
                 "before a return is prepared."
-            )
-        if consent is None or consent.given_by == GivenBy.PERSON:
-            return _(
-                "The person is or may be a child: the guardian must agree to "
-                "preparing the return (a consent to return given by the guardian)."
-            )
-        return ""
-    if consent is None:
-        return _(
-            "No valid consent to return is recorded: a return is prepared only "
-            "on the person's voluntary decision."
+            ),
+            details={
+                **_consent_link_details(case, Purpose.RETURN),
+                "state": "guardian_not_appointed",
+            },
         )
-    return ""
+    try:
+        return valid_consent(person=case.person, purpose=Purpose.RETURN)
+    except ConsentMissing as exc:
+        exc.details.update(_consent_link_details(case, Purpose.RETURN))
+        raise
 
 
 @transaction.atomic(durable=True)
@@ -311,11 +306,7 @@ def return_preparation_start(*, actor: User, case_id: UUID, reason: str = "") ->
         Assistance.RETURN_PREPARATION,
         _("A return is prepared from first or long-term assistance."),
     )
-    problem = return_consent_problem(case)
-    if problem:
-        raise ConsentMissing(
-            problem, details=_consent_link_details(case, Purpose.RETURN)
-        )
+    require_return_consent(case)
     reason = clean_reason(reason, field="reason", required=False)
     return _move(actor, case, access, Assistance.RETURN_PREPARATION, reason=reason)
 

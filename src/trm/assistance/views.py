@@ -55,9 +55,10 @@ def _start_intro(case: Case) -> list[str]:
             "with the authorities."
         )
     ]
-    problem = services.assistance_consent_problem(case)
-    if problem:
-        intro.append(problem)
+    try:
+        services.require_assistance_consent(case)
+    except ConsentMissing as exc:
+        intro.append(exc.message)
     return intro
 
 

@@ -49,7 +49,8 @@ from trm.cases.services import lock_case, record_case_event, require_live_person
 from trm.common.errors import DomainError
 from trm.common.text import clean_text
 from trm.consent.errors import ConsentMissing
-from trm.consent.models import Consent, GivenBy, Purpose
+from trm.consent.models import Consent, Purpose
+from trm.consent.services import valid_consent
 from trm.directory.models import ServiceType
 from trm.identification.common import (
     audit_case,
@@ -272,60 +273,17 @@ def care_plan_save(
 
 
 def assistance_consent(case: Case) -> Consent:
-    """Return the valid consent to assistance the agreement rests on, or refuse.
+    """Return the valid consent to assistance the agreement rests on, or refuse
+    (:func:`trm.consent.services.valid_consent`: a child's with the guardian).
 
-    A person who is or may be a child agrees with their guardian (SOPS §6.2
-    region E: no decision limiting rights without the guardian).
+    Raises:
+        ConsentMissing: ``details`` add ``record_url``, the page to record one.
     """
-    person = case.person
-    now = timezone.now()
-    consents = list(
-        Consent.objects.filter(person=person, purpose=Purpose.ASSISTANCE).order_by(
-            "-given_at"
-        )
-    )
-    details: dict[str, object] = {
-        "purpose": Purpose.ASSISTANCE,
-        "record_url": reverse("consent:record", args=[case.pk]),
-    }
-    valid = [c for c in consents if c.is_valid_at(now)]
-    if person.presumed_child:
-        guardian = [c for c in valid if c.given_by in {GivenBy.GUARDIAN, GivenBy.BOTH}]
-        if valid and not guardian:
-            details["state"] = "guardian_required"
-            raise ConsentMissing(
-                _(
-                    "The person is or may be a child: the consent to assistance "
-                    "(the service agreement) must be given with the guardian. "
-                    "Record the guardian's consent, then agree the plan."
-                ),
-                details=details,
-            )
-        valid = guardian
-    if valid:
-        return valid[0]
-    if consents:
-        latest = consents[0]
-        details["state"] = "withdrawn" if latest.withdrawn_at else "expired"
-        message = (
-            _(
-                "The person withdrew their consent to assistance. The plan can be "
-                "agreed only with a new consent (the service agreement)."
-            )
-            if latest.withdrawn_at
-            else _(
-                "The person's consent to assistance has expired. Record a new "
-                "consent (the service agreement), then agree the plan."
-            )
-        )
-    else:
-        details["state"] = "missing"
-        message = _(
-            "Agreeing the plan is the service agreement, which needs the person's "
-            "consent to assistance (BG 3.1). Record the consent, then agree the "
-            "plan."
-        )
-    raise ConsentMissing(message, details=details)
+    try:
+        return valid_consent(person=case.person, purpose=Purpose.ASSISTANCE)
+    except ConsentMissing as exc:
+        exc.details["record_url"] = reverse("consent:record", args=[case.pk])
+        raise
 
 
 @transaction.atomic(durable=True)

@@ -238,21 +238,62 @@ def consent_record(
 
 def valid_consent(
     *, person: Person, purpose: str, at: datetime | None = None
-) -> Consent | None:
-    """Return the newest consent of ``purpose`` the person gave that is valid at
-    ``at`` (now): neither withdrawn nor expired. None if there is none.
+) -> Consent:
+    """Return the newest valid consent of ``purpose`` the person gave, or refuse.
 
     For consents that share no data with a recipient — accepting assistance and
     the service agreement (``assistance``), the decision to return (``return``)
-    — where :func:`require` (recipient × categories) does not apply.
+    — where :func:`require` (recipient × categories) does not apply. For a
+    person who is or may be a child only a consent given by the guardian, or by
+    the child and the guardian together, counts (SOPS §6.2 region E: no
+    decision limiting rights without the guardian).
+
+    Raises:
+        ConsentMissing: with ``details["state"]`` ``missing``, ``withdrawn``,
+            ``expired`` or ``guardian_required`` and ``details["purpose"]``.
     """
     moment = at or timezone.now()
-    for consent in Consent.objects.filter(person=person, purpose=purpose).order_by(
-        "-given_at"
-    ):
-        if consent.is_valid_at(moment):
-            return consent
-    return None
+    consents = list(
+        Consent.objects.filter(person=person, purpose=purpose).order_by("-given_at")
+    )
+    valid = [c for c in consents if c.is_valid_at(moment)]
+    label = Purpose(purpose).label if purpose in Purpose.values else purpose
+    details: dict[str, object] = {"purpose": purpose}
+    if person.presumed_child:
+        by_guardian = [
+            c for c in valid if c.given_by in {GivenBy.GUARDIAN, GivenBy.BOTH}
+        ]
+        if valid and not by_guardian:
+            details["state"] = "guardian_required"
+            raise ConsentMissing(
+                _(
+                    "The person is or may be a child: the consent (%(purpose)s) "
+                    "must be given by the guardian, or by the child and the "
+                    "guardian together."
+                )
+                % {"purpose": label},
+                details=details,
+            )
+        valid = by_guardian
+    if valid:
+        return valid[0]
+    if not consents:
+        details["state"] = "missing"
+        message = _("No valid consent is recorded for: %(purpose)s.") % {
+            "purpose": label
+        }
+    elif consents[0].withdrawn_at is not None:
+        details["state"] = "withdrawn"
+        message = _(
+            "The person withdrew their consent (%(purpose)s). Record a new consent "
+            "if they agree again."
+        ) % {"purpose": label}
+    else:
+        details["state"] = "expired"
+        message = _(
+            "The person's consent (%(purpose)s) has expired. Record a new consent."
+        ) % {"purpose": label}
+    raise ConsentMissing(message, details=details)
 
 
 def require(

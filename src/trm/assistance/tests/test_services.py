@@ -69,7 +69,7 @@ def test_start_needs_consent_or_emergency(caseworker_a):
             actor=caseworker_a, case_id=case.pk, basis=StartBasis.CONSENT
         ),
     )
-    assert "consent to assistance" in error.message
+    assert error.details["state"] == "missing"
     assert _moves(case) == []
     _consent(caseworker_a, case, "assistance")
     services.assistance_start(

@@ -52,7 +52,7 @@ def test_start_form_without_consent_redisplays_with_the_reason_and_a_link(
     response = client.post(url, {"basis": "consent", "reason": "Fictional note kept"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "No valid consent to assistance is recorded" in html
+    assert "No valid consent is recorded for: Assistance and services." in html
     assert reverse("consent:record", args=[case.pk]) in html
     assert "Fictional note kept" in html  # nothing typed is lost
     case.refresh_from_db()

@@ -205,7 +205,8 @@ def test_agreeing_without_consent_links_to_recording_it(case, caseworker_a, clie
     draft(case, caseworker_a)
     record_url = reverse("consent:record", args=[case.pk])
     page = html(client_a.get(url("plan_agree", case)))
-    assert "Record the consent, then agree the plan" in page and record_url in page
+    assert "No valid consent is recorded for: Assistance and services." in page
+    assert record_url in page
     before = snapshot(case)
     response = client_a.post(url("plan_agree", case), {"note": "Fictional"})
     assert response.status_code == 400
