@@ -210,7 +210,9 @@ def test_agreeing_without_consent_links_to_recording_it(case, caseworker_a, clie
     before = snapshot(case)
     response = client_a.post(url("plan_agree", case), {"note": "Fictional"})
     assert response.status_code == 400
-    assert "Record the consent, then agree the plan" in html(response)
+    assert "No valid consent is recorded for: Assistance and services." in html(
+        response
+    )
     assert record_url in html(response)
     assert snapshot(case) == before
 
