@@ -95,17 +95,30 @@ def may_hand_over(access: CaseAccess, case: Case) -> bool:
     )
 
 
+def _team_roles(user: User, case: Case) -> frozenset[str]:
+    """Return the roles ``user`` holds on ``case``'s team, read once per case
+    object: a page asks for the same user's access in every section it renders.
+    (A service that changes the team works on its own locked copy of the case.)
+    """
+    cached: dict[int, frozenset[str]] = case.__dict__.setdefault(
+        "_team_roles_by_user", {}
+    )
+    if user.pk not in cached:
+        cached[user.pk] = frozenset(
+            CaseTeamMember.objects.filter(case=case, user=user).values_list(
+                "role", flat=True
+            )
+        )
+    return cached[user.pk]
+
+
 def case_access(user: User, case: Case) -> CaseAccess | None:
     """Return the user's access to ``case``, or None when they may not see it."""
     if not user.is_active or not user.is_authenticated:
         return None
     # A team role counts only while the user still holds it: a user whose role
     # was withdrawn keeps no power on the cases they worked on in it.
-    team_roles = frozenset(
-        CaseTeamMember.objects.filter(case=case, user=user).values_list(
-            "role", flat=True
-        )
-    ) & frozenset(user.role_codes())
+    team_roles = _team_roles(user, case) & frozenset(user.role_codes())
     if team_roles:
         return CaseAccess(roles=team_roles)
     if (
