@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from trm.assistance.services import Closure, StartBasis
 from trm.identification.common import MAX_REASON_CHARS
@@ -11,7 +12,9 @@ from trm.identification.common import MAX_REASON_CHARS
 NO_AUTOFILL = {"autocomplete": "off"}
 
 
-def _reason(label: str, help_text: str = "", required: bool = False) -> forms.CharField:
+def _reason(
+    label: StrOrPromise, help_text: StrOrPromise = "", required: bool = False
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         help_text=help_text,

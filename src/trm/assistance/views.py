@@ -31,6 +31,7 @@ from trm.assistance import selectors, services
 from trm.cases import selectors as case_selectors
 from trm.cases.errors import CaseRoleRequired, TransitionNotAllowed
 from trm.cases.models import Case
+from trm.cases.tracks import TRACKS
 from trm.common.errors import DomainError, NotFound
 from trm.common.forms import add_domain_error
 from trm.consent.errors import ConsentMissing
@@ -164,7 +165,7 @@ def move_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
     if case.is_closed:
         raise TransitionNotAllowed(_("The case is closed."))
     label, target = selectors.MOVES[name]
-    if not selectors.TRACKS["assistance"].allowed(case.assistance, target):
+    if not TRACKS["assistance"].allowed(case.assistance, target):
         raise TransitionNotAllowed(
             _("This is not possible while assistance is “%(state)s”.")
             % {"state": selectors.state_label(case)}
