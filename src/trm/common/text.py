@@ -70,6 +70,40 @@ def clean_text(value: str, *, field: str, max_length: int) -> str:
     return text
 
 
+#: Control characters a text of several lines may hold.
+MULTILINE_CONTROLS = frozenset("\n\t")
+
+
+def clean_multiline_text(value: str, *, field: str, max_length: int) -> str:
+    """Return free text of several lines stripped, in NFC, with ``\n`` line ends.
+
+    Like :func:`clean_text`, but line breaks and tabs are allowed: refuses other
+    control characters, bidirectional overrides and isolates, zero-width
+    characters, and text longer than ``max_length`` characters.
+
+    Raises:
+        InvalidText: with ``details["field"] == field``.
+    """
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = unicodedata.normalize("NFC", text)
+    if any(_is_control(char) and char not in MULTILINE_CONTROLS for char in text):
+        raise InvalidText(_("Remove the control characters."), details={"field": field})
+    if any(char in INVISIBLE_CHARACTERS for char in text):
+        raise InvalidText(
+            _(
+                "Remove the invisible formatting characters (zero-width or "
+                "text-direction marks)."
+            ),
+            details={"field": field},
+        )
+    if len(text) > max_length:
+        raise InvalidText(
+            _("Use at most %(max)d characters.") % {"max": max_length},
+            details={"field": field},
+        )
+    return text
+
+
 def fold_key(value: str) -> str:
     """Return the case- and width-insensitive key of ``value`` (NFKC, casefold)."""
     folded = unicodedata.normalize("NFKC", value).casefold()

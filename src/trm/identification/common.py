@@ -18,7 +18,7 @@ from trm.cases.services import (
     require_live_person,
 )
 from trm.cases.tracks import ChildProtection
-from trm.common.text import has_visible_text
+from trm.common.text import clean_multiline_text, has_visible_text
 from trm.sop.types import Definition
 
 MAX_REASON_CHARS = 5000
@@ -57,20 +57,23 @@ def clean_reason(reason: str, *, field: str, required: bool, message: str = "") 
     """Return ``reason`` stripped; raise :class:`CaseInvalidInput` on ``field``
     if it is required and shows nothing (empty, or only invisible or blank
     characters: :func:`~trm.common.text.has_visible_text`) or is longer than
-    :data:`MAX_REASON_CHARS`. Optional text that shows nothing becomes ""."""
+    :data:`MAX_REASON_CHARS`. Optional text that shows nothing becomes "".
+    Line breaks and tabs are kept; other control characters and invisible
+    formatting marks (text-direction overrides, zero-width characters) are
+    refused (:func:`~trm.common.text.clean_multiline_text`, ``InvalidText``)."""
     reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise CaseInvalidInput(
+            _("At most %(n)d characters.") % {"n": MAX_REASON_CHARS},
+            details={"field": field},
+        )
     if not has_visible_text(reason):
         reason = ""
     if required and not reason:
         raise CaseInvalidInput(
             message or _("Give the reasons."), details={"field": field}
         )
-    if len(reason) > MAX_REASON_CHARS:
-        raise CaseInvalidInput(
-            _("At most %(n)d characters.") % {"n": MAX_REASON_CHARS},
-            details={"field": field},
-        )
-    return reason
+    return clean_multiline_text(reason, field=field, max_length=MAX_REASON_CHARS)
 
 
 def optional_text(case: Case, text: str, *, field: str) -> str:

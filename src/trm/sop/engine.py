@@ -6,7 +6,9 @@ non-identifying attributes and the node's SOP variant
 (:func:`trm.sop.loader.get_definition`), :func:`case_sop_status` derives every
 step's state and due date:
 
-* **done** — an event of ``done_when`` happened at or after the step started;
+* **done** — an event of ``done_when`` happened (for a step that ``repeats``,
+  at or after it last started; for any other step, at any time — work done
+  before the step fell due counts);
 * **not applicable** — an ``applies_when`` condition does not hold;
 * **not started** — the trigger has not happened yet;
 * **blocked** — started, but a guard fails (the explanation says why);
@@ -352,10 +354,18 @@ def step_status(
     else:
         started = case.opened_at
     done_at = None
-    if started is not None:
-        done_at = next(
-            (e.at for e in occurring(step.done_when) if e.at >= started), None
-        )
+    if step.repeats:
+        # Due again after every new trigger: only what was done since counts.
+        if started is not None:
+            done_at = next(
+                (e.at for e in occurring(step.done_when) if e.at >= started), None
+            )
+    else:
+        # Done once is done, even before the step was due: help and its
+        # records never wait for identification (SOPS §2 SOP 1; Directive
+        # 2011/36/EU Art. 11(2)).
+        done = occurring(step.done_when)
+        done_at = done[0].at if done else None
     if done_at is not None:
         return StepStatus(step, StepState.DONE, started, None, done_at)
     for name in step.applies_when:

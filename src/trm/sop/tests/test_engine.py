@@ -202,6 +202,47 @@ def test_rule_8_the_risk_review_falls_due_after_every_contact():
     assert again.due_on == date(2026, 3, 11)
 
 
+NEEDS = Step(
+    id="sop1.needs_assessment",
+    sop=1,
+    title="Assess needs",
+    trigger=("track:identification->presumed",),
+    done_when=("sop1.needs_assessed",),
+    deadline=Deadline(days=3),
+)
+
+
+def test_work_done_before_a_step_falls_due_counts():
+    """Help never waits for identification: a needs assessment recorded before
+    the person is presumed trafficked completes the step, whether the
+    presumption came later or not at all."""
+    case = make_case()
+    defn = definition(NEEDS)
+    done = [EventFact("sop1.needs_assessed", T0)]
+    assert status_of(NEEDS, case, done, date(2026, 3, 4), defn).state == (
+        StepState.DONE
+    )
+    later = [*done, moved("identification", "presumed", T0 + timedelta(days=2))]
+    assert status_of(NEEDS, case, later, date(2026, 3, 20), defn).state == (
+        StepState.DONE
+    )
+    assert status_of(NEEDS, case, [], date(2026, 3, 4), defn).state == (
+        StepState.NOT_STARTED
+    )
+
+
+def test_a_repeating_step_needs_the_work_after_its_latest_trigger():
+    case = make_case()
+    defn = definition(RISK_REVIEW, risk_assessment={"review_within_days": 3})
+    events = [
+        EventFact("sop1.risk_assessment_reviewed", T0),
+        EventFact("sop1.contact_recorded", T0 + timedelta(days=1)),
+    ]
+    assert status_of(RISK_REVIEW, case, events, date(2026, 3, 3), defn).state == (
+        StepState.DUE
+    )
+
+
 GUARDIAN = Step(
     id="sop1.guardian",
     sop=1,
