@@ -25,6 +25,10 @@ Guards, each from its source:
   best-interests determination is SOP 4's and guards the journey itself).
 - **Closing** needs a reason (SOPS §6.2 "closure reason required").
 
+Declining or closing assistance cancels the case's open referrals (the
+receivers stop seeing what was shared), except when assistance closes because
+the person was referred on or the case was transferred.
+
 **No guard reads the legal track** (SOPS §3 unconditional assistance; §6.5
 rule 1: CETS Art. 12(6), Directive 2011/36/EU Art. 11(3)): whether the person
 cooperates with the authorities never opens or closes help.
@@ -81,6 +85,19 @@ class Closure(models.TextChoices):
     TRANSFERRED = "transferred", gettext_lazy("The case was transferred")
     DECEASED = "deceased", gettext_lazy("The person died")
     OTHER = "other", gettext_lazy("Other (say why)")
+
+
+#: Closing reasons after which the case's open referrals stay open: the person
+#: moved on through a referral, or the case went to another organisation.
+KEEPS_REFERRALS = frozenset({Closure.REFERRED, Closure.TRANSFERRED})
+
+
+def _end_referrals(actor: User, case: Case) -> None:
+    """Cancel the case's open referrals once the assistance they serve ended, so
+    no receiver keeps reading what was shared (SOPS §3 data minimisation)."""
+    from trm.referrals.services import cancel_open_for_case
+
+    cancel_open_for_case(actor=actor, case=case)
 
 
 def _move(
@@ -222,7 +239,9 @@ def assistance_decline(
         )
     reason = clean_reason(reason, field="reason", required=False)
     code = "info_and_contact" if contact_details_given else "info_only"
-    return _move(actor, case, access, Assistance.DECLINED, reason=reason, code=code)
+    _move(actor, case, access, Assistance.DECLINED, reason=reason, code=code)
+    _end_referrals(actor, case)
+    return case
 
 
 @transaction.atomic(durable=True)
@@ -340,4 +359,7 @@ def assistance_close(
         required=closure == Closure.OTHER,
         message=_("Say why assistance ends."),
     )
-    return _move(actor, case, access, Assistance.CLOSED, reason=reason, code=closure)
+    _move(actor, case, access, Assistance.CLOSED, reason=reason, code=closure)
+    if closure not in KEEPS_REFERRALS:
+        _end_referrals(actor, case)
+    return case

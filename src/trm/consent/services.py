@@ -19,9 +19,10 @@ from django_countries.data import COUNTRIES
 
 from trm.accounts.models import Organisation, User
 from trm.audit import services as audit
-from trm.cases.access import case_access
-from trm.cases.errors import CaseNotFound, PersonErased
+from trm.cases.access import CaseAccess, case_access
+from trm.cases.errors import CaseNotFound, CaseRoleRequired, PersonErased
 from trm.cases.models import Case, Person
+from trm.cases.tracks import ChildProtection
 from trm.common.languages import is_language_code
 from trm.consent.errors import (
     ConsentAlreadyWithdrawn,
@@ -78,6 +79,16 @@ def _clean_categories(categories: Iterable[str]) -> list[str]:
     return chosen
 
 
+def _require_on_team(access: CaseAccess) -> None:
+    """Refuse a user who sees the case only through node policy (a national
+    contact point on a transnational case): they read, but recording or
+    withdrawing the person's consent is the case team's."""
+    if access.via_policy:
+        raise CaseRoleRequired(
+            _("Join the case team to do this."), details={"reason": "not_on_team"}
+        )
+
+
 @transaction.atomic(durable=True)
 def consent_record(
     *,
@@ -106,13 +117,16 @@ def consent_record(
         CaseNotFound: the actor may not see the case.
         ConsentInvalidInput: missing purpose, recipient or categories, unknown
             codes, bad evidence, expiry not after the giving time.
-        GuardianRequired: a child's consent given by the child alone.
+        CaseRoleRequired: the actor sees the case only through node policy.
+        GuardianRequired: a child's consent given by the child alone, or before
+            a guardian is appointed on the case.
         PersonErased: the person's data was erased.
     """
     case = Case.objects.select_related("person").filter(pk=case_id).first()
     access = case_access(actor, case) if case else None
     if case is None or access is None:
         raise CaseNotFound(_("No such case."))
+    _require_on_team(access)
     person = case.person
     if person.is_erased:
         raise PersonErased(_("The person's data was erased."))
@@ -152,6 +166,20 @@ def consent_record(
         raise GuardianRequired(
             _("The person is or may be a child: the guardian must take part."),
             details={"field": "given_by"},
+        )
+    if (
+        person.presumed_child
+        and case.child_protection != ChildProtection.GUARDIAN_APPOINTED
+    ):
+        # A "guardian's" consent before a guardian is appointed would let a
+        # referral or a transfer go ahead without one (SOPS §6.2 region E).
+        raise GuardianRequired(
+            _(
+                "The person is or may be a child and no guardian is appointed yet: "
+                "record the guardian's appointment first. Help in an emergency and "
+                "sharing a risk to life or safety do not wait for it."
+            ),
+            details={"field": "given_by", "reason": "guardian_not_appointed"},
         )
     if not language.strip():
         raise ConsentInvalidInput(
@@ -304,10 +332,15 @@ def require(
     organisation: Organisation | None = None,
     country: str = "",
     at: datetime | None = None,
+    organisation_named: bool = False,
 ) -> Consent | None:
     """Return the valid consent that covers sharing ``categories`` for ``purpose``.
 
-    The recipient is an organisation (its country counts too) or a country.
+    The recipient is an organisation (its country counts too) or a country: a
+    consent naming only a country covers every organisation of that country.
+    With ``organisation_named`` only a consent naming ``organisation`` itself
+    counts, never a country-wide one: a referral needs "consent naming the
+    recipient" (SOPS §6.3 "Domestic referral to named organisation").
     Risk information to protect life or safety needs no consent (SOPS §3; BG
     1.3): when ``categories`` hold only ``risk``, None is returned.
 
@@ -315,11 +348,17 @@ def require(
         ConsentMissing: no valid consent covers it. The message and ``details``
             name what is missing: the purpose, the recipient, categories (also
             unknown ones), or that the matching consent expired or was withdrawn.
-        ValueError: neither ``organisation`` nor ``country`` was given (a
-            programming error: every share has a recipient).
+            With ``organisation_named``, ``details["organisation_named"]`` is
+            True, and when only a consent naming the country exists the message
+            says it is not enough and ``details["country_consent_only"]`` is True.
+        ValueError: neither ``organisation`` nor ``country`` was given, or
+            ``organisation_named`` without ``organisation`` (programming errors:
+            every share has a recipient).
     """
     if organisation is None and not country:
         raise ValueError("a recipient organisation or country is required")
+    if organisation_named and organisation is None:
+        raise ValueError("organisation_named needs the recipient organisation")
     needed = set(categories) - {DataCategory.RISK}
     unknown = sorted(needed - set(DataCategory.values))
     if unknown:
@@ -337,25 +376,40 @@ def require(
     if organisation is not None and not country:
         country = organisation.country.code
     moment = at or timezone.now()
-    candidates = [
+    named = [
         c
         for c in Consent.objects.filter(person=person, purpose=purpose).order_by(
             "-given_at"
         )
         if c.names_recipient(organisation, country)
     ]
+    candidates = (
+        [c for c in named if c.recipient_organisation_id is not None]
+        if organisation_named
+        else named
+    )
     for consent in candidates:
         if consent.is_valid_at(moment) and needed <= set(consent.categories):
             return consent
     recipient = organisation.name if organisation else country
+    purpose_label = Purpose(purpose).label if purpose in Purpose.values else purpose
     details: dict[str, object] = {
         "purpose": purpose,
         "recipient": recipient,
         "categories": sorted(needed),
     }
-    if not candidates:
+    if organisation_named:
+        details["organisation_named"] = True
+    if not candidates and organisation_named and named:
+        details["country_consent_only"] = True
+        message = _(
+            "The person's consent names only the country, not %(recipient)s: "
+            "that is not enough for a referral. Record a consent to %(purpose)s "
+            "that names %(recipient)s."
+        ) % {"purpose": purpose_label, "recipient": recipient}
+    elif not candidates:
         message = _("No consent for %(purpose)s naming %(recipient)s.") % {
-            "purpose": Purpose(purpose).label if purpose in Purpose.values else purpose,
+            "purpose": purpose_label,
             "recipient": recipient,
         }
     else:
@@ -384,6 +438,7 @@ def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
 
     Raises:
         CaseNotFound: the actor may not see the consent's case.
+        CaseRoleRequired: the actor sees the case only through node policy.
         ConsentAlreadyWithdrawn: it was withdrawn before.
     """
     consent = (
@@ -408,6 +463,7 @@ def consent_withdraw(*, actor: User, consent_id: UUID) -> Consent:
         or (access.legal_only and consent.purpose != Purpose.PROCEEDINGS)
     ):
         raise CaseNotFound(_("No such consent."))
+    _require_on_team(access)
     if consent.withdrawn_at is not None:
         raise ConsentAlreadyWithdrawn(_("This consent was already withdrawn."))
     consent.withdrawn_at = timezone.now()

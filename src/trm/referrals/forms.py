@@ -24,6 +24,7 @@ from trm.directory.models import ServiceProfile, ServiceType
 from trm.identification.common import MAX_REASON_CHARS
 from trm.referrals.checks import MAX_MEETING_CHARS
 from trm.referrals.models import (
+    SYSTEM_REASONS,
     CancelReason,
     DeclineReason,
     FeedbackOutcome,
@@ -237,9 +238,10 @@ class OutcomeForm(forms.Form):
             "cancel": CancelReason.choices,
             "not_possible": NotPossibleReason.choices,
         }[verb]
+        system = SYSTEM_REASONS.get(verb, frozenset())
         field = self.fields["reason"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101
-        field.choices = [("", "—"), *choices]
+        field.choices = [("", "—"), *(c for c in choices if c[0] not in system)]
 
 
 class NotPossibleForm(OutcomeForm):

@@ -10,7 +10,6 @@ organisation) lock a referral here, then make every move through
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Iterable
 from uuid import UUID
 
@@ -24,11 +23,17 @@ from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseInvalidInput, CaseNotFound, TransitionNotAllowed
 from trm.cases.models import Case, Visibility
 from trm.cases.services import lock_case, record_case_event, require_live_person
-from trm.common.text import INVISIBLE_CHARACTERS, InvalidText
 from trm.identification.common import clean_reason, require_roles
 from trm.referrals.content import seal_text
 from trm.referrals.errors import ReferralNotFound
-from trm.referrals.models import MOVES, REASONS, Referral, ReferralTransition, Status
+from trm.referrals.models import (
+    MOVES,
+    REASONS,
+    SYSTEM_REASONS,
+    Referral,
+    ReferralTransition,
+    Status,
+)
 from trm.referrals.selectors import REFERRER_ROLES, is_receiver
 from trm.referrals.transport import RemoteMessage, remote_transport
 
@@ -39,24 +44,9 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 
 def long_text(value: str, *, field: str) -> str:
-    """Return a long free text cleaned (:func:`clean_reason`), refusing control
-    characters other than line breaks and tabs, and invisible formatting marks."""
-    text = clean_reason(value, field=field, required=False)
-    text = unicodedata.normalize("NFC", text)
-    for char in text:
-        if char in INVISIBLE_CHARACTERS:
-            raise InvalidText(
-                _(
-                    "Remove the invisible formatting characters (zero-width or "
-                    "text-direction marks)."
-                ),
-                details={"field": field},
-            )
-        if unicodedata.category(char) in {"Cc", "Cs"} and char not in _ALLOWED_CONTROLS:
-            raise InvalidText(
-                _("Remove the control characters."), details={"field": field}
-            )
-    return text
+    """Return a long free text cleaned (:func:`clean_reason`: line breaks and
+    tabs kept, other control characters and invisible marks refused)."""
+    return clean_reason(value, field=field, required=False)
 
 
 # --- locks and access -----------------------------------------------------------------
@@ -208,12 +198,30 @@ def after_commit(action: Callable[[], object]) -> None:
 
 
 def clean_outcome(
-    verb: str, reason: str, text: str, case: Case, *, field: str = "text"
+    verb: str,
+    reason: str,
+    text: str,
+    case: Case,
+    *,
+    field: str = "text",
+    system: bool = False,
 ) -> tuple[str, str]:
-    """Check a reason code (of ``verb``'s list) and its text; "other" needs text."""
+    """Check a reason code (of ``verb``'s list) and its text; "other" needs text.
+
+    A code of :data:`~trm.referrals.models.SYSTEM_REASONS` is accepted only when
+    ``system`` (the services that record it), never from a user's choice.
+    """
     choices = REASONS[verb]
     if reason not in choices.values:
         raise CaseInvalidInput(_("Choose a reason."), details={"field": "reason"})
+    if not system and reason in SYSTEM_REASONS.get(verb, frozenset()):
+        raise CaseInvalidInput(
+            _(
+                "This reason is recorded automatically when the person's "
+                "assistance ends; choose another reason."
+            ),
+            details={"field": "reason", "reason": "system_only"},
+        )
     text = long_text(text or "", field=field)
     if reason == "other" and not text:
         raise CaseInvalidInput(_("Explain the reason."), details={"field": field})

@@ -1,12 +1,13 @@
 """Referrals of a person to a service provider: one state machine for every referral.
 
 A :class:`Referral` goes ``draft → sent → accepted | declined → in_progress →
-completed``; a draft, sent or accepted referral may be ``cancelled`` by the
-referrer; a referral the person's consent covered is ``revoked`` when that
-consent is withdrawn; a draft (or a declined referral) ends as ``not_possible``
-with a reason (SOPS §2 SOP 1 step 6 step 5). The moves are data
-(:data:`MOVES`), read by the one transition function in
-:mod:`trm.referrals.services`.
+completed``; a draft, sent, accepted or in-progress referral may be
+``cancelled`` by the referrer (also when the person's assistance ends:
+:func:`trm.referrals.services.cancel_open_for_case`); a referral the person's
+consent covered is ``revoked`` when that consent is withdrawn; a draft (or a
+declined referral) ends as ``not_possible`` with a reason (SOPS §2 SOP 1 step
+6 step 5). The moves are data (:data:`MOVES`), read by the one transition
+function in :mod:`trm.referrals.services`.
 
 Everything personal is sealed under the person's data key: the texts the
 referrer writes, the meeting arrangements, the snapshot of what was shared, the
@@ -129,7 +130,7 @@ MOVES: dict[str, Move] = {
         label=_("Record that the referral is completed"),
     ),
     "cancel": Move(
-        frozenset({S.DRAFT, S.SENT, S.ACCEPTED}),
+        frozenset({S.DRAFT, S.SENT, S.ACCEPTED, S.IN_PROGRESS}),
         S.CANCELLED,
         Side.REFERRER,
         kind="sop2.referral_cancelled",
@@ -151,7 +152,9 @@ MOVES: dict[str, Move] = {
     ),
 }
 
-#: States in which the receiver reads what was shared.
+#: States in which the receiver reads what was shared. None is final: once a
+#: referral ends (completed; cancelled, even while services were in progress;
+#: revoked) the receiver no longer sees its content.
 SHARED_READABLE = frozenset({S.SENT, S.ACCEPTED, S.IN_PROGRESS})
 #: States that end a referral.
 FINAL = frozenset({S.COMPLETED, S.CANCELLED, S.REVOKED, S.NOT_POSSIBLE})
@@ -170,6 +173,13 @@ class CancelReason(models.TextChoices):
     NO_LONGER_NEEDED = "no_longer_needed", _("The services are no longer needed")
     PERSON_MOVED = "person_moved", _("The person moved or left")
     SENT_IN_ERROR = "sent_in_error", _("Made in error")
+    #: Recorded only by :func:`trm.referrals.services.cancel_open_for_case`
+    #: when the assistance pathway is declined or closed (see
+    #: :data:`SYSTEM_REASONS`).
+    ASSISTANCE_ENDED = (
+        "assistance_ended",
+        _("Assistance ended: the person declined or assistance was closed"),
+    )
     OTHER = "other", _("Other (explain)")
 
 
@@ -200,6 +210,13 @@ REASONS: dict[str, type[models.TextChoices]] = {
     "decline": DeclineReason,
     "cancel": CancelReason,
     "not_possible": NotPossibleReason,
+}
+
+#: Reason codes the system records and a user does not choose, by ending move:
+#: "assistance ended" follows from the assistance pathway, not from a choice on
+#: the referral.
+SYSTEM_REASONS: dict[str, frozenset[str]] = {
+    "cancel": frozenset({CancelReason.ASSISTANCE_ENDED}),
 }
 
 #: The free texts a referrer may write for one referral, by data category.

@@ -11,7 +11,9 @@ A failed e-mail is logged without details and does not undo the change.
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
@@ -19,7 +21,6 @@ from django.core.mail import send_mail
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import translation
-from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
@@ -63,6 +64,22 @@ def _send(users: Iterable[User], build: Callable[[User], tuple[str, str]]) -> in
     return sent
 
 
+def deadline_text(moment: datetime | None) -> str:
+    """Return a time as the e-mails write it: in the node's time zone
+    (``settings.TIME_ZONE``, set by ``TRM_TIME_ZONE``), in one order for every
+    language, with the zone named, e.g. ``2026-12-02 23:41 (Europe/Sofia)``.
+
+    Recipients read it away from the page and maybe in another country, so
+    neither a locale's day/month order nor a silent zone is used; it never
+    ends with a full stop of its own.
+    """
+    if moment is None:
+        return "—"
+    zone = settings.TIME_ZONE
+    local = localtime(moment, zoneinfo.ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} ({zone})"
+
+
 def _load(referral_id: UUID) -> Referral | None:
     return (
         Referral.objects.select_related(
@@ -84,11 +101,7 @@ def notify_sent(referral_id: UUID) -> int:
         values = {
             "org": referral.from_organisation.name,
             "ref": referral.reference,
-            "date": (
-                date_format(localtime(referral.reply_by), "SHORT_DATETIME_FORMAT")
-                if referral.reply_by
-                else "—"
-            ),
+            "date": deadline_text(referral.reply_by),
         }
         subject = _("TRM: a referral awaits your reply (%(ref)s)") % values
         body = "\n\n".join(

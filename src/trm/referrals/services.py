@@ -2,7 +2,9 @@
 
 The referring case team drafts a referral (:func:`referral_create`,
 :func:`referral_update`), sends it (:func:`referral_send`), may cancel it
-(:func:`referral_cancel`) or record that no referral is possible
+(:func:`referral_cancel`; the assistance pathway cancels every open referral
+of a case with :func:`cancel_open_for_case` when assistance is declined or
+closed) or record that no referral is possible
 (:func:`referral_not_possible`, :func:`referral_not_possible_for_case`). The
 receiving organisation accepts or declines it (:func:`referral_accept`,
 :func:`referral_decline`), records that the services started and ended
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +50,7 @@ from trm.cases.errors import (
     CaseNotFound,
     TransitionNotAllowed,
 )
+from trm.cases.models import Case
 from trm.cases.selectors import person_identity_for_user
 from trm.cases.services import lock_case, require_live_person
 from trm.common.htcds import ReasonForOutgoingReferral
@@ -79,13 +83,16 @@ from trm.referrals.machine import (
     after_commit,
     clean_outcome,
     lock_for_referrer,
+    locked_referral,
     require_move,
     seal_outcome,
     tell_remote,
     transition,
 )
 from trm.referrals.models import (
+    MOVES,
     REPLY_WITHIN,
+    CancelReason,
     Referral,
     ReferralTransition,
     Side,
@@ -301,10 +308,12 @@ def referral_send(
     Guards, in order: the case is open and the person not erased; the receiver
     is active, in the directory and accepting referrals; something is shared;
     the meeting is not in the past; a valid **consent** to referral names the
-    receiver and covers every category shared (:func:`trm.consent.services.
-    require`), except risk information, which is always shared and marked so
-    (BG 1.4 step 2; SOPS §6.5 rule 7); for a child, the guardian took part in
-    that consent; a receiver reporting no free place needs
+    receiving organisation itself — a consent naming only its country is not
+    enough (SOPS §6.3 "consent naming the recipient") — and covers every
+    category shared (:func:`trm.consent.services.require` with
+    ``organisation_named``), except risk information, which is always shared
+    and marked so (BG 1.4 step 2; SOPS §6.5 rule 7); for a child, the guardian
+    took part in that consent; a receiver reporting no free place needs
     ``capacity_warning_accepted``; a receiver on a peer node needs the
     exchange's transport.
 
@@ -313,7 +322,8 @@ def referral_send(
         closed case); PersonErased; NotAcceptingReferrals; CaseInvalidInput
         (nothing shared, a chosen text missing, meeting in the past);
         ConsentMissing (``details`` name the missing purpose, recipient,
-        categories or state); GuardianConsentRequired; CapacityWarning
+        categories or state; ``country_consent_only`` when only a consent
+        naming the country exists); GuardianConsentRequired; CapacityWarning
         (``details["places_free"] == 0``); RemoteNotSetUp.
     """
     referral, case, _access = lock_for_referrer(actor, referral_id)
@@ -338,6 +348,7 @@ def referral_send(
         purpose=Purpose.REFERRAL,
         categories=categories,
         organisation=organisation,
+        organisation_named=True,
     )
     check_child_consent(case, consent)
     if profile.places_free == 0 and not capacity_warning_accepted:
@@ -418,13 +429,16 @@ def referral_send(
 def referral_cancel(
     *, actor: User, referral_id: UUID, reason: str, text: str = ""
 ) -> Referral:
-    """Cancel a draft, sent or accepted referral (the referrer), with a reason.
+    """Cancel a draft, sent, accepted or in-progress referral (the referrer),
+    with a reason.
 
-    The receiver no longer sees its content and is told by e-mail.
+    The receiver no longer sees its content (:data:`~trm.referrals.models.
+    SHARED_READABLE`) and is told by e-mail (a peer node through the exchange).
 
     Args:
         reason: a :class:`~trm.referrals.models.CancelReason` code; ``other``
-            needs ``text`` (sealed).
+            needs ``text`` (sealed). ``assistance_ended`` is recorded only by
+            :func:`cancel_open_for_case`.
 
     Raises:
         ReferralNotFound; CaseRoleRequired; TransitionNotAllowed;
@@ -433,6 +447,11 @@ def referral_cancel(
     referral, case, _access = lock_for_referrer(actor, referral_id)
     require_move(referral, "cancel")
     reason, text = clean_outcome("cancel", reason, text, case)
+    return _cancel(referral, actor=actor, reason=reason, text=text)
+
+
+def _cancel(referral: Referral, *, actor: User, reason: str, text: str) -> Referral:
+    """Cancel an already locked referral with a checked reason; tell the receiver."""
     was_sent = referral.sent_at is not None
     referral.outcome_code = reason
     seal_outcome(referral, text)
@@ -448,9 +467,55 @@ def referral_cancel(
         if referral.is_remote:
             tell_remote(referral, "referral.cancelled")
         else:
-            referral_pk = referral.pk
-            after_commit(lambda: notifications.notify_receivers_ended(referral_pk))
+            after_commit(partial(notifications.notify_receivers_ended, referral.pk))
     return referral
+
+
+def cancel_open_for_case(
+    *, actor: User, case: Case, reason: str = CancelReason.ASSISTANCE_ENDED
+) -> int:
+    """Cancel every open referral of the case because its assistance ended.
+
+    For the assistance pathway, when the person declines assistance or it is
+    closed: every draft, sent, accepted or in-progress referral of the case is
+    ``cancelled`` with ``reason``, writing the referral's history, the case
+    timeline event and the audit entry of a cancel; the receivers no longer see
+    the shared content and are told as for :func:`referral_cancel`. Declined
+    and ended referrals are left as they are.
+
+    Runs **inside the caller's transaction** (not durable), on a case the
+    caller has already locked (:func:`trm.cases.services.lock_case`) and whose
+    access and roles it has checked: the actor's referring roles are not asked
+    again. The receivers' e-mails are sent once that transaction commits.
+
+    Args:
+        reason: the :class:`~trm.referrals.models.CancelReason` code recorded;
+            ``assistance_ended`` (the default) is the one meant here.
+
+    Returns:
+        How many referrals were cancelled.
+
+    Raises:
+        CaseInvalidInput: ``reason`` is not a cancel reason code, or ``other``
+            (which needs a text). Nothing is written.
+        RuntimeError: called outside a transaction (a programming error).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("cancel_open_for_case runs inside the caller's transaction")
+    reason, _text = clean_outcome("cancel", reason, "", case, system=True)
+    ids = list(
+        Referral.objects.filter(case=case, status__in=MOVES["cancel"].sources)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    cancelled = 0
+    for referral_id in ids:
+        referral = locked_referral(referral_id)
+        if not referral.can("cancel"):
+            continue
+        _cancel(referral, actor=actor, reason=reason, text="")
+        cancelled += 1
+    return cancelled
 
 
 @transaction.atomic(durable=True)

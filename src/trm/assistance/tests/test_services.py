@@ -126,6 +126,11 @@ def test_unknown_basis_is_refused(caseworker_a):
 
 def test_a_childs_assistance_needs_the_guardians_consent(caseworker_a):
     case = open_case(caseworker_a, may_be_child=True)
+    _refused(
+        "consent.guardian_required",
+        lambda: _consent(caseworker_a, case, "assistance", given_by="both"),
+    )
+    set_states(case, child_protection=ChildProtection.GUARDIAN_APPOINTED)
     _consent(caseworker_a, case, "assistance", given_by="both")
     services.assistance_start(actor=caseworker_a, case_id=case.pk, basis="consent")
     case.refresh_from_db()
@@ -302,13 +307,17 @@ def test_return_preparation_needs_the_adults_return_consent(caseworker_a):
 def test_return_preparation_for_a_child_needs_an_appointed_guardian(caseworker_a):
     case = open_case(caseworker_a, may_be_child=True)
     set_states(case, assistance=Assistance.FIRST_ASSISTANCE)
-    _consent(caseworker_a, case, "return", given_by="guardian")
     error = _refused(
         "consent.missing",
         lambda: services.return_preparation_start(actor=caseworker_a, case_id=case.pk),
     )
     assert "guardian must be appointed" in error.message
     set_states(case, child_protection=ChildProtection.GUARDIAN_APPOINTED)
+    _refused(
+        "consent.missing",
+        lambda: services.return_preparation_start(actor=caseworker_a, case_id=case.pk),
+    )
+    _consent(caseworker_a, case, "return", given_by="guardian")
     services.return_preparation_start(actor=caseworker_a, case_id=case.pk)
     case.refresh_from_db()
     assert case.assistance == Assistance.RETURN_PREPARATION
@@ -428,3 +437,69 @@ def test_rule_1_assistance_moves_do_not_depend_on_the_legal_track(
         target = MOVES[move][1]
         if not track.allowed(start, target):
             assert outcome == "refused:cases.transition_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "text", ["Declined \x1b[31m\x07 ok", "Declined \u202eKCOLB\u202c ok", "a\u200bb"]
+)
+def test_control_and_direction_characters_in_a_reason_are_refused(caseworker_a, text):
+    case = open_case(caseworker_a)
+    _refused(
+        "invalid_text",
+        lambda: services.assistance_decline(
+            actor=caseworker_a,
+            case_id=case.pk,
+            information_given=True,
+            contact_details_given=False,
+            reason=text,
+        ),
+    )
+    assert _moves(case) == []
+
+
+def test_a_reason_of_several_lines_is_kept(caseworker_a):
+    case = open_case(caseworker_a)
+    services.assistance_start(
+        actor=caseworker_a,
+        case_id=case.pk,
+        basis="emergency",
+        reason="Fictional first line\r\n\tsecond line",
+    )
+    case.refresh_from_db()
+    assert case.assistance == Assistance.FIRST_ASSISTANCE
+
+
+def _open_referral(actor: User, case: Case) -> Any:
+    from trm.referrals.tests.factories import receiver_org, sent
+
+    shelter = receiver_org()
+    return sent(actor, case, shelter)
+
+
+@pytest.mark.parametrize(
+    ("end", "cancelled"),
+    [
+        ("decline", True),
+        ("goals_met", True),
+        ("person_disengaged", True),
+        ("referred", False),
+        ("transferred", False),
+    ],
+)
+def test_ending_assistance_cancels_the_open_referrals(caseworker_a, end, cancelled):
+    from trm.referrals.models import Status
+
+    case = open_case(caseworker_a)
+    set_states(case, assistance=Assistance.FIRST_ASSISTANCE)
+    referral = _open_referral(caseworker_a, case)
+    if end == "decline":
+        services.assistance_decline(
+            actor=caseworker_a,
+            case_id=case.pk,
+            information_given=True,
+            contact_details_given=True,
+        )
+    else:
+        services.assistance_close(actor=caseworker_a, case_id=case.pk, closure=end)
+    referral.refresh_from_db()
+    assert (referral.status == Status.CANCELLED) is cancelled

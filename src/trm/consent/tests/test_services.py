@@ -16,10 +16,16 @@ from trm.accounts.models import Role
 from trm.accounts.tests.factories import OrganisationFactory
 from trm.audit.models import AuditEntry
 from trm.cases.models import CaseEvent, Person
-from trm.cases.tests.factories import adult_birth_date, open_case, team_member
+from trm.cases.tests.factories import (
+    adult_birth_date,
+    open_case,
+    set_states,
+    team_member,
+)
+from trm.cases.tracks import ChildProtection
 from trm.common.errors import DomainError
 from trm.consent import services
-from trm.consent.errors import ConsentMissing
+from trm.consent.errors import ConsentMissing, GuardianRequired
 from trm.consent.models import Consent, DataCategory, GivenBy, Purpose
 from trm.dataprotection import crypto
 
@@ -225,6 +231,7 @@ def test_unknown_categories_are_named_with_the_allowed_ones(refusal_world):
 def test_childs_consent_is_recorded_when_the_guardian_takes_part(
     given_by, child_case, caseworker_a, org_b
 ):
+    set_states(child_case, child_protection=ChildProtection.GUARDIAN_APPOINTED)
     consent = _record(
         caseworker_a,
         child_case,
@@ -233,6 +240,45 @@ def test_childs_consent_is_recorded_when_the_guardian_takes_part(
     )
 
     assert consent.given_by == given_by
+
+
+@pytest.mark.parametrize("given_by", [GivenBy.GUARDIAN, GivenBy.BOTH])
+def test_childs_consent_before_a_guardian_is_appointed_is_refused(
+    given_by, child_case, caseworker_a, org_b
+):
+    """SOPS §6.2 region E: a 'guardian's' consent with no guardian appointed would
+    let a referral or a transfer go ahead without one."""
+    with pytest.raises(GuardianRequired) as caught:
+        _record(
+            caseworker_a,
+            child_case,
+            given_by=given_by,
+            recipient_organisation_id=org_b.pk,
+        )
+    assert caught.value.details["reason"] == "guardian_not_appointed"
+    assert not Consent.objects.filter(person=child_case.person).exists()
+
+
+def test_national_contact_point_through_policy_neither_records_nor_withdraws(
+    case, caseworker_a, org_b
+):
+    """Node policy lets a national contact point read a transnational case; the
+    person's consents are the case team's to record and withdraw."""
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.errors import CaseRoleRequired
+
+    given = _record(caseworker_a, case, recipient_organisation_id=org_b.pk)
+    set_states(case, transnational="ncp_notified")
+    ncp = UserFactory(
+        organisation=case.lead_organisation, roles=[Role.NATIONAL_CONTACT_POINT]
+    )
+    with pytest.raises(CaseRoleRequired):
+        _record(ncp, case, recipient_organisation_id=org_b.pk)
+    with pytest.raises(CaseRoleRequired):
+        services.consent_withdraw(actor=ncp, consent_id=given.pk)
+    given.refresh_from_db()
+    assert given.withdrawn_at is None
+    assert Consent.objects.filter(person=case.person).count() == 1
 
 
 def test_prosecutor_records_consent_to_proceedings(case, org_b):
@@ -318,6 +364,50 @@ def test_consent_naming_a_country_covers_every_organisation_there(
     assert _require(case.person, country="bg") == consent
     error = _missing(case.person, organisation=org_md)
     assert error.details["recipient"] == org_md.name
+
+
+def test_a_referral_needs_a_consent_naming_the_organisation_itself(
+    case, caseworker_a, org_b
+):
+    """SOPS §6.3: "consent naming the recipient" for a domestic referral."""
+    country_wide = _record(
+        caseworker_a, case, recipient_organisation_id=None, recipient_country="BG"
+    )
+    # Other shares keep counting a country-wide consent.
+    assert _require(case.person, organisation=org_b) == country_wide
+
+    error = _missing(case.person, organisation=org_b, organisation_named=True)
+
+    assert error.details["organisation_named"] is True
+    assert error.details["country_consent_only"] is True
+    assert error.details["recipient"] == org_b.name
+    assert "names only the country" in error.message
+    assert "not enough for a referral" in error.message
+    named = _record(caseworker_a, case, recipient_organisation_id=org_b.pk)
+    assert _require(case.person, organisation=org_b, organisation_named=True) == named
+
+
+def test_organisation_named_without_any_consent_says_none_names_it(case, org_b):
+    error = _missing(case.person, organisation=org_b, organisation_named=True)
+
+    assert "No consent" in error.message
+    assert "country_consent_only" not in error.details
+
+
+def test_organisation_named_still_names_a_withdrawn_consent(case, caseworker_a, org_b):
+    consent = _record(caseworker_a, case, recipient_organisation_id=org_b.pk)
+    services.consent_withdraw(actor=caseworker_a, consent_id=consent.pk)
+    _record(caseworker_a, case, recipient_organisation_id=None, recipient_country="BG")
+
+    error = _missing(case.person, organisation=org_b, organisation_named=True)
+
+    assert error.details["state"] == "withdrawn"
+    assert "country_consent_only" not in error.details
+
+
+def test_organisation_named_needs_the_organisation(case):
+    with pytest.raises(ValueError, match="organisation"):
+        _require(case.person, country="BG", organisation_named=True)
 
 
 def test_consent_covers_only_its_purpose(case, caseworker_a, org_b):

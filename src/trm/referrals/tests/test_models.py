@@ -7,7 +7,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from trm.referrals.models import MOVES, Referral, Side, Status
+from trm.referrals.models import (
+    FINAL,
+    MOVES,
+    SHARED_READABLE,
+    CancelReason,
+    Referral,
+    Side,
+    Status,
+)
 from trm.sop.vocabulary import EVENTS
 
 
@@ -26,7 +34,7 @@ def test_the_documented_state_machine():
         "sent": ["accepted", "cancelled", "declined", "revoked"],
         "accepted": ["cancelled", "in_progress", "revoked"],
         "declined": ["not_possible"],
-        "in_progress": ["completed", "revoked"],
+        "in_progress": ["cancelled", "completed", "revoked"],
         "completed": [],
         "cancelled": [],
         "revoked": [],
@@ -81,6 +89,25 @@ def test_only_a_sent_referral_past_its_reply_time_is_overdue():
 def test_the_receiver_reads_content_only_while_the_referral_is_open():
     readable = {s for s in Status.values if _referral(s).shared_readable()}
     assert readable == {"sent", "accepted", "in_progress"}
+
+
+def test_the_referrer_may_cancel_every_open_referral_even_in_progress():
+    cancellable = {s for s in Status.values if _referral(s).can("cancel")}
+    assert cancellable == {"draft", "sent", "accepted", "in_progress"}
+
+
+def test_no_ended_referral_is_readable_by_the_receiver():
+    assert not SHARED_READABLE & FINAL
+    assert not _referral(Status.CANCELLED).shared_readable()
+
+
+def test_assistance_ended_is_a_cancel_reason_with_its_label():
+    referral = _referral(Status.CANCELLED)
+    referral.outcome_code = CancelReason.ASSISTANCE_ENDED
+    assert referral.outcome_code == "assistance_ended"
+    assert referral.outcome_label() == (
+        "Assistance ended: the person declined or assistance was closed"
+    )
 
 
 def test_reference_is_the_first_part_of_the_id():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from trm.accounts.models import Role
@@ -26,7 +27,7 @@ from trm.common.text import InvalidText
 from trm.consent import services as consent_services
 from trm.consent.errors import ConsentMissing
 from trm.directory.models import ServiceProfile
-from trm.referrals import selectors, services
+from trm.referrals import notifications, selectors, services
 from trm.referrals.content import open_json
 from trm.referrals.errors import (
     CapacityWarning,
@@ -176,6 +177,36 @@ def test_a_consent_naming_another_organisation_does_not_cover(
         services.referral_send(actor=caseworker_a, referral_id=referral.pk)
 
 
+def test_a_consent_naming_only_the_country_does_not_cover_a_referral(
+    caseworker_a, case, shelter
+):
+    """SOPS §6.3: a domestic referral needs consent naming the recipient."""
+    consent_services.consent_record(
+        actor=caseworker_a,
+        case_id=case.pk,
+        purpose="referral",
+        categories=["identity", "case_summary"],
+        given_by="person",
+        language="ro",
+        recipient_country=shelter.country.code,
+        declaration="Fictional declaration (test)",
+    )
+    referral = draft(caseworker_a, case, shelter)
+    before = _counts()
+    with pytest.raises(ConsentMissing) as refused:
+        services.referral_send(actor=caseworker_a, referral_id=referral.pk)
+    assert refused.value.details["country_consent_only"] is True
+    assert refused.value.details["organisation_named"] is True
+    assert refused.value.details["recipient"] == shelter.name
+    assert "not enough for a referral" in refused.value.message
+    assert _counts() == before
+    named = consent_for(caseworker_a, case, shelter)
+    services.referral_send(actor=caseworker_a, referral_id=referral.pk)
+    referral.refresh_from_db()
+    assert referral.status == Status.SENT
+    assert referral.consent == named
+
+
 def test_a_consent_missing_a_category_names_it(caseworker_a, case, shelter):
     consent_for(caseworker_a, case, shelter, ["identity"])
     referral = draft(
@@ -247,6 +278,8 @@ def test_a_child_needs_the_guardian_in_the_consent(caseworker_a, case, shelter):
     referral = draft(caseworker_a, case, shelter)
     with pytest.raises(GuardianConsentRequired):
         services.referral_send(actor=caseworker_a, referral_id=referral.pk)
+    # A guardian's consent can be recorded once a guardian is appointed.
+    set_states(case, child_protection="guardian_appointed")
     consent_for(caseworker_a, case, shelter, given_by="guardian")
     services.referral_send(actor=caseworker_a, referral_id=referral.pk)
     referral.refresh_from_db()
@@ -642,6 +675,165 @@ def test_the_receiver_cannot_cancel(caseworker_a, case, shelter, provider):
         )
 
 
+def test_the_referrer_cancels_a_referral_in_progress(
+    caseworker_a, case, shelter, provider, mailoutbox, commit
+):
+    referral = sent(
+        caseworker_a,
+        case,
+        shelter,
+        texts={"case_summary": SUMMARY, "risk": RISK},
+        meeting_who="Fictional Social Worker",
+        meeting_at=timezone.now() + timedelta(days=1),
+    )
+    services.referral_accept(actor=provider, referral_id=referral.pk)
+    services.referral_start(actor=provider, referral_id=referral.pk)
+    referral.refresh_from_db()
+    assert selectors.shared_for_receiver(user=provider, referral=referral).readable
+    mailoutbox.clear()
+    with commit():
+        services.referral_cancel(
+            actor=caseworker_a, referral_id=referral.pk, reason="no_longer_needed"
+        )
+    referral.refresh_from_db()
+    assert referral.status == Status.CANCELLED
+    assert referral.outcome_code == "no_longer_needed"
+    assert referral.ended_at is not None
+    last = referral.transitions.last()
+    assert last is not None
+    assert (last.from_status, last.to_status) == ("in_progress", "cancelled")
+    event = CaseEvent.objects.get(case=case, kind="sop2.referral_cancelled")
+    assert event.code == "no_longer_needed"
+    assert AuditEntry.objects.filter(
+        action="referrals.cancel", target_id=str(referral.pk)
+    ).exists()
+    view = selectors.shared_for_receiver(user=provider, referral=referral)
+    assert not view.readable
+    assert view.shared is None and view.risk is None and view.meeting is None
+    assert [m.to for m in mailoutbox] == [[provider.email]]
+    assert "cancelled" in mailoutbox[0].subject
+    with pytest.raises(TransitionNotAllowed):
+        services.referral_complete(actor=provider, referral_id=referral.pk)
+    with pytest.raises(TransitionNotAllowed):
+        services.referral_feedback(
+            actor=provider, referral_id=referral.pk, outcome="arrived"
+        )
+
+
+def test_assistance_ended_is_not_a_reason_a_user_chooses(caseworker_a, case, shelter):
+    referral = sent(caseworker_a, case, shelter)
+    before = _counts()
+    with pytest.raises(CaseInvalidInput) as refused:
+        services.referral_cancel(
+            actor=caseworker_a, referral_id=referral.pk, reason="assistance_ended"
+        )
+    assert refused.value.details == {"field": "reason", "reason": "system_only"}
+    assert _counts() == before
+
+
+def _cancel_open(actor, case, **kwargs):
+    """Call the service as the assistance pathway does: in its own transaction,
+    on the case it locked."""
+    with transaction.atomic():
+        locked, _access = case_services.lock_case(actor=actor, case_id=case.pk)
+        return services.cancel_open_for_case(actor=actor, case=locked, **kwargs)
+
+
+def test_ending_assistance_cancels_every_open_referral_of_the_case(
+    caseworker_a, case, shelter, provider, mailoutbox, commit
+):
+    drafted = draft(caseworker_a, case, shelter)
+    waiting = sent(caseworker_a, case, shelter)
+    accepted = sent(caseworker_a, case, shelter)
+    services.referral_accept(actor=provider, referral_id=accepted.pk)
+    started = sent(caseworker_a, case, shelter)
+    services.referral_accept(actor=provider, referral_id=started.pk)
+    services.referral_start(actor=provider, referral_id=started.pk)
+    declined = sent(caseworker_a, case, shelter)
+    services.referral_decline(actor=provider, referral_id=declined.pk, reason="safety")
+    completed = sent(caseworker_a, case, shelter)
+    for step in (
+        services.referral_accept,
+        services.referral_start,
+        services.referral_complete,
+    ):
+        step(actor=provider, referral_id=completed.pk)
+    other_case = open_case(caseworker_a)
+    elsewhere = sent(caseworker_a, other_case, shelter)
+    mailoutbox.clear()
+    events = CaseEvent.objects.count()
+
+    with commit():
+        count = _cancel_open(caseworker_a, case)
+
+    assert count == 4
+    opened = [drafted, waiting, accepted, started]
+    for referral in opened:
+        referral.refresh_from_db()
+        assert referral.status == Status.CANCELLED
+        assert referral.outcome_code == "assistance_ended"
+        assert referral.outcome_label() == (
+            "Assistance ended: the person declined or assistance was closed"
+        )
+        if referral.sent_at is not None:
+            view = selectors.shared_for_receiver(user=provider, referral=referral)
+            assert not view.readable and view.shared is None
+        assert referral.transitions.filter(
+            to_status="cancelled", code="assistance_ended", actor=caseworker_a
+        ).exists()
+        assert AuditEntry.objects.filter(
+            action="referrals.cancel", target_id=str(referral.pk)
+        ).exists()
+    assert CaseEvent.objects.count() == events + 4
+    assert (
+        CaseEvent.objects.filter(
+            case=case, kind="sop2.referral_cancelled", code="assistance_ended"
+        ).count()
+        == 4
+    )
+    for referral, status in (
+        (declined, Status.DECLINED),
+        (completed, Status.COMPLETED),
+        (elsewhere, Status.SENT),
+    ):
+        referral.refresh_from_db()
+        assert referral.status == status
+    # The receivers of the three sent referrals are told; a draft was never sent.
+    assert len(mailoutbox) == 3
+    assert all(m.to == [provider.email] for m in mailoutbox)
+    assert all("cancelled" in m.subject for m in mailoutbox)
+    assert {m.subject for m in mailoutbox} == {
+        f"TRM: referral {r.reference} cancelled" for r in (waiting, accepted, started)
+    }
+    before = _counts()
+    assert _cancel_open(caseworker_a, case) == 0
+    assert _counts() == before
+
+
+def test_ending_assistance_tells_a_peer_node(caseworker_a, case, fake_transport):
+    remote = receiver_org("Fictional Remote Shelter", home_node="md-node")
+    referral = sent(caseworker_a, case, remote)
+    assert _cancel_open(caseworker_a, case) == 1
+    assert [m.kind for m in fake_transport] == ["referral.sent", "referral.cancelled"]
+    assert fake_transport[1].payload == {
+        "status": "cancelled",
+        "code": "assistance_ended",
+    }
+    referral.refresh_from_db()
+    assert referral.status == Status.CANCELLED
+
+
+@pytest.mark.parametrize("reason", ["", "nope", "other"])
+def test_ending_assistance_with_a_bad_reason_writes_nothing(
+    caseworker_a, case, shelter, reason
+):
+    sent(caseworker_a, case, shelter)
+    before = _counts()
+    with pytest.raises(CaseInvalidInput):
+        _cancel_open(caseworker_a, case, reason=reason)
+    assert _counts() == before
+
+
 def test_not_possible_after_a_decline(caseworker_a, case, shelter, provider):
     referral = sent(caseworker_a, case, shelter)
     with pytest.raises(TransitionNotAllowed):
@@ -844,6 +1036,35 @@ def test_sending_emails_the_receivers_inbox_users_without_personal_data(
             assert secret not in text
         assert referral.reference in message.subject
         assert f"/referrals/inbox/{referral.pk}/" in message.body
+
+
+def test_the_reply_by_time_is_written_in_the_nodes_time_zone(
+    caseworker_a, case, shelter, provider, mailoutbox, commit, settings
+):
+    settings.TIME_ZONE = "Europe/Sofia"
+    colleague = receiver_user(shelter, role=Role.CASE_MANAGER)
+    colleague.preferred_language = "bg"
+    colleague.save(update_fields=["preferred_language"])
+    # Sent 72 h before 2027-12-02 21:41 UTC, which is 23:41 in Sofia.
+    moment = datetime(2027, 11, 29, 21, 41, tzinfo=UTC)
+    with time_machine.travel(moment, tick=False), commit():
+        sent(caseworker_a, case, shelter, urgency="normal")
+    assert len(mailoutbox) == 2
+    for message in mailoutbox:
+        assert "2027-12-02 23:41 (Europe/Sofia)" in message.body
+        assert ".." not in message.body
+        assert "p.m." not in message.body
+    english = next(m for m in mailoutbox if m.to == [provider.email])
+    assert "accept or decline by 2027-12-02 23:41 (Europe/Sofia)." in english.body
+
+
+def test_deadlines_are_written_in_one_unambiguous_form(settings):
+    settings.TIME_ZONE = "UTC"
+    moment = datetime(2026, 2, 12, 9, 5, tzinfo=UTC)
+    assert notifications.deadline_text(moment) == "2026-02-12 09:05 (UTC)"
+    settings.TIME_ZONE = "Europe/Bucharest"
+    assert notifications.deadline_text(moment) == "2026-02-12 11:05 (Europe/Bucharest)"
+    assert notifications.deadline_text(None) == "—"
 
 
 def test_accept_decline_and_feedback_email_the_referrer(

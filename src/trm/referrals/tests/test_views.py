@@ -404,6 +404,34 @@ def test_save_as_draft_then_cancel_with_confirmation(
     assert client.get(f"/referrals/{referral.pk}/cancel/").status_code == 409
 
 
+def test_a_referral_in_progress_is_cancelled_with_confirmation(
+    caseworker_a, case, shelter, provider, signed_in
+):
+    referral = sent(caseworker_a, case, shelter)
+    services.referral_accept(actor=provider, referral_id=referral.pk)
+    services.referral_start(actor=provider, referral_id=referral.pk)
+    client = signed_in(caseworker_a)
+    detail = html(client.get(f"/referrals/{referral.pk}/"))
+    assert f"/referrals/{referral.pk}/cancel/" in detail
+    confirm = client.get(f"/referrals/{referral.pk}/cancel/")
+    assert confirm.status_code == 200
+    # "Assistance ended" is recorded by the assistance pathway, not chosen here.
+    assert 'value="assistance_ended"' not in html(confirm)
+    refused = client.post(
+        f"/referrals/{referral.pk}/cancel/", {"reason": "assistance_ended"}
+    )
+    assert refused.status_code == 400
+    response = client.post(
+        f"/referrals/{referral.pk}/cancel/", {"reason": "no_longer_needed"}
+    )
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.CANCELLED
+    inbox = html(signed_in(provider).get(f"/referrals/inbox/{referral.pk}/"))
+    assert "This referral is closed" in inbox
+    assert escape(SUMMARY) not in inbox
+
+
 def test_record_that_a_referral_is_not_possible(caseworker_a, case, signed_in):
     client = signed_in(caseworker_a)
     page = client.get(f"/referrals/case/{case.pk}/not-possible/")
