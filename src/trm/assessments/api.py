@@ -5,7 +5,9 @@ selectors as the web pages: reads are audited and refused to legal-track-only
 roles (403 ``assessments.assistance_only``); no access to the case is 404.
 Refusals are the structured error ``{"error": {"code", "message",
 "details"}}``: 400 bad input (``details.field``; ``details.missing`` for need
-domains without a status), 403 role, 404 no case or version, 409 closed case,
+domains without a status; ``details.row`` too for a planned step — also when
+signing a draft whose date or interviewer's organisation is no longer
+plausible), 403 role, 404 no case or version, 409 closed case,
 erased person, no draft, or a plan that cannot be signed yet (rule 9:
 ``assessments.plan_incomplete`` with ``details.missing`` = field codes).
 """
@@ -35,7 +37,7 @@ TEXT = Field("", max_length=MAX_TEXT_CHARS)
 LINE = Field("", max_length=MAX_LINE_CHARS)
 
 
-class StrictIn(Schema):
+class AssessmentsStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
@@ -49,12 +51,12 @@ class PageQuery(Schema):
 # --- needs ---------------------------------------------------------------------------
 
 
-class NeedIn(StrictIn):
+class NeedIn(AssessmentsStrictIn):
     status: str = Field(max_length=20, description="no_need, met, action or urgent")
     note: str = TEXT
 
 
-class NeedsIn(StrictIn):
+class NeedsIn(AssessmentsStrictIn):
     kind: str = Field("immediate", description="immediate or long_term")
     willing_participation: bool = Field(
         description="The person takes part willingly (refused when false)."
@@ -170,7 +172,7 @@ def needs_record(
 # --- risk ----------------------------------------------------------------------------
 
 
-class RiskIn(StrictIn):
+class RiskIn(AssessmentsStrictIn):
     type: str = Field(description="initial, ongoing, witness or child_family")
     level: str = Field(description="low, medium, high or critical")
     factors: list[str] = Field(
@@ -318,13 +320,13 @@ def risk_status(request: HttpRequest, case_id: Path[UUID]) -> RiskStatusOut:
 # --- the support and safety plan ------------------------------------------------------
 
 
-class StepIO(StrictIn):
+class StepIO(AssessmentsStrictIn):
     what: str = Field("", max_length=500)
     who: str = LINE
     by_when: date | None = None
 
 
-class PlanIn(StrictIn):
+class SupportPlanIn(AssessmentsStrictIn):
     """A draft: every field may be empty; rule 9 applies when signing."""
 
     language: str = Field(
@@ -358,7 +360,7 @@ class PlanIn(StrictIn):
     place: str = LINE
 
 
-class OrganisationOut(Schema):
+class PlanOrganisationOut(Schema):
     id: str
     name: str
 
@@ -367,7 +369,7 @@ class PlanContentOut(Schema):
     immediate_needs: str
     risk_summary: str
     steps: list[StepIO]
-    organisations: list[OrganisationOut]
+    organisations: list[PlanOrganisationOut]
     other_organisations: list[str]
     safety_plan: str
     timeframe: str
@@ -375,7 +377,7 @@ class PlanContentOut(Schema):
     person_acknowledged: bool
     interviewer_name: str
     interviewer_acknowledged: bool
-    interviewer_organisation: OrganisationOut | None
+    interviewer_organisation: PlanOrganisationOut | None
     guardian_name: str
     guardian_acknowledged: bool
     plan_date: date | None
@@ -406,12 +408,12 @@ class PlanVersionSummaryOut(Schema):
     signed_at: datetime | None
 
 
-class PlanOut(Schema):
+class SupportPlanOut(Schema):
     current: PlanVersionOut | None
     versions: list[PlanVersionSummaryOut]
 
 
-class SignIn(StrictIn):
+class SignIn(AssessmentsStrictIn):
     number: int | None = Field(
         None, ge=1, description="The draft version read; refused if another."
     )
@@ -427,7 +429,7 @@ def _content_out(content: PlanContent | None) -> PlanContentOut | None:
             StepIO(what=s.what, who=s.who, by_when=s.by_when) for s in content.steps
         ],
         "organisations": [
-            OrganisationOut(id=o.id, name=o.name) for o in content.organisations
+            PlanOrganisationOut(id=o.id, name=o.name) for o in content.organisations
         ],
         "other_organisations": content.other_organisations,
         "safety_plan": content.safety_plan,
@@ -437,7 +439,7 @@ def _content_out(content: PlanContent | None) -> PlanContentOut | None:
         "interviewer_name": content.interviewer_name,
         "interviewer_acknowledged": content.interviewer_acknowledged,
         "interviewer_organisation": (
-            OrganisationOut(
+            PlanOrganisationOut(
                 id=content.interviewer_organisation.id,
                 name=content.interviewer_organisation.name,
             )
@@ -470,14 +472,14 @@ def _version_out(view: selectors.PlanVersionView) -> PlanVersionOut:
 
 @router.get(
     "/plan",
-    response=PlanOut,
+    response=SupportPlanOut,
     summary="The support and safety plan: newest version and all versions (audited)",
 )
-def plan_get(request: HttpRequest, case_id: Path[UUID]) -> PlanOut:
+def plan_get(request: HttpRequest, case_id: Path[UUID]) -> SupportPlanOut:
     user = request_actor(request)
     case, _access = case_selectors.case_get_for_user(user=user, case_id=case_id)
     overview = selectors.plan_for_user(user=user, case=case)
-    return PlanOut(
+    return SupportPlanOut(
         current=_version_out(overview.current) if overview.current else None,
         versions=[
             PlanVersionSummaryOut(
@@ -496,10 +498,16 @@ def plan_get(request: HttpRequest, case_id: Path[UUID]) -> PlanOut:
     response={200: PlanVersionOut, 201: PlanVersionOut},
     summary="Save the plan as a draft (201 when this starts a new version)",
     description="The body is the whole plan: it replaces the draft's content. "
-    "After signing, saving starts a new draft version.",
+    "After signing, saving starts a new draft version. Refused (400, "
+    "details.field): a plan_date in the future or more than a year ago; a "
+    "step's by_when before plan_date or more than 3 years after it "
+    "(details.field step_<n>_by, details.row n); an "
+    "interviewer_organisation_id that is neither the user's organisation nor "
+    "that of a case manager, service provider or first contact point on the "
+    "case team.",
 )
 def plan_save(
-    request: HttpRequest, case_id: Path[UUID], payload: PlanIn
+    request: HttpRequest, case_id: Path[UUID], payload: SupportPlanIn
 ) -> Status[PlanVersionOut]:
     user = request_actor(request)
     version, created = plans.plan_save(
@@ -537,6 +545,9 @@ def plan_save(
     "/plan/sign",
     response=PlanVersionOut,
     summary="Sign the draft (409 plan_incomplete with details.missing: rule 9)",
+    description="Also 400 assessments.invalid_input with details.field (and "
+    "details.row for a step) when the draft's date, a step's date or the "
+    "interviewer's organisation is not plausible (see the save operation).",
 )
 def plan_sign(
     request: HttpRequest, case_id: Path[UUID], payload: SignIn

@@ -18,15 +18,18 @@ track only (a prosecutor) see nothing of this: it is assistance material
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
 from trm.cases.access import CaseAccess, case_access
 from trm.cases.errors import CaseNotFound
 from trm.cases.models import Case
-from trm.common.text import INVISIBLE_CHARACTERS, clean_text, has_visible_text
+from trm.common.text import (
+    InvalidText,
+    clean_multiline_text,
+    clean_text,
+    has_visible_text,
+)
 from trm.identification.common import require_roles
 from trm.identification.contacts import CONTACT_ROLES
 
@@ -121,28 +124,13 @@ def clean_long_text(value: str, *, field: str, max_length: int = MAX_TEXT_CHARS)
             tabs, text-direction or zero-width characters, or longer than
             ``max_length``.
     """
-    text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n").strip())
-    text = text.replace("\r", "\n")
-    if any(
-        unicodedata.category(c) in {"Cc", "Cs"} and c not in _ALLOWED_CONTROLS
-        for c in text
-    ):
-        raise AssessmentInvalidInput(
-            _("Remove the control characters."), details={"field": field}
-        )
-    if any(c in INVISIBLE_CHARACTERS for c in text):
-        raise AssessmentInvalidInput(
-            _(
-                "Remove the invisible formatting characters (zero-width or "
-                "text-direction marks)."
-            ),
-            details={"field": field},
-        )
-    if not has_visible_text(text):
-        return ""
-    if len(text) > max_length:
+    if len((value or "").strip()) > max_length:
         raise AssessmentInvalidInput(
             _("At most %(n)d characters.") % {"n": max_length},
             details={"field": field},
         )
-    return text
+    try:
+        text = clean_multiline_text(value, field=field, max_length=max_length)
+    except InvalidText as exc:
+        raise AssessmentInvalidInput(exc.message, details=exc.details) from None
+    return text if has_visible_text(text) else ""

@@ -339,8 +339,12 @@ class PlanForm(forms.Form):
         rows: int = 3,
         child: bool = False,
         languages: Iterable[str] = (),
+        interviewer_organisations: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``interviewer_organisations``: the ids offered as the interviewer's
+        organisation (:func:`plans.interviewer_organisation_ids`; the saved
+        one is kept); ``None`` offers every organisation."""
         super().__init__(*args, **kwargs)
         if self.is_bound:
             try:
@@ -353,13 +357,20 @@ class PlanForm(forms.Form):
             del self.fields["guardian_name"]
             del self.fields["guardian_acknowledged"]
         _set_choices(self, "language", language_choices(languages))
-        chosen = [
-            *self.initial.get("organisations", []),
-            str(self.initial.get("interviewer_organisation", "")),
-        ]
+        interviewer = str(self.initial.get("interviewer_organisation") or "")
+        chosen = [*self.initial.get("organisations", []), interviewer]
         organisations = organisation_choices(chosen)
         _set_choices(self, "organisations", organisations)
-        _set_choices(self, "interviewer_organisation", [("", "—"), *organisations])
+        self.interviewer_organisations = (
+            None
+            if interviewer_organisations is None
+            else set(interviewer_organisations)
+        )
+        offered = organisations
+        if self.interviewer_organisations is not None:
+            keep = self.interviewer_organisations | {interviewer}
+            offered = [(pk, name) for pk, name in organisations if pk in keep]
+        _set_choices(self, "interviewer_organisation", [("", "—"), *offered])
         self.fields["step_rows"].initial = self.rows
         for i in range(self.rows):
             number = i + 1

@@ -9,6 +9,15 @@ unless every field Bulgaria requires is present (SOPS §6.5 rule 9), and for a
 person presumed a child also the guardian's acknowledgement (SOPS §3: the
 guardian takes part in every decision).
 
+Plausibility (checked on saving and again on signing, see :func:`check_content`):
+the plan's date is not after today (the node's local date) and not more than
+:data:`MAX_PLAN_AGE_DAYS` before it — the date is when the plan is agreed and
+signed, so a draft left longer gets today's date when it is signed; a step's
+"by when" is not before the plan's date and not more than
+:data:`MAX_STEP_YEARS` after it (the longest care plan, BG 3.1); the
+interviewer's organisation is the actor's or that of a member of the case
+team who draws up plans (:func:`interviewer_organisation_ids`).
+
 Who: case manager, service provider and first contact point on the case team.
 Closed cases and erased persons are refused.
 """
@@ -17,7 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +38,7 @@ from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
 from trm.accounts.models import Organisation, User
-from trm.cases.models import Case, Visibility
+from trm.cases.models import Case, CaseTeamMember, Visibility
 from trm.cases.services import lock_case, record_case_event, require_live_person
 from trm.common.languages import is_language_code
 from trm.dataprotection import crypto
@@ -47,6 +56,12 @@ from .models import PlanStatus, SupportPlanVersion
 #: At most this many planned steps, organisations and other organisations.
 MAX_STEPS = 40
 MAX_ORGANISATIONS = 40
+#: The plan's date may be at most this many days before today (one year): it
+#: is the date the plan is agreed and signed, not when the draft was begun.
+MAX_PLAN_AGE_DAYS = 365
+#: A planned step is due at most this many years after the plan's date (the
+#: longest planned services last 3 years, BG 3.1).
+MAX_STEP_YEARS = 3
 
 
 @dataclass
@@ -202,6 +217,140 @@ def field_label(code: str) -> str:
     return str({**REQUIRED_FIELDS, **CHILD_REQUIRED_FIELDS}.get(code, code))
 
 
+# --- plausibility -------------------------------------------------------------------
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_plan_date(plan_date: date | None, *, today: date) -> None:
+    """Refuse a plan date after ``today`` or more than a year before it.
+
+    Raises:
+        AssessmentInvalidInput: ``details["field"] == "plan_date"``.
+    """
+    if plan_date is None:
+        return
+    if plan_date > today:
+        raise AssessmentInvalidInput(
+            _("The date of the plan cannot be in the future."),
+            details={"field": "plan_date"},
+        )
+    if plan_date < today - timedelta(days=MAX_PLAN_AGE_DAYS):
+        raise AssessmentInvalidInput(
+            _(
+                "The date of the plan cannot be more than a year ago: give the "
+                "date the plan is agreed and signed."
+            ),
+            details={"field": "plan_date"},
+        )
+
+
+def check_step_date(
+    by_when: date | None, *, row: int, plan_date: date | None, today: date
+) -> None:
+    """Refuse a step due before the plan's date or more than 3 years after it.
+
+    Without a plan date, the bounds are those a plan date could have (a year
+    before today) and today.
+
+    Raises:
+        AssessmentInvalidInput: ``details["field"] == "step_<row>_by"`` and
+            ``details["row"] == row`` (counted from 0).
+    """
+    if by_when is None:
+        return
+    details = {"field": f"step_{row}_by", "row": row}
+    earliest = plan_date or today - timedelta(days=MAX_PLAN_AGE_DAYS)
+    if by_when < earliest:
+        raise AssessmentInvalidInput(
+            _("Step %(n)d: “by when” cannot be before the date of the plan.")
+            % {"n": row + 1},
+            details=details,
+        )
+    if by_when > _years_after(plan_date or today, MAX_STEP_YEARS):
+        raise AssessmentInvalidInput(
+            _(
+                "Step %(n)d: “by when” cannot be more than %(years)d years after "
+                "the date of the plan."
+            )
+            % {"n": row + 1, "years": MAX_STEP_YEARS},
+            details=details,
+        )
+
+
+def interviewer_organisation_ids(
+    case: Case, actor: User, *, also: tuple[User | None, ...] = ()
+) -> set[str]:
+    """Return the ids of the organisations an interviewer of ``case`` may be from.
+
+    They are the actor's, those of the members of the case team in a role that
+    draws up the plan (:data:`PLAN_ROLES`: a prosecutor's office on the team is
+    not an interviewer's organisation — the legal track does not see the plan)
+    and those of ``also`` (whoever saved the draft being signed).
+    """
+    ids = {
+        str(org_id)
+        for org_id in CaseTeamMember.objects.filter(
+            case=case, role__in=PLAN_ROLES
+        ).values_list("user__organisation_id", flat=True)
+        if org_id is not None
+    }
+    for user in (actor, *also):
+        if user is not None and user.organisation_id is not None:
+            ids.add(str(user.organisation_id))
+    return ids
+
+
+def check_interviewer_organisation(
+    organisation: OrganisationRef | None, *, allowed: set[str]
+) -> None:
+    """Refuse an interviewer's organisation that is not in ``allowed``.
+
+    Raises:
+        AssessmentInvalidInput: ``details["field"] == "interviewer_organisation"``.
+    """
+    if organisation is not None and organisation.id not in allowed:
+        raise AssessmentInvalidInput(
+            _(
+                "The organisation of the interviewer is yours or that of a case "
+                "manager, service provider or first contact point on the case "
+                "team."
+            ),
+            details={"field": "interviewer_organisation"},
+        )
+
+
+def check_content(
+    content: PlanContent,
+    *,
+    case: Case,
+    actor: User,
+    also: tuple[User | None, ...] = (),
+    today: date | None = None,
+) -> None:
+    """Refuse implausible dates and an interviewer's organisation unrelated to
+    the case (see the module's description); step rows are those of
+    ``content.steps``.
+
+    Raises:
+        AssessmentInvalidInput: with ``details["field"]`` (and ``"row"`` for a
+            step).
+    """
+    today = today or timezone.localdate()
+    check_plan_date(content.plan_date, today=today)
+    for row, step in enumerate(content.steps):
+        check_step_date(step.by_when, row=row, plan_date=content.plan_date, today=today)
+    check_interviewer_organisation(
+        content.interviewer_organisation,
+        allowed=interviewer_organisation_ids(case, actor, also=also),
+    )
+
+
 # --- cleaning -----------------------------------------------------------------------
 
 
@@ -245,27 +394,36 @@ class PlanInput:
     place: str = ""
 
 
-def clean_content(data: PlanInput, *, actor: User) -> PlanContent:
+def clean_content(data: PlanInput, *, actor: User, case: Case) -> PlanContent:
     """Return the plan content checked and cleaned (a draft may be incomplete).
 
-    Empty step rows are dropped.
+    Empty step rows are dropped. The dates and the interviewer's organisation
+    must be plausible (:func:`check_content`): the plan's date not in the
+    future nor more than a year ago; a step's "by when" not before the plan's
+    date nor more than 3 years after it; the interviewer's organisation the
+    actor's or that of a member of the case team who draws up plans.
 
     Raises:
         AssessmentInvalidInput, trm.common.text.InvalidText: with
-            ``details["field"]`` (a step's field is ``step_<n>_<what|who>``,
-            counted from 0).
+            ``details["field"]`` (a step's field is ``step_<n>_<what|who|by>``
+            and ``details["row"]`` is ``n``, counted from 0 as typed).
     """
     rows = list(data.steps)
     if len(rows) > MAX_STEPS:
         raise AssessmentInvalidInput(
             _("At most %(n)d steps.") % {"n": MAX_STEPS}, details={"field": "steps"}
         )
+    today = timezone.localdate()
+    check_plan_date(data.plan_date, today=today)
     clean_steps = []
     for index, step in enumerate(rows):
         cleaned = PlanStep(
             what=clean_line(step.what, field=f"step_{index}_what", max_length=500),
             who=clean_line(step.who, field=f"step_{index}_who"),
             by_when=step.by_when,
+        )
+        check_step_date(
+            cleaned.by_when, row=index, plan_date=data.plan_date, today=today
         )
         if not cleaned.is_empty:
             clean_steps.append(cleaned)
@@ -290,6 +448,9 @@ def clean_content(data: PlanInput, *, actor: User) -> PlanContent:
         )
     else:
         interviewer_org = None
+    check_interviewer_organisation(
+        interviewer_org, allowed=interviewer_organisation_ids(case, actor)
+    )
     return PlanContent(
         immediate_needs=clean_long_text(data.immediate_needs, field="immediate_needs"),
         risk_summary=clean_long_text(data.risk_summary, field="risk_summary"),
@@ -361,7 +522,7 @@ def plan_save(
     require_open(case)
     require_actor(access, case, PLAN_ROLES)
     require_live_person(case)
-    clean = clean_content(content, actor=actor)
+    clean = clean_content(content, actor=actor, case=case)
     language = (language or "").strip().lower() or default_language(case)
     if language and not is_language_code(language):
         raise AssessmentInvalidInput(
@@ -439,7 +600,11 @@ def plan_sign(
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (closed case),
         PersonErased, NoDraftToSign, PlanVersionChanged, PlanIncomplete
         (``details["missing"]``: the codes of the missing fields, in the
-        plan's order). Nothing changes on refusal.
+        plan's order), AssessmentInvalidInput (``details["field"]``, and
+        ``details["row"]`` for a step: a date or the interviewer's
+        organisation is no longer plausible, :func:`check_content`; the
+        organisation of whoever last saved the draft still counts). Nothing
+        changes on refusal.
     """
     case, access = lock_case(actor=actor, case_id=case_id)
     require_open(case)
@@ -470,6 +635,7 @@ def plan_sign(
             % {"fields": ", ".join(field_label(code) for code in missing)},
             details={"missing": missing},
         )
+    check_content(content, case=case, actor=actor, also=(draft.updated_by,))
     now = timezone.now()
     for previous in SupportPlanVersion.objects.filter(
         case=case, status=PlanStatus.SIGNED

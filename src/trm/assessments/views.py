@@ -37,7 +37,7 @@ from trm.common.errors import DomainError, NotFound, PermissionDenied
 from . import plans, selectors, services
 from .actions import plan_actions
 from .common import ASSESSMENT_ROLES, PLAN_ROLES, require_actor
-from .errors import NoDraftToSign, PlanIncomplete
+from .errors import AssessmentInvalidInput, NoDraftToSign, PlanIncomplete
 from .forms import NeedsForm, PlanForm, RiskForm, apply_error
 from .models import (
     DOMAIN_LABELS,
@@ -322,6 +322,7 @@ def _plan_form(
         rows=rows,
         child=case.person.presumed_child,
         languages=case.person.languages,
+        interviewer_organisations=plans.interviewer_organisation_ids(case, user),
     )
     return form, latest
 
@@ -405,13 +406,17 @@ def plan_sign_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
             number = latest.number
         try:
             plans.plan_sign(actor=user, case_id=case.pk, number=number)
-        except PlanIncomplete as exc:
+        except (PlanIncomplete, AssessmentInvalidInput) as exc:
+            # Missing fields, or a date or organisation no longer plausible:
+            # the draft as an edit form, the message next to each field.
             form, latest = _plan_form(request, case, user)
             bound = PlanForm(
                 PlanForm.as_data(form.initial, form.rows),
+                initial=form.initial,
                 rows=form.rows,
                 child=case.person.presumed_child,
                 languages=case.person.languages,
+                interviewer_organisations=form.interviewer_organisations,
             )
             bound.is_valid()
             apply_error(bound, exc)

@@ -30,28 +30,28 @@ router = Router(tags=["assistance"])
 REASON = Field("", max_length=MAX_REASON_CHARS)
 
 
-class StrictIn(Schema):
+class AssistanceStrictIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
-class StartIn(StrictIn):
+class StartIn(AssistanceStrictIn):
     basis: str = Field(description="consent or emergency")
     reason: str = Field(
         "", max_length=MAX_REASON_CHARS, description="Required for emergency."
     )
 
 
-class DeclineIn(StrictIn):
+class DeclineIn(AssistanceStrictIn):
     information_given: bool
     contact_details_given: bool = False
     reason: str = REASON
 
 
-class ReasonIn(StrictIn):
+class AssistanceReasonIn(AssistanceStrictIn):
     reason: str = REASON
 
 
-class CloseIn(StrictIn):
+class AssistanceCloseIn(AssistanceStrictIn):
     closure: str = Field(description="A Closure code, e.g. goals_met")
     reason: str = REASON
 
@@ -129,7 +129,7 @@ def assistance_decline(
     "/long-term", response=AssistanceOut, summary="Start long-term assistance (SOP 3)"
 )
 def long_term_start(
-    request: HttpRequest, case_id: Path[UUID], payload: ReasonIn
+    request: HttpRequest, case_id: Path[UUID], payload: AssistanceReasonIn
 ) -> AssistanceOut:
     user = request_actor(request)
     services.long_term_start(actor=user, case_id=case_id, reason=payload.reason)
@@ -142,7 +142,7 @@ def long_term_start(
     summary="Start preparing a voluntary return (SOP 4)",
 )
 def return_preparation_start(
-    request: HttpRequest, case_id: Path[UUID], payload: ReasonIn
+    request: HttpRequest, case_id: Path[UUID], payload: AssistanceReasonIn
 ) -> AssistanceOut:
     user = request_actor(request)
     services.return_preparation_start(
@@ -153,7 +153,7 @@ def return_preparation_start(
 
 @router.post("/close", response=AssistanceOut, summary="Close assistance with a reason")
 def assistance_close(
-    request: HttpRequest, case_id: Path[UUID], payload: CloseIn
+    request: HttpRequest, case_id: Path[UUID], payload: AssistanceCloseIn
 ) -> AssistanceOut:
     user = request_actor(request)
     services.assistance_close(

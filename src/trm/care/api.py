@@ -37,7 +37,7 @@ MAX_PAGE_SIZE = 200
 TEXT = Field("", max_length=MAX_REASON_CHARS)
 
 
-class StrictIn(Schema):
+class CareStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,7 +46,7 @@ class StrictIn(Schema):
 # --- schemas ---------------------------------------------------------------------
 
 
-class PlannedServiceIn(StrictIn):
+class PlannedServiceIn(CareStrictIn):
     service_type: str = Field(max_length=30, description="A directory service type.")
     provider_id: UUID | None = Field(
         None, description="An active organisation of this node."
@@ -55,7 +55,7 @@ class PlannedServiceIn(StrictIn):
     notes: str = TEXT
 
 
-class PlanIn(StrictIn):
+class CarePlanIn(CareStrictIn):
     goals: str = Field(max_length=MAX_REASON_CHARS)
     duration: str = Field(description="short (≤ 6 months), medium (≤ 1 year), long")
     responsible_id: int | None = Field(
@@ -68,11 +68,11 @@ class PlanIn(StrictIn):
     )
 
 
-class AgreeIn(StrictIn):
+class AgreeIn(CareStrictIn):
     note: str = TEXT
 
 
-class ReviewIn(StrictIn):
+class ReviewIn(CareStrictIn):
     reviewed_on: date
     outcome: str = Field(description="continue, change or close")
     note: str = TEXT
@@ -92,7 +92,7 @@ class ReviewOut(Schema):
     note: str | None
 
 
-class PlanOut(Schema):
+class CarePlanOut(Schema):
     id: UUID
     status: str = Field(description="draft, agreed or closed")
     duration: str
@@ -122,12 +122,12 @@ class DeadlineOut(Schema):
 
 
 class CarePlanStateOut(Schema):
-    plan: PlanOut | None = Field(description="The plan that is not closed, if any.")
-    previous: list[PlanOut] = Field(description="Closed plans, newest first.")
+    plan: CarePlanOut | None = Field(description="The plan that is not closed, if any.")
+    previous: list[CarePlanOut] = Field(description="Closed plans, newest first.")
     deadline: DeadlineOut | None
 
 
-class ResidenceIn(StrictIn):
+class ResidenceIn(CareStrictIn):
     residence_type: str = Field(max_length=40)
     valid_from: date
     valid_until: date | None = Field(
@@ -165,7 +165,7 @@ class ResidenceRecordedOut(ResidenceOut):
     warnings: list[str]
 
 
-class EpisodeIn(StrictIn):
+class EpisodeIn(CareStrictIn):
     service_type: str = Field(max_length=30)
     started_on: date
     provider_id: UUID | None = None
@@ -179,7 +179,7 @@ class EpisodeIn(StrictIn):
     note: str = TEXT
 
 
-class EpisodeEndIn(StrictIn):
+class EpisodeEndIn(CareStrictIn):
     ended_on: date | None = None
     outcome: str = Field(
         description="completed, interrupted, refused_by_person or not_available"
@@ -220,10 +220,10 @@ def _case(request: HttpRequest, case_id: UUID) -> Case:
     return case
 
 
-def _plan_out(view: selectors.PlanView) -> PlanOut:
+def _plan_out(view: selectors.PlanView) -> CarePlanOut:
     plan = view.plan
     warning = services.duration_warning(plan.duration) if plan.is_open else ""
-    return PlanOut(
+    return CarePlanOut(
         id=plan.pk,
         status=plan.status,
         duration=plan.duration,
@@ -334,7 +334,7 @@ def plan_get(request: HttpRequest, case_id: Path[UUID]) -> CarePlanStateOut:
     "409: record a review with outcome 'change' first.",
 )
 def plan_save(
-    request: HttpRequest, case_id: Path[UUID], payload: PlanIn
+    request: HttpRequest, case_id: Path[UUID], payload: CarePlanIn
 ) -> CarePlanStateOut:
     services.care_plan_save(
         actor=request_actor(request),

@@ -364,7 +364,10 @@ def care_plan_review(
 
     Raises:
         CaseNotFound, CaseRoleRequired, PersonErased,
-        TransitionNotAllowed (closed case; no agreed plan),
+        TransitionNotAllowed (closed case; no agreed plan: ``details
+        ["plan_status"]`` is ``None`` without a plan, ``"draft"``, or
+        ``"closed"`` when the last plan was closed by a review and a new one
+        must be started),
         CaseInvalidInput (date, unknown outcome, note too long).
     """
     case, access = lock_case(actor=actor, case_id=case_id)
@@ -372,9 +375,20 @@ def care_plan_review(
     require_roles(access, CARE_ROLES)
     require_live_person(case)
     plan = open_plan(case, lock=True)
-    if plan is None or plan.status != PlanStatus.AGREED:
+    if plan is None:
+        if CarePlan.objects.filter(case=case, status=PlanStatus.CLOSED).exists():
+            raise TransitionNotAllowed(
+                _("This care plan is closed: start a new plan."),
+                details={"plan_status": PlanStatus.CLOSED.value},
+            )
         raise TransitionNotAllowed(
-            _("Only an agreed care plan is reviewed: agree the plan first.")
+            _("There is no care plan to review: draft and agree a plan first."),
+            details={"plan_status": None},
+        )
+    if plan.status != PlanStatus.AGREED:
+        raise TransitionNotAllowed(
+            _("Only an agreed care plan is reviewed: agree the plan first."),
+            details={"plan_status": plan.status},
         )
     agreed_on = timezone.localdate(plan.agreed_at) if plan.agreed_at else None
     reviewed_on = check_date(

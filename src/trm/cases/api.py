@@ -41,7 +41,7 @@ MAX_PAGE = 1_000_000
 # --- schemas ------------------------------------------------------------------------
 
 
-class StrictIn(Schema):
+class CasesStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +56,7 @@ class CaseListQuery(Schema):
     )
 
 
-class CaseSearchIn(StrictIn):
+class CaseSearchIn(CasesStrictIn):
     name: str = Field("", max_length=200)
     birth_year: int | None = None
     document_number: str = Field("", max_length=60)
@@ -86,7 +86,7 @@ class CasePage(Schema):
     items: list[CaseSummaryOut]
 
 
-class CaseOpenIn(StrictIn):
+class CaseOpenIn(CasesStrictIn):
     identity: PersonIdentity
     gender: str = Field(Gender.NOT_SPECIFIED_UNKNOWN, description="HTCDS prs_Gender")
     age_band: str = Field(
@@ -157,7 +157,7 @@ class CaseDetailOut(Schema):
     manages: bool
 
 
-class PhotoIn(StrictIn):
+class PhotoIn(CasesStrictIn):
     content_type: str = Field(
         max_length=40, description="image/jpeg or image/png (checked by content)."
     )
@@ -168,7 +168,7 @@ class PhotoIn(StrictIn):
     )
 
 
-class MoveIn(StrictIn):
+class MoveIn(CasesStrictIn):
     track: str
     target: str
     reason: str = Field("", max_length=2000)
@@ -186,12 +186,12 @@ class MoveRecordedOut(Schema):
     message: str
 
 
-class CloseIn(StrictIn):
+class CaseCloseIn(CasesStrictIn):
     reason: str = Field(description="ClosureReason code")
     note: str = Field("", max_length=2000)
 
 
-class NoteIn(StrictIn):
+class NoteIn(CasesStrictIn):
     text: str = Field(max_length=services.MAX_NOTE_CHARS)
     visibility: str = Visibility.TEAM
 
@@ -204,7 +204,7 @@ class NoteOut(Schema):
     text: str | None = Field(description="None once the person was erased.")
 
 
-class TeamAddIn(StrictIn):
+class TeamAddIn(CasesStrictIn):
     user_id: int
     role: str
 
@@ -511,7 +511,9 @@ def case_move(
 
 
 @router.post("/{case_id}/close", response=CaseDetailOut, summary="Close the case")
-def case_close(request: HttpRequest, case_id: UUID, payload: CloseIn) -> CaseDetailOut:
+def case_close(
+    request: HttpRequest, case_id: UUID, payload: CaseCloseIn
+) -> CaseDetailOut:
     services.case_close(
         actor=request_actor(request),
         case_id=case_id,

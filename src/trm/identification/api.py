@@ -30,13 +30,13 @@ REASON = Field("", max_length=common.MAX_REASON_CHARS)
 NOTE = Field("", max_length=common.MAX_REASON_CHARS)
 
 
-class StrictIn(Schema):
+class IdentificationStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class PresumeIn(StrictIn):
+class PresumeIn(IdentificationStrictIn):
     reason: str = Field(
         "",
         max_length=common.MAX_REASON_CHARS,
@@ -44,7 +44,7 @@ class PresumeIn(StrictIn):
     )
 
 
-class DecisionIn(StrictIn):
+class DecisionIn(IdentificationStrictIn):
     outcome: str = Field(description="identified or not_identified")
     reasons: str = Field(max_length=common.MAX_REASON_CHARS)
     informed: list[str] = Field(
@@ -54,18 +54,18 @@ class DecisionIn(StrictIn):
     interpreter: bool = False
 
 
-class ReasonIn(StrictIn):
+class IdentificationReasonIn(IdentificationStrictIn):
     reason: str = REASON
 
 
-class NoIndicationIn(StrictIn):
+class NoIndicationIn(IdentificationStrictIn):
     information_given: bool = Field(
         description="The person was offered information and other services."
     )
     note: str = NOTE
 
 
-class RightsIn(StrictIn):
+class RightsIn(IdentificationStrictIn):
     context: str = Field(
         RightsContext.REFLECTION_PERIOD, description="reflection_period or other"
     )
@@ -74,7 +74,7 @@ class RightsIn(StrictIn):
     interpreter: bool = False
 
 
-class ReflectionEndIn(StrictIn):
+class ReflectionEndIn(IdentificationStrictIn):
     reason: str = Field(
         description=(
             "expired, decided_to_cooperate, decided_not_to_cooperate, "
@@ -88,20 +88,20 @@ class ReflectionEndIn(StrictIn):
     )
 
 
-class AgeAssessmentIn(StrictIn):
+class AgeAssessmentIn(IdentificationStrictIn):
     outcome: str = Field(description="child, adult or inconclusive")
     method: str = Field(max_length=common.MAX_REASON_CHARS)
     note: str = NOTE
 
 
-class GuardianIn(StrictIn):
+class GuardianIn(IdentificationStrictIn):
     guardian_user_id: int | None = Field(
         None, description="A user of this node holding the guardian role."
     )
     note: str = NOTE
 
 
-class ChildProtectionNoticeIn(StrictIn):
+class ChildProtectionNoticeIn(IdentificationStrictIn):
     authority: str = Field(
         max_length=common.MAX_REASON_CHARS,
         description="The authority notified (an organisation, not a person).",
@@ -109,21 +109,21 @@ class ChildProtectionNoticeIn(StrictIn):
     note: str = NOTE
 
 
-class VerificationIn(StrictIn):
+class VerificationIn(IdentificationStrictIn):
     channel: str = Field(description="consulate, police, ncp or domestic")
     note: str = NOTE
 
 
-class ContactIn(StrictIn):
+class ContactIn(IdentificationStrictIn):
     kind: str = Field(description="in_person, phone, video, message or accompanied")
     note: str = NOTE
 
 
-class EnforcedRemovalIn(StrictIn):
+class EnforcedRemovalIn(IdentificationStrictIn):
     legal_basis: str = Field(max_length=common.MAX_REASON_CHARS)
 
 
-class RemovalBlockOut(Schema):
+class IdentificationRemovalBlockOut(Schema):
     reasons: list[str]
     until: date | None
 
@@ -148,7 +148,7 @@ class IdentificationOut(Schema):
     presumed_child: bool
     age_uncertain: bool
     asylum_applicant: bool
-    removal_block: RemovalBlockOut | None
+    removal_block: IdentificationRemovalBlockOut | None
     reflection_period: ReflectionPeriodOut | None
 
 
@@ -174,7 +174,9 @@ def _state(request: HttpRequest, case_id: UUID) -> IdentificationOut:
         age_uncertain=person.age_uncertain,
         asylum_applicant=engine.is_asylum_applicant(case),
         removal_block=(
-            RemovalBlockOut(reasons=list(block.reasons), until=block.until)
+            IdentificationRemovalBlockOut(
+                reasons=list(block.reasons), until=block.until
+            )
             if block is not None
             else None
         ),
@@ -234,7 +236,9 @@ def decision(
     response=IdentificationOut,
     summary="Re-open a 'not identified' case on new evidence",
 )
-def reopen(request: HttpRequest, case_id: UUID, payload: ReasonIn) -> IdentificationOut:
+def reopen(
+    request: HttpRequest, case_id: UUID, payload: IdentificationReasonIn
+) -> IdentificationOut:
     services.reopen(
         actor=request_actor(request), case_id=case_id, reason=payload.reason
     )
@@ -300,7 +304,7 @@ def reflection_end(
     summary="Presume the person a child until an age assessment",
 )
 def possible_child(
-    request: HttpRequest, case_id: UUID, payload: ReasonIn
+    request: HttpRequest, case_id: UUID, payload: IdentificationReasonIn
 ) -> IdentificationOut:
     children.mark_possible_child(
         actor=request_actor(request), case_id=case_id, reason=payload.reason
@@ -308,7 +312,7 @@ def possible_child(
     return _state(request, case_id)
 
 
-class AsylumIn(StrictIn):
+class AsylumIn(IdentificationStrictIn):
     note: str = NOTE
 
 

@@ -50,13 +50,13 @@ TEXT = Field("", max_length=MAX_REASON_CHARS)
 # --- schemas ------------------------------------------------------------------------
 
 
-class StrictIn(Schema):
+class ReferralsStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class TextsIn(StrictIn):
+class TextsIn(ReferralsStrictIn):
     """The referrer's texts; each is shared only if its category is chosen,
     except ``risk``, which is always shared (BG 1.4)."""
 
@@ -67,13 +67,13 @@ class TextsIn(StrictIn):
     risk: str = TEXT
 
 
-class MeetingIn(StrictIn):
+class MeetingIn(ReferralsStrictIn):
     who: str = Field("", max_length=MAX_MEETING_CHARS)
     where: str = Field("", max_length=MAX_MEETING_CHARS)
     at: datetime | None = Field(None, description="With its time zone; future.")
 
 
-class DraftIn(StrictIn):
+class DraftIn(ReferralsStrictIn):
     to_organisation_id: UUID
     services: list[str] = Field(
         max_length=20, description="ServiceType codes of the directory (at least one)"
@@ -96,13 +96,13 @@ class CreateIn(DraftIn):
     case_id: UUID
 
 
-class SendIn(StrictIn):
+class SendIn(ReferralsStrictIn):
     capacity_warning_accepted: bool = Field(
         False, description="Send although the receiver reports no free place."
     )
 
 
-class OutcomeIn(StrictIn):
+class OutcomeIn(ReferralsStrictIn):
     reason: str = Field(description="A reason code of the move")
     text: str = TEXT
 
@@ -111,12 +111,12 @@ class CaseNotPossibleIn(OutcomeIn):
     to_organisation_id: UUID | None = None
 
 
-class FeedbackIn(StrictIn):
+class FeedbackIn(ReferralsStrictIn):
     outcome: str = Field(description="arrived, did_not_arrive, services_started, other")
     text: str = TEXT
 
 
-class OrganisationOut(Schema):
+class ReferralOrganisationOut(Schema):
     id: UUID
     name: str
     home_node: str = Field(description="Empty: this node; else the peer node's id.")
@@ -150,7 +150,7 @@ class ReferralSummaryOut(Schema):
     id: UUID
     reference: str
     status: str
-    to_organisation: OrganisationOut | None
+    to_organisation: ReferralOrganisationOut | None
     urgency: str
     services: list[str]
     created_at: datetime
@@ -164,7 +164,7 @@ class ReferralOut(ReferralSummaryOut):
 
     case_id: UUID
     case_number: str
-    from_organisation: OrganisationOut
+    from_organisation: ReferralOrganisationOut
     referred_by: str | None
     reason: str
     categories: list[str]
@@ -192,7 +192,7 @@ class InboxItemOut(Schema):
     id: UUID
     reference: str
     status: str
-    from_organisation: OrganisationOut
+    from_organisation: ReferralOrganisationOut
     services: list[str]
     urgency: str
     reason: str
@@ -248,14 +248,14 @@ def _name(user: User | None) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
-def _org(organisation: Organisation | None) -> OrganisationOut | None:
+def _org(organisation: Organisation | None) -> ReferralOrganisationOut | None:
     if organisation is None:
         return None
     return _org_out(organisation)
 
 
-def _org_out(organisation: Organisation) -> OrganisationOut:
-    return OrganisationOut(
+def _org_out(organisation: Organisation) -> ReferralOrganisationOut:
+    return ReferralOrganisationOut(
         id=organisation.pk, name=organisation.name, home_node=organisation.home_node
     )
 

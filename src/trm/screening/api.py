@@ -30,13 +30,13 @@ from trm.screening.scoring import ACTION_LABELS
 router = Router(tags=["screening"])
 
 
-class StrictIn(Schema):
+class ScreeningStrictIn(Schema):
     """Request bodies refuse unknown fields: a misspelt field is an error, not lost."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class ResponseIn(StrictIn):
+class ResponseIn(ScreeningStrictIn):
     value: str = Field(max_length=20, description="present, absent or not_assessed")
     evidence: str = Field(
         "",
@@ -45,7 +45,7 @@ class ResponseIn(StrictIn):
     )
 
 
-class ScreeningIn(StrictIn):
+class ScreeningIn(ScreeningStrictIn):
     exploitation: list[str] = Field(
         max_length=5, description="labour and/or sexual: one list each"
     )

@@ -47,7 +47,7 @@ class SopOut(Schema):
     steps: list[StepOut]
 
 
-class RemovalBlockOut(Schema):
+class SopRemovalBlockOut(Schema):
     reasons: list[str]
     until: date | None = Field(description="Last day of the reflection period.")
 
@@ -69,7 +69,7 @@ class PanelOut(Schema):
     variant_title: str
     example: bool = Field(description="The national rules are an unverified example.")
     sops: list[SopOut]
-    removal_block: RemovalBlockOut | None
+    removal_block: SopRemovalBlockOut | None
     reflection: ReflectionOut | None
 
 
@@ -139,7 +139,7 @@ def panel_out(panel: views.Panel) -> PanelOut:
             for sop in panel.sops
         ],
         removal_block=(
-            RemovalBlockOut(reasons=list(block.reasons), until=block.until)
+            SopRemovalBlockOut(reasons=list(block.reasons), until=block.until)
             if block is not None
             else None
         ),

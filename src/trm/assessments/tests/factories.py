@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from trm.accounts.models import User
 from trm.assessments import plans, services
@@ -82,7 +84,7 @@ def complete_plan(**overrides: Any) -> PlanInput:
             PlanStep(
                 what="Fictional step: medical check",
                 who="Fictional clinic",
-                by_when=date(2031, 1, 15),
+                by_when=timezone.localdate() + timedelta(days=45),
             )
         ],
         "other_organisations": ["Fictional Shelter Zeta"],
@@ -92,7 +94,7 @@ def complete_plan(**overrides: Any) -> PlanInput:
         "person_acknowledged": True,
         "interviewer_name": "Fictiv Interviewer",
         "interviewer_acknowledged": True,
-        "plan_date": date(2030, 12, 1),
+        "plan_date": timezone.localdate(),
         "place": "Fictional Town",
     }
     values.update(overrides)

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from trm.accounts.models import Role
+from trm.accounts.tests.factories import OrganisationFactory
 from trm.assessments.models import IMMEDIATE_DOMAINS, SupportPlanVersion
 from trm.cases.tests.factories import team_member
 from trm.identification import contacts
@@ -58,13 +59,13 @@ def needs_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+TODAY = timezone.localdate()
+STEP_BY = (TODAY + timedelta(days=60)).isoformat()
 PLAN = {
     "language": "ro",
     "immediate_needs": "Fictional needs",
     "risk_summary": "Fictional risks",
-    "steps": [
-        {"what": "Fictional step", "who": "Fictional NGO", "by_when": "2031-02-01"}
-    ],
+    "steps": [{"what": "Fictional step", "who": "Fictional NGO", "by_when": STEP_BY}],
     "other_organisations": ["Fictional Shelter Zeta"],
     "safety_plan": "Fictional safety plan",
     "timeframe": "Fictional: 3 months",
@@ -72,7 +73,7 @@ PLAN = {
     "person_acknowledged": True,
     "interviewer_name": "Fictiv Interviewer",
     "interviewer_acknowledged": True,
-    "plan_date": "2030-12-01",
+    "plan_date": TODAY.isoformat(),
     "place": "Fictional Town",
 }
 
@@ -192,7 +193,7 @@ def test_the_plan_is_drafted_signed_and_versioned(caseworker_a, case):
     assert signed.status_code == 200
     assert signed.json()["status"] == "signed"
     assert signed.json()["signed_by"] == caseworker_a.username
-    assert signed.json()["content"]["steps"][0]["by_when"] == "2031-02-01"
+    assert signed.json()["content"]["steps"][0]["by_when"] == STEP_BY
 
     second = post(caseworker_a, case, "plan", {**PLAN, "timeframe": "Fictional: 6m"})
     assert second.status_code == 201 and second.json()["number"] == 2
@@ -233,6 +234,29 @@ def test_the_plan_refuses_an_unknown_organisation(caseworker_a, case):
     )
     assert response.status_code == 400
     assert error(response)["details"]["field"] == "organisations"
+
+
+def test_the_plan_refuses_implausible_dates_and_organisations_on_their_field(
+    caseworker_a, case
+):
+    office = OrganisationFactory(name="Fictional Prosecution Office")
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"plan_date": "2099-12-31"}, {"field": "plan_date"}),
+        (
+            {"steps": [{"what": "F", "who": "F", "by_when": "1900-01-01"}]},
+            {"field": "step_0_by", "row": 0},
+        ),
+        (
+            {"interviewer_organisation_id": str(office.pk)},
+            {"field": "interviewer_organisation"},
+        ),
+    ]
+    for change, details in cases:
+        response = post(caseworker_a, case, "plan", {**PLAN, **change})
+        assert response.status_code == 400, change
+        assert error(response)["code"] == "assessments.invalid_input"
+        assert error(response)["details"] == details
+    assert not SupportPlanVersion.objects.filter(case=case).exists()
 
 
 def test_a_national_contact_point_may_not_write_the_plan(case):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from trm.accounts.models import Role
+from trm.accounts.tests.factories import OrganisationFactory
 from trm.assessments import plans, selectors, services
 from trm.assessments.errors import (
     AssessmentInvalidInput,
@@ -627,6 +631,173 @@ def test_rule_9_a_complete_plan_is_signed(case, caseworker_a):
     save_plan(case, caseworker_a)
     assert plans.plan_sign(actor=caseworker_a, case_id=case.pk).status == "signed"
     assert AuditEntry.objects.filter(action="assessments.plan_signed").exists()
+
+
+# --- plausibility: dates and the interviewer's organisation --------------------------
+
+
+def _step(by_when: date) -> PlanStep:
+    return PlanStep(what="Fictional step", who="Fictional clinic", by_when=by_when)
+
+
+def _far(day: date) -> date:
+    """The last day a step may be due (3 years after ``day``)."""
+    return day.replace(year=day.year + plans.MAX_STEP_YEARS)
+
+
+@pytest.mark.parametrize(
+    ("change", "details"),
+    [
+        pytest.param(
+            lambda t: {"plan_date": date(2099, 12, 31)},
+            {"field": "plan_date"},
+            id="plan-date-2099",
+        ),
+        pytest.param(
+            lambda t: {"plan_date": t + timedelta(days=1)},
+            {"field": "plan_date"},
+            id="plan-date-tomorrow",
+        ),
+        pytest.param(
+            lambda t: {"plan_date": t - timedelta(days=plans.MAX_PLAN_AGE_DAYS + 1)},
+            {"field": "plan_date"},
+            id="plan-date-over-a-year-ago",
+        ),
+        pytest.param(
+            lambda t: {"steps": [_step(date(1900, 1, 1))]},
+            {"field": "step_0_by", "row": 0},
+            id="step-1900",
+        ),
+        pytest.param(
+            lambda t: {"steps": [_step(t - timedelta(days=1))]},
+            {"field": "step_0_by", "row": 0},
+            id="step-before-the-plan-date",
+        ),
+        pytest.param(
+            lambda t: {
+                "plan_date": None,
+                "steps": [_step(date(1900, 1, 1))],
+            },
+            {"field": "step_0_by", "row": 0},
+            id="step-1900-without-plan-date",
+        ),
+        pytest.param(
+            lambda t: {
+                "steps": [_step(t), PlanStep(), _step(_far(t) + timedelta(days=1))]
+            },
+            {"field": "step_2_by", "row": 2},  # the row as typed
+            id="third-row-more-than-3-years-ahead",
+        ),
+        pytest.param(
+            lambda t: {"steps": [_step(date(2099, 12, 31))]},
+            {"field": "step_0_by", "row": 0},
+            id="step-2099",
+        ),
+    ],
+)
+def test_implausible_dates_are_refused_on_their_field(
+    case, caseworker_a, change: Callable[[date], dict[str, Any]], details
+):
+    content = complete_plan(**change(timezone.localdate()))
+    error = refused(
+        case, AssessmentInvalidInput, lambda: save_plan(case, caseworker_a, content)
+    )
+    assert error.details == details  # type: ignore[attr-defined]
+
+
+def test_the_oldest_plan_date_and_the_step_date_bounds_are_accepted(case, caseworker_a):
+    oldest = timezone.localdate() - timedelta(days=plans.MAX_PLAN_AGE_DAYS)
+    content = complete_plan(
+        plan_date=oldest, steps=[_step(oldest), _step(_far(oldest))]
+    )
+    save_plan(case, caseworker_a, content)
+    assert plans.plan_sign(actor=caseworker_a, case_id=case.pk).status == "signed"
+
+
+def test_an_unrelated_interviewer_organisation_is_refused(case, caseworker_a):
+    office = OrganisationFactory(name="Fictional Prosecution Office")
+    content = complete_plan(interviewer_organisation_id=office.pk)
+    refused(
+        case,
+        AssessmentInvalidInput,
+        lambda: save_plan(case, caseworker_a, content),
+        field="interviewer_organisation",
+    )
+    # A prosecutor's office on the team is no interviewer's organisation either:
+    # the legal track does not see the plan.
+    team_member(case, Role.PROSECUTOR, organisation=office)
+    refused(
+        case,
+        AssessmentInvalidInput,
+        lambda: save_plan(case, caseworker_a, content),
+        field="interviewer_organisation",
+    )
+
+
+def test_the_organisation_of_a_plan_writer_on_the_team_is_accepted(
+    case, caseworker_a, org_b
+):
+    team_member(case, Role.SERVICE_PROVIDER, organisation=org_b)
+    version = save_plan(
+        case, caseworker_a, complete_plan(interviewer_organisation_id=org_b.pk)
+    )
+    content = selectors.plan_view(case, version).content
+    assert content is not None and content.interviewer_organisation is not None
+    assert content.interviewer_organisation.id == str(org_b.pk)
+    assert plans.plan_sign(actor=caseworker_a, case_id=case.pk).status == "signed"
+
+
+def _overwrite_draft(case, **changes: Any) -> None:
+    """Give the draft content no save accepts now (as an older draft may hold)."""
+    draft = SupportPlanVersion.objects.get(case=case, status=PlanStatus.DRAFT)
+    content = selectors.plan_view(case, draft).content
+    assert content is not None
+    draft.sealed_content = plans._seal(
+        case, draft, dataclasses.replace(content, **changes)
+    )
+    draft.save(update_fields=["sealed_content"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "details"),
+    [
+        ({"plan_date": date(2099, 12, 31)}, {"field": "plan_date"}),
+        ({"steps": [_step(date(1900, 1, 1))]}, {"field": "step_0_by", "row": 0}),
+        (
+            {
+                "interviewer_organisation": plans.OrganisationRef(
+                    id="00000000-0000-0000-0000-000000000001",
+                    name="Fictional Prosecution Office",
+                )
+            },
+            {"field": "interviewer_organisation"},
+        ),
+    ],
+)
+def test_signing_refuses_a_draft_with_implausible_content(
+    case, caseworker_a, changes, details
+):
+    save_plan(case, caseworker_a)
+    _overwrite_draft(case, **changes)
+    error = refused(
+        case,
+        AssessmentInvalidInput,
+        lambda: plans.plan_sign(actor=caseworker_a, case_id=case.pk),
+    )
+    assert error.details == details  # type: ignore[attr-defined]
+    assert SupportPlanVersion.objects.get(case=case).status == PlanStatus.DRAFT
+
+
+def test_signing_a_draft_dated_more_than_a_year_ago_is_refused(case, caseworker_a):
+    save_plan(case, caseworker_a)
+    later = timezone.now() + timedelta(days=plans.MAX_PLAN_AGE_DAYS + 2)
+    with time_machine.travel(later, tick=False):
+        refused(
+            case,
+            AssessmentInvalidInput,
+            lambda: plans.plan_sign(actor=caseworker_a, case_id=case.pk),
+            field="plan_date",
+        )
 
 
 def test_no_personal_text_reaches_events_or_audit(case, caseworker_a):

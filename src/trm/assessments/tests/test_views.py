@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,8 @@ from django.utils import timezone
 from tests.test_accessibility import assert_invalid_fields_described, assert_page_basics
 
 from trm.accounts.models import Role
-from trm.assessments import plans
+from trm.accounts.tests.factories import OrganisationFactory
+from trm.assessments import plans, selectors
 from trm.assessments.models import (
     IMMEDIATE_DOMAINS,
     NeedsAssessment,
@@ -77,7 +78,7 @@ def plan_form(rows: int = 3, **overrides: Any) -> dict[str, Any]:
         "risk_summary": "Fictional risks",
         "step_0_what": "Fictional check-up",
         "step_0_who": "Fictional clinic",
-        "step_0_by": "2031-01-15",
+        "step_0_by": (timezone.localdate() + timedelta(days=45)).isoformat(),
         "other_organisations": "Fictional Shelter Zeta\nFictional Legal Aid Eta",
         "safety_plan": "Fictional safety plan",
         "timeframe": "Fictional: 3 months",
@@ -85,7 +86,7 @@ def plan_form(rows: int = 3, **overrides: Any) -> dict[str, Any]:
         "person_acknowledged": "on",
         "interviewer_name": "Fictiv Interviewer",
         "interviewer_acknowledged": "on",
-        "plan_date": "2030-12-01",
+        "plan_date": timezone.localdate().isoformat(),
         "place": "Fictional Town",
     }
     data.update(overrides)
@@ -402,6 +403,63 @@ def test_a_bad_plan_is_re_displayed_with_the_error(signed_in, caseworker_a, case
     invalid = assert_invalid_fields_described(assert_page_basics(html(response)))
     assert {e.attrs["name"] for e in invalid} == {"person_name"}
     assert not SupportPlanVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"plan_date": "2099-12-31"}, "plan_date"),
+        ({"step_0_by": "1900-01-01"}, "step_0_by"),
+    ],
+)
+def test_an_implausible_date_is_shown_next_to_its_field(
+    signed_in, caseworker_a, case, change, field
+):
+    response = signed_in(caseworker_a).post(url("plan_edit", case), plan_form(**change))
+    assert response.status_code == 400
+    invalid = assert_invalid_fields_described(assert_page_basics(html(response)))
+    assert {e.attrs["name"] for e in invalid} == {field}
+    assert not SupportPlanVersion.objects.exists()
+
+
+def test_the_interviewer_organisation_offers_the_team_organisations(
+    signed_in, caseworker_a, case, org_b
+):
+    office = OrganisationFactory(name="Fictional Prosecution Office")
+    team_member(case, Role.PROSECUTOR, organisation=office)
+    team_member(case, Role.SERVICE_PROVIDER, organisation=org_b)
+    response = signed_in(caseworker_a).get(url("plan_edit", case))
+    offered = {
+        value
+        for value, _label in response.context["form"]
+        .fields["interviewer_organisation"]
+        .choices
+    }
+    assert offered == {"", str(caseworker_a.organisation_id), str(org_b.pk)}
+    assert str(office.pk) in {
+        value
+        for value, _label in response.context["form"].fields["organisations"].choices
+    }
+
+
+def test_signing_a_draft_with_an_implausible_date_marks_the_field(
+    signed_in, caseworker_a, case
+):
+    save_plan(case, caseworker_a)
+    draft = SupportPlanVersion.objects.get(case=case)
+    content = selectors.plan_view(case, draft).content
+    assert content is not None
+    content.plan_date = date(2099, 12, 31)  # as an older draft may hold
+    draft.sealed_content = plans._seal(case, draft, content)
+    draft.save(update_fields=["sealed_content"])
+
+    response = signed_in(caseworker_a).post(url("plan_sign", case), {"number": "1"})
+    assert response.status_code == 409
+    page = html(response)
+    assert "The date of the plan cannot be in the future." in page
+    invalid = assert_invalid_fields_described(assert_page_basics(page))
+    assert {e.attrs["name"] for e in invalid} == {"plan_date"}
+    assert SupportPlanVersion.objects.get(case=case).status == PlanStatus.DRAFT
 
 
 def test_the_guardian_fields_appear_for_a_child(signed_in, caseworker_a, child_case):

@@ -282,6 +282,7 @@ def test_a_child_agrees_with_the_guardian(case, caseworker_a):
     draft(case, caseworker_a)
     give_consent(case, caseworker_a)  # given as an adult, by the person alone
     Person.objects.filter(pk=case.person_id).update(presumed_child=True)
+    set_states(case, child_protection="guardian_appointed")
     error = refused(
         case,
         ConsentMissing,
@@ -428,6 +429,24 @@ def test_only_an_agreed_plan_is_reviewed(case, caseworker_a):
     refused(case, TransitionNotAllowed, lambda: review(case, caseworker_a))
     draft(case, caseworker_a)
     refused(case, TransitionNotAllowed, lambda: review(case, caseworker_a))
+
+
+def test_reviewing_a_closed_plan_says_to_start_a_new_one(case, caseworker_a):
+    agreed(case, caseworker_a)
+    review(case, caseworker_a, "close")
+    error = refused(case, TransitionNotAllowed, lambda: review(case, caseworker_a))
+    assert "closed" in error.message and "start a new plan" in error.message
+    assert "agree the plan first" not in error.message
+    assert error.details == {"plan_status": "closed"}
+
+
+def test_reviewing_without_a_plan_or_with_a_draft_says_what_to_do(case, caseworker_a):
+    error = refused(case, TransitionNotAllowed, lambda: review(case, caseworker_a))
+    assert "no care plan" in error.message and error.details["plan_status"] is None
+    draft(case, caseworker_a)
+    error = refused(case, TransitionNotAllowed, lambda: review(case, caseworker_a))
+    assert "agree the plan first" in error.message
+    assert error.details["plan_status"] == "draft"
 
 
 def test_reviews_are_refused_to_other_roles_closed_cases_and_erased_persons(
