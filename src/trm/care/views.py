@@ -346,7 +346,13 @@ def plan_review_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     user, case, access = _case(request, case_id)
     _check_write(case, access, CARE_ROLES)
     current = selectors.plan_summary_for_user(user=user, case=case)
-    if current is None or current.status != PlanStatus.AGREED:
+    if current is None:
+        raise TransitionNotAllowed(
+            _("There is no care plan to review: draft and agree a plan first.")
+        )
+    if current.status == PlanStatus.CLOSED:
+        raise TransitionNotAllowed(_("This care plan is closed: start a new plan."))
+    if current.status != PlanStatus.AGREED:
         raise TransitionNotAllowed(
             _("Only an agreed care plan is reviewed: agree the plan first.")
         )

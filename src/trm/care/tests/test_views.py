@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.test_accessibility import assert_invalid_fields_described, assert_page_basics
 
 from trm.accounts.models import Role
-from trm.care import episodes
+from trm.care import episodes, services
 from trm.care.models import CarePlan, PlanStatus, ResidenceStatus, ServiceEpisode
 from trm.care.tests.helpers import (
     GOALS,
@@ -432,3 +432,19 @@ def test_ending_a_service_of_another_case_is_not_found(case, caseworker_a, clien
         started_on=TODAY(),
     )
     assert client_a.get(url("service_end", case, elsewhere.pk)).status_code == 404
+
+
+def test_review_page_of_a_closed_plan_says_it_is_closed(case, caseworker_a, client_a):
+    from trm.care.tests.helpers import agreed
+
+    agreed(case, caseworker_a)
+    services.care_plan_review(
+        actor=caseworker_a,
+        case_id=case.pk,
+        reviewed_on=timezone.localdate(),
+        outcome="close",
+        note="",
+    )
+    response = client_a.get(url("plan_review", case))
+    assert response.status_code == 409
+    assert "This care plan is closed: start a new plan." in html(response)
