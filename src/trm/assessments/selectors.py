@@ -52,14 +52,10 @@ def _audit(user: User, action: str, case: Case, ids: list[str]) -> None:
 
 def _unseal(case: Case, blob: bytes | memoryview | None, context: bytes) -> Any:
     """Return the decoded JSON of a sealed blob; None once the person is erased."""
-    if blob is None or len(blob) == 0 or case.person.is_erased:
+    if case.person.is_erased:
         return None
-    try:
-        return json.loads(
-            crypto.unseal_for(case.person.data_key_id, blob, context=context)
-        )
-    except crypto.KeyDestroyed:
-        return None
+    raw = crypto.open_for(case.person.data_key_id, blob, context=context)
+    return None if raw is None else json.loads(raw)
 
 
 @dataclass(frozen=True)
@@ -320,18 +316,16 @@ class PlanVersionView:
 def plan_view(case: Case, version: SupportPlanVersion) -> PlanVersionView:
     """Return ``version`` decrypted (no access check, not audited: callers are
     the audited selectors below and the subject-access export)."""
-    content = None
-    if not case.person.is_erased:
-        try:
-            content = PlanContent.from_json(
-                crypto.unseal_for(
-                    case.person.data_key_id,
-                    version.sealed_content,
-                    context=version.content_context(),
-                )
-            )
-        except crypto.KeyDestroyed:
-            content = None
+    raw = (
+        None
+        if case.person.is_erased
+        else crypto.open_for(
+            case.person.data_key_id,
+            version.sealed_content,
+            context=version.content_context(),
+        )
+    )
+    content = None if raw is None else PlanContent.from_json(raw)
     missing = (
         missing_fields(content, child=case.person.presumed_child)
         if content is not None and version.is_draft

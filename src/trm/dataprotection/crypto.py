@@ -193,6 +193,25 @@ def unseal_for(key_id: UUID, blob: bytes | memoryview, *, context: bytes) -> byt
     return keys.aead_open(data_key(key_id), blob, context=context)
 
 
+def open_for(
+    key_id: UUID, blob: bytes | memoryview | None, *, context: bytes
+) -> bytes | None:
+    """Decrypt a sealed value of a person; None when there is none (empty blob)
+    or it can no longer be read (the person was erased: :class:`KeyDestroyed`).
+
+    For readers that show "can no longer be read" instead of failing.
+
+    Raises:
+        trm.common.keys.DecryptionFailed: the ciphertext was altered or moved.
+    """
+    if not blob:
+        return None
+    try:
+        return unseal_for(key_id, blob, context=context)
+    except KeyDestroyed:
+        return None
+
+
 def blind_index(kind: str, normalised: str) -> str:
     """Return the keyed HMAC-SHA256 (hex) of a normalised value of ``kind``."""
     message = f"{kind}\x00{normalised}".encode()

@@ -57,13 +57,8 @@ def open_json(
 ) -> Any | None:
     """Return the JSON value sealed in ``blob``; None if empty or unreadable
     (the person's data key was destroyed)."""
-    if not blob:
-        return None
-    try:
-        raw = crypto.unseal_for(key_id, blob, context=context)
-    except crypto.KeyDestroyed:
-        return None
-    return json.loads(raw)
+    raw = crypto.open_for(key_id, blob, context=context)
+    return None if raw is None else json.loads(raw)
 
 
 def seal_text(key_id: UUID, text: str, *, context: bytes) -> bytes | None:
@@ -79,10 +74,8 @@ def open_text(
     """Return the sealed text; ``""`` if there is none; None if unreadable."""
     if not blob:
         return ""
-    try:
-        return crypto.unseal_for(key_id, blob, context=context).decode()
-    except crypto.KeyDestroyed:
-        return None
+    raw = crypto.open_for(key_id, blob, context=context)
+    return None if raw is None else raw.decode()
 
 
 @dataclass(frozen=True)

@@ -263,3 +263,16 @@ def test_check_fails_with_another_kek_naming_both_fingerprints(monkeypatch, old_
     assert keys.kek_fingerprint(old_kek) in errors[0].msg
     assert keys.kek_fingerprint(other) in errors[0].msg
     assert base64.b64encode(other).decode() not in errors[0].msg
+
+
+def test_open_for_gives_none_for_nothing_and_after_erasure():
+    key_id = crypto.create_data_key()
+    blob = crypto.seal_for(key_id, b"Fictional text", context=b"ctx")
+    assert crypto.open_for(key_id, blob, context=b"ctx") == b"Fictional text"
+    assert crypto.open_for(key_id, None, context=b"ctx") is None
+    assert crypto.open_for(key_id, b"", context=b"ctx") is None
+    crypto.destroy_data_key(key_id)
+    assert crypto.open_for(key_id, blob, context=b"ctx") is None
+    with pytest.raises(keys.DecryptionFailed):
+        other = crypto.create_data_key()
+        crypto.open_for(other, blob, context=b"ctx")
