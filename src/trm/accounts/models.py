@@ -91,11 +91,21 @@ class Organisation(models.Model):
             "exchange)."
         ),
     )
+    #: For an organisation of a peer node: its id on that node (what messages
+    #: name it by); None for this node's own organisations.
+    remote_id = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["home_node", "remote_id"],
+                condition=models.Q(remote_id__isnull=False),
+                name="organisation_remote_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
