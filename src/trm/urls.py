@@ -26,6 +26,10 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    # Node-to-node protocol (no session, no CSRF: authenticated by signatures).
+    path("", include("trm.exchange.protocol_urls")),
+    # The operator's view of peers and messages.
+    path("exchange/", include("trm.exchange.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", api.urls),

@@ -219,6 +219,11 @@ class Case(models.Model):
         choices=TransnationalLink.choices,
         default=TransnationalLink.NO_LINK,
     )
+    #: The shared case reference (``trm_case_ref``, SOPS §6.4) both nodes use for
+    #: this case once it is linked across a border; "" while it is not.
+    trm_case_ref = models.CharField(
+        _("shared case reference"), max_length=64, blank=True, db_index=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

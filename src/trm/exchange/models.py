@@ -80,6 +80,7 @@ class OutboxStatus(models.TextChoices):
     SENT = "sent", _("Delivered")
     REJECTED = "rejected", _("Rejected by the receiver")
     DEAD = "dead", _("Dead (gave up)")
+    CANCELLED = "cancelled", _("Cancelled before sending (consent withdrawn)")
 
 
 class OutboxMessage(models.Model):

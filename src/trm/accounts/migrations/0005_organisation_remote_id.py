@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_organisation_home_node'),
+        ("accounts", "0004_organisation_home_node"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='remote_id',
+            model_name="organisation",
+            name="remote_id",
             field=models.UUIDField(blank=True, editable=False, null=True),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.UniqueConstraint(condition=models.Q(('remote_id__isnull', False)), fields=('home_node', 'remote_id'), name='organisation_remote_unique'),
+            model_name="organisation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("remote_id__isnull", False)),
+                fields=("home_node", "remote_id"),
+                name="organisation_remote_unique",
+            ),
         ),
     ]

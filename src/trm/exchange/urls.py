@@ -1,0 +1,6 @@
+"""URL routes of the exchange (urls)."""
+
+from django.urls import URLPattern
+
+app_name = "exchange"
+urlpatterns: list[URLPattern] = []
