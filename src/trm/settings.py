@@ -312,6 +312,41 @@ TRM_RETENTION_AUDIT_YEARS = env_int(
     "TRM_RETENTION_AUDIT_YEARS", 10, minimum=1, maximum=100
 )
 
+# --- Node-to-node exchange (trm.exchange; docs/exchange.md) ---------------------
+# A message is accepted only if its sent_at is within this many seconds of now.
+TRM_EXCHANGE_CLOCK_SKEW_SECONDS = env_int(
+    "TRM_EXCHANGE_CLOCK_SKEW_SECONDS", 300, minimum=5, maximum=3600
+)
+# Failed deliveries before a message is declared dead (the NCPs are told).
+TRM_EXCHANGE_MAX_ATTEMPTS = env_int(
+    "TRM_EXCHANGE_MAX_ATTEMPTS", 20, minimum=1, maximum=1000
+)
+# Retry delay: min(cap, base · 2^attempts) with jitter; base is also the wait
+# after a "retry later" (a message that arrived before its predecessor).
+TRM_EXCHANGE_RETRY_BASE_SECONDS = env_int(
+    "TRM_EXCHANGE_RETRY_BASE_SECONDS", 5, minimum=1, maximum=3600
+)
+TRM_EXCHANGE_RETRY_CAP_SECONDS = env_int(
+    "TRM_EXCHANGE_RETRY_CAP_SECONDS", 3600, minimum=1, maximum=7 * 24 * 3600
+)
+# Seconds a POST to a peer may take.
+TRM_EXCHANGE_TIMEOUT_SECONDS = env_int(
+    "TRM_EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300
+)
+# Seconds a worker holds a claimed message before another worker may take it
+# (longer than the timeout: a worker that died mid-send is retried after it).
+TRM_EXCHANGE_LEASE_SECONDS = env_int(
+    "TRM_EXCHANGE_LEASE_SECONDS", 60, minimum=2, maximum=3600
+)
+# Largest message the inbox reads (bytes); a larger one is refused with 413.
+TRM_EXCHANGE_MAX_BODY_BYTES = env_int(
+    "TRM_EXCHANGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024, maximum=100 * 2**20
+)
+if TRM_EXCHANGE_LEASE_SECONDS <= TRM_EXCHANGE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "TRM_EXCHANGE_LEASE_SECONDS must be longer than TRM_EXCHANGE_TIMEOUT_SECONDS."
+    )
+
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [

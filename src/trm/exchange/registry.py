@@ -137,6 +137,11 @@ def register(message_type: MessageType) -> None:
     _types[(message_type.name, message_type.version)] = message_type
 
 
+def unregister(name: str, version: int) -> None:
+    """Forget a registered type (tests that register their own)."""
+    _types.pop((name, version), None)
+
+
 def message_type(name: str, version: int | None = None) -> MessageType | None:
     """Return the registered type (the highest version when ``version`` is None)."""
     if version is not None:
@@ -162,7 +167,8 @@ def legal_basis_check() -> LegalBasisCheck | None:
 
 def register_observer(observer: Observer) -> None:
     """Call ``observer(direction, message)`` ("out" with an OutboxMessage at
-    enqueue, "in" with an InboxMessage once applied) inside the transaction."""
+    enqueue, "in" with an InboxMessage once recorded: applied, or refused by
+    its handler (``status`` says which)) inside the transaction."""
     if observer not in _observers:
         _observers.append(observer)
 

@@ -1,0 +1,569 @@
+"""Delivery: the worker's side of the outbox (EXCHANGE.md §1.3, §1.5, §2).
+
+:func:`deliver_due` claims the messages due for sending, seals each one
+(sign, then encrypt to the peer's current encryption key), POSTs it to the
+peer's inbox and records the outcome:
+
+* a receipt signed by the peer for this message → ``sent`` (the receipt, its
+  claims and the digest it signs are kept);
+* "retry later" (the peer misses an earlier message of the conversation) → a
+  short wait, not counted as an attempt;
+* a signed rejection → ``rejected`` (terminal);
+* anything else (network error, 5xx, an answer that does not verify) →
+  ``retrying`` after ``min(cap, base·2^attempts)`` seconds with jitter, and
+  ``dead`` after ``TRM_EXCHANGE_MAX_ATTEMPTS`` failures.
+
+The national contact points are told of rejected and dead messages by one
+e-mail per run listing message ids, types, peers and error codes (no personal
+data, no payload).
+
+**Claiming.** Only the head of each conversation is due: a message waits while
+an earlier ``seq`` to the same peer in the same conversation is unsent. A claim
+pushes ``next_attempt_at`` forward by a lease (``TRM_EXCHANGE_LEASE_SECONDS``)
+with a compare-and-set ``UPDATE … WHERE msg_id = … AND next_attempt_at =
+<seen>``, so two workers never both claim a message, on SQLite as on
+PostgreSQL (where the candidates are also read ``FOR UPDATE SKIP LOCKED`` so
+workers do not queue behind each other). A worker that dies after claiming
+leaves the message to be retried when the lease ends; if it died after the peer
+applied it, the peer answers the re-delivery with its original receipt.
+
+Network I/O happens outside any database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from trm.accounts.models import Role, User
+from trm.audit import services as audit
+from trm.exchange import envelope, inbox, nodekeys
+from trm.exchange.models import (
+    KeyUse,
+    OutboxMessage,
+    OutboxStatus,
+    Peer,
+    PeerStatus,
+)
+from trm.exchange.services import sealed_payload
+
+logger = logging.getLogger(__name__)
+
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.RETRYING)
+#: Earlier messages in these states will never reach the peer (until an
+#: operator retries them): a "retry later" behind one of them never ends.
+GAVE_UP = (OutboxStatus.DEAD, OutboxStatus.REJECTED, OutboxStatus.CANCELLED)
+INBOX_PATH = "/exchange/v1/messages"
+
+_rng = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt ended in (``sent``, ``retrying``,
+    ``rejected`` or ``dead``) and the short error code, if any."""
+
+    status: str
+    code: str = ""
+
+
+# --- claiming ----------------------------------------------------------------------
+
+
+def _due(now: datetime) -> QuerySet[OutboxMessage]:
+    earlier_unsent = OutboxMessage.objects.filter(
+        peer_id=OuterRef("peer_id"),
+        conversation=OuterRef("conversation"),
+        seq__lt=OuterRef("seq"),
+        status__in=UNSENT,
+    )
+    return (
+        OutboxMessage.objects.filter(
+            status__in=UNSENT,
+            next_attempt_at__lte=now,
+            peer__status=PeerStatus.ACTIVE,
+        )
+        .annotate(blocked=Exists(earlier_unsent))
+        .filter(Q(conversation="") | Q(blocked=False))
+        .order_by("created_at", "seq")
+    )
+
+
+def candidates(*, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
+    """Return ``(msg_id, next_attempt_at)`` of due messages, oldest first.
+
+    Only heads of conversations, only to active peers. On PostgreSQL rows
+    another worker is claiming right now are skipped (``SKIP LOCKED``).
+    """
+    return list(
+        _due(now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("msg_id", "next_attempt_at")[:limit]
+    )
+
+
+def claim(seen: list[tuple[UUID, datetime]], *, now: datetime) -> list[UUID]:
+    """Claim the messages of ``seen`` still as they were seen; return the ids
+    this caller got (compare-and-set on ``next_attempt_at``).
+
+    A claim counts as an attempt: from then on the peer may have the message
+    (a worker can die after the POST and before recording the receipt), which
+    is what ``attempts > 0`` tells the consent withdrawal.
+    """
+    lease = now + timedelta(seconds=settings.TRM_EXCHANGE_LEASE_SECONDS)
+    won = []
+    for msg_id, next_attempt_at in seen:
+        updated = OutboxMessage.objects.filter(
+            msg_id=msg_id, next_attempt_at=next_attempt_at, status__in=UNSENT
+        ).update(next_attempt_at=lease, attempts=F("attempts") + 1)
+        if updated == 1:
+            won.append(msg_id)
+    return won
+
+
+def claim_due(*, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for this worker (oldest first)."""
+    with transaction.atomic():
+        ids = claim(candidates(now=now, limit=limit), now=now)
+    return list(
+        OutboxMessage.objects.filter(msg_id__in=ids)
+        .select_related("peer")
+        .order_by("created_at", "seq")
+    )
+
+
+# --- sealing and sending -------------------------------------------------------------
+
+
+class _NoPeerKey(Exception):
+    """The peer published no current encryption key."""
+
+
+def peer_encryption_key(peer: Peer) -> dict[str, Any]:
+    """Return the peer's current encryption JWK (the first unretired one: a
+    node publishes its current keys first).
+
+    Raises:
+        _NoPeerKey: none.
+    """
+    for jwk in peer.keys or []:
+        if (
+            isinstance(jwk, dict)
+            and jwk.get("use") == KeyUse.ENCRYPTION
+            and isinstance(jwk.get("kid"), str)
+            and "retired_at" not in jwk
+        ):
+            return dict(jwk)
+    raise _NoPeerKey(peer.node_id)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def seal_message(message: OutboxMessage, *, now: datetime) -> str:
+    """Return the compact JWE of ``message`` as sent at ``now``.
+
+    Each attempt is sealed afresh (new ``sent_at``, new encryption), so a
+    retry hours later is still fresh for the peer.
+    """
+    claims = {
+        "msg_id": str(message.msg_id),
+        "type": message.type,
+        "v": message.version,
+        "from": settings.TRM_NODE_ID,
+        "to": message.peer.node_id,
+        "sent_at": now.isoformat(),
+        "conversation": message.conversation,
+        "seq": message.seq,
+        "in_reply_to": str(message.in_reply_to) if message.in_reply_to else None,
+        "legal_basis": message.legal_basis,
+        "categories": list(message.categories),
+        "reply_by": _iso(message.reply_by),
+    }
+    signing = nodekeys.current(KeyUse.SIGNING)
+    return envelope.seal(
+        claims=claims,
+        payload=sealed_payload(message),
+        signing_key=nodekeys.private_key(signing.kid),
+        signing_kid=signing.kid,
+        recipient_jwk=peer_encryption_key(message.peer),
+    )
+
+
+def _verified(
+    token: Any,
+    *,
+    message: OutboxMessage,
+    status: str,
+    digest: str | None = None,
+) -> dict[str, Any] | None:
+    """Return the claims of a peer's signed answer if it is about ``message``.
+
+    A receipt answering a re-delivery is the original one, over the digest of
+    the body the peer first received; only a fresh receipt (202) must sign the
+    digest of this body.
+    """
+    if not isinstance(token, str):
+        return None
+    try:
+        claims = envelope.verify_receipt(
+            token, signer_keys=inbox.signing_keys(message.peer)
+        )
+    except envelope.EnvelopeError:
+        return None
+    if (
+        claims.get("msg_id") != str(message.msg_id)
+        or claims.get("status") != status
+        or claims.get("from") != message.peer.node_id
+        or claims.get("to") != settings.TRM_NODE_ID
+        or not isinstance(claims.get("digest"), str)
+    ):
+        return None
+    if digest is not None and claims["digest"] != digest:
+        return None
+    return claims
+
+
+def _deliver_one(
+    message: OutboxMessage, *, client: httpx.Client, now: datetime
+) -> Outcome:
+    try:
+        body = seal_message(message, now=now)
+    except _NoPeerKey:
+        return _failed(message, "no_peer_key", now=now)
+    except Exception as exc:
+        logger.error("exchange: sealing failed: %s", type(exc).__name__)
+        return _failed(message, "seal_failed", now=now)
+    digest = envelope.body_digest(body)
+    url = message.peer.base_url.rstrip("/") + INBOX_PATH
+    try:
+        response = client.post(
+            url,
+            content=body.encode("ascii"),
+            headers={"Content-Type": "application/jose", "Accept": "application/json"},
+            timeout=settings.TRM_EXCHANGE_TIMEOUT_SECONDS,
+        )
+    except httpx.TimeoutException:
+        return _failed(message, "timeout", now=now)
+    except httpx.ConnectError:
+        return _failed(message, "connect_error", now=now)
+    except httpx.HTTPError:
+        return _failed(message, "http_error", now=now)
+    return _answered(message, response, digest=digest, now=now)
+
+
+def _answered(
+    message: OutboxMessage, response: httpx.Response, *, digest: str, now: datetime
+) -> Outcome:
+    status = response.status_code
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return _failed(message, f"http_{status}", now=now)
+    if status in (200, 202) and "receipt" in data:
+        token = data["receipt"]
+        claims = _verified(
+            token,
+            message=message,
+            status="accepted",
+            digest=digest if status == 202 else None,
+        )
+        if claims is None:
+            return _failed(message, "bad_receipt", now=now)
+        _mark_sent(message, token=token, claims=claims, now=now)
+        return Outcome("sent")
+    if status == 409 and "retry_later" in data:
+        if _verified(data["retry_later"], message=message, status="retry_later"):
+            return _retry_later(message, now=now)
+        return _failed(message, "bad_receipt", now=now)
+    if 400 <= status < 500 and "rejection" in data:
+        token = data["rejection"]
+        claims = _verified(token, message=message, status="rejected")
+        if claims is None:
+            return _failed(message, "bad_receipt", now=now)
+        code = str(claims.get("code") or "rejected")[:64]
+        _mark_rejected(message, token=token, claims=claims, code=code)
+        return Outcome("rejected", code)
+    return _failed(message, f"http_{status}", now=now)
+
+
+# --- recording outcomes ------------------------------------------------------------
+
+
+def _audit_data(message: OutboxMessage, **more: Any) -> dict[str, Any]:
+    return {"type": message.type, "to": message.peer.node_id, **more}
+
+
+def _mark_sent(
+    message: OutboxMessage, *, token: str, claims: dict[str, Any], now: datetime
+) -> None:
+    with transaction.atomic():
+        OutboxMessage.objects.filter(msg_id=message.msg_id).update(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            receipt=token,
+            receipt_claims=claims,
+            envelope_digest=claims["digest"][:64],
+            last_error="",
+        )
+        audit.record(
+            actor=None,
+            action="exchange.message_delivered",
+            target_type="exchange.message",
+            target_id=str(message.msg_id),
+            data=_audit_data(
+                message,
+                digest=claims["digest"],
+                receipt_digest=nodekeys.sha256_hex(token.encode()),
+            ),
+        )
+
+
+def _mark_rejected(
+    message: OutboxMessage, *, token: str, claims: dict[str, Any], code: str
+) -> None:
+    with transaction.atomic():
+        OutboxMessage.objects.filter(msg_id=message.msg_id, status__in=UNSENT).update(
+            status=OutboxStatus.REJECTED,
+            receipt=token,
+            receipt_claims=claims,
+            envelope_digest=claims["digest"][:64],
+            last_error=code,
+        )
+        audit.record(
+            actor=None,
+            action="exchange.message_rejected",
+            target_type="exchange.message",
+            target_id=str(message.msg_id),
+            data=_audit_data(message, code=code, digest=claims["digest"]),
+        )
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failure (1-based): the capped
+    exponential ``min(cap, base·2^(attempts-1))`` times a jitter in [0.5, 1]."""
+    base = settings.TRM_EXCHANGE_RETRY_BASE_SECONDS
+    cap = settings.TRM_EXCHANGE_RETRY_CAP_SECONDS
+    exponent = min(max(attempts - 1, 0), 40)
+    return float(min(cap, base * 2**exponent)) * _rng.uniform(0.5, 1.0)
+
+
+def _failed(message: OutboxMessage, code: str, *, now: datetime) -> Outcome:
+    # The claim already counted this attempt.
+    attempts = message.attempts
+    dead = attempts >= settings.TRM_EXCHANGE_MAX_ATTEMPTS
+    with transaction.atomic():
+        updated = OutboxMessage.objects.filter(
+            msg_id=message.msg_id, status__in=UNSENT
+        ).update(
+            status=OutboxStatus.DEAD if dead else OutboxStatus.RETRYING,
+            attempts=attempts,
+            next_attempt_at=now
+            if dead
+            else now + timedelta(seconds=backoff_seconds(attempts)),
+            last_error=code[:64],
+        )
+        if dead and updated:
+            audit.record(
+                actor=None,
+                action="exchange.message_dead",
+                target_type="exchange.message",
+                target_id=str(message.msg_id),
+                data=_audit_data(message, attempts=attempts, code=code),
+            )
+    return Outcome("dead" if dead else "retrying", code)
+
+
+def _retry_later(message: OutboxMessage, *, now: datetime) -> Outcome:
+    """The peer misses an earlier message of the conversation: wait briefly,
+    unless that earlier message will never come (then the gap is permanent)."""
+    gap = OutboxMessage.objects.filter(
+        peer_id=message.peer_id,
+        conversation=message.conversation,
+        seq__lt=message.seq,
+        status__in=GAVE_UP,
+    ).exists()
+    if message.conversation and gap:
+        with transaction.atomic():
+            updated = OutboxMessage.objects.filter(
+                msg_id=message.msg_id, status__in=UNSENT
+            ).update(status=OutboxStatus.DEAD, last_error="order_gap")
+            if updated:
+                audit.record(
+                    actor=None,
+                    action="exchange.message_dead",
+                    target_type="exchange.message",
+                    target_id=str(message.msg_id),
+                    data=_audit_data(
+                        message, attempts=message.attempts, code="order_gap"
+                    ),
+                )
+        return Outcome("dead", "order_gap")
+    wait = timedelta(seconds=settings.TRM_EXCHANGE_RETRY_BASE_SECONDS)
+    # The peer has not applied it (it would answer a duplicate with its
+    # receipt): the attempt the claim counted is given back.
+    OutboxMessage.objects.filter(msg_id=message.msg_id, status__in=UNSENT).update(
+        attempts=max(message.attempts - 1, 0),
+        status=OutboxStatus.RETRYING,
+        next_attempt_at=now + wait,
+        last_error="retry_later",
+    )
+    return Outcome("retrying", "retry_later")
+
+
+# --- telling the national contact points ---------------------------------------------
+
+
+def contact_points() -> QuerySet[User]:
+    """Active people holding the national contact point role (never node users)."""
+    return (
+        User.objects.filter(
+            is_active=True, memberships__role=Role.NATIONAL_CONTACT_POINT
+        )
+        .filter(Q(organisation__isnull=True) | Q(organisation__is_active=True))
+        .exclude(email="")
+        .exclude(username__startswith="node.")
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def notify_failures(failed: list[tuple[OutboxMessage, Outcome]]) -> int:
+    """E-mail the national contact points about rejected and dead messages.
+
+    One e-mail per person per run, listing message ids, types, peers and error
+    codes only. Returns the number of e-mails sent.
+    """
+    if not failed:
+        return 0
+    sent = 0
+    recipients = list(contact_points())
+    for user in recipients:
+        language = user.preferred_language or settings.LANGUAGE_CODE
+        with translation.override(language):
+            lines = []
+            for message, outcome in failed:
+                values = {
+                    "id": message.msg_id,
+                    "type": message.type,
+                    "peer": message.peer.node_id,
+                    "code": outcome.code or "—",
+                }
+                if outcome.status == "dead":
+                    line = _(
+                        "%(id)s (%(type)s to %(peer)s): not delivered, gave up "
+                        "(%(code)s)."
+                    )
+                else:
+                    line = _(
+                        "%(id)s (%(type)s to %(peer)s): rejected by the receiving "
+                        "node (%(code)s)."
+                    )
+                lines.append(line % values)
+            subject = _("TRM: %(n)d exchange message(s) not delivered") % {
+                "n": len(failed)
+            }
+            body = "\n".join(
+                [
+                    _(
+                        "These messages to other TRM nodes could not be delivered "
+                        "and will not be retried automatically:"
+                    ),
+                    "",
+                    *lines,
+                    "",
+                    _(
+                        "Check them under Exchange on this node, where a node "
+                        "administrator can retry them: %(url)s"
+                    )
+                    % {"url": f"{settings.TRM_BASE_URL}/exchange/"},
+                ]
+            )
+        try:
+            send_mail(subject, body, None, [user.email], fail_silently=False)
+        except Exception as exc:
+            logger.warning("exchange failure e-mail failed: %s", type(exc).__name__)
+            continue
+        sent += 1
+    with transaction.atomic():
+        audit.record(
+            actor=None,
+            action="exchange.failures_notified",
+            target_type="exchange.message",
+            data={
+                "messages": [str(m.msg_id) for m, _o in failed],
+                "recipients": len(recipients),
+                "emails": sent,
+            },
+        )
+    return sent
+
+
+# --- the run ------------------------------------------------------------------------
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    client: httpx.Client | None = None,
+) -> dict[str, int]:
+    """Send the messages due now; return counts by outcome.
+
+    Args:
+        now: the time of the run (tests); default now.
+        limit: the most messages handled in this run.
+        client: the HTTP client (tests); default a new one for the run.
+
+    Returns:
+        ``{"sent", "retrying", "rejected", "dead"}`` counts.
+    """
+    now = now or timezone.now()
+    counts = {"sent": 0, "retrying": 0, "rejected": 0, "dead": 0}
+    if not nodekeys.has_keys():
+        # Nothing can be signed yet: leave the outbox as it is (no attempt is
+        # spent) until `trm keys init` has run.
+        return counts
+    failed: list[tuple[OutboxMessage, Outcome]] = []
+    own_client = client is None
+    http = client or httpx.Client(
+        timeout=settings.TRM_EXCHANGE_TIMEOUT_SECONDS, follow_redirects=False
+    )
+    try:
+        handled = 0
+        # A conversation's next message becomes due once its predecessor is
+        # sent, so claim again until nothing more is due.
+        while handled < limit:
+            batch = claim_due(now=now, limit=limit - handled)
+            if not batch:
+                break
+            for message in batch:
+                outcome = _deliver_one(message, client=http, now=now)
+                counts[outcome.status] += 1
+                if outcome.status in ("rejected", "dead"):
+                    failed.append((message, outcome))
+            handled += len(batch)
+    finally:
+        if own_client:
+            http.close()
+        if failed:
+            try:
+                notify_failures(failed)
+            except Exception as exc:
+                logger.error("exchange: notifying failed: %s", type(exc).__name__)
+    return counts

@@ -1,0 +1,513 @@
+"""The inbox: receive one message from a peer (EXCHANGE.md §1, §2).
+
+:func:`receive` takes the body of ``POST /exchange/v1/messages`` (a compact
+JWE) and returns the answer; the view only reads the body and writes the
+answer. The checks run in this order, cheapest and least revealing first:
+
+a. routing (unencrypted JWE header): addressed to this node (``not_for_me``),
+   sent by an active peer (``unknown_sender``);
+b. a message already recorded from that peer answers with its original
+   receipt and changes nothing (EXCHANGE.md §1.4);
+c. decrypt with the key the header names, verify the inner signature with the
+   peer's signing keys (``undecryptable``, ``unknown_key``, ``bad_signature``,
+   ``header_mismatch``, ``malformed``);
+d. freshness of ``sent_at`` (``stale``);
+e. the type and version are registered with a handler (``unsupported_type``),
+   the payload fits the schema (``schema_invalid``), the categories are allowed
+   by the type (``category_not_allowed``) and covered by the legal basis
+   (``legal_basis_missing``);
+f. order within the conversation: the next ``seq`` is applied, a later one is
+   answered "retry later" (nothing recorded), an earlier one ``seq_reused``;
+g. the handler applies the message and the message is recorded, in one
+   transaction (EXCHANGE.md §1.4). A handler's DomainError refuses it: what the
+   handler wrote is rolled back, the refusal is recorded (``refused:<code>``)
+   and its ``seq`` is consumed.
+
+Every answer is JSON carrying a compact JWS signed with this node's current
+signing key over ``{"msg_id", "from", "to", "digest", "status", "code",
+"received_at"}``: ``{"receipt": …}`` (202, or 200 for a duplicate),
+``{"rejection": …, "code": …}`` (4xx) or ``{"retry_later": …}`` (409).
+Rejections before (g) are audited (code, digest, claimed sender), not recorded
+as messages. Nothing here logs or audits a payload.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from trm.audit import services as audit
+from trm.common.errors import DomainError
+from trm.dataprotection.crypto import seal_node
+from trm.exchange import envelope, nodekeys, registry
+from trm.exchange.models import (
+    Conversation,
+    ExchangeKey,
+    InboxMessage,
+    InboxStatus,
+    KeyUse,
+    Peer,
+    PeerStatus,
+)
+from trm.exchange.services import (
+    LEGAL_OBLIGATION,
+    PSEUDONYMOUS,
+    VITAL_INTEREST,
+    payload_context,
+)
+
+logger = logging.getLogger(__name__)
+
+#: HTTP status of each rejection code (``refused:<code>`` answers 422).
+STATUS: dict[str, int] = {
+    "malformed": 400,
+    "undecryptable": 400,
+    "header_mismatch": 400,
+    "unknown_key": 403,
+    "bad_signature": 403,
+    "unknown_sender": 403,
+    "stale": 403,
+    "too_large": 413,
+    "not_for_me": 421,
+    "unsupported_type": 422,
+    "schema_invalid": 422,
+    "category_not_allowed": 422,
+    "legal_basis_missing": 422,
+    "seq_reused": 422,
+    "refused": 422,
+}
+RETRY_LATER = 409
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the inbox answers: an HTTP status and a JSON object."""
+
+    status_code: int
+    json_body: dict[str, Any]
+
+
+class _Claims(BaseModel):
+    """The signed claims of a message (EXCHANGE.md §2), strictly typed.
+
+    Unknown claims are ignored so a later protocol revision may add some.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    msg_id: UUID
+    type: str = Field(min_length=1, max_length=64)
+    v: int = Field(ge=1, le=32767)
+    sender: str = Field(alias="from", min_length=1, max_length=64)
+    to: str = Field(min_length=1, max_length=64)
+    sent_at: AwareDatetime
+    conversation: str = Field(default="", max_length=64)
+    seq: int = Field(default=0, ge=0, le=2**31 - 1)
+    in_reply_to: UUID | None = None
+    legal_basis: str = Field(min_length=1, max_length=200)
+    categories: list[str] = Field(default_factory=list, max_length=32)
+    reply_by: AwareDatetime | None = None
+
+
+class _Refusal(Exception):
+    """A permanent rejection found before the message is applied."""
+
+    def __init__(self, code: str, fields: list[str] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.fields = fields or []
+
+
+# --- signed answers ----------------------------------------------------------------
+
+
+def _sign(claims: dict[str, Any]) -> str:
+    key = nodekeys.current(KeyUse.SIGNING)
+    return envelope.sign_receipt(
+        claims, signing_key=nodekeys.private_key(key.kid), signing_kid=key.kid
+    )
+
+
+def _answer_claims(
+    *, msg_id: str, sender: str, digest: str, status: str, code: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "msg_id": msg_id,
+        "from": settings.TRM_NODE_ID,
+        "to": sender,
+        "digest": digest,
+        "status": status,
+        "code": code,
+        "received_at": now.isoformat(),
+    }
+
+
+def rejection(
+    code: str,
+    *,
+    msg_id: str = "",
+    sender: str = "",
+    digest: str = "",
+    now: datetime | None = None,
+    fields: list[str] | None = None,
+    audited: bool = True,
+) -> Answer:
+    """Return a signed rejection with ``code`` (audited unless told not to).
+
+    The audit entry holds the code, the digest of the body and the claimed
+    sender and message id (unverified: they are what the body said).
+    """
+    now = now or timezone.now()
+    token = _sign(
+        _answer_claims(
+            msg_id=msg_id,
+            sender=sender,
+            digest=digest,
+            status="rejected",
+            code=code,
+            now=now,
+        )
+    )
+    if audited:
+        with transaction.atomic():
+            audit.record(
+                actor=None,
+                action="exchange.message_refused",
+                target_type="exchange.message",
+                target_id=msg_id[:80],
+                data={"code": code, "digest": digest, "from": sender[:64]},
+            )
+    body: dict[str, Any] = {"rejection": token, "code": code}
+    if fields:
+        body["fields"] = fields
+    return Answer(STATUS[code.split(":", 1)[0]], body)
+
+
+def _stored_answer(stored: InboxMessage) -> Answer:
+    """The original answer to a message already recorded (a re-delivery)."""
+    if stored.status == InboxStatus.APPLIED:
+        return Answer(200, {"receipt": stored.receipt})
+    return Answer(
+        STATUS["refused"], {"rejection": stored.receipt, "code": stored.error_code}
+    )
+
+
+def no_keys_answer() -> Answer:
+    """503: this node has no exchange keys yet (``trm keys init``)."""
+    return Answer(
+        503,
+        {
+            "error": {
+                "code": "exchange.no_keys",
+                "message": _("This node has no exchange keys yet."),
+                "details": {},
+            }
+        },
+    )
+
+
+# --- checks ----------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def signing_keys(
+    peer: Peer, *, now: datetime | None = None, grace: timedelta | None = None
+) -> dict[str, dict[str, Any]]:
+    """Return the peer's public signing JWKs by kid.
+
+    With ``now`` and ``grace``, a key the peer retired more than ``grace``
+    before ``now`` is left out (a message signed just before a rotation may
+    still be in flight; an older one would be stale anyway). Without them every
+    signing key counts (receipts, which may be old originals, are verified so).
+    """
+    keys: dict[str, dict[str, Any]] = {}
+    for jwk in peer.keys or []:
+        if not isinstance(jwk, dict) or jwk.get("use") != KeyUse.SIGNING:
+            continue
+        kid = jwk.get("kid")
+        if not isinstance(kid, str):
+            continue
+        if "retired_at" in jwk and now is not None and grace is not None:
+            retired = _parse_time(jwk["retired_at"])
+            if retired is None or retired < now - grace:
+                continue
+        keys[kid] = {k: v for k, v in jwk.items() if k != "retired_at"}
+    return keys
+
+
+def _open(
+    body: bytes, header: dict[str, Any], peer: Peer, now: datetime
+) -> envelope.Opened:
+    try:
+        decryption_key = nodekeys.private_key(header["kid"])
+    except ExchangeKey.DoesNotExist:
+        raise envelope.EnvelopeError("unknown_key", "no such key here") from None
+    skew = timedelta(seconds=settings.TRM_EXCHANGE_CLOCK_SKEW_SECONDS)
+    return envelope.open_envelope(
+        body,
+        decryption_key=decryption_key,
+        sender_keys=signing_keys(peer, now=now, grace=skew),
+    )
+
+
+def _check_legal_basis(
+    mtype: registry.MessageType, legal_basis: str, categories: set[str]
+) -> None:
+    """The receiver's share of EXCHANGE.md §1.7: the basis's form fits the
+    categories and the type (whether a consent exists is the sender's check)."""
+    personal = categories - registry.FREE_CATEGORIES
+    kind = legal_basis.split(":", 1)[0]
+    if legal_basis == PSEUDONYMOUS:
+        if personal:
+            raise _Refusal("legal_basis_missing")
+        return
+    if legal_basis == VITAL_INTEREST or kind == LEGAL_OBLIGATION:
+        if kind not in mtype.exceptions or (
+            kind == LEGAL_OBLIGATION and not legal_basis.split(":", 1)[1].strip()
+        ):
+            raise _Refusal("legal_basis_missing")
+        return
+    if kind == "consent" and legal_basis.split(":", 1)[1].strip():
+        return
+    raise _Refusal("legal_basis_missing")
+
+
+def _validate(
+    opened: envelope.Opened, now: datetime
+) -> tuple[_Claims, registry.MessageType, BaseModel]:
+    try:
+        claims = _Claims.model_validate(opened.claims)
+    except ValidationError:
+        raise _Refusal("malformed") from None
+    skew = timedelta(seconds=settings.TRM_EXCHANGE_CLOCK_SKEW_SECONDS)
+    if abs(now - claims.sent_at) > skew:
+        raise _Refusal("stale")
+    mtype = registry.message_type(claims.type, claims.v)
+    if mtype is None or mtype.handler is None:
+        raise _Refusal("unsupported_type")
+    try:
+        payload = mtype.schema.model_validate(opened.payload)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        raise _Refusal("schema_invalid", [f[:64] for f in fields[:20]]) from None
+    categories = set(claims.categories)
+    if not categories <= (mtype.categories & registry.CATEGORIES):
+        raise _Refusal("category_not_allowed")
+    _check_legal_basis(mtype, claims.legal_basis, categories)
+    return claims, mtype, payload
+
+
+# --- receive -------------------------------------------------------------------
+
+
+def receive(body: bytes, *, now: datetime | None = None) -> Answer:
+    """Check, apply and record one message; return the signed answer.
+
+    Args:
+        body: the request body (a compact JWE), already size-checked.
+        now: the time to check freshness against (tests); default now.
+    """
+    now = now or timezone.now()
+    if not nodekeys.has_keys():
+        return no_keys_answer()
+    digest = envelope.body_digest(body)
+    try:
+        header = envelope.routing(body)
+    except envelope.EnvelopeError:
+        return rejection("malformed", digest=digest, now=now)
+    sender, msg_id_text = header["from"][:64], header["msg_id"][:64]
+    refuse = {"msg_id": msg_id_text, "sender": sender, "digest": digest, "now": now}
+    try:
+        msg_id = UUID(msg_id_text)
+    except ValueError:
+        return rejection("malformed", **refuse)
+    if header["to"] != settings.TRM_NODE_ID:
+        return rejection("not_for_me", **refuse)
+    peer = Peer.objects.filter(node_id=sender, status=PeerStatus.ACTIVE).first()
+    if peer is None:
+        return rejection("unknown_sender", **refuse)
+    stored = InboxMessage.objects.filter(peer=peer, msg_id=msg_id).first()
+    if stored is not None:
+        return _stored_answer(stored)
+    try:
+        opened = _open(body, header, peer, now)
+        claims, mtype, payload = _validate(opened, now)
+    except envelope.EnvelopeError as exc:
+        return rejection(exc.code, **refuse)
+    except _Refusal as exc:
+        return rejection(exc.code, fields=exc.fields, **refuse)
+    try:
+        return _apply(
+            peer=peer,
+            claims=claims,
+            mtype=mtype,
+            payload=payload,
+            digest=digest,
+            now=now,
+        )
+    except IntegrityError:
+        # The same message recorded meanwhile by a concurrent delivery: this
+        # attempt rolled back entirely; answer as for any re-delivery.
+        stored = InboxMessage.objects.filter(peer=peer, msg_id=msg_id).first()
+        if stored is None:
+            raise
+        return _stored_answer(stored)
+
+
+def _handler_block() -> transaction.Atomic:
+    """The savepoint the handler runs in.
+
+    Handlers apply a message by calling the same domain services a person
+    would, and those are ``atomic(durable=True)``. Here they deliberately run
+    inside the inbox's transaction, so that applying and recording commit or
+    roll back together (EXCHANGE.md §1.4): the savepoint is marked as one that
+    a durable block may nest in, as Django's TestCase marks its own.
+    """
+    block = transaction.atomic()
+    block._from_testcase = True  # type: ignore[attr-defined]
+    return block
+
+
+@transaction.atomic(durable=True)
+def _apply(
+    *,
+    peer: Peer,
+    claims: _Claims,
+    mtype: registry.MessageType,
+    payload: BaseModel,
+    digest: str,
+    now: datetime,
+) -> Answer:
+    msg_id = str(claims.msg_id)
+    state: Conversation | None = None
+    if claims.conversation:
+        # The conversation row serialises messages of one shared case, so the
+        # order check and the apply see the same last_in_seq.
+        state, _created = Conversation.objects.select_for_update().get_or_create(
+            peer=peer, reference=claims.conversation
+        )
+    stored = InboxMessage.objects.filter(peer=peer, msg_id=claims.msg_id).first()
+    if stored is not None:
+        return _stored_answer(stored)
+    seq = claims.seq if state is not None else 0
+    if state is not None:
+        if seq <= state.last_in_seq:
+            return rejection(
+                "seq_reused", msg_id=msg_id, sender=peer.node_id, digest=digest, now=now
+            )
+        if seq > state.last_in_seq + 1:
+            token = _sign(
+                _answer_claims(
+                    msg_id=msg_id,
+                    sender=peer.node_id,
+                    digest=digest,
+                    status="retry_later",
+                    code="order_gap",
+                    now=now,
+                )
+            )
+            return Answer(RETRY_LATER, {"retry_later": token, "code": "retry_later"})
+    inbound = registry.Inbound(
+        sender=peer.node_id,
+        sender_country=peer.country,
+        msg_id=claims.msg_id,
+        type=mtype.name,
+        version=mtype.version,
+        conversation=claims.conversation,
+        seq=seq,
+        in_reply_to=claims.in_reply_to,
+        legal_basis=claims.legal_basis,
+        categories=tuple(sorted(set(claims.categories))),
+        sent_at=claims.sent_at,
+        reply_by=claims.reply_by,
+        payload=payload,
+    )
+    assert mtype.handler is not None  # noqa: S101 - checked by _validate
+    status, code, case_id = InboxStatus.APPLIED, "", None
+    try:
+        with _handler_block():
+            case_id = mtype.handler(inbound)
+    except DomainError as exc:
+        status, code = InboxStatus.REJECTED, f"refused:{exc.code}"[:64]
+    token = _sign(
+        _answer_claims(
+            msg_id=msg_id,
+            sender=peer.node_id,
+            digest=digest,
+            status="accepted" if status == InboxStatus.APPLIED else "rejected",
+            code=code,
+            now=now,
+        )
+    )
+    canonical_payload = nodekeys.canonical(payload.model_dump(mode="json"))
+    message = InboxMessage.objects.create(
+        peer=peer,
+        msg_id=claims.msg_id,
+        type=mtype.name,
+        version=mtype.version,
+        conversation=claims.conversation,
+        seq=seq,
+        in_reply_to=claims.in_reply_to,
+        legal_basis=claims.legal_basis,
+        categories=sorted(set(claims.categories)),
+        case_id=case_id if isinstance(case_id, UUID) else None,
+        # A refused message's data was not accepted: it is not kept.
+        payload_sealed=seal_node(
+            nodekeys.PURPOSE,
+            canonical_payload,
+            context=payload_context(claims.msg_id, "in"),
+        )
+        if status == InboxStatus.APPLIED
+        else None,
+        envelope_digest=digest,
+        status=status,
+        error_code=code,
+        received_at=now,
+        receipt=token,
+    )
+    if state is not None:
+        state.last_in_seq = seq
+        state.save(update_fields=["last_in_seq"])
+    for observer in registry.observers():
+        observer("in", message)
+    audit.record(
+        actor=f"node:{peer.node_id}",
+        action="exchange.message_received",
+        target_type="exchange.message",
+        target_id=msg_id,
+        data={
+            "type": mtype.name,
+            "from": peer.node_id,
+            "digest": digest,
+            "payload_digest": nodekeys.sha256_hex(canonical_payload),
+            "status": status,
+            "code": code,
+        },
+    )
+    if status == InboxStatus.APPLIED:
+        return Answer(202, {"receipt": token})
+    return Answer(STATUS["refused"], {"rejection": token, "code": code})

@@ -1,0 +1,350 @@
+"""Fixtures of the exchange tests: this node's keys, a fake peer node, a test
+message type, and a tiny receiving peer served over HTTP on 127.0.0.1.
+
+The fake peer ``test-peer`` has its own Ed25519 signing and X25519 encryption
+keys, generated here. It crafts envelopes as that peer would (addressed to this
+node's encryption key) and, as :class:`PeerServer`, receives what this node's
+worker sends: it decrypts with the peer's key, verifies this node's signature,
+keeps the message ids it applied and answers with signed receipts — or, when
+switched, is down, fails with 503, says "retry later", rejects, or forges.
+All data is synthetic.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from joserfc.jwk import OKPKey
+from pydantic import BaseModel, ConfigDict
+
+from trm.audit import services as audit
+from trm.common.errors import DomainError
+from trm.exchange import envelope, nodekeys, registry
+from trm.exchange.models import KeyUse, Peer, PeerStatus
+
+PEER_ID = "test-peer"
+NOTE_TYPE = "test.note"
+#: A phrase that must never appear outside the sealed payload.
+SECRET_TEXT = "Fictional note: the blue door on Imaginary Street"
+
+
+def _keypair(curve: str, use: str) -> tuple[OKPKey, dict[str, Any]]:
+    key = OKPKey.generate_key(curve, private=True)  # type: ignore[arg-type]
+    public = key.as_dict(private=False)
+    public.update(
+        {
+            "kid": str(key.thumbprint()),
+            "use": use,
+            "alg": "Ed25519" if use == "sig" else "ECDH-ES+A256KW",
+        }
+    )
+    return key, public
+
+
+class FakePeer:
+    """A peer node's keys and the envelopes it would send to this node."""
+
+    def __init__(self, node_id: str = PEER_ID) -> None:
+        self.node_id = node_id
+        self.sig_key, self.sig_jwk = _keypair("Ed25519", "sig")
+        self.enc_key, self.enc_jwk = _keypair("X25519", "enc")
+
+    @property
+    def jwks(self) -> list[dict[str, Any]]:
+        return [self.sig_jwk, self.enc_jwk]
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        claims: dict[str, Any] = {
+            "msg_id": str(uuid.uuid4()),
+            "type": NOTE_TYPE,
+            "v": 1,
+            "from": self.node_id,
+            "to": settings.TRM_NODE_ID,
+            "sent_at": timezone.now().isoformat(),
+            "conversation": "",
+            "seq": 0,
+            "in_reply_to": None,
+            "legal_basis": "pseudonymous",
+            "categories": ["case_summary"],
+            "reply_by": None,
+        }
+        claims.update(overrides)
+        return claims
+
+    def envelope(
+        self,
+        payload: dict[str, Any] | None = None,
+        *,
+        signing_key: OKPKey | None = None,
+        signing_kid: str | None = None,
+        recipient_jwk: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> tuple[bytes, dict[str, Any]]:
+        """Return (compact JWE as bytes, its claims) sent by this peer."""
+        full = self.claims(**claims)
+        if "legal_basis" not in claims and set(full["categories"]) - {"risk"}:
+            full["legal_basis"] = f"consent:{uuid.uuid4()}"
+        token = envelope.seal(
+            claims=full,
+            payload={"text": "Fictional note"} if payload is None else payload,
+            signing_key=signing_key or self.sig_key,
+            signing_kid=signing_kid or self.sig_jwk["kid"],
+            recipient_jwk=recipient_jwk
+            or nodekeys.current(KeyUse.ENCRYPTION).public_jwk,
+        )
+        return token.encode("ascii"), full
+
+
+def node_signing_keys() -> dict[str, dict[str, Any]]:
+    """This node's public signing keys by kid (to verify its receipts)."""
+    return {k["kid"]: k for k in nodekeys.public_keys() if k["use"] == "sig"}
+
+
+@pytest.fixture
+def node_keys(db: Any) -> Iterator[None]:
+    """This node's exchange keys (``trm keys init``)."""
+    nodekeys.forget_cached_keys()
+    nodekeys.init_keys()
+    yield
+    nodekeys.forget_cached_keys()
+
+
+@pytest.fixture
+def fake_peer(node_keys: None) -> FakePeer:
+    return FakePeer()
+
+
+@pytest.fixture
+def peer(fake_peer: FakePeer) -> Peer:
+    """The fake peer as an active Peer of this node (its address set later by
+    :func:`peer_server`)."""
+    return Peer.objects.create(
+        node_id=fake_peer.node_id,
+        name="Fictional Peer Node",
+        country="MD",
+        base_url="http://127.0.0.1:9",
+        keys=fake_peer.jwks,
+        fingerprint=fake_peer.sig_jwk["kid"],
+        status=PeerStatus.ACTIVE,
+    )
+
+
+# --- the test message type ---------------------------------------------------------
+
+
+class NoteV1(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    number: int = 0
+
+
+class NoteRefused(DomainError):
+    code = "test.note_refused"
+
+
+@transaction.atomic(durable=True)
+def durable_service(*, text: str) -> None:
+    """Stands for a domain service a handler calls (durable, as they are)."""
+    audit.record(
+        actor=None,
+        action="test.note_applied",
+        target_type="test.note",
+        target_id=text[:40],
+    )
+
+
+@dataclass
+class NoteHandler:
+    """Records the messages it applies; can be told to refuse them."""
+
+    calls: list[registry.Inbound] = field(default_factory=list)
+    refuse: bool = False
+    case_id: uuid.UUID | None = None
+
+    def __call__(self, inbound: registry.Inbound) -> uuid.UUID | None:
+        # Writes first, so a refusal shows that what it wrote is not kept.
+        durable_service(text=str(inbound.msg_id))
+        if self.refuse:
+            raise NoteRefused("Refused by the fictional handler.")
+        self.calls.append(inbound)
+        return self.case_id
+
+
+@pytest.fixture
+def note_type() -> Iterator[NoteHandler]:
+    """Register ``test.note`` v1 (categories case_summary and risk)."""
+    handler = NoteHandler()
+    registry.register(
+        registry.MessageType(
+            name=NOTE_TYPE,
+            version=1,
+            schema=NoteV1,
+            categories=frozenset({"case_summary", "risk"}),
+            handler=handler,
+            description="A fictional note for the tests.",
+        )
+    )
+    yield handler
+    registry.unregister(NOTE_TYPE, 1)
+
+
+# --- a receiving peer over HTTP ------------------------------------------------------
+
+
+class PeerServer:
+    """The fake peer's inbox on 127.0.0.1 (a thread of this process).
+
+    ``mode``: ``ok`` (signed receipts; the original one for a re-delivery),
+    ``503``, ``409`` (signed "retry later"), ``reject`` (signed rejection
+    ``schema_invalid``), ``forged`` (a receipt signed by a key the peer never
+    published), ``wrong_msg`` (a genuine receipt about another message),
+    ``wrong_digest`` (a fresh 202 receipt over another digest).
+    """
+
+    def __init__(self, peer: FakePeer, node_keys: dict[str, dict[str, Any]]) -> None:
+        self.peer = peer
+        self.node_keys = node_keys
+        self.mode = "ok"
+        self.posts = 0
+        #: msg_id -> original receipt
+        self.applied: dict[str, str] = {}
+        #: claims of the applied messages, in the order applied
+        self.order: list[dict[str, Any]] = []
+        self.payloads: list[dict[str, Any]] = []
+        self.port = 0
+        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+        self.forger, self.forger_jwk = _keypair("Ed25519", "sig")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                status, answer = server.answer(body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        httpd.daemon_threads = True
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        """Go down: connections are refused until :meth:`start` again."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def _sign(
+        self, claims: dict[str, Any], *, key: OKPKey | None = None, kid: str = ""
+    ) -> str:
+        return envelope.sign_receipt(
+            claims,
+            signing_key=key or self.peer.sig_key,
+            signing_kid=kid or self.peer.sig_jwk["kid"],
+        )
+
+    def answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.posts += 1
+            if self.mode == "503":
+                return 503, {"error": {"code": "unavailable"}}
+            opened = envelope.open_envelope(
+                body, decryption_key=self.peer.enc_key, sender_keys=self.node_keys
+            )
+            claims = opened.claims
+            msg_id = claims["msg_id"]
+            receipt = {
+                "msg_id": msg_id,
+                "from": self.peer.node_id,
+                "to": claims["from"],
+                "digest": envelope.body_digest(body),
+                "status": "accepted",
+                "code": "",
+                "received_at": datetime.now(tz=UTC).isoformat(),
+            }
+            if self.mode == "409":
+                token = self._sign({**receipt, "status": "retry_later"})
+                return 409, {"retry_later": token}
+            if self.mode == "reject":
+                token = self._sign(
+                    {**receipt, "status": "rejected", "code": "schema_invalid"}
+                )
+                return 422, {"rejection": token, "code": "schema_invalid"}
+            if self.mode == "forged":
+                token = self._sign(receipt, key=self.forger, kid=self.forger_jwk["kid"])
+                return 202, {"receipt": token}
+            if self.mode == "wrong_msg":
+                return 202, {
+                    "receipt": self._sign({**receipt, "msg_id": str(uuid.uuid4())})
+                }
+            if self.mode == "wrong_digest":
+                return 202, {"receipt": self._sign({**receipt, "digest": "0" * 64})}
+            if msg_id in self.applied:
+                return 200, {"receipt": self.applied[msg_id]}
+            token = self._sign(receipt)
+            self.applied[msg_id] = token
+            self.order.append(claims)
+            self.payloads.append(opened.payload)
+            return 202, {"receipt": token}
+
+
+@pytest.fixture
+def peer_server(peer: Peer, fake_peer: FakePeer) -> Iterator[PeerServer]:
+    """The fake peer receiving on 127.0.0.1; the Peer row points at it."""
+    server = PeerServer(fake_peer, node_signing_keys())
+    server.start()
+    peer.base_url = server.url
+    peer.save(update_fields=["base_url"])
+    yield server
+    server.stop()
+
+
+class Clock:
+    """Explicit times for delivery runs, starting a little after now."""
+
+    step: ClassVar[timedelta] = timedelta(seconds=1)
+
+    def __init__(self) -> None:
+        self.now = timezone.now() + timedelta(seconds=1)
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

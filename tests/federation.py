@@ -1,0 +1,271 @@
+"""Real TRM node processes on 127.0.0.1 for cross-node tests and benchmarks.
+
+Each :class:`Node` has its own data directory, key-encryption key, database
+(SQLite in its data directory, or a fresh PostgreSQL database when
+``postgres_url`` is given), port, server (``trm serve``) and worker
+(``trm worker``). Nothing is shared between nodes but the network: peers are
+added with ``trm peers add URL --fingerprint F`` exactly as an administrator
+would.
+
+Domain actions inside a node run as Python snippets in that node's environment
+(:meth:`Node.python`), calling the same services the UI calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BIN = Path(sys.executable).parent
+TRM = str(BIN / "trm")
+#: Environment variables of the test process that must not leak into a node.
+_STRIP = (
+    "TRM_KEK",
+    "TRM_KEK_FILE",
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "TRM_KEYSTORE_URL",
+    "TRM_TEST_SQLITE_NAME",
+    "TRM_NODE_ID",
+    "TRM_COUNTRY",
+    "TRM_DATA_DIR",
+    "TRM_SECRET_KEY",
+)
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Node:
+    """One TRM node run as separate processes.
+
+    Args:
+        node_id: the node's id (``TRM_NODE_ID``).
+        country: ISO code (``TRM_COUNTRY``).
+        root: a directory for the node's data (created).
+        postgres_url: e.g. ``postgres://postgres@127.0.0.1:5432``; the node
+            gets its own database ``trm_<node>_<random>`` (and ``…_keystore``),
+            dropped by :meth:`destroy`.
+        extra_env: more settings (e.g. ``TRM_EXCHANGE_RETRY_BASE_SECONDS``).
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        country: str,
+        root: Path,
+        *,
+        postgres_url: str = "",
+        extra_env: dict[str, str] | None = None,
+        sop_variant: str = "baseline",
+    ) -> None:
+        self.node_id = node_id
+        self.country = country
+        self.dir = root / node_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.db_name = ""
+        self.postgres_url = postgres_url.rstrip("/")
+        env = {k: v for k, v in os.environ.items() if k not in _STRIP}
+        env.update(
+            {
+                "TRM_ENV": "development",
+                "TRM_DEBUG": "0",
+                "TRM_NODE_ID": node_id,
+                "TRM_COUNTRY": country,
+                "TRM_NODE_NAME": f"Test node {node_id}",
+                "TRM_DATA_DIR": str(self.dir),
+                "TRM_SOP_VARIANT": sop_variant,
+                "TRM_SECRET_KEY": "federation-test-secret-" + "x" * 32,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if self.postgres_url:
+            self.db_name = f"trm_{node_id.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+            env["DATABASE_URL"] = f"{self.postgres_url}/{self.db_name}"
+        env.update(extra_env or {})
+        self.env = env
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def _psql(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.postgres_url}/postgres", autocommit=True) as c:
+            c.execute(sql)  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        """Create the databases, the KEK, migrate, create the exchange keys."""
+        if self.db_name:
+            for name in (self.db_name, f"{self.db_name}_keystore"):
+                self._psql(f'CREATE DATABASE "{name}"')
+        self.trm("keys", "init", "--if-missing")
+        self.trm("migrate", "--noinput")
+        self.trm("keys", "init", "--if-missing")
+
+    def trm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a ``trm`` command in this node's environment."""
+        done = subprocess.run(
+            [TRM, *args],
+            env=self.env,
+            cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(
+                f"[{self.node_id}] trm {' '.join(args)} failed "
+                f"({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    def python(self, code: str) -> Any:
+        """Run ``code`` in this node with Django set up; return its ``result``.
+
+        The snippet sets a variable ``result`` (JSON-serialisable).
+        """
+        script = (
+            "import json, django, os\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'trm.settings')\n"
+            "django.setup()\n"
+            "result = None\n"
+            + textwrap.dedent(code)
+            + "\nprint('__RESULT__' + json.dumps(result, default=str))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=self.env,
+            cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"[{self.node_id}] snippet failed:\n{done.stderr}")
+        line = [x for x in done.stdout.splitlines() if x.startswith("__RESULT__")][-1]
+        return json.loads(line[len("__RESULT__") :])
+
+    def fingerprint(self) -> str:
+        doc = httpx.get(f"{self.url}/.well-known/trm-node.json", timeout=10).json()
+        return str(doc["fingerprint"])
+
+    def start(self, *, worker: bool = True, exchange_interval: float = 0.3) -> None:
+        """Start the server (and the worker) and wait until it answers."""
+        log = (self.dir / "server.log").open("ab")
+        self.server = subprocess.Popen(
+            [TRM, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if worker:
+            self.start_worker(exchange_interval=exchange_interval)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(
+                    f"[{self.node_id}] server exited:\n"
+                    + (self.dir / "server.log").read_text(errors="replace")[-3000:]
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"[{self.node_id}] server did not start in 60 s")
+
+    def start_worker(self, *, exchange_interval: float = 0.3) -> None:
+        log = (self.dir / "worker.log").open("ab")
+        self.worker = subprocess.Popen(
+            [
+                TRM,
+                "worker",
+                "--interval",
+                "3600",
+                "--exchange-interval",
+                str(exchange_interval),
+            ],
+            env=self.env,
+            cwd=self.dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes] | None, *, kill: bool) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def stop_server(self, *, kill: bool = False) -> None:
+        self._stop(self.server, kill=kill)
+        self.server = None
+
+    def stop_worker(self, *, kill: bool = False) -> None:
+        self._stop(self.worker, kill=kill)
+        self.worker = None
+
+    def stop(self) -> None:
+        self.stop_worker()
+        self.stop_server()
+
+    def destroy(self) -> None:
+        """Stop everything and drop the node's PostgreSQL databases."""
+        self.stop()
+        if self.db_name:
+            for name in (self.db_name, f"{self.db_name}_keystore"):
+                # Best effort: a clean-up failure must not hide the test's result.
+                with contextlib.suppress(Exception):
+                    self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def peer(a: Node, b: Node) -> None:
+    """Make ``a`` and ``b`` peers of each other through ``trm peers add``."""
+    a.trm("peers", "add", b.url, "--fingerprint", b.fingerprint())
+    b.trm("peers", "add", a.url, "--fingerprint", a.fingerprint())
+
+
+def wait_for(
+    condition: Callable[[], Any], *, timeout: float = 60, every: float = 0.3
+) -> Any:
+    """Poll ``condition()`` until it returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {timeout} s")
+        time.sleep(every)
