@@ -27,6 +27,7 @@ from trm.common.api import (
 from trm.consent.api import router as consent_router
 from trm.dataprotection.api import router as dataprotection_router
 from trm.directory.api import router as directory_router
+from trm.exchange.api import router as exchange_router
 from trm.identification.api import router as identification_router
 from trm.referrals.api import router as referrals_router
 from trm.screening.api import router as screening_router
@@ -54,6 +55,7 @@ api.add_router("/", sop_router)
 api.add_router("/consent", consent_router)
 api.add_router("/data-protection", dataprotection_router)
 api.add_router("/directory", directory_router)
+api.add_router("/exchange", exchange_router)
 api.add_router("/cases/{case_id}/screening", screening_router)
 api.add_router("/cases/{case_id}/assistance", assistance_router)
 api.add_router("/cases/{case_id}/assessments", assessments_router)

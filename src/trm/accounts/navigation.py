@@ -59,6 +59,12 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
         frozenset({Role.NODE_ADMINISTRATOR}),
     ),
     (_("Users"), "accounts:user_list", frozenset({Role.NODE_ADMINISTRATOR})),
+    # The exchange with peer nodes (trm.exchange.operations.OPERATOR_ROLES).
+    (
+        _("Exchange"),
+        "exchange:peers",
+        frozenset({Role.NODE_ADMINISTRATOR, Role.NATIONAL_CONTACT_POINT}),
+    ),
     (
         _("Audit log"),
         "audit:entry_list",

@@ -155,11 +155,34 @@ def public_keys() -> list[dict[str, Any]]:
     return out
 
 
+def published_organisations() -> list[dict[str, Any]]:
+    """This node's active organisations, as peers mirror them.
+
+    Public directory data only (id, name, country, HTCDS type, TRM functions):
+    a peer needs them to address a referral to one of them.
+    """
+    from trm.accounts.models import Organisation
+
+    rows = Organisation.objects.filter(home_node="", is_active=True).order_by("pk")
+    return [
+        {
+            "id": str(org.pk),
+            "name": org.name,
+            "country": org.country.code or "",
+            "org_type": org.org_type,
+            "functions": list(org.functions),
+        }
+        for org in rows
+    ]
+
+
 def published() -> dict[str, Any]:
     """The document served at ``/.well-known/trm-node.json``.
 
-    Shape: ``{"node_id", "country", "name", "exchange_url_path", "fingerprint",
-    "keys": [JWK…], "signatures": [compact JWS over the canonical document
+    Shape: ``{"node_id", "country", "name", "inbox", "fingerprint",
+    "keys": [JWK…], "organisations": [{"id", "name", "country", "org_type",
+    "functions"}…] (:func:`published_organisations`),
+    "signatures": [compact JWS over the canonical document
     without "signatures", one per unretired and most recently retired signing
     key]}``. A peer that trusts any of the signing keys can accept the others.
     """
@@ -170,6 +193,7 @@ def published() -> dict[str, Any]:
         "inbox": "/exchange/v1/messages",
         "fingerprint": fingerprint(),
         "keys": public_keys(),
+        "organisations": published_organisations(),
     }
     body = canonical(document)
     signers = list(

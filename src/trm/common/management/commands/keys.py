@@ -1,4 +1,14 @@
-"""``trm keys``: create, locate and rotate the node's key-encryption key."""
+"""``trm keys``: the node's key-encryption key and its exchange keys.
+
+``init`` creates the key-encryption key (KEK) and, once the database is
+migrated, the node's exchange key pairs (Ed25519 signing, X25519 encryption;
+:mod:`trm.exchange.nodekeys`). ``trm keys init --if-missing`` runs before
+``trm migrate`` on a new node, when the exchange keys cannot be stored yet, so
+``trm migrate`` creates them too (:func:`ensure_exchange_keys`), and running
+``trm keys init --if-missing`` after it does the same. ``show`` says where the
+KEK comes from and gives the fingerprint peers check out of band; ``rotate``
+replaces the exchange keys; ``rotate-kek`` replaces the KEK.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    OutputWrapper,
+)
 
 from trm.common import keys
+
+#: Whether the exchange keys can be made: the database is not migrated yet,
+#: the keys are missing, or they exist.
+NOT_MIGRATED, MISSING, PRESENT = "not_migrated", "missing", "present"
 
 
 def _keystore_fingerprint() -> str | None:
@@ -26,22 +46,116 @@ def _keystore_fingerprint() -> str | None:
         return None  # keystore not created or not migrated yet: a new node
 
 
+def _database_migrated() -> bool:
+    """Whether every database (main and keystore) exists and is fully migrated."""
+    from django.db import DatabaseError, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    for alias in settings.DATABASES:
+        connection = connections[alias]
+        name = str(connection.settings_dict.get("NAME") or "")
+        if (
+            connection.vendor == "sqlite"
+            and name
+            and name != ":memory:"
+            and not name.startswith("file:")
+            and "mode=memory" not in name
+            and not Path(name).exists()
+        ):
+            return False  # connecting would create an empty file
+        try:
+            executor = MigrationExecutor(connection)
+            if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+                return False
+        except DatabaseError:
+            return False
+    return True
+
+
+def exchange_key_state() -> str:
+    """Return :data:`NOT_MIGRATED`, :data:`MISSING` or :data:`PRESENT`."""
+    if not _database_migrated():
+        return NOT_MIGRATED
+    from trm.exchange import nodekeys
+
+    return PRESENT if nodekeys.has_keys() else MISSING
+
+
+def create_exchange_keys() -> tuple[str, str]:
+    """Create the exchange key pairs (audited); return (signing, encryption) kids."""
+    from django.db import transaction
+
+    from trm.audit import services as audit
+    from trm.exchange import nodekeys
+    from trm.exchange.models import KeyUse
+
+    with transaction.atomic():
+        nodekeys.init_keys()
+        sig = nodekeys.current(KeyUse.SIGNING).kid
+        enc = nodekeys.current(KeyUse.ENCRYPTION).kid
+        audit.record(
+            actor=None,
+            action="exchange.keys_created",
+            target_type="exchange.node",
+            target_id=settings.TRM_NODE_ID,
+            data={"signing": sig, "encryption": enc},
+        )
+    return sig, enc
+
+
+def ensure_exchange_keys(stdout: OutputWrapper) -> bool:
+    """Create the exchange keys if the node has a KEK, a migrated database and
+    no keys yet (``trm migrate`` calls this last); return whether it did."""
+    try:
+        keys.load_kek()
+    except ImproperlyConfigured:
+        return False  # `trm keys init` creates both
+    if exchange_key_state() != MISSING:
+        return False
+    sig, enc = create_exchange_keys()
+    stdout.write(_created_message(sig, enc))
+    return True
+
+
+def _created_message(sig: str, enc: str) -> str:
+    return (
+        f"Created the exchange keys of node {settings.TRM_NODE_ID} "
+        f"(signing key {sig}, encryption key {enc}).\n"
+        f"Fingerprint to give to peers: {sig}"
+    )
+
+
 class Command(BaseCommand):
     help = (
-        "Manage the node's key-encryption key: `init` creates it, `show` says where "
-        "it comes from, `rotate-kek` replaces it and re-wraps every key."
+        "Manage the node's keys: `init` creates the key-encryption key and the "
+        "exchange keys, `show` says where the key-encryption key comes from and "
+        "gives the fingerprint for peers, `rotate` replaces the exchange keys, "
+        "`rotate-kek` replaces the key-encryption key and re-wraps every key."
     )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        init = sub.add_parser("init", help="Create the key-encryption key file.")
+        init = sub.add_parser(
+            "init",
+            help="Create the key-encryption key file, and the exchange keys once "
+            "the database is migrated.",
+        )
         init.add_argument(
             "--if-missing",
             action="store_true",
-            help="Do nothing (exit 0) when a key is already configured.",
+            help="Create only what is missing; exit 0 when a key is already "
+            "configured.",
         )
-        sub.add_parser("show", help="Say where the key comes from (never the key).")
+        sub.add_parser(
+            "show",
+            help="Say where the key comes from (never the key), the node id and "
+            "the fingerprint to give to peers.",
+        )
+        sub.add_parser(
+            "rotate",
+            help="Replace the exchange keys (peers then run `trm peers refresh`).",
+        )
         rotate = sub.add_parser(
             "rotate-kek",
             help="Create a new key-encryption key and re-wrap every data key with it.",
@@ -58,6 +172,8 @@ class Command(BaseCommand):
             self._show()
         elif action == "init":
             self._init(if_missing=options["if_missing"])
+        elif action == "rotate":
+            self._rotate_exchange_keys()
         else:
             self._rotate(new_key_file=options["new_key_file"])
 
@@ -75,6 +191,44 @@ class Command(BaseCommand):
             f"key-encryption key from {self._source()}, "
             f"fingerprint {keys.kek_fingerprint(kek)}"
         )
+        self.stdout.write(
+            f"node id: {settings.TRM_NODE_ID} (country {settings.TRM_COUNTRY})"
+        )
+        state = exchange_key_state()
+        if state == NOT_MIGRATED:
+            self.stdout.write(
+                "exchange keys: the database is not migrated yet (or not "
+                "reachable); `trm migrate` creates them"
+            )
+            return
+        if state == MISSING:
+            self.stdout.write(
+                "exchange keys: none yet; create them with `trm keys init --if-missing`"
+            )
+            return
+        from trm.exchange import nodekeys
+        from trm.exchange.models import KeyUse
+
+        self.stdout.write(
+            f"exchange signing key: {nodekeys.current(KeyUse.SIGNING).kid}\n"
+            f"exchange encryption key: {nodekeys.current(KeyUse.ENCRYPTION).kid}\n"
+            f"fingerprint to give to peers: {nodekeys.fingerprint()}"
+        )
+
+    def _init_exchange_keys(self, *, quiet: bool) -> bool:
+        """Create the exchange keys if they can be and are missing."""
+        state = exchange_key_state()
+        if state == NOT_MIGRATED and not quiet:
+            self.stdout.write(
+                "The database is not migrated yet (or not reachable), so the "
+                "exchange keys are not created now: `trm migrate` creates them "
+                "(as does `trm keys init --if-missing` after it)."
+            )
+        if state != MISSING:
+            return False
+        sig, enc = create_exchange_keys()
+        self.stdout.write(_created_message(sig, enc))
+        return True
 
     def _init(self, *, if_missing: bool) -> None:
         try:
@@ -83,11 +237,19 @@ class Command(BaseCommand):
             pass  # absent or unusable: handled below
         else:
             if if_missing:
+                self._init_exchange_keys(quiet=True)
                 return
+            missing = (
+                " The exchange keys are missing: `trm keys init --if-missing` "
+                "creates them."
+                if exchange_key_state() == MISSING
+                else ""
+            )
             raise CommandError(
                 f"A key-encryption key is already configured ({self._source()}). "
                 "It is never replaced by `init`: data sealed with it would become "
-                "unreadable. Use `trm keys rotate-kek` to change it."
+                "unreadable. Use `trm keys rotate-kek` to change it, and "
+                f"`trm keys rotate` to replace the exchange keys.{missing}"
             )
         path = keys.kek_file()
         if path.exists():
@@ -106,6 +268,51 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Created the key-encryption key at {path} (mode 0600). "
             "Back it up now, apart from database backups."
+        )
+        self._init_exchange_keys(quiet=False)
+
+    def _rotate_exchange_keys(self) -> None:
+        from django.db import transaction
+
+        from trm.audit import services as audit
+        from trm.exchange import nodekeys
+
+        try:
+            keys.load_kek()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        state = exchange_key_state()
+        if state == NOT_MIGRATED:
+            raise CommandError(
+                "The database is not migrated yet (or not reachable): run "
+                "`trm migrate` first."
+            )
+        if state == MISSING:
+            raise CommandError(
+                "This node has no exchange keys to rotate: run `trm keys init "
+                "--if-missing` to create them."
+            )
+        previous = nodekeys.fingerprint()
+        with transaction.atomic():
+            sig, enc = nodekeys.rotate_keys()
+            audit.record(
+                actor=None,
+                action="exchange.keys_rotated",
+                target_type="exchange.node",
+                target_id=settings.TRM_NODE_ID,
+                data={"signing": sig, "encryption": enc, "previous": previous},
+            )
+        nodekeys.forget_cached_keys()
+        node = settings.TRM_NODE_ID
+        self.stdout.write(
+            f"Rotated the exchange keys of node {node}: signing key {sig}, "
+            f"encryption key {enc}. The old keys are retired, not deleted.\n"
+            f"New fingerprint to give to peers: {sig} (was {previous}).\n"
+            f"Every peer must now run `trm peers refresh {node}`: this node's "
+            "published document is signed by the old key too, so they accept the "
+            "new keys without a new check, as long as they refresh before the "
+            "next rotation. A peer that misses it must check the new fingerprint "
+            f"with you and run `trm peers refresh {node} --fingerprint {sig}`."
         )
 
     def _rotate(self, *, new_key_file: Path | None) -> None:

@@ -1,4 +1,9 @@
-"""``trm migrate``: Django's migrate, applied to the main database and the keystore."""
+"""``trm migrate``: Django's migrate, applied to the main database and the keystore.
+
+Then, on a node with a key-encryption key and no exchange keys yet, it creates
+them (``trm keys init --if-missing`` runs before the first migrate, when they
+cannot be stored yet).
+"""
 
 from __future__ import annotations
 
@@ -53,3 +58,7 @@ class Command(DjangoMigrate):
             if options.get("verbosity", 1) >= 1:
                 self.stdout.write(self.style.MIGRATE_HEADING(f"Database {alias}:"))
             super().handle(*args, **{**options, "database": alias})
+        if not (options.get("plan") or options.get("check_unapplied")):
+            from trm.common.management.commands.keys import ensure_exchange_keys
+
+            ensure_exchange_keys(self.stdout)
