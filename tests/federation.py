@@ -84,7 +84,7 @@ class Node:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.db_name = ""
         self.postgres_url = postgres_url.rstrip("/")
         env = {k: v for k, v in os.environ.items() if k not in _STRIP}
@@ -201,8 +201,9 @@ class Node:
         raise RuntimeError(f"[{self.node_id}] server did not start in 60 s")
 
     def start_worker(self, *, exchange_interval: float = 0.3) -> None:
+        """Start one more worker process (several may run side by side)."""
         log = (self.dir / "worker.log").open("ab")
-        self.worker = subprocess.Popen(
+        worker = subprocess.Popen(
             [
                 TRM,
                 "worker",
@@ -216,6 +217,7 @@ class Node:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        self.workers.append(worker)
 
     @staticmethod
     def _stop(proc: subprocess.Popen[bytes] | None, *, kill: bool) -> None:
@@ -233,8 +235,10 @@ class Node:
         self.server = None
 
     def stop_worker(self, *, kill: bool = False) -> None:
-        self._stop(self.worker, kill=kill)
-        self.worker = None
+        """Stop every worker of the node (SIGKILL with ``kill``)."""
+        for worker in self.workers:
+            self._stop(worker, kill=kill)
+        self.workers = []
 
     def stop(self) -> None:
         self.stop_worker()

@@ -72,12 +72,17 @@ NAMESPACES = (
     "identification",
     "sop",
     "screening",
+    # The node-to-node protocol: no session; peers authenticate by signature.
+    "exchange_protocol",
+    # The exchange's pages: peers and the operator view.
+    "exchange",
 )
 API_PREFIXES = (
     "/api/v1/cases",
     "/api/v1/consent",
     "/api/v1/data-protection",
     "/api/v1/directory",
+    "/api/v1/exchange",
     "/api/v1/referrals",
     "/api/v1/tasks",
 )
@@ -227,6 +232,31 @@ def care_episode_url(suffix: str, prefix: str = "") -> Callable[[Any, str], str]
     return build
 
 
+# The exchange with peer nodes (trm.exchange): routing data, never a payload
+# (that only for the case team, tested in src/trm/exchange/tests). Node
+# administrators and national contact points operate it; only administrators
+# manage the peers.
+EXCHANGE_OPERATORS = frozenset({R.NODE_ADMINISTRATOR, R.NATIONAL_CONTACT_POINT})
+
+
+def exchange_operators(role: str, which: str) -> Outcome:
+    return "ok" if role in EXCHANGE_OPERATORS else "forbidden"
+
+
+def exchange_url(path: str) -> Callable[[Any, str], str]:
+    """Add a fictional peer per side and a dead message about the world's case
+    to it; ``path`` with ``{node}`` and ``{msg_id}`` filled in."""
+
+    def build(w: Any, which: str) -> str:
+        from trm.exchange.tests.remote_nodes import make_peer, outgoing
+
+        peer = make_peer(f"matrix-{which}")
+        message = outgoing(peer, "dead", case_id=w.obj(which, "case").pk)
+        return path.format(node=peer.node_id, msg_id=message.msg_id)
+
+    return build
+
+
 # --- the world each test acts in -----------------------------------------------------
 
 
@@ -329,6 +359,24 @@ def consent_url(
 
 def fixed(url: str) -> Callable[[World, str], str]:
     return lambda w, which: url
+
+
+def with_node_keys(url: str) -> Callable[[World, str], str]:
+    """``url`` on a node that has exchange keys (created inside the endpoint's
+    savepoint, so rolled back with it)."""
+
+    def build(w: World, which: str) -> str:
+        from trm.exchange import nodekeys
+
+        nodekeys.init_keys()
+        return url
+
+    return build
+
+
+def anyone(role: str, which: str) -> Outcome:
+    """A public endpoint: answered alike for every role (and for no session)."""
+    return "ok"
 
 
 def api(path: str) -> Callable[[World, str], str]:
@@ -588,6 +636,27 @@ MATRIX: dict[str, Entry] = {
     ),
     # A prosecutor on the team sees the identity, so the photo too.
     "cases:photo": Entry("GET", case_url("photo/"), team_read),
+    # The transnational channel (trm.cases.messages): the national contact
+    # point alerts a counterpart node; those who meet the person (and the NCP)
+    # send an urgent safety alert.
+    "cases:alert": Entry(
+        "GET", case_url("alert/"), team_roles(frozenset({R.NATIONAL_CONTACT_POINT}))
+    ),
+    "cases:safety_alert": Entry(
+        "GET",
+        case_url("safety-alert/"),
+        team_roles(
+            frozenset(
+                {
+                    R.NATIONAL_CONTACT_POINT,
+                    R.CASE_MANAGER,
+                    R.SERVICE_PROVIDER,
+                    R.GUARDIAN,
+                    R.FIRST_CONTACT_POINT,
+                }
+            )
+        ),
+    ),
     "consent:record": Entry(
         "GET", case_url("record/", prefix="/consent/case/"), team_read
     ),
@@ -1317,6 +1386,70 @@ MATRIX: dict[str, Entry] = {
         directory_url(prefix="/api/v1/directory/"),
         node_admin,
         lambda w, _: {"service_types": ["shelter"], "region": "Fictional Region"},
+        api=True,
+    ),
+    # The node-to-node protocol (trm.exchange.protocol_urls): public, no session
+    # or CSRF; a peer is authenticated by the signature inside what it sends
+    # (src/trm/exchange/tests/test_inbox.py covers the anonymous calls). An
+    # empty JSON body reaches the inbox's logic and is refused as malformed.
+    "exchange_protocol:inbox": Entry(
+        "POST", with_node_keys("/exchange/v1/messages"), anyone, api=True
+    ),
+    "exchange_protocol:well_known": Entry(
+        "GET", with_node_keys("/.well-known/trm-node.json"), anyone
+    ),
+    # The exchange's pages and API (trm.exchange.views, trm.exchange.api).
+    "exchange:peers": Entry("GET", fixed("/exchange/"), exchange_operators),
+    "exchange:peer_add": Entry("GET", fixed("/exchange/add/"), node_admin),
+    "exchange:peer_detail": Entry(
+        "GET", exchange_url("/exchange/peers/{node}/"), exchange_operators
+    ),
+    "exchange:peer_disable": Entry(
+        "GET", exchange_url("/exchange/peers/{node}/disable/"), node_admin
+    ),
+    "exchange:peer_enable": Entry(
+        "GET", exchange_url("/exchange/peers/{node}/enable/"), node_admin
+    ),
+    "exchange:peer_refresh": Entry(
+        "GET", exchange_url("/exchange/peers/{node}/refresh/"), node_admin
+    ),
+    "exchange:peer_remove": Entry(
+        "GET", exchange_url("/exchange/peers/{node}/remove/"), node_admin
+    ),
+    "exchange:messages": Entry(
+        "GET",
+        exchange_url("/exchange/peers/{node}/messages/?status=dead"),
+        exchange_operators,
+    ),
+    "exchange:message_detail": Entry(
+        "GET",
+        exchange_url("/exchange/peers/{node}/messages/out/{msg_id}/"),
+        exchange_operators,
+    ),
+    "exchange:message_retry": Entry(
+        "POST",
+        exchange_url("/exchange/peers/{node}/messages/out/{msg_id}/retry/"),
+        exchange_operators,
+    ),
+    "GET /api/v1/exchange/peers": Entry(
+        "GET", fixed("/api/v1/exchange/peers"), exchange_operators, api=True
+    ),
+    "GET /api/v1/exchange/peers/{node_id}/messages": Entry(
+        "GET",
+        exchange_url("/api/v1/exchange/peers/{node}/messages?status=dead"),
+        exchange_operators,
+        api=True,
+    ),
+    "GET /api/v1/exchange/messages/{msg_id}": Entry(
+        "GET",
+        exchange_url("/api/v1/exchange/messages/{msg_id}"),
+        exchange_operators,
+        api=True,
+    ),
+    "POST /api/v1/exchange/messages/{msg_id}/retry": Entry(
+        "POST",
+        exchange_url("/api/v1/exchange/messages/{msg_id}/retry"),
+        exchange_operators,
         api=True,
     ),
     # Screening pages and API (trm.screening).

@@ -342,6 +342,14 @@ TRM_EXCHANGE_LEASE_SECONDS = env_int(
 TRM_EXCHANGE_MAX_BODY_BYTES = env_int(
     "TRM_EXCHANGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024, maximum=100 * 2**20
 )
+# Messages one worker sends at the same time (to different conversations).
+# SQLite allows one writer at a time: one by default there.
+TRM_EXCHANGE_CONCURRENCY = env_int(
+    "TRM_EXCHANGE_CONCURRENCY",
+    1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 8,
+    minimum=1,
+    maximum=64,
+)
 if TRM_EXCHANGE_LEASE_SECONDS <= TRM_EXCHANGE_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "TRM_EXCHANGE_LEASE_SECONDS must be longer than TRM_EXCHANGE_TIMEOUT_SECONDS."

@@ -18,6 +18,9 @@ os.environ.setdefault("TRM_COUNTRY", "BG")
 os.environ.setdefault("TRM_SECRET_KEY", "test-only-secret-key-" + "x" * 32)
 os.environ.setdefault("TRM_DATA_DIR", tempfile.mkdtemp(prefix="trm-test-"))
 os.environ.setdefault("TRM_KEK", base64.b64encode(os.urandom(32)).decode())
+# Tests run in one transaction per test: delivery threads with their own
+# connections would not see its data.
+os.environ.setdefault("TRM_EXCHANGE_CONCURRENCY", "1")
 
 from trm.settings import *  # noqa: F403
 

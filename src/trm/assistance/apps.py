@@ -23,3 +23,8 @@ class AssistanceConfig(AppConfig):
                 "info_only": _("Information given on how to come back"),
             },
         )
+
+        # Return-side message types (schemas only): EXCHANGE.md §3.
+        from trm.assistance.messages import register_all
+
+        register_all()

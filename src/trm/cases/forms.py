@@ -463,3 +463,83 @@ class NoteForm(forms.Form):
             field.choices = [(v, lbl) for v, lbl in Visibility.choices if v in allowed]
             if Visibility.TEAM not in allowed and field.choices:
                 field.initial = field.choices[0][0]
+
+
+# --- the transnational channel (trm.cases.messages) --------------------------------
+
+
+class _PeerForm(forms.Form):
+    peer_node = forms.ChoiceField(label=_("Counterpart node"), choices=[])
+
+    def __init__(
+        self, *args: Any, peers: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["peer_node"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = [("", "—"), *(peers or [])]
+
+
+class AlertForm(_PeerForm):
+    """Alert a counterpart node (SOPS §6.4 M1): pseudonymous, no name travels."""
+
+    urgency = forms.ChoiceField(
+        label=_("Urgency"), choices=[], widget=forms.RadioSelect, initial="normal"
+    )
+    requests = forms.MultipleChoiceField(
+        label=_("What do you ask the counterpart for?"),
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from trm.cases.messages import REQUEST_LABELS, URGENCY_LABELS
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["urgency"]).choices = list(
+            URGENCY_LABELS.items()
+        )
+        cast(forms.ChoiceField, self.fields["requests"]).choices = list(
+            REQUEST_LABELS.items()
+        )
+
+
+class SafetyAlertForm(_PeerForm):
+    """An urgent safety alert (SOPS §6.4 M14), sent without consent."""
+
+    nature = forms.ChoiceField(label=_("Nature of the risk"), choices=[])
+    people_at_risk = forms.MultipleChoiceField(
+        label=_("Who is at risk"),
+        choices=[],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    actions_requested = forms.MultipleChoiceField(
+        label=_("What do you ask the counterpart to do?"),
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reason = forms.CharField(
+        label=_("The risk, and why it cannot wait for consent"),
+        max_length=MAX_REASON_CHARS,
+        help_text=_(
+            "Sent to the counterpart as risk information and kept on the timeline. "
+            "Write only what protecting the person needs."
+        ),
+        widget=forms.Textarea(attrs={"rows": 4, **NO_AUTOFILL}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from trm.cases.messages import PEOPLE_AT_RISK, SAFETY_ACTIONS, SAFETY_NATURES
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["nature"]).choices = [
+            ("", "—"),
+            *SAFETY_NATURES.items(),
+        ]
+        cast(forms.ChoiceField, self.fields["people_at_risk"]).choices = list(
+            PEOPLE_AT_RISK.items()
+        )
+        cast(forms.ChoiceField, self.fields["actions_requested"]).choices = list(
+            SAFETY_ACTIONS.items()
+        )

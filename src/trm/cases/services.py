@@ -51,7 +51,13 @@ from trm.cases.models import (
     PersonIndex,
     Visibility,
 )
-from trm.cases.tracks import TRACKS, Assistance, ChildProtection, Reflection
+from trm.cases.tracks import (
+    TRACKS,
+    Assistance,
+    ChildProtection,
+    Reflection,
+    TransnationalLink,
+)
 from trm.common.htcds import Gender
 from trm.common.languages import is_language_code
 from trm.dataprotection import crypto
@@ -717,6 +723,10 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
     audit.record(
         actor=actor, action="cases.case_closed", target=case, data={"reason": reason}
     )
+    # A case linked abroad: tell every peer of its conversation (SOPS §6.4 M11).
+    from trm.cases.messages import announce_closure
+
+    announce_closure(case=case, actor=actor)
     return case
 
 
@@ -865,3 +875,493 @@ def record_case_event(
     return _event(
         case, actor=actor, kind=kind, visibility=visibility, detail=detail, code=code
     )
+
+
+# --- cases linked across a border (the exchange) ----------------------------------
+
+#: A shared case reference (SOPS §6.4 ``trm_case_ref``): 1–64 letters, digits
+#: and ``. _ -``. This node makes ``<node id>-<12 random hex>``.
+TRM_CASE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
+def new_trm_case_ref() -> str:
+    """Return a fresh shared case reference ``<TRM_NODE_ID>-<random 12 hex>``."""
+    import secrets
+
+    return f"{settings.TRM_NODE_ID[:51]}-{secrets.token_hex(6)}"
+
+
+def _clean_trm_case_ref(reference: str) -> str:
+    reference = reference.strip()
+    if not reference or len(reference) > 64 or not TRM_CASE_REF.fullmatch(reference):
+        raise CaseInvalidInput(
+            _("Not a shared case reference."), details={"field": "trm_case_ref"}
+        )
+    return reference
+
+
+def ensure_trm_case_ref(*, actor: User | None, case: Case) -> str:
+    """Give a locked ``case`` a shared case reference if it has none (inside the
+    caller's transaction) and return it."""
+    if not case.trm_case_ref:
+        case.trm_case_ref = new_trm_case_ref()
+        case.save(update_fields=["trm_case_ref", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="cases.trm_case_ref_assigned",
+            target=case,
+            data={"trm_case_ref": case.trm_case_ref},
+        )
+    return case.trm_case_ref
+
+
+def set_transnational(
+    *, actor: User | None, case: Case, target: str, code: str = ""
+) -> Case:
+    """Move the transnational track of a locked ``case`` on behalf of the
+    exchange (a message applied, an acknowledgement received): no role check,
+    the message's own checks stand for it. Records the move like
+    :func:`move_track` (timeline event, audit); a no-op when already there.
+
+    Raises:
+        TransitionNotAllowed: the track cannot reach ``target`` from its state.
+    """
+    current = case.transnational
+    if current == target:
+        return case
+    definition = TRACKS["transnational"]
+    direct: dict[str, set[str]] = {
+        # A peer's alert or acknowledgement links a case directly.
+        TransnationalLink.LINKED: {
+            TransnationalLink.NO_LINK,
+            TransnationalLink.NCP_NOTIFIED,
+            TransnationalLink.UNLINKED,
+        },
+        # A peer's closure unlinks it.
+        TransnationalLink.UNLINKED: {TransnationalLink.NCP_NOTIFIED},
+    }
+    if case.is_closed and target != TransnationalLink.UNLINKED:
+        raise TransitionNotAllowed(
+            _("The case is closed."), details={"track": "transnational", "to": target}
+        )
+    if not (
+        definition.allowed(current, target) or current in direct.get(target, set())
+    ):
+        raise TransitionNotAllowed(
+            _("%(track)s cannot move from “%(a)s” to “%(b)s”.")
+            % {
+                "track": definition.label,
+                "a": definition.states(current).label,
+                "b": definition.states(target).label,
+            },
+            details={"track": "transnational", "from": current, "to": target},
+        )
+    case.transnational = target
+    case.save(update_fields=["transnational", "updated_at"])
+    _event(
+        case,
+        actor=actor,
+        kind="case.track_moved",
+        track="transnational",
+        from_state=current,
+        to_state=target,
+        code=code,
+    )
+    audit.record(
+        actor=actor,
+        action="cases.track_moved",
+        target=case,
+        data={"track": "transnational", "from": current, "to": target},
+    )
+    return case
+
+
+@transaction.atomic
+def case_open_linked(
+    *,
+    actor: User,
+    organisation_id: UUID,
+    trm_case_ref: str,
+    identity: PersonIdentity | None = None,
+    gender: str = Gender.NOT_SPECIFIED_UNKNOWN,
+    age_band: str = AgeBand.UNKNOWN,
+    may_be_child: bool = False,
+    citizenships: Iterable[str] = (),
+    languages: Iterable[str] = (),
+) -> Case:
+    """Open this node's case linked to a case on a peer node (SOPS §6.4 M1).
+
+    Called by message handlers inside the inbox's transaction (so it is not
+    ``durable``): ``actor`` is a node user standing for the peer's
+    organisation (:mod:`trm.accounts.node_users`), so it is
+    neither required to belong to the lead organisation nor put on the team.
+    The case is led by this node's organisation ``organisation_id``, carries
+    the shared reference ``trm_case_ref`` and starts with the transnational
+    track "linked" (the national contact point sees it through node policy and
+    builds the team). Without ``identity`` the person has no identifying data
+    at all (nothing is invented); a child, or a person who ``may_be_child``,
+    is presumed a child and the child-protection track starts (rule 3).
+
+    Raises:
+        CaseInvalidInput: unknown or inactive lead organisation, a reference
+            that is not one, an unknown code, or a case already linked under
+            that reference on this node (``details["reason"]`` "already_linked").
+    """
+    reference = _clean_trm_case_ref(trm_case_ref)
+    lead = Organisation.objects.filter(
+        pk=organisation_id, is_active=True, home_node=""
+    ).first()
+    if lead is None:
+        raise CaseInvalidInput(
+            _("Choose the lead organisation."), details={"field": "lead_organisation"}
+        )
+    age_band = age_band or AgeBand.UNKNOWN
+    countries, langs = _clean_attributes(
+        gender=gender, age_band=age_band, citizenships=citizenships, languages=languages
+    )
+    if Case.objects.filter(trm_case_ref=reference).exists():
+        raise CaseInvalidInput(
+            _("A case is already linked under this shared reference."),
+            details={"field": "trm_case_ref", "reason": "already_linked"},
+        )
+    now = timezone.now()
+    identity = (identity or PersonIdentity()).checked()
+    _check_birth_date(identity.birth_date, now.date())
+    if identity.birth_date is not None and age_band == AgeBand.UNKNOWN:
+        age_band = AgeBand.for_age(_age_in_years(identity.birth_date, now.date()))
+    presumed_child = AgeBand(age_band).is_child or may_be_child
+    person = Person(
+        data_key_id=crypto.create_data_key(),
+        gender=gender,
+        age_band=age_band,
+        age_uncertain=identity.birth_date_is_estimate,
+        presumed_child=presumed_child,
+        citizenships=countries,
+        languages=langs,
+    )
+    person.sealed_identity = _seal_identity(person, identity)
+    person.save(force_insert=True)
+    _reindex(person, identity)
+    case = Case(
+        number=_next_case_number(now),
+        person=person,
+        lead_organisation=lead,
+        opened_at=now,
+        opened_by=actor,
+        trm_case_ref=reference,
+        transnational=TransnationalLink.LINKED,
+        child_protection=(
+            ChildProtection.GUARDIAN_REQUESTED
+            if presumed_child
+            else ChildProtection.NOT_APPLICABLE
+        ),
+    )
+    case.save(force_insert=True)
+    _event(case, actor=actor, kind="case.opened")
+    _event(
+        case,
+        actor=actor,
+        kind="case.linked",
+        track="transnational",
+        from_state=TransnationalLink.NO_LINK,
+        to_state=TransnationalLink.LINKED,
+    )
+    if presumed_child:
+        _record_child_protection_started(case, actor=actor)
+    audit.record(
+        actor=actor,
+        action="cases.case_opened_linked",
+        target=case,
+        data={
+            "number": case.number,
+            "lead": str(lead.pk),
+            "trm_case_ref": reference,
+            "identity": identity != PersonIdentity(),
+        },
+    )
+    return case
+
+
+# --- alerts to a counterpart node (SOPS §6.4 M1, M14) -------------------------------
+
+#: What a case alert may ask the counterpart for (SOPS §6.4 M1).
+ALERT_REQUESTS = (
+    "identity_check",
+    "family_risk_information",
+    "return_planning",
+    "services",
+)
+ALERT_URGENCIES = ("normal", "urgent")
+#: Who sends an urgent safety alert (M14: any NCP or service provider; the
+#: case manager, guardian and first contact point meet the person too).
+SAFETY_ALERT_ROLES = frozenset(
+    {
+        Role.NATIONAL_CONTACT_POINT,
+        Role.CASE_MANAGER,
+        Role.SERVICE_PROVIDER,
+        Role.GUARDIAN,
+        Role.FIRST_CONTACT_POINT,
+    }
+)
+MAX_ALERT_REASON_CHARS = 2000
+
+
+def _clean_choices(
+    values: Iterable[str], allowed: Iterable[str], field: str
+) -> list[str]:
+    chosen = list(dict.fromkeys(v for v in values if v))
+    allowed_set = set(allowed)
+    if not chosen or any(v not in allowed_set for v in chosen):
+        raise CaseInvalidInput(_("Choose from the list."), details={"field": field})
+    return chosen
+
+
+@transaction.atomic(durable=True)
+def case_alert_send(
+    *,
+    actor: User,
+    case_id: UUID,
+    peer_node: str,
+    urgency: str,
+    requests: Iterable[str],
+) -> Case:
+    """Alert the counterpart node of a case with a link abroad (SOPS §6.4 M1).
+
+    Only a national contact point sends it (on the team, or seeing the case
+    because it has a link abroad). The alert is pseudonymous: the shared
+    reference (given now if the case has none), sex, age band, presumed child,
+    claimed nationality, exploitation type, urgency, what is asked, and the
+    sending organisation with the contact's role — never a name. The
+    transnational track moves to "counterpart alerted" (through "national
+    contact point notified" when it had no link); a case already linked keeps
+    its state. The counterpart's ``case.alert.ack`` links it.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired (not a national contact point),
+        CaseInvalidInput (unknown urgency or request; that node already
+        alerted for this case), TransitionNotAllowed (closed case),
+        PeerUnavailable (no such active peer).
+    """
+    from trm.cases import messages
+    from trm.exchange import services as exchange
+
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if Role.NATIONAL_CONTACT_POINT not in access.roles:
+        raise CaseRoleRequired(
+            _("Only the national contact point alerts a counterpart node."),
+            details={"allowed_roles": [Role.NATIONAL_CONTACT_POINT]},
+        )
+    if case.is_closed:
+        raise TransitionNotAllowed(_("The case is closed."))
+    if urgency not in ALERT_URGENCIES:
+        raise CaseInvalidInput(_("Choose the urgency."), details={"field": "urgency"})
+    asked = _clean_choices(requests, ALERT_REQUESTS, "requests")
+    peer = exchange.active_peer(peer_node)
+    if case.trm_case_ref and messages.alerted(case, peer.node_id):
+        raise CaseInvalidInput(
+            _("That node was already alerted about this case."),
+            details={"field": "peer_node", "reason": "already_alerted"},
+        )
+    current = case.transnational
+    if current == TransnationalLink.NO_LINK:
+        move_track(
+            actor=actor,
+            case=case,
+            access=access,
+            track="transnational",
+            target=TransnationalLink.NCP_NOTIFIED,
+            reason="",
+        )
+    if case.transnational in {
+        TransnationalLink.NCP_NOTIFIED,
+        TransnationalLink.UNLINKED,
+    }:
+        move_track(
+            actor=actor,
+            case=case,
+            access=access,
+            track="transnational",
+            target=TransnationalLink.COUNTERPART_ALERTED,
+            reason="",
+        )
+    reference = ensure_trm_case_ref(actor=actor, case=case)
+    message = exchange.enqueue(
+        to_node=peer.node_id,
+        type=messages.CASE_ALERT,
+        payload=messages.case_alert_payload(
+            case, urgency=urgency, requests=asked, organisation=actor.organisation
+        ),
+        legal_basis=exchange.PSEUDONYMOUS,
+        conversation=reference,
+        reply_by=timezone.now() + messages.answer_time(urgency),
+        case_id=case.pk,
+        actor=actor,
+    )
+    _event(case, actor=actor, kind="case.alert_sent", code=urgency)
+    audit.record(
+        actor=actor,
+        action="cases.alert_sent",
+        target=case,
+        data={
+            "to": peer.node_id,
+            "urgency": urgency,
+            "requests": asked,
+            "message": str(message.msg_id),
+        },
+    )
+    return case
+
+
+@transaction.atomic(durable=True)
+def safety_alert_send(
+    *,
+    actor: User,
+    case_id: UUID,
+    peer_node: str,
+    nature: str,
+    reason: str,
+    actions_requested: Iterable[str],
+    people_at_risk: Iterable[str] = (),
+) -> Case:
+    """Send an urgent safety alert to a counterpart node (SOPS §6.4 M14).
+
+    Allowed without the person's consent when life or safety is at risk (legal
+    basis ``vital_interest``, the one exception the message type declares):
+    the reason is therefore required; it travels as the description of the
+    risk (category ``risk`` only), is kept sealed on the timeline and its
+    digest audited. The track does not move.
+
+    Raises:
+        CaseNotFound, CaseRoleRequired, CaseInvalidInput (no reason, unknown
+        nature, action or person at risk), TransitionNotAllowed (closed case),
+        PeerUnavailable, InvalidText.
+    """
+    import hashlib
+
+    from trm.cases import messages
+    from trm.common.text import clean_multiline_text, has_visible_text
+    from trm.exchange import services as exchange
+
+    case = _locked_case(case_id)
+    access = _access_or_404(actor, case)
+    if not (access.roles & SAFETY_ALERT_ROLES):
+        raise CaseRoleRequired(
+            _("Only these roles on the case may do this: %(roles)s.")
+            % {
+                "roles": ", ".join(
+                    str(Role(r).label) for r in sorted(SAFETY_ALERT_ROLES)
+                )
+            },
+            details={"allowed_roles": sorted(SAFETY_ALERT_ROLES)},
+        )
+    if access.via_policy and Role.NATIONAL_CONTACT_POINT not in access.roles:
+        raise CaseRoleRequired(_("Join the case team to do this."))
+    if case.is_closed:
+        raise TransitionNotAllowed(_("The case is closed."))
+    if nature not in messages.SAFETY_NATURES:
+        raise CaseInvalidInput(
+            _("Choose the nature of the risk."), details={"field": "nature"}
+        )
+    actions = _clean_choices(
+        actions_requested, messages.SAFETY_ACTIONS, "actions_requested"
+    )
+    at_risk = list(dict.fromkeys(people_at_risk))
+    if any(p not in messages.PEOPLE_AT_RISK for p in at_risk):
+        raise CaseInvalidInput(
+            _("Choose from the list."), details={"field": "people_at_risk"}
+        )
+    reason = (reason or "").strip()
+    if not has_visible_text(reason):
+        raise CaseInvalidInput(
+            _(
+                "Say why life or safety is at risk: an alert without consent needs "
+                "its reason recorded."
+            ),
+            details={"field": "reason"},
+        )
+    reason = clean_multiline_text(
+        reason, field="reason", max_length=MAX_ALERT_REASON_CHARS
+    )
+    peer = exchange.active_peer(peer_node)
+    reference = ensure_trm_case_ref(actor=actor, case=case)
+    message = exchange.enqueue(
+        to_node=peer.node_id,
+        type=messages.SAFETY_ALERT,
+        payload=messages.safety_alert_payload(
+            case,
+            nature=nature,
+            description=reason,
+            actions=actions,
+            people_at_risk=at_risk,
+            organisation=actor.organisation,
+            role=sorted(access.roles & SAFETY_ALERT_ROLES)[0],
+        ),
+        legal_basis=exchange.VITAL_INTEREST,
+        categories=["risk"],
+        conversation=reference,
+        case_id=case.pk,
+        actor=actor,
+    )
+    _event(
+        case,
+        actor=actor,
+        kind="case.safety_alert_sent",
+        code=nature,
+        detail="" if case.person.is_erased else reason,
+    )
+    audit.record(
+        actor=actor,
+        action="cases.safety_alert_sent",
+        target=case,
+        data={
+            "to": peer.node_id,
+            "nature": nature,
+            "actions": actions,
+            "legal_basis": exchange.VITAL_INTEREST,
+            "reason_digest": hashlib.sha256(reason.encode()).hexdigest(),
+            "message": str(message.msg_id),
+        },
+    )
+    return case
+
+
+def person_set_received_identity(
+    *, actor: User | None, case: Case, identity: PersonIdentity
+) -> bool:
+    """Give the person of a locked linked ``case`` the identity a peer sent,
+    if they have none yet (inner helper for message handlers; no role check:
+    the message's consent was checked by its sender and the categories by the
+    exchange). Identity entered here is never overwritten. Returns True if it
+    was set.
+
+    Raises:
+        CaseInvalidInput, InvalidText: the identity does not pass the checks
+            every entered identity passes.
+    """
+    person = Person.objects.select_for_update().get(pk=case.person_id)
+    if person.is_erased or person.sealed_identity is None:
+        return False
+    current = PersonIdentity.model_validate_json(
+        crypto.unseal_for(
+            person.data_key_id,
+            person.sealed_identity,
+            context=person.identity_context(),
+        )
+    )
+    if current != PersonIdentity():
+        return False
+    identity = identity.checked()
+    _check_birth_date(identity.birth_date, timezone.now().date())
+    person.sealed_identity = _seal_identity(person, identity)
+    person.save(update_fields=["sealed_identity", "updated_at"])
+    _reindex(person, identity)
+    case.person = person
+    _event(case, actor=actor, kind="person.identity_received")
+    audit.record(
+        actor=actor,
+        action="cases.person_identity_received",
+        target=person,
+        data={"case": str(case.pk)},
+    )
+    return True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trm.cases import views
+from trm.cases import exchange_views, views
 
 app_name = "cases"
 
@@ -24,4 +24,10 @@ urlpatterns = [
         name="edit_identity",
     ),
     path("<uuid:case_id>/photo/", views.case_photo_view, name="photo"),
+    path("<uuid:case_id>/alert/", exchange_views.case_alert_view, name="alert"),
+    path(
+        "<uuid:case_id>/safety-alert/",
+        exchange_views.case_safety_alert_view,
+        name="safety_alert",
+    ),
 ]

@@ -205,6 +205,12 @@ class EventRow:
     text: str
     detail: str | None
     restricted: bool
+    #: An urgent safety alert (SOPS §6.4 M14): flagged on the timeline.
+    urgent: bool = False
+
+
+#: Timeline events flagged urgent.
+URGENT_EVENTS = frozenset({"case.safety_alert_received", "case.safety_alert_sent"})
 
 
 def _event_text(event: CaseEvent) -> str:
@@ -218,7 +224,16 @@ def _event_text(event: CaseEvent) -> str:
         }
         why = move_code_label(event.track, event.code)
         return f"{text} · {why}" if why else text
+    if event.kind.startswith("exchange.") and event.code:
+        # The message type (never its payload): e.g. "case.alert".
+        return f"{event_kind_label(event.kind)} · {event.code}"
     return event_kind_label(event.kind)
+
+
+def _event_actor(event: CaseEvent) -> str:
+    if event.actor is None and event.kind.startswith(("exchange.", "consent.")):
+        return _("the transnational channel")
+    return _name(event.actor)
 
 
 def _attributes(case: Case) -> dict[str, Any]:
@@ -267,10 +282,11 @@ def _render_detail(
         "timeline": [
             EventRow(
                 at=view.event.at,
-                actor=_name(view.event.actor),
+                actor=_event_actor(view.event),
                 text=_event_text(view.event),
                 detail=view.detail,
                 restricted=view.event.visibility != Visibility.TEAM,
+                urgent=view.event.kind in URGENT_EVENTS,
             )
             for view in events
         ],

@@ -27,6 +27,7 @@ from trm.common.errors import DomainError, NotFound
 from trm.common.forms import add_domain_error
 from trm.consent import selectors, services
 from trm.consent.forms import ConsentForm, read_evidence
+from trm.consent.messages import withdrawal_status
 from trm.consent.models import DataCategory
 
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
@@ -107,6 +108,13 @@ def consent_detail_view(request: HttpRequest, consent_id: UUID) -> HttpResponse:
             "case": detail.case,
             "categories": [labels.get(c, c) for c in detail.consent.categories],
             "extension": EXTENSIONS.get(detail.consent.evidence_content_type, ""),
+            # Where the withdrawal stands with each node that received data
+            # under the consent (no personal data: nodes, states, times).
+            "withdrawals": (
+                withdrawal_status(detail.consent)
+                if detail.consent.withdrawn_at is not None
+                else []
+            ),
         },
     )
 

@@ -27,13 +27,18 @@ workers do not queue behind each other). A worker that dies after claiming
 leaves the message to be retried when the lease ends; if it died after the peer
 applied it, the peer answers the re-delivery with its original receipt.
 
-Network I/O happens outside any database transaction.
+Network I/O happens outside any database transaction. One worker sends up to
+``TRM_EXCHANGE_CONCURRENCY`` messages at a time from a pool of threads (each
+with its own database connection); a batch never holds two messages of one
+conversation (only heads are due), so order is kept.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -238,15 +243,17 @@ def _verified(
 
 
 def _deliver_one(
-    message: OutboxMessage, *, client: httpx.Client, now: datetime
+    message: OutboxMessage, *, client: httpx.Client, now: datetime | None
 ) -> Outcome:
+    """Seal, send and record one message. ``now`` fixes the clock (tests);
+    otherwise each step reads the time it happens at."""
     try:
-        body = seal_message(message, now=now)
+        body = seal_message(message, now=now or timezone.now())
     except _NoPeerKey:
-        return _failed(message, "no_peer_key", now=now)
+        return _failed(message, "no_peer_key", now=now or timezone.now())
     except Exception as exc:
         logger.error("exchange: sealing failed: %s", type(exc).__name__)
-        return _failed(message, "seal_failed", now=now)
+        return _failed(message, "seal_failed", now=now or timezone.now())
     digest = envelope.body_digest(body)
     url = message.peer.base_url.rstrip("/") + INBOX_PATH
     try:
@@ -257,12 +264,12 @@ def _deliver_one(
             timeout=settings.TRM_EXCHANGE_TIMEOUT_SECONDS,
         )
     except httpx.TimeoutException:
-        return _failed(message, "timeout", now=now)
+        return _failed(message, "timeout", now=now or timezone.now())
     except httpx.ConnectError:
-        return _failed(message, "connect_error", now=now)
+        return _failed(message, "connect_error", now=now or timezone.now())
     except httpx.HTTPError:
-        return _failed(message, "http_error", now=now)
-    return _answered(message, response, digest=digest, now=now)
+        return _failed(message, "http_error", now=now or timezone.now())
+    return _answered(message, response, digest=digest, now=now or timezone.now())
 
 
 def _answered(
@@ -516,6 +523,39 @@ def notify_failures(failed: list[tuple[OutboxMessage, Outcome]]) -> int:
 
 # --- the run ------------------------------------------------------------------------
 
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _sender_pool() -> ThreadPoolExecutor:
+    """The worker process's sending threads (created on first use, kept: each
+    keeps its database connection between runs)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.TRM_EXCHANGE_CONCURRENCY,
+                thread_name_prefix="trm-exchange-send",
+            )
+        return _pool
+
+
+def _send_batch(
+    batch: list[OutboxMessage], *, client: httpx.Client, now: datetime | None
+) -> list[tuple[OutboxMessage, Outcome]]:
+    """Deliver a batch of claimed messages, several at a time when configured.
+
+    A batch holds at most one message per conversation (only heads are
+    claimed), so sending its messages side by side keeps every conversation's
+    order.
+    """
+    if settings.TRM_EXCHANGE_CONCURRENCY <= 1 or len(batch) <= 1:
+        return [(m, _deliver_one(m, client=client, now=now)) for m in batch]
+    outcomes = _sender_pool().map(
+        lambda m: _deliver_one(m, client=client, now=now), batch
+    )
+    return list(zip(batch, outcomes, strict=True))
+
 
 def deliver_due(
     *,
@@ -533,7 +573,6 @@ def deliver_due(
     Returns:
         ``{"sent", "retrying", "rejected", "dead"}`` counts.
     """
-    now = now or timezone.now()
     counts = {"sent": 0, "retrying": 0, "rejected": 0, "dead": 0}
     if not nodekeys.has_keys():
         # Nothing can be signed yet: leave the outbox as it is (no attempt is
@@ -549,11 +588,10 @@ def deliver_due(
         # A conversation's next message becomes due once its predecessor is
         # sent, so claim again until nothing more is due.
         while handled < limit:
-            batch = claim_due(now=now, limit=limit - handled)
+            batch = claim_due(now=now or timezone.now(), limit=limit - handled)
             if not batch:
                 break
-            for message in batch:
-                outcome = _deliver_one(message, client=http, now=now)
+            for message, outcome in _send_batch(batch, client=http, now=now):
                 counts[outcome.status] += 1
                 if outcome.status in ("rejected", "dead"):
                     failed.append((message, outcome))

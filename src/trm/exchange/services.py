@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
@@ -243,3 +243,138 @@ def sealed_payload(message: OutboxMessage) -> dict[str, Any]:
     )
     value: dict[str, Any] = json.loads(raw)
     return value
+
+
+# --- consent withdrawn: what went out under a basis ------------------------------
+
+#: Why a message was cancelled before sending (``OutboxMessage.last_error``).
+CANCELLED_CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+def recipients_of_basis(legal_basis: str) -> list[Peer]:
+    """Return the peers that received, or may have received, messages sent
+    under ``legal_basis`` (e.g. ``consent:<id>``), by node id.
+
+    "Received": delivered with a receipt (SENT). "May have received": a
+    delivery was attempted (``attempts > 0``) without a receipt — retrying,
+    dead, or cancelled after an attempt — since the receiver may have applied
+    it and only its receipt was lost. A message never attempted (pending, or
+    cancelled before its first attempt) did not leave; a rejected one was not
+    kept by the receiver.
+    """
+    rows = (
+        OutboxMessage.objects.filter(legal_basis=legal_basis)
+        .exclude(status=OutboxStatus.REJECTED)
+        .filter(models.Q(status=OutboxStatus.SENT) | models.Q(attempts__gt=0))
+        .values_list("peer_id", flat=True)
+        .distinct()
+    )
+    return list(Peer.objects.filter(pk__in=list(rows)).order_by("node_id"))
+
+
+def cancel_pending_for_basis(
+    *, legal_basis: str, actor: Any = None
+) -> list[OutboxMessage]:
+    """Cancel the messages under ``legal_basis`` that have not left yet (inside
+    the caller's transaction, e.g. a consent's withdrawal) and return them.
+
+    Cancelled: every pending or retrying message under the basis, except one
+    in a conversation whose delivery was already attempted (``attempts > 0``):
+    the peer may have applied it (its receipt lost), and cancelling it would
+    hand its sequence number to the next message, which the peer would refuse
+    as reused. It is left to finish; the withdrawal notice that follows it in
+    the same conversation restricts it on arrival
+    (:func:`recipients_of_basis` counts that peer).
+
+    A cancelled message of a conversation would leave a gap the peer waits on
+    for ever (messages are applied in ``seq`` order), so the later unsent
+    messages of that conversation move down to close it and the
+    conversation's counter goes back by as many; the cancelled row leaves the
+    conversation (its ``conversation`` is cleared, ``last_error`` says why).
+    Each cancellation is audited (``exchange.message_cancelled``).
+    """
+    candidates = list(
+        OutboxMessage.objects.select_for_update()
+        .filter(
+            legal_basis=legal_basis,
+            status__in=[OutboxStatus.PENDING, OutboxStatus.RETRYING],
+        )
+        .order_by("created_at", "seq")
+    )
+    cancelled: list[OutboxMessage] = []
+    by_conversation: dict[tuple[int, str], list[OutboxMessage]] = {}
+    for message in candidates:
+        if message.conversation:
+            if message.attempts > 0:
+                continue
+            by_conversation.setdefault(
+                (message.peer_id, message.conversation), []
+            ).append(message)
+        else:
+            _cancel(message, actor=actor)
+            cancelled.append(message)
+    for (peer_id, reference), messages in by_conversation.items():
+        cancelled.extend(
+            _cancel_in_conversation(
+                peer_id=peer_id, reference=reference, messages=messages, actor=actor
+            )
+        )
+    return cancelled
+
+
+def _cancel(message: OutboxMessage, *, actor: Any, conversation: str = "") -> None:
+    message.status = OutboxStatus.CANCELLED
+    message.last_error = CANCELLED_CONSENT_WITHDRAWN
+    fields = ["status", "last_error"]
+    if message.conversation:
+        message.conversation = ""
+        fields.append("conversation")
+    message.save(update_fields=fields)
+    audit.record(
+        actor=actor,
+        action="exchange.message_cancelled",
+        target_type="exchange.message",
+        target_id=str(message.msg_id),
+        data={
+            "type": message.type,
+            "to": message.peer.node_id,
+            "digest": message.payload_digest,
+            "reason": CANCELLED_CONSENT_WITHDRAWN,
+            "conversation": conversation,
+            "seq": message.seq,
+        },
+    )
+
+
+def _cancel_in_conversation(
+    *, peer_id: int, reference: str, messages: list[OutboxMessage], actor: Any
+) -> list[OutboxMessage]:
+    state = Conversation.objects.select_for_update().get(
+        peer_id=peer_id, reference=reference
+    )
+    gone = {m.msg_id for m in messages}
+    first = min(m.seq for m in messages)
+    later = list(
+        OutboxMessage.objects.select_for_update()
+        .filter(peer_id=peer_id, conversation=reference, seq__gt=first)
+        .exclude(msg_id__in=gone)
+        .order_by("seq")
+    )
+    if any(
+        m.status not in {OutboxStatus.PENDING, OutboxStatus.RETRYING} for m in later
+    ):
+        # A later message already left (or ended): its seq cannot move, so the
+        # cancelled ones would leave a gap. Never the case while the worker
+        # sends only the head of a conversation; refuse to guess.
+        return []
+    for message in messages:
+        _cancel(message, actor=actor, conversation=reference)
+    removed = sorted(m.seq for m in messages)
+    for message in later:
+        shift = sum(1 for seq in removed if seq < message.seq)
+        if shift:
+            message.seq -= shift
+            message.save(update_fields=["seq"])
+    state.last_out_seq -= len(removed)
+    state.save(update_fields=["last_out_seq"])
+    return messages

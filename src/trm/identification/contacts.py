@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
+from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseInvalidInput, TransitionNotAllowed
 from trm.cases.models import Case, Person, Visibility
 from trm.cases.services import (
@@ -87,6 +88,23 @@ def identity_verification_request(
         CaseNotFound, CaseRoleRequired, ConsularCheckBlocked, CaseInvalidInput.
     """
     case, access = lock_case(actor=actor, case_id=case_id)
+    record_verification_request(
+        actor=actor, case=case, access=access, channel=channel, note=note
+    )
+    return case
+
+
+def record_verification_request(
+    *, actor: User, case: Case, access: CaseAccess, channel: str, note: str = ""
+) -> None:
+    """Check and record a verification request on a locked ``case`` (inner
+    helper: the request of a channel above, and the exchange's
+    ``identity.verify.request`` through the national contact point).
+
+    Raises:
+        CaseRoleRequired, ConsularCheckBlocked, CaseInvalidInput,
+        TransitionNotAllowed.
+    """
     require_open(case)
     require_roles(access, VERIFICATION_ROLES)
     if channel not in VerificationChannel.ALL:
@@ -114,7 +132,6 @@ def identity_verification_request(
         detail=note,
     )
     audit_case(actor, "identification.verification_requested", case, channel=channel)
-    return case
 
 
 @transaction.atomic(durable=True)

@@ -51,3 +51,11 @@ class NotReceiver(PermissionDenied):
     on a referral it received."""
 
     code = "referrals.not_receiver"
+
+
+class ExchangeMismatch(Conflict):
+    """A message of a peer node about a referral does not fit this node's
+    record of it: another conversation, or a referral key already used by
+    another node's referral (``details["reason"]``)."""
+
+    code = "referrals.exchange_mismatch"

@@ -25,7 +25,7 @@ from trm.cases.models import Case, Visibility
 from trm.cases.services import lock_case, record_case_event, require_live_person
 from trm.identification.common import clean_reason, require_roles
 from trm.referrals.content import seal_text
-from trm.referrals.errors import ReferralNotFound
+from trm.referrals.errors import ReferralNotFound, RemoteNotSetUp
 from trm.referrals.models import (
     MOVES,
     REASONS,
@@ -236,7 +236,7 @@ def seal_outcome(referral: Referral, text: str) -> None:
     )
 
 
-def tell_remote(referral: Referral, kind: str) -> None:
+def tell_remote(referral: Referral, kind: str, *, actor: User | None = None) -> None:
     """Tell a peer node that a referral it received ended (codes only)."""
     organisation = referral.to_organisation
     if organisation is None or not organisation.home_node or referral.sent_at is None:
@@ -253,5 +253,50 @@ def tell_remote(referral: Referral, kind: str) -> None:
             exchange_key=referral.exchange_key,
             to_organisation_id=organisation.pk,
             payload={"status": referral.status, "code": referral.outcome_code},
+            actor=actor,
+        )
+    )
+
+
+def tell_sender(
+    referral: Referral,
+    kind: str,
+    *,
+    actor: User | None,
+    payload: dict[str, object],
+) -> None:
+    """Tell the peer node that referred the person what its receiver did.
+
+    For a referral that came from an organisation of a peer node (this node
+    holds the receiving copy), hand the answer (:data:`~trm.referrals.
+    transport.ANSWER_KINDS`, codes only) to the transport inside the caller's
+    transaction; nothing for a referral made on this node.
+
+    Raises:
+        RemoteNotSetUp: no transport is registered (the answer could not
+            travel, so the move is refused rather than lost).
+    """
+    organisation = referral.from_organisation
+    if not organisation.home_node:
+        return
+    transport = remote_transport()
+    if transport is None:
+        raise RemoteNotSetUp(
+            _(
+                "This referral came from another node (%(node)s), and the exchange "
+                "with %(node)s is not set up on this node: the answer cannot reach it."
+            )
+            % {"node": organisation.home_node},
+            details={"node": organisation.home_node},
+        )
+    transport(
+        RemoteMessage(
+            kind=kind,
+            node=organisation.home_node,
+            referral_id=referral.pk,
+            exchange_key=referral.exchange_key,
+            to_organisation_id=organisation.pk,
+            payload=payload,
+            actor=actor,
         )
     )

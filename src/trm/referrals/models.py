@@ -286,6 +286,9 @@ class Referral(models.Model):
         blank=True,
         related_name="+",
     )
+    #: On the receiving node of a referral from a peer node: the id of the
+    #: consent on the sending node (a reference only; the consent lives there).
+    remote_consent_ref = models.UUIDField(null=True, blank=True)
     risk_shared_without_consent = models.BooleanField(default=False)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT
@@ -346,6 +349,12 @@ class Referral(models.Model):
         """True when the receiving organisation belongs to a peer node."""
         org = self.to_organisation
         return org is not None and bool(org.home_node)
+
+    @property
+    def is_from_peer(self) -> bool:
+        """True when the referring organisation belongs to a peer node (this
+        node holds the receiving copy of a referral made abroad)."""
+        return bool(self.from_organisation.home_node)
 
     @property
     def awaiting_reply(self) -> bool:
@@ -444,3 +453,39 @@ class ReferralFeedback(models.Model):
 
     def text_context(self) -> bytes:
         return b"trm:referral-feedback:" + self.id.bytes
+
+
+class Direction(models.TextChoices):
+    OUT = "out", _("Sent to the peer node")
+    IN = "in", _("Received from the peer node")
+
+
+class ReferralMessage(models.Model):
+    """A message of the exchange about a referral abroad (no content).
+
+    Links the referral to the exchange's outbox or inbox row (by ``msg_id``)
+    so that its page can show whether each message was delivered, rejected or
+    is still waiting. The exchange knows only the case; this row knows the
+    referral.
+    """
+
+    referral = models.ForeignKey(
+        Referral, on_delete=models.CASCADE, related_name="exchange_messages"
+    )
+    msg_id = models.UUIDField()
+    type = models.CharField(max_length=64)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    #: The outcome or status the message carried (a code).
+    code = models.CharField(max_length=40, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["direction", "msg_id"], name="referral_message_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.direction})"

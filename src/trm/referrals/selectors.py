@@ -17,6 +17,7 @@ No access looks exactly like no such referral (404).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,11 +29,14 @@ from trm.accounts.models import Role, User
 from trm.audit import services as audit
 from trm.cases.access import CaseAccess, case_access
 from trm.cases.models import Case
+from trm.exchange.models import OutboxMessage
 from trm.referrals.content import Meeting, open_json, open_text
 from trm.referrals.errors import NotReceiver, ReferralNotFound
 from trm.referrals.models import (
+    Direction,
     Referral,
     ReferralFeedback,
+    ReferralMessage,
     ReferralTransition,
     Side,
     Status,
@@ -344,3 +348,94 @@ def shared_for_receiver(*, user: User, referral: Referral) -> SharedView:
         unreadable=unreadable,
         feedback=feedback,
     )
+
+
+# --- referrals abroad -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExchangeDelivery:
+    """One exchange message of a referral abroad, as its page shows it.
+
+    Attributes:
+        message: the referral's record of the message (type, direction, code).
+        state: ``waiting``, ``retrying``, ``delivered``, ``rejected``,
+            ``failed`` (dead: the national contact points were told),
+            ``cancelled`` (withdrawn before it left) or ``received``.
+        at: when it was delivered or received (None while waiting).
+        code: the receiving node's rejection code (e.g.
+            ``refused:referrals.not_accepting``), or the last error code.
+    """
+
+    message: ReferralMessage
+    state: str
+    at: datetime | None
+    code: str = ""
+
+    @property
+    def problem(self) -> bool:
+        return self.state in {"rejected", "failed"}
+
+    @property
+    def label(self) -> str:
+        """What the message was, in words (no content)."""
+        if self.message.type == "referral.request":
+            return _("The referral")
+        labels = {
+            "accepted": _("Answer: accepted"),
+            "declined": _("Answer: declined"),
+            "started": _("Answer: the services started"),
+            "completed": _("Answer: completed"),
+            "feedback": _("Feedback from the receiver"),
+            "cancelled": _("Cancellation by the referrer"),
+            "revoked": _("Revocation: the person withdrew consent"),
+        }
+        return labels.get(self.message.code, self.message.type)
+
+
+#: Outbox status → what the referral page says.
+_DELIVERY_STATES = {
+    "pending": "waiting",
+    "retrying": "retrying",
+    "sent": "delivered",
+    "rejected": "rejected",
+    "dead": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def exchange_deliveries(*, referral: Referral) -> list[ExchangeDelivery]:
+    """Return the exchange messages of a referral abroad, oldest first, each
+    with its delivery state (:class:`ExchangeDelivery`).
+
+    Types, states, codes and times only — no content: not audited. The caller
+    has checked the user's access to the referral.
+    """
+    records = list(ReferralMessage.objects.filter(referral=referral))
+    outgoing = {
+        m.msg_id: m
+        for m in OutboxMessage.objects.filter(
+            msg_id__in=[r.msg_id for r in records if r.direction == Direction.OUT]
+        ).only("msg_id", "status", "sent_at", "last_error", "receipt_claims")
+    }
+    deliveries = []
+    for record in records:
+        if record.direction == Direction.IN:
+            deliveries.append(
+                ExchangeDelivery(message=record, state="received", at=record.at)
+            )
+            continue
+        out = outgoing.get(record.msg_id)
+        if out is None:
+            continue
+        claims = out.receipt_claims if isinstance(out.receipt_claims, dict) else {}
+        state = _DELIVERY_STATES.get(out.status, "waiting")
+        code = ""
+        if state == "rejected":
+            code = str(claims.get("code") or out.last_error)[:64]
+        elif state in {"retrying", "failed"}:
+            code = out.last_error
+        deliveries.append(
+            ExchangeDelivery(message=record, state=state, at=out.sent_at, code=code)
+        )
+    return deliveries

@@ -26,7 +26,10 @@ exchange's inbox calls these same services with the local user that stands for
 that organisation, so a referral abroad runs through this same state machine.
 Sending to such an organisation hands the referral to the transport registered
 with :func:`register_remote_transport` (in the sending transaction), and is
-refused while none is registered.
+refused while none is registered; the app registers the exchange's
+(:func:`trm.referrals.messages.send_over_exchange`: ``referral.request``,
+``referral.cancelled``), and the receiving node answers with
+``referral.response`` (:mod:`trm.referrals.messages`).
 
 Source: SOPS §2 SOP 1 step 6 [BG 1.4 steps 1-5], §3, §6.1 Referral, §6.3
 "Domestic referral to named organisation", §6.5 rule 7.
@@ -417,6 +420,7 @@ def referral_send(
                 exchange_key=referral.exchange_key,
                 to_organisation_id=organisation.pk,
                 payload=_remote_payload(referral, snapshot, risk, meeting),
+                actor=actor,
             )
         )
     else:
@@ -465,7 +469,7 @@ def _cancel(referral: Referral, *, actor: User, reason: str, text: str) -> Refer
     )
     if was_sent:
         if referral.is_remote:
-            tell_remote(referral, "referral.cancelled")
+            tell_remote(referral, "referral.cancelled", actor=actor)
         else:
             after_commit(partial(notifications.notify_receivers_ended, referral.pk))
     return referral

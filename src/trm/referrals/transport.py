@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 
@@ -24,16 +25,22 @@ class RemoteMessage:
     """What the referral state machine asks the exchange to deliver.
 
     Attributes:
-        kind: ``"referral.sent"``, ``"referral.cancelled"`` or
-            ``"referral.revoked"`` (then the receiving node must destroy
-            everything but risk information: SOPS §6.4 M13).
-        node: the peer node's id (the receiving organisation's ``home_node``).
+        kind: from the referring node: ``"referral.sent"``,
+            ``"referral.cancelled"`` or ``"referral.revoked"`` (then the
+            receiving node must destroy everything but risk information: SOPS
+            §6.4 M13); from the receiving node, its answer
+            (:data:`ANSWER_KINDS`): ``"referral.accepted"``,
+            ``"referral.declined"``, ``"referral.started"``,
+            ``"referral.completed"`` or ``"referral.feedback"``.
+        node: the peer node's id (the other organisation's ``home_node``).
         referral_id: this node's id of the referral.
         exchange_key: the id both nodes use for the referral (idempotency).
-        to_organisation_id: the receiving organisation.
+        to_organisation_id: the organisation the message goes to (this node's
+            row standing for it).
         payload: for ``referral.sent``, what was shared and how (personal data:
             only the categories the consent covers, and risk information);
             codes only for the other kinds.
+        actor: who made the move (the audit entry of the message), if a user.
     """
 
     kind: str
@@ -42,6 +49,17 @@ class RemoteMessage:
     exchange_key: UUID
     to_organisation_id: UUID
     payload: dict[str, object] = field(default_factory=dict)
+    actor: Any = None
+
+
+#: The receiving node's answers, by the outcome they carry.
+ANSWER_KINDS: dict[str, str] = {
+    "referral.accepted": "accepted",
+    "referral.declined": "declined",
+    "referral.started": "started",
+    "referral.completed": "completed",
+    "referral.feedback": "feedback",
+}
 
 
 RemoteTransport = Callable[[RemoteMessage], None]

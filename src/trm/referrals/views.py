@@ -341,6 +341,11 @@ def referral_detail_view(request: HttpRequest, referral_id: UUID) -> HttpRespons
             "no_inbox_users": bool(referral.to_organisation_id)
             and not referral.is_remote
             and receivers == 0,
+            "deliveries": (
+                selectors.exchange_deliveries(referral=referral)
+                if referral.is_remote or referral.is_from_peer
+                else []
+            ),
         },
     )
 

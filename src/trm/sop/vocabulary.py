@@ -42,6 +42,22 @@ EVENTS: dict[str, Promise] = {
     "case.note_added": _("Note added"),
     "consent.recorded": _("Consent recorded"),
     "consent.withdrawn": _("Consent withdrawn"),
+    # The transnational channel (trm.exchange through trm.cases, trm.consent,
+    # trm.identification): SOPS §6.2 region F, §6.4
+    "case.linked": _("Linked with a case abroad"),
+    "person.identity_received": _("Identity details received from a counterpart"),
+    "case.alert_sent": _("Counterpart node alerted"),
+    "case.alert_received": _("Alert received from a counterpart node"),
+    "case.alert_acknowledged": _("Counterpart node acknowledged the alert"),
+    "case.safety_alert_sent": _("Urgent safety alert sent abroad"),
+    "case.safety_alert_received": _("Urgent safety alert received from abroad"),
+    "case.closure_received": _("The counterpart closed its case"),
+    "exchange.message_sent": _("Message sent to a counterpart node"),
+    "exchange.message_received": _("Message received from a counterpart node"),
+    "consent.restricted": _(
+        "Data received under a consent withdrawn abroad restricted or erased"
+    ),
+    "consent.withdrawal_confirmed": _("Counterpart confirmed a consent withdrawal"),
     # SOP 1 Identification (trm.screening, trm.identification)
     "sop1.screening_recorded": _("Screening recorded"),
     "sop1.no_indication_closed": _("Closed: no indication of trafficking"),
@@ -61,6 +77,13 @@ EVENTS: dict[str, Promise] = {
     "sop1.guardian_appointed": _("Guardian appointed"),
     "sop1.child_protection_notified": _("Child-protection authority notified"),
     "sop1.identity_verification_requested": _("Identity verification requested"),
+    "sop1.identity_verification_received": _(
+        "Identity verification asked by a counterpart node"
+    ),
+    "sop1.identity_verification_answered": _(
+        "Identity verification answered to a counterpart node"
+    ),
+    "sop1.identity_verification_result": _("Identity verification result received"),
     "sop1.enforced_removal_recorded": _("Enforced removal recorded"),
     # SOP 2 First assistance (trm.assessments, trm.referrals; the assistance
     # pathway itself is recorded as case.track_moved with a code)

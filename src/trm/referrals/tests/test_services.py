@@ -55,6 +55,7 @@ from trm.referrals.tests.factories import (
 from trm.referrals.transport import (
     RemoteMessage,
     register_remote_transport,
+    remote_transport,
     unregister_remote_transport,
 )
 
@@ -937,12 +938,22 @@ def test_withdrawing_another_consent_changes_nothing(caseworker_a, case, shelter
 # --- receivers on other nodes ------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _restore_transport():
+    """Tests replace the exchange's transport; put it back afterwards."""
+    registered = remote_transport()
+    yield
+    if registered is None:
+        unregister_remote_transport()
+    else:
+        register_remote_transport(registered)
+
+
 @pytest.fixture
 def fake_transport():
     messages: list[RemoteMessage] = []
     register_remote_transport(messages.append)
-    yield messages
-    unregister_remote_transport()
+    return messages
 
 
 def test_a_remote_receiver_without_the_exchange_is_refused(caseworker_a, case):
@@ -989,11 +1000,8 @@ def test_a_transport_that_fails_refuses_the_referral(caseworker_a, case):
         raise RuntimeError("outbox unavailable")
 
     register_remote_transport(broken)
-    try:
-        with pytest.raises(RuntimeError):
-            services.referral_send(actor=caseworker_a, referral_id=referral.pk)
-    finally:
-        unregister_remote_transport()
+    with pytest.raises(RuntimeError):
+        services.referral_send(actor=caseworker_a, referral_id=referral.pk)
     referral.refresh_from_db()
     assert referral.status == Status.DRAFT
 
