@@ -12,7 +12,10 @@ through the services a person would use and the real exchange:
 * the Moldovan node goes down; the shelter accepts meanwhile: the
   ``referral.response`` waits in Serbia's outbox and is retried, and once
   Moldova is back it arrives and the referral is accepted there — delivered
-  once, nothing lost.
+  once, nothing lost;
+* the person withdraws the consent in Moldova: ``consent.withdrawn`` reaches
+  Serbia, whose copy of the referral is revoked (shared content destroyed),
+  and ``consent.withdrawn.done`` comes back.
 """
 
 from __future__ import annotations
@@ -61,14 +64,15 @@ ServiceProfileFactory(organisation=shelter, accepts_referrals=True,
                       capacity_updated_at=timezone.now() - timedelta(days=1))
 case = open_case(cm, given_names="Fictiona", family_names="Testova (fictional)",
                  citizenships=["MD"])
-consent_for(cm, case, shelter, categories=("identity", "case_summary"))
+consent = consent_for(cm, case, shelter, categories=("identity", "case_summary"))
 referral = services.referral_create(
     actor=cm, case_id=case.pk, to_organisation_id=shelter.pk,
     services=["shelter"], categories=["identity", "case_summary"],
     texts={"case_summary": "Needs a safe place (fictional).",
            "risk": "Fictional risk note."})
 services.referral_send(actor=cm, referral_id=referral.pk)
-result = {"referral": str(referral.pk), "case": str(case.pk)}
+result = {"referral": str(referral.pk), "case": str(case.pk),
+          "consent": str(consent.pk)}
 """
 
 RECEIVED = """
@@ -90,6 +94,30 @@ STATUS = """
 from trm.referrals.models import Referral
 r = Referral.objects.get(pk=REFERRAL)
 result = {"status": r.status, "case_ref": r.case.trm_case_ref}
+"""
+
+WITHDRAW = """
+from trm.accounts.models import User
+from trm.consent.services import consent_withdraw
+consent_withdraw(actor=User.objects.get(username="cm-md"), consent_id=CONSENT)
+result = True
+"""
+
+RESTRICTED = """
+from trm.exchange.models import InboxMessage
+from trm.referrals.models import Referral
+r = Referral.objects.get(pk=REFERRAL)
+result = r.status == "revoked" and {
+    "shared_left": bool(r.sealed_shared),
+    "withdrawn": list(InboxMessage.objects.filter(type="consent.withdrawn")
+                      .values_list("status", flat=True)),
+}
+"""
+
+CONFIRMED = """
+from trm.exchange.models import InboxMessage
+result = list(InboxMessage.objects.filter(type="consent.withdrawn.done")
+              .values_list("status", flat=True))
 """
 
 OUTBOX = """
@@ -159,3 +187,15 @@ def test_a_referral_crosses_the_border_and_its_answer_comes_back(nodes):
     # retries did not deliver anything twice.
     assert [(t, s) for t, s, _ in md.python(OUTBOX)] == [("referral.request", "sent")]
     assert [(t, s) for t, s, _ in rs.python(OUTBOX)] == [("referral.response", "sent")]
+
+    # The person withdraws the consent in Moldova: the restriction reaches
+    # Serbia, which revokes its copy (shared content gone, risk kept) and
+    # confirms; Moldova holds the confirmation.
+    md.python(WITHDRAW.replace("CONSENT", repr(sent["consent"])))
+    restricted = wait_for(
+        lambda: rs.python(RESTRICTED.replace("REFERRAL", repr(received["id"]))),
+        timeout=60,
+    )
+    assert restricted["withdrawn"] == ["applied"]
+    assert not restricted["shared_left"]
+    assert wait_for(lambda: md.python(CONFIRMED), timeout=60) == ["applied"]
