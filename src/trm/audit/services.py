@@ -120,6 +120,55 @@ def record(
     return entry
 
 
+def record_many(
+    *,
+    actor: Any,
+    action: str,
+    target_type: str,
+    items: list[tuple[str, dict[str, Any]]],
+) -> list[AuditEntry]:
+    """Append one entry per ``(target_id, data)`` of ``items``, chained in that
+    order, with one lock of the chain's head and one insert (a worker recording
+    a batch of deliveries). Same rules as :func:`record`.
+
+    Raises:
+        AuditOutsideTransaction: when not inside ``transaction.atomic``.
+    """
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(
+            "audit.record_many() must be called inside the transaction of the change."
+        )
+    if not items:
+        return []
+    actor_id, actor_kind = _actor_fields(actor)
+    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    key = _audit_key()
+    entries = []
+    seq, prev = head.seq, head.hash
+    for target_id, data in items:
+        seq += 1
+        entry = AuditEntry(
+            seq=seq,
+            at=timezone.now(),
+            actor_id=actor_id,
+            actor_kind=actor_kind,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data_digest=keyed_digest(data),
+            prev_hash=prev,
+        )
+        entry.hash = entry.compute_hash()
+        entry.mac = _mac(key, b"entry", entry.hash)
+        prev = entry.hash
+        entries.append(entry)
+    AuditEntry.objects.bulk_create(entries)
+    head.seq, head.hash = seq, prev
+    head.mac = _mac(key, b"head", f"{head.seq}:{head.hash}")
+    head.save(update_fields=["seq", "hash", "mac"])
+    return entries
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     """Outcome of :func:`verify`.

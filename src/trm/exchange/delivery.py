@@ -82,6 +82,11 @@ class Outcome:
 
     status: str
     code: str = ""
+    #: For ``sent``: the receipt, its claims and when it arrived (recorded for
+    #: the whole batch at once by :func:`_mark_sent`).
+    receipt: str = ""
+    claims: dict[str, Any] | None = None
+    at: datetime | None = None
 
 
 # --- claiming ----------------------------------------------------------------------
@@ -292,8 +297,7 @@ def _answered(
         )
         if claims is None:
             return _failed(message, "bad_receipt", now=now)
-        _mark_sent(message, token=token, claims=claims, now=now)
-        return Outcome("sent")
+        return Outcome("sent", receipt=token, claims=claims, at=now)
     if status == 409 and "retry_later" in data:
         if _verified(data["retry_later"], message=message, status="retry_later"):
             return _retry_later(message, now=now)
@@ -316,28 +320,48 @@ def _audit_data(message: OutboxMessage, **more: Any) -> dict[str, Any]:
     return {"type": message.type, "to": message.peer.node_id, **more}
 
 
-def _mark_sent(
-    message: OutboxMessage, *, token: str, claims: dict[str, Any], now: datetime
-) -> None:
+def _mark_sent(delivered: list[tuple[OutboxMessage, Outcome]]) -> None:
+    """Record the receipts of a batch in one transaction (one audit entry
+    per message, chained with one lock of the audit head)."""
+    if not delivered:
+        return
+    rows = []
+    for message, outcome in delivered:
+        claims = outcome.claims or {}
+        message.status = OutboxStatus.SENT
+        message.sent_at = outcome.at
+        message.receipt = outcome.receipt
+        message.receipt_claims = claims
+        message.envelope_digest = str(claims.get("digest", ""))[:64]
+        message.last_error = ""
+        rows.append(message)
     with transaction.atomic():
-        OutboxMessage.objects.filter(msg_id=message.msg_id).update(
-            status=OutboxStatus.SENT,
-            sent_at=now,
-            receipt=token,
-            receipt_claims=claims,
-            envelope_digest=claims["digest"][:64],
-            last_error="",
+        OutboxMessage.objects.bulk_update(
+            rows,
+            [
+                "status",
+                "sent_at",
+                "receipt",
+                "receipt_claims",
+                "envelope_digest",
+                "last_error",
+            ],
         )
-        audit.record(
+        audit.record_many(
             actor=None,
             action="exchange.message_delivered",
             target_type="exchange.message",
-            target_id=str(message.msg_id),
-            data=_audit_data(
-                message,
-                digest=claims["digest"],
-                receipt_digest=nodekeys.sha256_hex(token.encode()),
-            ),
+            items=[
+                (
+                    str(message.msg_id),
+                    _audit_data(
+                        message,
+                        digest=str((outcome.claims or {}).get("digest", "")),
+                        receipt_digest=nodekeys.sha256_hex(outcome.receipt.encode()),
+                    ),
+                )
+                for message, outcome in delivered
+            ],
         )
 
 
@@ -591,7 +615,9 @@ def deliver_due(
             batch = claim_due(now=now or timezone.now(), limit=limit - handled)
             if not batch:
                 break
-            for message, outcome in _send_batch(batch, client=http, now=now):
+            results = _send_batch(batch, client=http, now=now)
+            _mark_sent([(m, o) for m, o in results if o.status == "sent"])
+            for message, outcome in results:
                 counts[outcome.status] += 1
                 if outcome.status in ("rejected", "dead"):
                     failed.append((message, outcome))

@@ -125,6 +125,34 @@ def test_record_after_a_rollback_reuses_the_sequence_number(append):
     assert services.verify() == services.VerifyResult(ok=True, checked=3)
 
 
+def test_record_many_chains_each_entry_after_the_last_one_and_moves_the_head(append):
+    append(2)
+    with transaction.atomic():
+        entries = services.record_many(
+            actor="node:test-peer",
+            action="test.batch",
+            target_type="test.thing",
+            items=[("a", {"n": 1}), ("b", {"n": 2}), ("c", {"n": 3})],
+        )
+    append(1)
+
+    assert [e.seq for e in entries] == [3, 4, 5]
+    assert [e.target_id for e in entries] == ["a", "b", "c"]
+    assert entries[1].prev_hash == entries[0].hash
+    assert entries[0].data_digest != entries[1].data_digest
+    assert stored_seqs() == [1, 2, 3, 4, 5, 6]
+    assert services.verify() == services.VerifyResult(ok=True, checked=6)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_many_outside_a_transaction_raises_and_writes_nothing():
+    with pytest.raises(services.AuditOutsideTransaction):
+        services.record_many(
+            actor=None, action="test.batch", target_type="t", items=[("a", {})]
+        )
+    assert stored_seqs() == []
+
+
 # --- verify() -----------------------------------------------------------------
 
 
