@@ -52,10 +52,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _fresh_node_keys():
     """Node keys are cached per process; each test's keystore starts empty."""
     from trm.dataprotection.crypto import forget_cached_keys
+    from trm.exchange import nodekeys
 
     forget_cached_keys()
+    nodekeys.forget_cached_keys()
     yield
     forget_cached_keys()
+    nodekeys.forget_cached_keys()
 
 
 @pytest.fixture(autouse=True)

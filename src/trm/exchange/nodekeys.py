@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from typing import Any, Literal
 
 from django.conf import settings
@@ -65,19 +66,37 @@ def _create(use: str) -> ExchangeKey:
     )
 
 
+#: How long a process trusts its cached current keys (seconds). A rotation
+#: made by another process is seen within this time; until then receipts are
+#: still signed with the just-retired key, which peers keep accepting.
+CURRENT_CACHE_SECONDS = 5.0
+_current_cache: dict[str, tuple[float, ExchangeKey]] = {}
+
+
 def has_keys() -> bool:
     """Whether the node has a current signing and encryption key."""
-    current = ExchangeKey.objects.filter(retired_at__isnull=True)
-    return {k.use for k in current} >= {KeyUse.SIGNING, KeyUse.ENCRYPTION}
+    try:
+        current(KeyUse.SIGNING)
+        current(KeyUse.ENCRYPTION)
+    except NoNodeKeys:
+        return False
+    return True
 
 
 @transaction.atomic
 def init_keys() -> bool:
     """Create the node's key pairs if it has none; return True if created."""
-    if has_keys():
+    with _cache_lock:
+        _current_cache.clear()
+    present = set(
+        ExchangeKey.objects.filter(retired_at__isnull=True).values_list(
+            "use", flat=True
+        )
+    )
+    if present >= {KeyUse.SIGNING, KeyUse.ENCRYPTION}:
         return False
     for use in (KeyUse.SIGNING, KeyUse.ENCRYPTION):
-        if not ExchangeKey.objects.filter(use=use, retired_at__isnull=True).exists():
+        if use not in present:
             _create(use)
     return True
 
@@ -95,15 +114,25 @@ def rotate_keys() -> tuple[str, str]:
     ExchangeKey.objects.filter(retired_at__isnull=True).update(retired_at=now)
     sig = _create(KeyUse.SIGNING)
     enc = _create(KeyUse.ENCRYPTION)
+    with _cache_lock:
+        _current_cache.clear()
     return sig.kid, enc.kid
 
 
 def current(use: str) -> ExchangeKey:
     """Return the current key of ``use``.
 
+    Cached per process for :data:`CURRENT_CACHE_SECONDS` (the inbox and the
+    worker ask for every message).
+
     Raises:
         NoNodeKeys: none yet.
     """
+    moment = time.monotonic()
+    with _cache_lock:
+        hit = _current_cache.get(use)
+    if hit is not None and hit[0] > moment:
+        return hit[1]
     key = (
         ExchangeKey.objects.filter(use=use, retired_at__isnull=True)
         .order_by("-created_at")
@@ -111,6 +140,8 @@ def current(use: str) -> ExchangeKey:
     )
     if key is None:
         raise NoNodeKeys("This node has no exchange keys: run `trm keys init`.")
+    with _cache_lock:
+        _current_cache[use] = (moment + CURRENT_CACHE_SECONDS, key)
     return key
 
 
@@ -133,9 +164,10 @@ def private_key(kid: str) -> OKPKey:
 
 
 def forget_cached_keys() -> None:
-    """Drop cached private keys (tests; after rotation in another process)."""
+    """Drop cached keys (tests; after rotation in another process)."""
     with _cache_lock:
         _private_cache.clear()
+        _current_cache.clear()
 
 
 def fingerprint() -> str:
