@@ -317,6 +317,9 @@ def _validate(
     categories = set(claims.categories)
     if not categories <= (mtype.categories & registry.CATEGORIES):
         raise _Refusal("category_not_allowed")
+    if mtype.carried is not None and not mtype.carried(payload) <= categories:
+        # The payload holds data its envelope does not declare.
+        raise _Refusal("category_not_allowed")
     _check_legal_basis(mtype, claims.legal_basis, categories)
     return claims, mtype, payload
 

@@ -99,6 +99,7 @@ class MessageType:
             workflow comes later; the receiver rejects it ``unsupported_type``).
         exceptions: legal bases other than consent this type may use without a
             consent: ``"vital_interest"`` (safety.alert), ``"legal_obligation"``.
+        carried: what a payload instance actually carries (see the field).
         sop: SOP numbers the type serves (documentation, operator view).
         description: one line for the operator view and docs.
     """
@@ -109,6 +110,12 @@ class MessageType:
     categories: frozenset[str]
     handler: Handler | None = None
     exceptions: frozenset[str] = field(default_factory=frozenset)
+    #: The categories a payload actually carries (e.g. {"identity"} when its
+    #: identity block is filled). The sender refuses and the receiver rejects
+    #: a message whose payload carries a category its envelope does not
+    #: declare, so a declared "pseudonymous" message cannot smuggle names.
+    #: None: the type carries no personal data beyond ``categories`` checks.
+    carried: Callable[[BaseModel], set[str]] | None = None
     sop: tuple[int, ...] = ()
     description: str = ""
 

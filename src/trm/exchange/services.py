@@ -176,6 +176,14 @@ def enqueue(
                 "fields": sorted({".".join(map(str, e["loc"])) for e in exc.errors()}),
             },
         ) from None
+    if mtype.carried is not None:
+        undeclared = sorted(mtype.carried(model) - set(chosen))
+        if undeclared:
+            raise MessageInvalid(
+                _("The message carries data it does not declare: %(c)s.")
+                % {"c": ", ".join(undeclared)},
+                details={"type": mtype.name, "categories": undeclared},
+            )
     peer = active_peer(to_node)
     _check_legal_basis(
         mtype=mtype,

@@ -12,6 +12,8 @@ All data is synthetic.
 
 from __future__ import annotations
 
+import dataclasses
+
 import http.server
 import json
 import threading
@@ -198,6 +200,20 @@ def note_type() -> Iterator[NoteHandler]:
     )
     yield handler
     registry.unregister(NOTE_TYPE, 1)
+
+
+@pytest.fixture
+def carrying_note_type(note_type: NoteHandler) -> NoteHandler:
+    """``test.note`` whose text counts as a case summary when it is filled."""
+    mtype = registry.message_type(NOTE_TYPE, 1)
+    assert mtype is not None
+    registry.register(
+        dataclasses.replace(
+            mtype,
+            carried=lambda p: {"case_summary"} if getattr(p, "text", "") else set(),
+        )
+    )
+    return note_type
 
 
 # --- a receiving peer over HTTP ------------------------------------------------------

@@ -95,6 +95,24 @@ def test_categories_beyond_the_type_are_refused_at_the_sender(peer, note_type):
     assert not OutboxMessage.objects.exists()
 
 
+def test_a_payload_carrying_an_undeclared_category_is_refused(
+    peer, carrying_note_type
+):
+    with pytest.raises(MessageInvalid) as refused:
+        enqueue(categories=["risk"])  # the text is a case summary: undeclared
+    assert refused.value.details["categories"] == ["case_summary"]
+    assert not OutboxMessage.objects.exists()
+    # Declared (and covered by its basis), the same payload goes.
+    previous = registry.legal_basis_check()
+    registry.register_legal_basis_check(lambda **kwargs: None)
+    try:
+        enqueue(categories=["case_summary"], legal_basis=f"consent:{uuid.uuid4()}")
+    finally:
+        if previous is not None:
+            registry.register_legal_basis_check(previous)
+    assert OutboxMessage.objects.count() == 1
+
+
 def test_personal_categories_under_pseudonymous_are_refused(peer, note_type):
     with pytest.raises(LegalBasisMissing) as caught:
         enqueue(categories=["case_summary"])

@@ -497,3 +497,18 @@ def test_handler_receives_a_verified_inbound(peer, fake_peer, note_type):
     assert call.reply_by == reply_by
     assert call.categories == ("case_summary", "risk")
     assert isinstance(note_type, NoteHandler)
+
+
+def test_a_payload_carrying_undeclared_data_is_rejected_at_the_receiver(
+    peer, fake_peer, carrying_note_type
+):
+    # A pseudonymous message whose payload holds a case summary all the same.
+    body, _claims = fake_peer.envelope(
+        {"text": SECRET_TEXT}, categories=[], legal_basis="pseudonymous"
+    )
+
+    answer = inbox.receive(body)
+
+    assert_rejected(answer, "category_not_allowed", 422, body)
+    assert carrying_note_type.calls == []
+    assert not InboxMessage.objects.exists()
