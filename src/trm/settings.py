@@ -346,7 +346,7 @@ TRM_EXCHANGE_MAX_BODY_BYTES = env_int(
 # SQLite allows one writer at a time: one by default there.
 TRM_EXCHANGE_CONCURRENCY = env_int(
     "TRM_EXCHANGE_CONCURRENCY",
-    1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 8,
+    1 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3") else 8,
     minimum=1,
     maximum=64,
 )

@@ -13,7 +13,6 @@ All data is synthetic.
 from __future__ import annotations
 
 import dataclasses
-
 import http.server
 import json
 import threading
