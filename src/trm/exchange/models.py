@@ -64,6 +64,9 @@ class Peer(models.Model):
     status = models.CharField(
         max_length=10, choices=PeerStatus.choices, default=PeerStatus.ACTIVE
     )
+    #: Set when the peer signed with a key this node does not know yet (it
+    #: rotated): the worker refreshes its published keys (key continuity).
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,6 +108,9 @@ class OutboxMessage(models.Model):
     #: never imports a domain app).
     case_id = models.UUIDField(null=True, blank=True, db_index=True)
     payload_sealed = models.BinaryField()
+    #: The person's data key the payload is sealed under (None: the node's
+    #: exchange key). Destroying the person's key erases the stored payload.
+    payload_key_id = models.UUIDField(null=True, blank=True)
     #: SHA-256 (hex) of the canonical JSON payload.
     payload_digest = models.CharField(max_length=64)
     status = models.CharField(
@@ -159,6 +165,8 @@ class InboxMessage(models.Model):
     categories = models.JSONField(default=list)
     case_id = models.UUIDField(null=True, blank=True, db_index=True)
     payload_sealed = models.BinaryField(null=True, blank=True)
+    #: As on OutboxMessage: the person's data key the payload is sealed under.
+    payload_key_id = models.UUIDField(null=True, blank=True)
     envelope_digest = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=InboxStatus.choices)
     error_code = models.CharField(max_length=64, blank=True)
