@@ -70,6 +70,8 @@ NAMESPACES = (
     "dataprotection",
     "directory",
     "identification",
+    # Identity checks asked by counterpart nodes (trm.identification.node_urls).
+    "identity_checks",
     "sop",
     "screening",
     # The node-to-node protocol: no session; peers authenticate by signature.
@@ -103,6 +105,9 @@ CHILD_ACTORS = frozenset(
 )
 ASYLUM = PRESUMERS | {R.NATIONAL_CONTACT_POINT}
 VERIFIERS = frozenset({R.NATIONAL_CONTACT_POINT, R.CASE_MANAGER, R.COMPETENT_AUTHORITY})
+#: Who lists the identity checks counterpart nodes asked
+#: (trm.identification.verification.RECEIVER_ROLES); answering is VERIFIERS'.
+CHECK_RECEIVERS = frozenset({R.NATIONAL_CONTACT_POINT, R.COMPETENT_AUTHORITY})
 CONTACT_RECORDERS = TEAM_ROLES - {R.PROSECUTOR}
 REMOVAL_RECORDERS = VERIFIERS
 #: The matrix's organisations do not perform the CA function, so no one there
@@ -147,6 +152,10 @@ def dpo_or_team_manager(role: str, which: str) -> Outcome:
 
 def any_signed_in(role: str, which: str) -> Outcome:
     return "ok"
+
+
+def check_receivers(role: str, which: str) -> Outcome:
+    return "ok" if role in CHECK_RECEIVERS else "forbidden"
 
 
 def case_workers(role: str, which: str) -> Outcome:
@@ -742,6 +751,15 @@ MATRIX: dict[str, Entry] = {
         case_url("identification/identity-verification/"),
         team_roles(VERIFIERS),
     ),
+    # No check awaits an answer in the world: a verifier gets the 409 saying so.
+    "identification:identity_verification_answer": Entry(
+        "GET",
+        case_url("identification/identity-verification/answer/"),
+        team_roles(VERIFIERS),
+    ),
+    "identity_checks:received": Entry(
+        "GET", fixed("/identity-checks/"), check_receivers
+    ),
     "identification:contact": Entry(
         "GET", case_url("identification/contact/"), team_roles(CONTACT_RECORDERS)
     ),
@@ -1299,6 +1317,37 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/identification/identity-verification"),
         team_roles(VERIFIERS),
         lambda w, _: {"channel": ""},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/identification/identity-checks": Entry(
+        "GET",
+        api("/cases/{case_id}/identification/identity-checks"),
+        team_read,
+        api=True,
+    ),
+    # No peer in the world: a verifier's request is refused as bad input (400).
+    "POST /api/v1/cases/{case_id}/identification/identity-verification/exchange": (
+        Entry(
+            "POST",
+            api("/cases/{case_id}/identification/identity-verification/exchange"),
+            team_roles(VERIFIERS),
+            lambda w, _: {"peer_node": "", "legal_basis": ""},
+            api=True,
+        )
+    ),
+    "POST /api/v1/cases/{case_id}/identification/identity-verification/answer": (
+        Entry(
+            "POST",
+            api("/cases/{case_id}/identification/identity-verification/answer"),
+            team_roles(VERIFIERS),
+            lambda w, _: {"outcome": ""},
+            api=True,
+        )
+    ),
+    "GET /api/v1/cases/identity-checks/received": Entry(
+        "GET",
+        fixed("/api/v1/cases/identity-checks/received"),
+        check_receivers,
         api=True,
     ),
     "POST /api/v1/cases/{case_id}/identification/contacts": Entry(

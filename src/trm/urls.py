@@ -17,6 +17,8 @@ urlpatterns = [
         "cases/<uuid:case_id>/identification/",
         include("trm.identification.urls"),
     ),
+    # Identity checks asked by counterpart nodes (SOP 1, exchange message M2).
+    path("identity-checks/", include("trm.identification.node_urls")),
     path("cases/<uuid:case_id>/assistance/", include("trm.assistance.urls")),
     path("cases/<uuid:case_id>/assessments/", include("trm.assessments.urls")),
     path("cases/<uuid:case_id>/care/", include("trm.care.urls")),

@@ -45,3 +45,11 @@ class WrongPassword(InvalidInput):
 
 class TOTPThrottled(InvalidTOTPCode):
     code = "accounts.totp_throttled"
+
+
+class PeerOrganisationRefused(DomainError):
+    """A peer node's organisation this node cannot record: a name, country or
+    org type it refuses, or every name taken (``details["reason"]``;
+    :mod:`trm.accounts.peer_organisations`)."""
+
+    code = "accounts.peer_organisation_refused"

@@ -48,6 +48,13 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
         "referrals:inbox",
         frozenset({Role.SERVICE_PROVIDER, Role.CASE_MANAGER}),
     ),
+    # Identity checks asked by counterpart nodes
+    # (trm.identification.verification.RECEIVER_ROLES).
+    (
+        _("Identity checks"),
+        "identity_checks:received",
+        frozenset({Role.NATIONAL_CONTACT_POINT, Role.COMPETENT_AUTHORITY}),
+    ),
     (
         _("Services"),
         "directory:list",

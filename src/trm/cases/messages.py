@@ -24,7 +24,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -33,14 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trm.accounts.models import Organisation, Role, TrmFunction, User
 from trm.accounts.node_users import node_user
+from trm.accounts.peer_organisations import record_peer_organisation
 from trm.audit import services as audit
 from trm.cases import services
 from trm.cases.access import case_access
 from trm.cases.models import AgeBand, Case, ClosureReason
 from trm.cases.tracks import Legal, Reflection, TransnationalLink
 from trm.common.errors import DomainError
-from trm.common.htcds import Gender, OrgType
-from trm.common.text import fold_key
+from trm.common.htcds import Gender
 from trm.exchange import registry
 from trm.exchange import services as exchange
 from trm.exchange.models import (
@@ -400,43 +400,6 @@ def safety_alert_payload(
     )
 
 
-def peer_organisation(*, node_id: str, ref: OrganisationRefV1) -> Organisation:
-    """Return this node's row for a peer's organisation, creating it on first
-    contact (``home_node`` = the peer, ``remote_id`` = its id there).
-
-    Its name is the one the peer gives, made unique on this node if it clashes
-    with another organisation's (suffixed with the node id).
-    """
-    found = Organisation.objects.filter(home_node=node_id, remote_id=ref.id).first()
-    if found is not None:
-        return found
-    base = ref.name.strip()[:150] or node_id
-    for name in (base, f"{base} ({node_id})"[:200], f"{base} ({ref.id})"[:200]):
-        if Organisation.objects.filter(name_key=fold_key(name)).exists():
-            continue
-        try:
-            with transaction.atomic():
-                return Organisation.objects.create(
-                    name=name,
-                    name_key=fold_key(name),
-                    country=ref.country,
-                    org_type=OrgType.CENTRAL_GOVERNMENT_ORGANISATION,
-                    functions=[],
-                    home_node=node_id,
-                    remote_id=ref.id,
-                )
-        except IntegrityError:
-            found = Organisation.objects.filter(
-                home_node=node_id, remote_id=ref.id
-            ).first()
-            if found is not None:
-                return found
-    raise NoContactPoint(  # pragma: no cover - three distinct names all taken
-        _("The peer's organisation cannot be recorded on this node."),
-        details={"node": node_id},
-    )
-
-
 def contact_point_organisation() -> Organisation:
     """Return this node's national contact point organisation (the active
     organisation of this node with the NCP function; the oldest if several).
@@ -456,7 +419,23 @@ def contact_point_organisation() -> Organisation:
 
 
 def actor_for(node_id: str, ref: OrganisationRefV1, role: str) -> User:
-    organisation = peer_organisation(node_id=node_id, ref=ref)
+    """Return the node user standing for the peer's organisation ``ref`` in
+    ``role`` (a national contact point when the role is unknown here).
+
+    The organisation's row is recorded on first contact
+    (:func:`trm.accounts.peer_organisations.record_peer_organisation`).
+
+    Raises:
+        PeerOrganisationRefused: a first contact whose name, country or type
+            this node refuses.
+    """
+    organisation = record_peer_organisation(
+        node_id=node_id,
+        remote_id=ref.id,
+        name=ref.name,
+        country=ref.country,
+        actor=f"node:{node_id}",
+    ).organisation
     return node_user(
         organisation=organisation,
         role=role if role in Role.values else Role.NATIONAL_CONTACT_POINT,

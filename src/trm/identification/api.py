@@ -5,6 +5,13 @@ state after it (200 for a change of state, 201 for a new record). A refusal is
 the project's structured error (``{"error": {"code", "message", "details"}}``):
 400 bad input, 403 role, 404 no such case (or not visible), 409 state or rule
 (the removal block, the consular channel for asylum applicants).
+
+Identity checks through the exchange (SOPS §6.4 M2): what a case may send and
+what it sent and received (``GET .../identity-checks``), sending one
+(``POST .../identity-verification/exchange``, through the consent gate),
+answering one received (``POST .../identity-verification/answer``), and the
+list of checks counterpart nodes asked (``GET /cases/identity-checks/received``,
+national contact points and competent authorities).
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from pydantic import ConfigDict, Field
 
 from trm.cases import selectors as case_selectors
 from trm.common.api import request_actor
-from trm.identification import children, common, contacts, reflection, services
+from trm.exchange.models import OutboxMessage
+from trm.identification import (
+    children,
+    common,
+    contacts,
+    reflection,
+    services,
+    verification,
+)
+from trm.identification import messages as verify
 from trm.identification.models import RightsContext
 from trm.sop import engine
 from trm.sop import views as sop_views
@@ -434,3 +450,210 @@ def enforced_removal(
         legal_basis=payload.legal_basis,
     )
     return Status(201, _state(request, case_id))
+
+
+# --- identity checks through the exchange (M2) ---------------------------------------
+
+
+class VerificationExchangeIn(IdentificationStrictIn):
+    peer_node: str = Field(
+        max_length=64,
+        description="An active peer node of the person's claimed nationality.",
+    )
+    legal_basis: str = Field(
+        max_length=200,
+        description="consent:<id> (a consent to a transfer abroad naming the "
+        "peer's country) or legal_obligation:<reference>",
+    )
+    purpose: str = Field(
+        "identity_and_nationality",
+        description="identity_and_nationality or travel_documents",
+    )
+    include_documents: bool = Field(
+        False, description="Send identity documents too (category documents)."
+    )
+    note: str = NOTE
+
+
+class VerificationAnswerIn(IdentificationStrictIn):
+    outcome: str = Field(description="confirmed or not_confirmed")
+    document_options: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="passport, identity_card, emergency_travel_document or none",
+    )
+
+
+class IdentityCheckMessageOut(Schema):
+    """The message queued for the peer node."""
+
+    msg_id: UUID
+    peer_node: str
+    type: str
+    status: str
+    categories: list[str]
+
+
+class IdentityCheckPeerOut(Schema):
+    node_id: str
+    name: str
+    country: str
+
+
+class IdentityCheckAnswerOut(Schema):
+    outcome: str = Field(description="confirmed or not_confirmed")
+    document_options: list[str]
+    at: datetime | None
+
+
+class IdentityCheckSentOut(Schema):
+    msg_id: UUID
+    peer_node: str
+    queued_at: datetime
+    status: str = Field(description="The delivery state of the request.")
+    answer: IdentityCheckAnswerOut | None
+
+
+class IdentityCheckReceivedOut(Schema):
+    msg_id: UUID
+    peer_node: str
+    received_at: datetime
+    case_id: UUID
+    case_number: str
+    awaiting: bool = Field(description="Not answered, and the case is open.")
+    may_answer: bool = Field(description="The caller may answer it on the case.")
+    answer: IdentityCheckAnswerOut | None
+
+
+class IdentityChecksOut(Schema):
+    """Identity checks through the exchange on one case."""
+
+    offered_peers: list[IdentityCheckPeerOut] = Field(
+        description="Where a check may go now (empty: see not_offered_reason)."
+    )
+    not_offered_reason: str
+    sent: list[IdentityCheckSentOut]
+    received: list[IdentityCheckReceivedOut]
+
+
+def _message_out(message: OutboxMessage) -> IdentityCheckMessageOut:
+    return IdentityCheckMessageOut(
+        msg_id=message.msg_id,
+        peer_node=message.peer.node_id,
+        type=message.type,
+        status=message.status,
+        categories=list(message.categories),
+    )
+
+
+def _answer_out(answer: verification.Answer | None) -> IdentityCheckAnswerOut | None:
+    if answer is None:
+        return None
+    return IdentityCheckAnswerOut(
+        outcome=answer.outcome,
+        document_options=list(answer.document_options),
+        at=answer.at,
+    )
+
+
+def _received_out(row: verification.ReceivedCheck) -> IdentityCheckReceivedOut:
+    return IdentityCheckReceivedOut(
+        msg_id=row.msg_id,
+        peer_node=row.peer.node_id,
+        received_at=row.received_at,
+        case_id=row.case_id,
+        case_number=row.case_number,
+        awaiting=row.awaiting,
+        may_answer=row.may_answer,
+        answer=_answer_out(row.answer),
+    )
+
+
+@router.get(
+    "/identity-checks/received",
+    response=list[IdentityCheckReceivedOut],
+    summary="Identity checks counterpart nodes asked (awaiting an answer first)",
+    description="National contact points and competent authorities only (403 "
+    "identification.verification_role_required otherwise); the cases the caller "
+    "sees. No personal data.",
+)
+def identity_checks_received(request: HttpRequest) -> list[IdentityCheckReceivedOut]:
+    rows = verification.received_checks_for_user(user=request_actor(request))
+    return [_received_out(r) for r in rows]
+
+
+@router.get(
+    "/{case_id}/identification/identity-checks",
+    response=IdentityChecksOut,
+    summary="Identity checks through the exchange on a case",
+    description="Where a check may go now (never for an asylum applicant: "
+    "not_offered_reason says why), the checks sent with their answers and the "
+    "checks received.",
+)
+def identity_checks(request: HttpRequest, case_id: UUID) -> IdentityChecksOut:
+    user = request_actor(request)
+    case, _access = case_selectors.case_get_for_user(user=user, case_id=case_id)
+    offer = verification.exchange_offer(case)
+    checks = verification.case_checks(user=user, case=case)
+    return IdentityChecksOut(
+        offered_peers=[
+            IdentityCheckPeerOut(node_id=p.node_id, name=p.name, country=p.country)
+            for p in offer.peers
+        ],
+        not_offered_reason=offer.reason,
+        sent=[
+            IdentityCheckSentOut(
+                msg_id=c.msg_id,
+                peer_node=c.peer.node_id,
+                queued_at=c.queued_at,
+                status=c.status,
+                answer=_answer_out(c.answer),
+            )
+            for c in checks.sent
+        ],
+        received=[_received_out(r) for r in checks.received],
+    )
+
+
+@router.post(
+    "/{case_id}/identification/identity-verification/exchange",
+    response={201: IdentityCheckMessageOut},
+    summary="Ask the peer node of the person's country to verify identity (M2)",
+    description="Recorded as a request through the national contact point and "
+    "queued for the peer. 409 identification.consular_check_blocked for an "
+    "asylum applicant; 403 consent.missing when the consent does not cover it "
+    "(details say what is missing); 400 exchange.legal_basis_missing or "
+    "exchange.peer_unavailable.",
+)
+def identity_verification_exchange(
+    request: HttpRequest, case_id: UUID, payload: VerificationExchangeIn
+) -> Status[IdentityCheckMessageOut]:
+    message = verify.identity_verification_send(
+        actor=request_actor(request),
+        case_id=case_id,
+        peer_node=payload.peer_node,
+        legal_basis=payload.legal_basis,
+        purpose=payload.purpose,
+        include_documents=payload.include_documents,
+        note=payload.note,
+    )
+    return Status(201, _message_out(message))
+
+
+@router.post(
+    "/{case_id}/identification/identity-verification/answer",
+    response={201: IdentityCheckMessageOut},
+    summary="Answer the identity check a counterpart node asked about the case",
+    description="Only the outcome and document options travel. 400 "
+    "cases.invalid_input with details.reason no_request when none awaits.",
+)
+def identity_verification_answer(
+    request: HttpRequest, case_id: UUID, payload: VerificationAnswerIn
+) -> Status[IdentityCheckMessageOut]:
+    message = verify.identity_verification_respond(
+        actor=request_actor(request),
+        case_id=case_id,
+        outcome=payload.outcome,
+        document_options=payload.document_options,
+    )
+    return Status(201, _message_out(message))

@@ -23,3 +23,10 @@ class ConsularCheckBlocked(Conflict):
     (SOPS §2 SOP 1 step 2 [BG]; §6.5 rule 6)."""
 
     code = "identification.consular_check_blocked"
+
+
+class VerificationRoleRequired(PermissionDenied):
+    """Only national contact points and competent authorities list the identity
+    checks counterpart nodes asked (SOPS §6.4 M2)."""
+
+    code = "identification.verification_role_required"

@@ -382,30 +382,175 @@ class _ChannelSelect(forms.RadioSelect):
         return option
 
 
+#: A channel choice "through the exchange to <node>" is this prefix + the node id.
+EXCHANGE_CHANNEL = "exchange:"
+#: The legal-basis choice "a legal obligation" (its reference is typed apart).
+LEGAL_OBLIGATION = "legal_obligation"
+#: The fields of a check through the exchange (shown only when one may go).
+EXCHANGE_FIELDS = ("purpose", "legal_basis", "legal_obligation", "include_documents")
+PURPOSE_LABELS: dict[str, StrOrPromise] = {
+    "identity_and_nationality": _("Identity and nationality"),
+    "travel_documents": _("Identity, for travel documents"),
+}
+VERIFY_OUTCOME_LABELS: dict[str, StrOrPromise] = {
+    "confirmed": _("Confirmed: the person is who they say, a national"),
+    "not_confirmed": _("Not confirmed"),
+}
+DOCUMENT_OPTION_LABELS: dict[str, StrOrPromise] = {
+    "passport": _("A passport can be issued"),
+    "identity_card": _("An identity card can be issued"),
+    "emergency_travel_document": _("An emergency travel document can be issued"),
+    "none": _("No document can be issued"),
+}
+
+
 class VerificationForm(forms.Form):
+    """How identity is verified; through the exchange, also the legal basis.
+
+    The fields after the channel matter only for a check through the exchange
+    (:func:`trm.identification.messages.identity_verification_send`); their
+    help says so, and they are left out when no peer node is offered.
+    """
+
     channel = forms.ChoiceField(
         label=_("How should identity and nationality be verified?"),
         choices=list(CHANNEL_LABELS.items()),
         widget=forms.RadioSelect,
     )
+    purpose = forms.ChoiceField(
+        label=_("What is the check for?"),
+        choices=list(PURPOSE_LABELS.items()),
+        initial="identity_and_nationality",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("Only for a check through the exchange."),
+    )
+    legal_basis = forms.ChoiceField(
+        label=_("On what basis does the person's identity go abroad?"),
+        choices=[],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    legal_obligation = forms.CharField(
+        label=_("The legal obligation"),
+        required=False,
+        max_length=150,
+        help_text=_("The law and article that oblige this node to ask."),
+        widget=forms.TextInput(attrs=NO_AUTOFILL),
+    )
+    include_documents = forms.BooleanField(
+        label=_("Send the person's identity documents too"),
+        required=False,
+        help_text=_(
+            "Document numbers help the check; the consent must cover identity "
+            "documents."
+        ),
+    )
     note = _note_field()
 
     def __init__(
-        self, *args: Any, asylum_applicant: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        asylum_applicant: bool = False,
+        peers: Iterable[tuple[str, str]] = (),
+        not_offered: str = "",
+        bases: Iterable[tuple[str, str]] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["channel"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        exchange: list[tuple[str, StrOrPromise]] = [
+            (
+                EXCHANGE_CHANNEL + node_id,
+                _("Through the exchange to %(peer)s") % {"peer": label},
+            )
+            for node_id, label in peers
+        ]
+        field.choices = [*CHANNEL_LABELS.items(), *exchange]
+        help_texts: list[StrOrPromise] = []
         if asylum_applicant:
             field.widget = _ChannelSelect(
                 choices=field.choices, disabled=VerificationChannel.ORIGIN_COUNTRY
             )
             field.initial = VerificationChannel.DOMESTIC
-            field.help_text = _(
-                "The person has applied for international protection: the "
-                "authorities of their country of origin must not be contacted, "
-                "so only domestic registers can be used."
+            help_texts.append(
+                _(
+                    "The person has applied for international protection: the "
+                    "authorities of their country of origin must not be contacted, "
+                    "so only domestic registers can be used."
+                )
             )
+        if not_offered and not asylum_applicant:
+            help_texts.append(not_offered)
+        field.help_text = " ".join(str(t) for t in help_texts)
+        if not exchange:
+            # Nowhere to send a check: the exchange's fields would only confuse.
+            for name in EXCHANGE_FIELDS:
+                del self.fields[name]
+            return
+        basis = self.fields["legal_basis"]
+        assert isinstance(basis, forms.ChoiceField)  # noqa: S101
+        listed = list(bases)
+        basis.choices = [
+            *listed,
+            (LEGAL_OBLIGATION, _("A legal obligation (name it below)")),
+        ]
+        basis.help_text = (
+            _("Only for a check through the exchange.")
+            if listed
+            else _(
+                "Only for a check through the exchange. No valid consent to a "
+                "transfer abroad is recorded for this person: record one on the "
+                "case's consent page, or name a legal obligation."
+            )
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        channel = str(data.get("channel") or "")
+        data["peer_node"] = ""
+        data["basis"] = ""
+        if not channel.startswith(EXCHANGE_CHANNEL):
+            return data
+        data["peer_node"] = channel.removeprefix(EXCHANGE_CHANNEL)
+        basis = data.get("legal_basis") or ""
+        if not basis:
+            self.add_error(
+                "legal_basis",
+                _("Choose the basis on which the person's identity goes abroad."),
+            )
+        elif basis == LEGAL_OBLIGATION:
+            reference = (data.get("legal_obligation") or "").strip()
+            if not reference:
+                self.add_error(
+                    "legal_obligation",
+                    _("Name the legal obligation (the law and article)."),
+                )
+            else:
+                data["basis"] = f"{LEGAL_OBLIGATION}:{reference}"
+        else:
+            data["basis"] = basis
+        if not data.get("purpose"):
+            data["purpose"] = "identity_and_nationality"
+        return data
+
+
+class VerificationAnswerForm(forms.Form):
+    """The answer to a counterpart's identity check."""
+
+    outcome = forms.ChoiceField(
+        label=_("What did the check find?"),
+        choices=list(VERIFY_OUTCOME_LABELS.items()),
+        widget=forms.RadioSelect,
+    )
+    document_options = forms.MultipleChoiceField(
+        label=_("Which documents can be issued to the person?"),
+        choices=list(DOCUMENT_OPTION_LABELS.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave empty if you do not know yet."),
+    )
 
 
 class ContactForm(forms.Form):

@@ -27,6 +27,11 @@ urlpatterns = [
         views.identity_verification_view,
         name="identity_verification",
     ),
+    path(
+        "identity-verification/answer/",
+        views.identity_verification_answer_view,
+        name="identity_verification_answer",
+    ),
     path("contact/", views.contact_view, name="contact"),
     path("enforced-removal/", views.enforced_removal_view, name="enforced_removal"),
 ]

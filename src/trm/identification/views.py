@@ -41,8 +41,13 @@ from trm.cases.models import Case
 from trm.cases.tracks import ChildProtection, Identification, Reflection
 from trm.common.errors import DomainError, NotFound, PermissionDenied
 from trm.common.forms import add_domain_error
-from trm.identification import children, contacts, reflection, services
+from trm.consent.errors import ConsentMissing
+from trm.consent.models import DataCategory, Purpose
+from trm.consent.selectors import VALID, consent_list_for_case
+from trm.exchange.errors import LegalBasisMissing, PeerUnavailable
+from trm.identification import children, contacts, reflection, services, verification
 from trm.identification import forms as id_forms
+from trm.identification import messages as verify
 from trm.identification.errors import NotCompetentAuthority
 from trm.identification.models import RightsContext
 from trm.screening.selectors import suggests_referral
@@ -153,6 +158,12 @@ RULES: dict[str, Rule] = {
         gettext_lazy("Request identity verification"),
         contacts.VERIFICATION_ROLES,
     ),
+    "identity_verification_answer": Rule(
+        gettext_lazy("Answer the counterpart's identity check"),
+        contacts.VERIFICATION_ROLES,
+        lambda c: verify.pending_request(c) is not None,
+        gettext_lazy("No identity check from a counterpart node awaits an answer."),
+    ),
     "asylum": Rule(
         gettext_lazy("Record an application for international protection"),
         contacts.ASYLUM_ROLES,
@@ -204,6 +215,13 @@ def check(
             )
         if name == "rights":
             raise CaseRoleRequired(_("Your role on this case does not allow this."))
+        if access.via_policy and access.roles & RULES[name].roles:
+            raise CaseRoleRequired(
+                _(
+                    "You see this case through node policy, not as a member of "
+                    "its team: add yourself to the case team to act on it."
+                )
+            )
         raise CaseRoleRequired(
             _("Only these roles on the case may do this: %(roles)s.")
             % {"roles": _roles_text(RULES[name].roles)}
@@ -272,13 +290,16 @@ def case_page_context(
     """Return what the case page shows of the SOPs and of SOP 1.
 
     Keys: ``sop_panel`` (:class:`trm.sop.views.Panel`, with the removal block
-    and the reflection period) and ``identification_actions``.
+    and the reflection period), ``identification_actions`` and
+    ``identity_checks`` (:class:`trm.identification.verification.CaseChecks`:
+    the checks through the exchange sent and received, with their answers).
     """
     today = today or timezone.localdate()
     definition = sop_views.definition()
     panel = sop_views.panel_for_case(case, access=access, today=today)
     return {
         "sop_panel": panel,
+        "identity_checks": verification.case_checks(user=user, case=case),
         "identification_actions": identification_actions(
             user=user,
             case=case,
@@ -321,8 +342,15 @@ def _action_page(
     build_form: Callable[[Any, Ctx], forms.Form],
     perform: Callable[[Ctx, dict[str, Any]], object],
     page: Callable[[Ctx], Page],
+    errors_at: dict[type[DomainError], str] | None = None,
+    success: Callable[[dict[str, Any]], str] | None = None,
 ) -> HttpResponse:
-    """Show an action's form; on a valid POST call its service and go back."""
+    """Show an action's form; on a valid POST call its service and go back.
+
+    ``errors_at`` names the field a refusal of a given class lands on (even
+    one that would otherwise answer 403, such as a missing consent);
+    ``success`` words the confirmation from what was submitted.
+    """
     user = _user(request)
     case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
     definition = sop_views.definition()
@@ -335,11 +363,20 @@ def _action_page(
         try:
             perform(ctx, form.cleaned_data)
         except DomainError as exc:
-            if isinstance(exc, NotFound | PermissionDenied):
+            at = next(
+                (f for kind, f in (errors_at or {}).items() if isinstance(exc, kind)),
+                None,
+            )
+            if at is not None:
+                form.add_error(at if at in form.fields else None, exc.message)
+            elif isinstance(exc, NotFound | PermissionDenied):
                 raise
-            add_domain_error(form, exc)
+            else:
+                add_domain_error(form, exc)
         else:
-            messages.success(request, shown.success)
+            messages.success(
+                request, success(form.cleaned_data) if success else shown.success
+            )
             return HttpResponseRedirect(
                 reverse("cases:detail", args=[case.pk]) + "#identification"
             )
@@ -751,11 +788,68 @@ def child_protection_notice_view(request: HttpRequest, case_id: UUID) -> HttpRes
     )
 
 
+def _consent_bases(c: Ctx) -> list[tuple[str, str]]:
+    """Return the person's valid consents to a transfer abroad, as legal-basis
+    choices (read through the consent selector, which audits the read)."""
+    rows = consent_list_for_case(user=c.user, case=c.case)
+    choices = []
+    for row in rows:
+        consent = row.consent
+        if consent.purpose != Purpose.CROSS_BORDER_TRANSFER or row.state != VALID:
+            continue
+        recipient = (
+            consent.recipient_organisation.name
+            if consent.recipient_organisation is not None
+            else str(consent.recipient_country.name)
+        )
+        covers = ", ".join(
+            str(DataCategory(c).label) if c in DataCategory.values else c
+            for c in consent.categories
+        )
+        label = _(
+            "The person's consent to a transfer to %(recipient)s, given on "
+            "%(date)s, covering: %(categories)s"
+        ) % {
+            "recipient": recipient,
+            "date": f"{timezone.localdate(consent.given_at):%Y-%m-%d}",
+            "categories": covers or "—",
+        }
+        choices.append((f"consent:{consent.pk}", label))
+    return choices
+
+
+def _send_verification(c: Ctx, data: dict[str, Any]) -> object:
+    """Record the request; through the exchange, also send it (M2)."""
+    if data["peer_node"]:
+        return verify.identity_verification_send(
+            actor=c.user,
+            case_id=c.case.pk,
+            peer_node=data["peer_node"],
+            legal_basis=data["basis"],
+            purpose=data["purpose"],
+            include_documents=data["include_documents"],
+            note=data["note"],
+        )
+    return contacts.identity_verification_request(
+        actor=c.user, case_id=c.case.pk, channel=data["channel"], note=data["note"]
+    )
+
+
+def _verification_sent(data: dict[str, Any]) -> str:
+    if not data["peer_node"]:
+        return _("The verification request is recorded.")
+    return _(
+        "The verification request is queued for %(node)s; its answer will show on "
+        "this case."
+    ) % {"node": data["peer_node"]}
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def identity_verification_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
-    """Record a request to verify identity and nationality."""
+    """Record a request to verify identity and nationality, or send one through
+    the exchange to the peer node of the person's country of origin (M2)."""
 
     def page(c: Ctx) -> Page:
         warnings = []
@@ -772,24 +866,105 @@ def identity_verification_view(request: HttpRequest, case_id: UUID) -> HttpRespo
                 _(
                     "Ask only for what is needed to confirm who the person is and "
                     "their nationality. Tell the person about the request."
-                )
+                ),
+                _(
+                    "Through the exchange, the person's names, birth date and place "
+                    "(and, if you choose, identity documents) go to the node of "
+                    "their country of origin; never phones or addresses."
+                ),
             ],
             warnings=warnings,
             submit=_("Record the request"),
             success=_("The verification request is recorded."),
         )
 
+    def build_form(data: Any, c: Ctx) -> forms.Form:
+        offer = verification.exchange_offer(c.case)
+        return id_forms.VerificationForm(
+            data,
+            asylum_applicant=engine.is_asylum_applicant(c.case),
+            peers=[(p.node_id, verification.peer_label(p)) for p in offer.peers],
+            not_offered=offer.reason,
+            bases=_consent_bases(c) if offer.peers else [],
+        )
+
     return _action_page(
         request,
         case_id,
         "identity_verification",
-        build_form=lambda data, c: id_forms.VerificationForm(
-            data, asylum_applicant=engine.is_asylum_applicant(c.case)
-        ),
-        perform=lambda c, data: contacts.identity_verification_request(
-            actor=c.user, case_id=c.case.pk, channel=data["channel"], note=data["note"]
+        build_form=build_form,
+        perform=_send_verification,
+        page=page,
+        errors_at={
+            ConsentMissing: "legal_basis",
+            LegalBasisMissing: "legal_basis",
+            PeerUnavailable: "channel",
+        },
+        success=_verification_sent,
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def identity_verification_answer_view(
+    request: HttpRequest, case_id: UUID
+) -> HttpResponse:
+    """Answer the identity check a counterpart node asked about this case."""
+
+    def page(c: Ctx) -> Page:
+        request_in = verify.pending_request(c.case)
+        intro = [
+            _(
+                "Check the identity details on this case against your registers, "
+                "then say whether the identity is confirmed and which documents "
+                "can be issued. Only the outcome and the document options go "
+                "back; no personal data."
+            )
+        ]
+        if request_in is not None:
+            purpose = verification.latest_purpose(c.case)
+            intro.append(
+                _("Asked by %(peer)s on %(date)s: %(purpose)s.")
+                % {
+                    "peer": verification.peer_label(request_in.peer),
+                    "date": f"{timezone.localtime(request_in.received_at):%Y-%m-%d}",
+                    "purpose": verify.PURPOSES.get(purpose, _("identity check")),
+                }
+            )
+        return _page(
+            intro,
+            submit=_("Send the answer"),
+            success=_("The answer is queued for the counterpart node."),
+        )
+
+    return _action_page(
+        request,
+        case_id,
+        "identity_verification_answer",
+        build_form=lambda data, c: id_forms.VerificationAnswerForm(data),
+        perform=lambda c, data: verify.identity_verification_respond(
+            actor=c.user,
+            case_id=c.case.pk,
+            outcome=data["outcome"],
+            document_options=data["document_options"],
         ),
         page=page,
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET"])
+def received_checks_view(request: HttpRequest) -> HttpResponse:
+    """List the identity checks counterpart nodes asked about the cases the
+    user sees (national contact points and competent authorities)."""
+    user = _user(request)
+    rows = verification.received_checks_for_user(user=user)
+    return render(
+        request,
+        "identification/received_checks.html",
+        {"rows": rows, "awaiting": sum(1 for r in rows if r.awaiting)},
     )
 
 

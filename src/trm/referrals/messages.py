@@ -44,8 +44,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import (
@@ -60,12 +58,10 @@ from pydantic import (
 
 from trm.accounts.models import Organisation, Role
 from trm.accounts.node_users import node_user
-from trm.audit import services as audit
+from trm.accounts.peer_organisations import record_peer_organisation
 from trm.cases import services as case_services
 from trm.cases.identity import IdentityDocument, PersonIdentity
 from trm.cases.models import Case
-from trm.common.htcds import OrgType
-from trm.common.text import fold_key
 from trm.exchange import registry
 from trm.exchange.services import PSEUDONYMOUS, enqueue
 from trm.referrals.content import Meeting
@@ -466,7 +462,8 @@ def apply_referral_request(inbound: registry.Inbound) -> UUID | None:
 
     Finds the receiving organisation (one of this node's, active, accepting
     referrals), the referring organisation's row on this node (created on
-    first contact: ``home_node`` the sender, ``remote_id`` its id there), and
+    first contact: ``home_node`` the sender, ``remote_id`` its id there, by
+    :func:`trm.accounts.peer_organisations.record_peer_organisation`), and
     this node's case linked under the shared reference — opened on first
     contact with :func:`trm.cases.services.case_open_linked`, with the shared
     identity only when the identity category was shared. Then records the
@@ -484,6 +481,8 @@ def apply_referral_request(inbound: registry.Inbound) -> UUID | None:
             payload shares categories the envelope does not declare, or the
             key is another node's referral.
         CaseInvalidInput / InvalidText: codes or texts this node refuses.
+        PeerOrganisationRefused: a referring organisation this node cannot
+            record (its name, country or type).
     """
     request = inbound.payload
     if not isinstance(request, ReferralRequestV1):
@@ -522,11 +521,15 @@ def apply_referral_request(inbound: registry.Inbound) -> UUID | None:
             _("No such organisation on this node."),
             details={"field": "to_organisation", "reason": "unknown"},
         )
-    mirror = mirror_organisation(
-        node=inbound.sender,
-        reference=request.from_organisation,
-        fallback_country=inbound.sender_country,
-    )
+    origin = request.from_organisation
+    mirror = record_peer_organisation(
+        node_id=inbound.sender,
+        remote_id=origin.id,
+        name=origin.name,
+        country=origin.country,
+        org_type=origin.org_type,
+        actor=f"node:{inbound.sender}",
+    ).organisation
     actor = node_user(organisation=mirror, role=Role.CASE_MANAGER)
     case = (
         Case.objects.select_for_update(no_key=True, of=("self",))
@@ -630,55 +633,6 @@ def _snapshot(shared: SharedV1) -> dict[str, Any]:
         if value:
             snapshot[name] = value
     return snapshot
-
-
-def mirror_organisation(
-    *, node: str, reference: OrganisationRefV1, fallback_country: str = ""
-) -> Organisation:
-    """Return this node's row standing for an organisation of peer ``node``,
-    creating it on first contact (``home_node`` the node, ``remote_id`` its id
-    there; a name another organisation here has gets `` (<node>)`` added).
-
-    Inside the caller's transaction; audited when created.
-    """
-    found = Organisation.objects.filter(home_node=node, remote_id=reference.id).first()
-    if found is not None:
-        return found
-    country = reference.country or fallback_country
-    org_type = (
-        reference.org_type if reference.org_type in OrgType.values else OrgType.NGO
-    )
-    for name in (
-        reference.name,
-        f"{reference.name} ({node})"[:200],
-        f"{reference.name[:150]} ({node} {reference.id.hex[:8]})"[:200],
-    ):
-        key = fold_key(name)
-        if Organisation.objects.filter(Q(name_key=key) | Q(name__iexact=name)).exists():
-            continue
-        try:
-            with transaction.atomic():
-                organisation = Organisation.objects.create(
-                    name=name,
-                    name_key=key,
-                    country=country,
-                    org_type=org_type,
-                    home_node=node,
-                    remote_id=reference.id,
-                )
-        except IntegrityError:
-            continue
-        audit.record(
-            actor=None,
-            action="accounts.organisation_mirrored",
-            target=organisation,
-            data={"node": node, "remote_id": str(reference.id)},
-        )
-        return organisation
-    raise ExchangeMismatch(
-        _("The referring organisation's name is taken on this node."),
-        details={"reason": "organisation_name"},
-    )
 
 
 def _referral_of_peer(
