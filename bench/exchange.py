@@ -107,7 +107,12 @@ for i in range(N):
     body = payload(i)
     model = mtype.schema.model_validate(body)
     bodies.append(model.model_dump(mode="json"))
-for body in bodies:
+t0 = time.perf_counter()
+for i, body in enumerate(bodies):
+    if RATE:
+        ahead = t0 + i / RATE - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
     with transaction.atomic():
         services.enqueue(to_node=PEER, type="referral.request", payload=body,
                          legal_basis="consent:" + body["consent_ref"],
@@ -118,21 +123,6 @@ result = {"seconds": time.perf_counter() - start, "mean_bytes": sum(sizes) / len
           "bodies": bodies if DUMP else []}
 """
 
-STATS = """
-from django.db.models import Max, Min
-from trm.exchange.models import OutboxMessage
-rows = list(OutboxMessage.objects.filter(created_at__gte=SINCE)
-            .values_list("status", "created_at", "sent_at"))
-sent = [(c, s) for st, c, s in rows if st == "sent"]
-lat = sorted((s - c).total_seconds() for c, s in sent)
-result = {
-    "total": len(rows), "sent": len(sent),
-    "first": min(c for c, _ in sent).timestamp() if sent else None,
-    "last": max(s for _, s in sent).timestamp() if sent else None,
-    "latencies": lat,
-}
-"""
-
 
 def pct(values: list[float], q: float) -> float:
     if not values:
@@ -141,17 +131,33 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def seed(node: Node, peer_id: str, org_name: str, n: int, *, dump: bool) -> dict:
+def seed(
+    node: Node, peer_id: str, org_name: str, n: int, *, dump: bool, rate: float = 0
+) -> dict:
     code = f"import json, time\nPEER={peer_id!r}\nORG_NAME={org_name!r}\nN={n}\n"
-    code += f"DUMP={dump!r}\n" + SEED
+    code += f"DUMP={dump!r}\nRATE={rate!r}\n" + SEED
     return node.python(code)
 
 
 def stats(node: Node, since: str) -> dict:
-    return node.python(
-        "from datetime import datetime\n"
-        f"SINCE = datetime.fromisoformat({since!r})\n" + STATS
-    )
+    """Delivery figures of messages queued since ``since``, read straight from
+    the node's database (a Django process per poll would load the machine)."""
+    import psycopg
+
+    with psycopg.connect(f"{node.postgres_url}/{node.db_name}") as conn:
+        rows = conn.execute(
+            "SELECT status, created_at, sent_at FROM exchange_outboxmessage "
+            "WHERE created_at >= %s",
+            (since,),
+        ).fetchall()
+    sent = [(c, s) for st, c, s in rows if st == "sent"]
+    return {
+        "total": len(rows),
+        "sent": len(sent),
+        "first": min(c for c, _ in sent).timestamp() if sent else None,
+        "last": max(s for _, s in sent).timestamp() if sent else None,
+        "latencies": sorted((s - c).total_seconds() for c, s in sent),
+    }
 
 
 def now_iso(node: Node) -> str:
@@ -279,13 +285,7 @@ def main() -> None:
         since = now_iso(a)
         for _ in range(args.workers):
             a.start_worker(exchange_interval=0.2)
-        step = 20
-        for _ in range(0, args.paced, step):
-            t0 = time.perf_counter()
-            seed(a, b.node_id, org, step, dump=False)
-            spare = step / args.rate - (time.perf_counter() - t0)
-            if spare > 0:
-                time.sleep(spare)
+        seed(a, b.node_id, org, args.paced, dump=False, rate=args.rate)
         paced = wait_for(
             lambda: (s := stats(a, since))["sent"] == args.paced and s,
             timeout=600,
