@@ -4,18 +4,26 @@ Schemas only: their workflows (and handlers) come with the return and
 reintegration issue, so a peer sending one now is answered
 ``unsupported_type``. Each declares the data categories it may carry, which
 the exchange enforces on both sides; personal ones need a consent naming the
-recipient (or a named legal obligation where the type declares it).
+recipient (or a named legal obligation where the type declares it). Each also
+says which categories a payload actually carries (``carried``), so that a
+message cannot carry data its envelope does not declare.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from trm.cases.messages import OrganisationRefV1, WireIdentityV1, WireModel
+from trm.cases.messages import (
+    OrganisationRefV1,
+    WireIdentityV1,
+    WireModel,
+    identity_categories,
+)
 from trm.exchange import registry
 from trm.exchange import services as exchange
 
@@ -192,6 +200,110 @@ class FollowupReportV1(WireModel):
     sending_organisation: OrganisationRefV1
 
 
+# --- what a payload carries (MessageType.carried) ------------------------------------
+
+
+def _family_members(members: list[FamilyMemberV1]) -> set[str]:
+    """Family members are ``family``; their phones or addresses ``contact``."""
+    if not members:
+        return set()
+    carried = {"family"}
+    if any(m.phones or m.addresses for m in members):
+        carried.add("contact")
+    return carried
+
+
+def family_assessment_request_carried(payload: BaseModel) -> set[str]:
+    """Family members (``family``, ``contact``), the context text
+    (``case_summary``); the questions are codes."""
+    assert isinstance(payload, FamilyAssessmentRequestV1)  # noqa: S101
+    carried = _family_members(payload.family_members)
+    if payload.context:
+        carried.add("case_summary")
+    return carried
+
+
+def family_assessment_report_carried(payload: BaseModel) -> set[str]:
+    """Findings and a recommendation about the family (``family``) and a
+    risk level (``risk``): always."""
+    return {"family", "risk"}
+
+
+def family_tracing_request_carried(payload: BaseModel) -> set[str]:
+    """The child's identity block, known relatives (``family``, ``contact``)."""
+    assert isinstance(payload, FamilyTracingRequestV1)  # noqa: S101
+    return identity_categories(payload.child) | _family_members(payload.known_relatives)
+
+
+def family_tracing_result_carried(payload: BaseModel) -> set[str]:
+    """Whether the family was found and where the child may live (``family``)."""
+    return {"family"}
+
+
+def risk_assessment_carried(payload: BaseModel) -> set[str]:
+    """Risk items (``risk``); a health factor (``health``); first needs on
+    arrival (``case_summary``)."""
+    assert isinstance(payload, RiskAssessmentJointV1)  # noqa: S101
+    carried = {"risk"}
+    if any(item.factor == "health" for item in payload.items):
+        carried.add("health")
+    if payload.first_needs_on_arrival:
+        carried.add("case_summary")
+    return carried
+
+
+def return_plan_carried(payload: BaseModel) -> set[str]:
+    """The plan (``case_summary``), medical needs (``health``), proceedings
+    contact needs (``legal``)."""
+    assert isinstance(payload, ReturnPlanV1)  # noqa: S101
+    carried = {"case_summary"}
+    if payload.medical_needs:
+        carried.add("health")
+    if payload.proceedings_contact_needs:
+        carried.add("legal")
+    return carried
+
+
+def travel_document_request_carried(payload: BaseModel) -> set[str]:
+    """The person's identity block (``identity``, ``documents``, ``contact``)."""
+    assert isinstance(payload, TravelDocumentRequestV1)  # noqa: S101
+    return identity_categories(payload.identity)
+
+
+def travel_document_issued_carried(payload: BaseModel) -> set[str]:
+    """A document issued to the person (``documents``): always."""
+    return {"documents"}
+
+
+def return_handover_carried(payload: BaseModel) -> set[str]:
+    """The itinerary (``case_summary``), safety arrangements (``risk``)."""
+    assert isinstance(payload, ReturnHandoverV1)  # noqa: S101
+    carried = {"case_summary"}
+    if payload.safety_arrangements:
+        carried.add("risk")
+    return carried
+
+
+def return_arrival_carried(payload: BaseModel) -> set[str]:
+    """Whether and when the person arrived (``case_summary``): always."""
+    return {"case_summary"}
+
+
+def followup_report_carried(payload: BaseModel) -> set[str]:
+    """Services and situation (``case_summary``), health status (``health``),
+    a risk update (``risk``)."""
+    assert isinstance(payload, FollowupReportV1)  # noqa: S101
+    carried = {"case_summary"}
+    if payload.health != "unknown":
+        carried.add("health")
+    if payload.risk_update:
+        carried.add("risk")
+    return carried
+
+
+Carried = Callable[[BaseModel], set[str]]
+
+
 def _types() -> list[registry.MessageType]:
     def schema_only(
         name: str,
@@ -200,6 +312,8 @@ def _types() -> list[registry.MessageType]:
         sop: tuple[int, ...],
         description: str,
         exceptions: frozenset[str] = frozenset(),
+        *,
+        carried: Carried,
     ) -> registry.MessageType:
         return registry.MessageType(
             name=name,
@@ -208,6 +322,7 @@ def _types() -> list[registry.MessageType]:
             categories=frozenset(categories),
             handler=None,
             exceptions=exceptions,
+            carried=carried,
             sop=sop,
             description=description,
         )
@@ -219,6 +334,7 @@ def _types() -> list[registry.MessageType]:
             {"family", "identity", "contact", "case_summary", "risk"},
             (2, 4),
             "Family, social and risk questions (M3)",
+            carried=family_assessment_request_carried,
         ),
         schema_only(
             "family.assessment.report",
@@ -226,6 +342,7 @@ def _types() -> list[registry.MessageType]:
             {"family", "case_summary", "risk"},
             (2, 4),
             "Family assessment report (M3)",
+            carried=family_assessment_report_carried,
         ),
         schema_only(
             "family.tracing.request",
@@ -233,6 +350,7 @@ def _types() -> list[registry.MessageType]:
             {"identity", "documents", "family", "contact", "photo"},
             (1, 4),
             "Family tracing for a child (M4)",
+            carried=family_tracing_request_carried,
         ),
         schema_only(
             "family.tracing.result",
@@ -240,6 +358,7 @@ def _types() -> list[registry.MessageType]:
             {"family", "case_summary", "risk"},
             (1, 4),
             "Family tracing result and placement opinion (M4)",
+            carried=family_tracing_result_carried,
         ),
         schema_only(
             "risk.assessment.joint",
@@ -247,6 +366,7 @@ def _types() -> list[registry.MessageType]:
             {"risk", "case_summary", "health"},
             (4,),
             "Joint pre-return risk and needs assessment (M5)",
+            carried=risk_assessment_carried,
         ),
         schema_only(
             "return.plan",
@@ -254,6 +374,7 @@ def _types() -> list[registry.MessageType]:
             {"case_summary", "health", "legal", "risk"},
             (4,),
             "Return plan proposal (M6)",
+            carried=return_plan_carried,
         ),
         schema_only(
             "travel.document.request",
@@ -262,6 +383,7 @@ def _types() -> list[registry.MessageType]:
             (4,),
             "Travel document request (M8)",
             exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
+            carried=travel_document_request_carried,
         ),
         schema_only(
             "travel.document.issued",
@@ -270,6 +392,7 @@ def _types() -> list[registry.MessageType]:
             (4,),
             "Travel document issued (M8)",
             exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
+            carried=travel_document_issued_carried,
         ),
         schema_only(
             "return.handover",
@@ -277,6 +400,7 @@ def _types() -> list[registry.MessageType]:
             {"case_summary", "risk"},
             (4,),
             "Travel and handover notice (M9)",
+            carried=return_handover_carried,
         ),
         schema_only(
             "return.arrival",
@@ -284,6 +408,7 @@ def _types() -> list[registry.MessageType]:
             {"case_summary", "risk"},
             (4,),
             "Arrival confirmation (M9)",
+            carried=return_arrival_carried,
         ),
         schema_only(
             "followup.report",
@@ -291,6 +416,7 @@ def _types() -> list[registry.MessageType]:
             {"case_summary", "health", "risk"},
             (4,),
             "Reintegration follow-up report (M10)",
+            carried=followup_report_carried,
         ),
     ]
 

@@ -50,6 +50,7 @@ from trm.exchange.models import (
     Peer,
     PeerStatus,
 )
+from trm.exchange.selectors import is_party
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +151,18 @@ class NoContactPoint(DomainError):
 
 
 class NotLinked(DomainError):
-    """No case on this node is linked under the message's shared reference."""
+    """No case on this node is linked under the message's shared reference,
+    or the message's conversation is not that reference."""
 
     code = "cases.not_linked"
+
+
+class NotParty(DomainError):
+    """The sending peer is not party to the case it names: it exchanged no
+    message about that case with this node under its shared reference, and
+    the case was not opened from one of its messages."""
+
+    code = "cases.not_party"
 
 
 class UnknownReply(DomainError):
@@ -443,11 +453,79 @@ def actor_for(node_id: str, ref: OrganisationRefV1, role: str) -> User:
 
 
 def check_reference(message: registry.Inbound, reference: str) -> None:
-    if message.conversation and message.conversation != reference:
+    """Refuse a case-bound message whose conversation is not its shared case
+    reference (an empty conversation included: messages outside a
+    conversation are not ordered, EXCHANGE.md §1.5).
+
+    Raises:
+        NotLinked: ``details["reason"] == "conversation"``.
+    """
+    if not message.conversation or message.conversation != reference:
         raise NotLinked(
             _("The message's shared reference does not match its conversation."),
-            details={"field": "trm_case_ref"},
+            details={"field": "trm_case_ref", "reason": "conversation"},
         )
+
+
+def opened_from(case: Case, node_id: str) -> bool:
+    """Whether ``case`` was opened on this node from a message of ``node_id``
+    (its opener is a node user standing for an organisation of that node)."""
+    if not node_id or case.opened_by_id is None:
+        return False
+    return Case.objects.filter(
+        pk=case.pk,
+        opened_by__username__startswith="node.",
+        opened_by__organisation__home_node=node_id,
+    ).exists()
+
+
+def require_party(message: registry.Inbound, case: Case) -> None:
+    """Refuse a message from a peer that is not party to ``case``, the case
+    that already exists here under the message's shared reference.
+
+    The peer is party if it exchanged messages about a case here with this
+    node in the case's conversation before (applied ones on the way in:
+    :func:`trm.exchange.selectors.is_party`) or the case was opened from one
+    of its messages (:func:`opened_from`). Knowing a reference is not enough
+    to act on the case it names.
+
+    Raises:
+        NotParty: neither.
+    """
+    if is_party(message.sender, case.trm_case_ref) or opened_from(case, message.sender):
+        return
+    raise NotParty(
+        _("The sending node is not party to this case."),
+        details={"field": "trm_case_ref", "reason": "not_party"},
+    )
+
+
+def identity_categories(identity: WireIdentityV1 | None) -> set[str]:
+    """Return the categories an identity block carries: ``identity`` (names,
+    aliases, birth date or place), ``documents``, ``contact`` (phones or
+    addresses)."""
+    if identity is None:
+        return set()
+    carried: set[str] = set()
+    if (
+        identity.given_names
+        or identity.family_names
+        or identity.aliases
+        or identity.birth_date is not None
+        or identity.place_of_birth
+    ):
+        carried.add("identity")
+    if identity.documents:
+        carried.add("documents")
+    if identity.phones or identity.addresses:
+        carried.add("contact")
+    return carried
+
+
+def carries_nothing(_payload: BaseModel) -> set[str]:
+    """``carried`` of a type whose payload holds nothing of the person: codes,
+    dates, references and organisations only."""
+    return set()
 
 
 def linked_case(reference: str) -> Case | None:
@@ -524,14 +602,18 @@ def apply_case_alert(message: registry.Inbound) -> UUID | None:
     Raises:
         NoContactPoint: this node has no national contact point organisation.
         NotLinked: the reference does not match the conversation.
+        NotParty: a case exists here under the reference and the sender is
+            not party to it.
     """
     payload = message.payload
     assert isinstance(payload, CaseAlertV1)  # noqa: S101 - the registry's schema
     check_reference(message, payload.trm_case_ref)
+    case = linked_case(payload.trm_case_ref)
+    if case is not None:
+        require_party(message, case)
     actor = actor_for(
         message.sender, payload.sending_organisation, payload.contact_role
     )
-    case = linked_case(payload.trm_case_ref)
     if case is None:
         lead = contact_point_organisation()
         case = services.case_open_linked(
@@ -585,10 +667,14 @@ def apply_case_alert_ack(message: registry.Inbound) -> UUID | None:
     counterpart's reference, contact and expected answer time.
 
     Raises:
+        NotLinked: the conversation is not the shared reference.
         UnknownReply: it answers no alert this node sent to that peer.
+        NotParty: the peer is not party to the case (never the case for the
+            peer an alert went to).
     """
     payload = message.payload
     assert isinstance(payload, CaseAlertAckV1)  # noqa: S101
+    check_reference(message, payload.trm_case_ref)
     original = (
         OutboxMessage.objects.filter(
             msg_id=message.in_reply_to, type=CASE_ALERT, peer__node_id=message.sender
@@ -609,6 +695,7 @@ def apply_case_alert_ack(message: registry.Inbound) -> UUID | None:
             _("This acknowledgement answers no alert sent from this node."),
             details={"type": CASE_ALERT_ACK},
         )
+    require_party(message, case)
     actor = actor_for(message.sender, payload.contact, payload.contact_role)
     if not case.is_closed:
         services.set_transnational(
@@ -643,15 +730,18 @@ def apply_safety_alert(message: registry.Inbound) -> UUID | None:
     national contact points at once (no personal data in the e-mail).
 
     Raises:
-        NoContactPoint, NotLinked.
+        NoContactPoint, NotLinked, NotParty (a case exists here under the
+        reference and the sender is not party to it).
     """
     payload = message.payload
     assert isinstance(payload, SafetyAlertV1)  # noqa: S101
     check_reference(message, payload.trm_case_ref)
+    case = linked_case(payload.trm_case_ref)
+    if case is not None:
+        require_party(message, case)
     actor = actor_for(
         message.sender, payload.sending_organisation, payload.contact_role
     )
-    case = linked_case(payload.trm_case_ref)
     if case is None:
         lead = contact_point_organisation()
         case = services.case_open_linked(
@@ -692,7 +782,9 @@ def apply_case_closure(message: registry.Inbound) -> UUID | None:
     stays open (its team decides).
 
     Raises:
-        NotLinked: no case here is linked under that reference.
+        NotLinked: no case here is linked under that reference (or the
+            conversation is not the reference).
+        NotParty: the sender is not party to the case.
     """
     payload = message.payload
     assert isinstance(payload, CaseClosureV1)  # noqa: S101
@@ -703,6 +795,7 @@ def apply_case_closure(message: registry.Inbound) -> UUID | None:
             _("No case on this node is linked under that reference."),
             details={"field": "trm_case_ref"},
         )
+    require_party(message, case)
     actor = actor_for(
         message.sender, payload.sending_organisation, "national_contact_point"
     )
@@ -837,6 +930,18 @@ def payload_access(user: Any, case_id: UUID) -> bool:
     return access is not None and not access.legal_only
 
 
+def safety_alert_carried(payload: BaseModel) -> set[str]:
+    """``safety.alert`` carries risk information (its description), nothing
+    else: the person's attributes are pseudonymous."""
+    return {"risk"}
+
+
+def proceedings_notice_carried(payload: BaseModel) -> set[str]:
+    """``proceedings.notice`` is about the person's part in proceedings: a
+    hearing, testimony, an outcome or a release (category ``legal``)."""
+    return {"legal"}
+
+
 def _types() -> Iterable[registry.MessageType]:
     yield registry.MessageType(
         name=CASE_ALERT,
@@ -844,6 +949,7 @@ def _types() -> Iterable[registry.MessageType]:
         schema=CaseAlertV1,
         categories=frozenset(),
         handler=apply_case_alert,
+        carried=carries_nothing,
         sop=(1,),
         description="Pseudonymous case alert to the counterpart (M1)",
     )
@@ -853,6 +959,7 @@ def _types() -> Iterable[registry.MessageType]:
         schema=CaseAlertAckV1,
         categories=frozenset(),
         handler=apply_case_alert_ack,
+        carried=carries_nothing,
         sop=(1,),
         description="Acknowledgement and linkage of a case alert (M1-ACK)",
     )
@@ -863,6 +970,7 @@ def _types() -> Iterable[registry.MessageType]:
         categories=frozenset({"risk"}),
         handler=apply_safety_alert,
         exceptions=frozenset({exchange.VITAL_INTEREST}),
+        carried=safety_alert_carried,
         description="Urgent risk to life or safety, without consent (M14)",
     )
     yield registry.MessageType(
@@ -871,6 +979,7 @@ def _types() -> Iterable[registry.MessageType]:
         schema=CaseClosureV1,
         categories=frozenset(),
         handler=apply_case_closure,
+        carried=carries_nothing,
         description="The other side closed its case (M11)",
     )
     yield registry.MessageType(
@@ -880,6 +989,7 @@ def _types() -> Iterable[registry.MessageType]:
         categories=frozenset({"legal", "risk"}),
         handler=None,
         exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
+        carried=proceedings_notice_carried,
         sop=(5,),
         description="Proceedings logistics: hearing, testimony, outcome (M12)",
     )

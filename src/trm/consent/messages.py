@@ -24,11 +24,10 @@ page can find its notices (``legal_obligation:GDPR Art. 19 consent:<id>``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from django.db.models import Q
@@ -39,12 +38,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trm.accounts.models import Organisation, User
 from trm.audit import services as audit
+from trm.cases.messages import NotLinked, carries_nothing, require_party
 from trm.cases.models import Case, CaseEvent
 from trm.cases.services import record_case_event
 from trm.common.errors import DomainError
 from trm.consent.errors import ConsentMissing
 from trm.consent.models import Consent, DataCategory, GivenBy, Purpose
-from trm.dataprotection.crypto import unseal_node
 from trm.exchange import registry
 from trm.exchange import services as exchange
 from trm.exchange.errors import PeerUnavailable
@@ -55,7 +54,6 @@ from trm.exchange.models import (
     OutboxStatus,
     Peer,
 )
-from trm.exchange.nodekeys import PURPOSE
 
 #: Categories that identify the person: erased with the identity when it came
 #: only from the withdrawn consent's messages.
@@ -373,20 +371,30 @@ def _identity_only_from(case: Case, *, peer: Peer, basis: str) -> bool:
     return not any(set(m.categories) & IDENTIFYING for m in others)
 
 
-def _cases_under(peer: Peer, basis: str, reference: str) -> list[Case]:
-    ids = set(
+def _case_ids_under(peer: Peer, basis: str) -> set[UUID]:
+    """Return the local cases that ``peer``'s messages under ``basis`` touched."""
+    rows = (
         InboxMessage.objects.filter(
             peer=peer, legal_basis=basis, status=InboxStatus.APPLIED
         )
         .exclude(case_id=None)
         .values_list("case_id", flat=True)
     )
+    return {case_id for case_id in rows if case_id is not None}
+
+
+def _cases_under(peer: Peer, basis: str, reference: str) -> list[Case]:
+    ids = _case_ids_under(peer, basis)
     condition = Q(pk__in=ids)
     if reference:
         condition |= Q(trm_case_ref=reference)
     return list(
         Case.objects.select_related("person").filter(condition).order_by("opened_at")
     )
+
+
+#: How the outcomes of several cases add up (the strongest wins).
+_OUTCOME_RANK = {"nothing_held": 0, "erased": 1, "restricted": 2}
 
 
 def apply_consent_withdrawn(message: registry.Inbound) -> UUID | None:
@@ -398,19 +406,40 @@ def apply_consent_withdrawn(message: registry.Inbound) -> UUID | None:
     on the timeline, and when identifying data is withdrawn and the person's
     identity came only from those messages, the person is erased
     (crypto-shredding: :func:`trm.dataprotection.services.erase_person`).
+    The exchange's stored copies of every message that peer sent under the
+    consent are forgotten (:func:`trm.exchange.services.forget_payloads`).
     ``consent.withdrawn.done`` goes back in the same transaction.
+
+    The outcome is ``nothing_held`` for a case (found by its reference) that
+    no message of the peer under the consent touched and of which no hook
+    held anything; the answer's outcome is the strongest of the cases'
+    (restricted over erased over nothing held).
+
+    Raises:
+        NotLinked: the conversation is not the payload's shared reference.
+        NotParty: a case exists here under the reference and the sender is
+            not party to it (:func:`trm.cases.messages.require_party`).
     """
     from trm.dataprotection.services import erase_person
 
     payload = message.payload
     assert isinstance(payload, ConsentWithdrawnV1)  # noqa: S101 - the registry's schema
+    if message.conversation != payload.trm_case_ref:
+        raise NotLinked(
+            _("The message's shared reference does not match its conversation."),
+            details={"field": "trm_case_ref", "reason": "conversation"},
+        )
     peer = Peer.objects.get(node_id=message.sender)
     basis = f"consent:{payload.consent_ref}"
-    reference = payload.trm_case_ref or message.conversation
+    reference = payload.trm_case_ref
     categories = sorted(set(payload.categories))
+    under = _case_ids_under(peer, basis)
     outcome = "nothing_held"
     touched: Case | None = None
     for case in _cases_under(peer, basis, reference):
+        if case.pk not in under:
+            # Found by its reference only: the peer must be party to it.
+            require_party(message, case)
         touched = touched or case
         results = {
             hook(
@@ -422,18 +451,26 @@ def apply_consent_withdrawn(message: registry.Inbound) -> UUID | None:
             )
             for hook in list(_restriction_hooks)
         }
+        held = case.pk in under or bool(results - {None})
         erase = (
-            payload.erase_requested
+            case.pk in under
+            and payload.erase_requested
             and bool(set(categories) & IDENTIFYING)
             and _identity_only_from(case, peer=peer, basis=basis)
         )
-        done = "erased" if erase or results == {"erased"} else "restricted"
-        record_case_event(
-            case=case,
-            actor=None,
-            kind="consent.restricted",
-            code=done,
-        )
+        if not held:
+            done = "nothing_held"
+        elif erase or results == {"erased"}:
+            done = "erased"
+        else:
+            done = "restricted"
+        if held:
+            record_case_event(
+                case=case,
+                actor=None,
+                kind="consent.restricted",
+                code=done,
+            )
         audit.record(
             actor=f"node:{peer.node_id}",
             action="consent.restricted",
@@ -451,7 +488,12 @@ def apply_consent_withdrawn(message: registry.Inbound) -> UUID | None:
                 person_id=case.person_id,
                 reason="consent_withdrawn_abroad",
             )
-        outcome = done if outcome != "restricted" else outcome
+        outcome = max(outcome, done, key=_OUTCOME_RANK.__getitem__)
+    # What arrived from that peer under the consent is no longer held here:
+    # the stored copies of its messages go (their routing fields stay).
+    exchange.forget_payloads(
+        peer_node=peer.node_id, legal_basis=basis, actor=f"node:{peer.node_id}"
+    )
     exchange.enqueue(
         to_node=peer.node_id,
         type=WITHDRAWN_DONE,
@@ -473,11 +515,17 @@ def apply_consent_withdrawn_done(message: registry.Inbound) -> UUID | None:
     """Record a peer's confirmation of a withdrawal on the consent's case.
 
     Raises:
+        NotLinked: the conversation is not the payload's shared reference.
         UnknownReply: it answers no ``consent.withdrawn`` this node sent to
-            that peer.
+            that peer in that conversation.
     """
     payload = message.payload
     assert isinstance(payload, ConsentWithdrawnDoneV1)  # noqa: S101
+    if message.conversation != payload.trm_case_ref:
+        raise NotLinked(
+            _("The message's shared reference does not match its conversation."),
+            details={"field": "trm_case_ref", "reason": "conversation"},
+        )
     original = (
         OutboxMessage.objects.filter(
             msg_id=message.in_reply_to,
@@ -488,7 +536,7 @@ def apply_consent_withdrawn_done(message: registry.Inbound) -> UUID | None:
         if message.in_reply_to
         else None
     )
-    if original is None:
+    if original is None or original.conversation != message.conversation:
         raise UnknownReply(
             _("This confirmation answers no withdrawal sent from this node."),
             details={"type": WITHDRAWN_DONE},
@@ -545,15 +593,8 @@ OUTCOME_LABELS = {
 
 
 def _reply_outcome(reply: InboxMessage) -> str:
-    if not reply.payload_sealed:
-        return ""
-    raw = unseal_node(
-        PURPOSE,
-        reply.payload_sealed,
-        context=exchange.payload_context(reply.msg_id, "in"),
-    )
-    value: dict[str, Any] = json.loads(raw)
-    return str(value.get("outcome", ""))
+    value = exchange.stored_payload(reply)
+    return str(value.get("outcome", "")) if value is not None else ""
 
 
 def withdrawal_status(consent: Consent) -> list[PeerWithdrawal]:
@@ -610,6 +651,7 @@ def register_all() -> None:
             categories=frozenset(),
             handler=apply_consent_withdrawn,
             exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
+            carried=carries_nothing,
             description="Consent withdrawn: restrict or erase what arrived under it",
         )
     )
@@ -620,6 +662,7 @@ def register_all() -> None:
             schema=ConsentWithdrawnDoneV1,
             categories=frozenset(),
             handler=apply_consent_withdrawn_done,
+            carried=carries_nothing,
             description="Withdrawal applied: restricted, erased or nothing held",
         )
     )

@@ -38,6 +38,7 @@ from trm.dataprotection.errors import (
     FourEyesRequired,
 )
 from trm.dataprotection.models import ErasureReason, ErasureRequest
+from trm.exchange import services as exchange
 
 Status = ErasureRequest.Status
 
@@ -249,7 +250,9 @@ def erase_person(
 
     Deletes the blind indexes, the sealed identity and photo, marks the person
     erased, cancels other pending requests for them, adds a timeline event to
-    each of their cases and one audit entry, then destroys the data key.
+    each of their cases and one audit entry, forgets the exchange's stored
+    payloads about their cases (cancelling those not sent yet), then destroys
+    the data key.
 
     The key is destroyed last: the keystore is another database and commits at
     once. If anything before it fails, the main transaction rolls back and the
@@ -295,6 +298,9 @@ def erase_person(
     cases = list(Case.objects.filter(person=person).order_by("opened_at"))
     for case in cases:
         record_case_event(case=case, actor=actor, kind="dataprotection.person_erased")
+    # The exchange's stored copies of messages about the person's cases go too
+    # (those sealed under the data key become unreadable below anyway).
+    exchange.forget_payloads_for_cases(case_ids=[c.pk for c in cases], actor=actor)
     audit.record(
         actor=actor,
         action="dataprotection.person_erased",

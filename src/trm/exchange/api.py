@@ -127,6 +127,10 @@ class ExchangeMessageDetailOut(ExchangeMessageOut):
     payload: dict[str, Any] | None = Field(
         description="Only for the case team of the message's case (audited)"
     )
+    payload_gone: bool = Field(
+        description="The payload is no longer held: erased with the person, or "
+        "forgotten when the consent it came under was withdrawn"
+    )
 
 
 class ExchangeMessageLookup(Schema):
@@ -148,6 +152,7 @@ def _detail_out(message: MessageDetail) -> ExchangeMessageDetailOut:
         receipt_claims=message.receipt_claims,
         has_case=message.has_case,
         payload=message.payload,
+        payload_gone=message.payload_gone,
     )
 
 

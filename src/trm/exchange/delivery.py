@@ -35,6 +35,7 @@ conversation (only heads are due), so order is kept.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -54,7 +55,9 @@ from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
-from trm.exchange import envelope, inbox, nodekeys
+from trm.common.errors import DomainError
+from trm.exchange import envelope, inbox, nodekeys, peers, transport
+from trm.exchange.errors import PeerUnreachable
 from trm.exchange.models import (
     KeyUse,
     OutboxMessage,
@@ -62,7 +65,7 @@ from trm.exchange.models import (
     Peer,
     PeerStatus,
 )
-from trm.exchange.services import sealed_payload
+from trm.exchange.services import ERASED, PayloadGone, cancel_erased, sealed_payload
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,8 @@ _rng = random.SystemRandom()
 @dataclass(frozen=True)
 class Outcome:
     """What one delivery attempt ended in (``sent``, ``retrying``,
-    ``rejected`` or ``dead``) and the short error code, if any."""
+    ``rejected``, ``dead``, or ``cancelled`` when its payload was erased) and
+    the short error code, if any."""
 
     status: str
     code: str = ""
@@ -232,7 +236,12 @@ def _verified(
         claims = envelope.verify_receipt(
             token, signer_keys=inbox.signing_keys(message.peer)
         )
-    except envelope.EnvelopeError:
+    except envelope.EnvelopeError as exc:
+        if exc.code == "unknown_key":
+            # Signed by a key the peer has not published to this node yet
+            # (it rotated): have the worker refresh its keys (key continuity
+            # decides); meanwhile the answer does not count.
+            peers.request_refresh(node_id=message.peer.node_id, reason="unknown_key")
         return None
     if (
         claims.get("msg_id") != str(message.msg_id)
@@ -254,6 +263,10 @@ def _deliver_one(
     otherwise each step reads the time it happens at."""
     try:
         body = seal_message(message, now=now or timezone.now())
+    except PayloadGone:
+        # Erased with the person (or forgotten) before it left: never sent.
+        cancel_erased(message)
+        return Outcome("cancelled", ERASED)
     except _NoPeerKey:
         return _failed(message, "no_peer_key", now=now or timezone.now())
     except Exception as exc:
@@ -262,27 +275,48 @@ def _deliver_one(
     digest = envelope.body_digest(body)
     url = message.peer.base_url.rstrip("/") + INBOX_PATH
     try:
-        response = client.post(
+        # One deadline for the whole attempt, however the peer answers (a
+        # trickle of bytes included), and a cap on the answer's size.
+        response = transport.bounded_request(
+            client,
+            "POST",
             url,
+            seconds=settings.TRM_EXCHANGE_TIMEOUT_SECONDS,
+            max_bytes=transport.MAX_ANSWER_BYTES,
             content=body.encode("ascii"),
             headers={"Content-Type": "application/jose", "Accept": "application/json"},
-            timeout=settings.TRM_EXCHANGE_TIMEOUT_SECONDS,
         )
-    except httpx.TimeoutException:
-        return _failed(message, "timeout", now=now or timezone.now())
-    except httpx.ConnectError:
-        return _failed(message, "connect_error", now=now or timezone.now())
-    except httpx.HTTPError:
-        return _failed(message, "http_error", now=now or timezone.now())
+    except transport.TransferError as exc:
+        code = "answer_too_large" if exc.code == "too_large" else exc.code
+        return _failed(message, code, now=now or timezone.now())
     return _answered(message, response, digest=digest, now=now or timezone.now())
 
 
+def _binds(claims: dict[str, Any], *, message: OutboxMessage, digest: str) -> bool:
+    """Whether a signed rejection is about the body sent in this attempt.
+
+    A rejection found before the peer applied anything signs the digest of
+    the body it received, so a rejection of another body (one a proxy
+    altered, say) cannot be replayed against this one. The exception is a
+    handler's refusal (``refused:<code>``): the peer records it and answers
+    every re-delivery with the original, over the body it first received —
+    the digest this node stored when that answer first came, if it did.
+    """
+    signed = claims["digest"]
+    if signed == digest:
+        return True
+    code = str(claims.get("code") or "")
+    if code.startswith("refused:"):
+        return not message.envelope_digest or signed == message.envelope_digest
+    return False
+
+
 def _answered(
-    message: OutboxMessage, response: httpx.Response, *, digest: str, now: datetime
+    message: OutboxMessage, response: transport.Fetched, *, digest: str, now: datetime
 ) -> Outcome:
     status = response.status_code
     try:
-        data = response.json()
+        data = json.loads(response.content)
     except ValueError:
         data = None
     if not isinstance(data, dict):
@@ -299,15 +333,33 @@ def _answered(
             return _failed(message, "bad_receipt", now=now)
         return Outcome("sent", receipt=token, claims=claims, at=now)
     if status == 409 and "retry_later" in data:
-        if _verified(data["retry_later"], message=message, status="retry_later"):
-            return _retry_later(message, now=now)
-        return _failed(message, "bad_receipt", now=now)
+        claims = _verified(
+            data["retry_later"], message=message, status="retry_later", digest=digest
+        )
+        if claims is None:
+            return _failed(message, "bad_receipt", now=now)
+        if claims.get("code") == "unknown_key":
+            # The peer does not know this node's signing key yet (this node
+            # rotated its keys) and is refreshing them: try again with
+            # backoff, counting attempts.
+            return _failed(message, "unknown_key", now=now)
+        return _retry_later(message, now=now)
     if 400 <= status < 500 and "rejection" in data:
         token = data["rejection"]
         claims = _verified(token, message=message, status="rejected")
         if claims is None:
             return _failed(message, "bad_receipt", now=now)
         code = str(claims.get("code") or "rejected")[:64]
+        if code == "too_large" and not claims["digest"]:
+            # Signed without a digest (the peer did not read the body), so
+            # not tied to this body: not final, tried again until it dies.
+            return _failed(message, "too_large", now=now)
+        if not _binds(claims, message=message, digest=digest):
+            return _failed(message, "bad_receipt", now=now)
+        if code == "unknown_key":
+            # An older receiver's answer to a key it does not know yet: it
+            # may learn the key (a refresh), so this is not final.
+            return _failed(message, "unknown_key", now=now)
         _mark_rejected(message, token=token, claims=claims, code=code)
         return Outcome("rejected", code)
     return _failed(message, f"http_{status}", now=now)
@@ -545,6 +597,89 @@ def notify_failures(failed: list[tuple[OutboxMessage, Outcome]]) -> int:
     return sent
 
 
+# --- refreshing peers that rotated their keys ----------------------------------------
+
+#: At most one refresh of a peer's keys per this time, whatever asks for it.
+REFRESH_MIN_INTERVAL = timedelta(seconds=60)
+#: When a refresh fails because the peer could not be reached, try again after.
+REFRESH_RETRY_UNREACHABLE = timedelta(seconds=60)
+#: When it was refused (broken key continuity, another country, a document
+#: that does not verify), an administrator must act; try again after.
+REFRESH_RETRY_REFUSED = timedelta(hours=1)
+
+
+def refresh_requested_peers(
+    *, now: datetime | None = None, client: httpx.Client | None = None
+) -> dict[str, int]:
+    """Refresh the keys of the peers that asked for it; return counts.
+
+    A peer is refreshed when :func:`trm.exchange.peers.request_refresh`
+    marked it (it signed a message or an answer with a key this node did not
+    know), it is active, the request is due and it was not refreshed (or
+    otherwise changed) within :data:`REFRESH_MIN_INTERVAL`.
+    :func:`~trm.exchange.peers.peer_refresh` takes new keys only if a key this
+    node already trusts signed them; on success the request is cleared. A
+    failure is audited (``exchange.peer_refresh_failed``, its error code) and
+    the request is due again later.
+
+    Returns:
+        ``{"refreshed", "failed"}`` counts.
+    """
+    moment = now or timezone.now()
+    counts = {"refreshed": 0, "failed": 0}
+    due = Peer.objects.filter(
+        status=PeerStatus.ACTIVE,
+        refresh_requested_at__lte=moment,
+        updated_at__lte=moment - REFRESH_MIN_INTERVAL,
+    ).order_by("refresh_requested_at")
+    for peer in due:
+        try:
+            peers.peer_refresh(node_id=peer.node_id, client=client, automatic=True)
+        except DomainError as exc:
+            later = (
+                REFRESH_RETRY_UNREACHABLE
+                if isinstance(exc, PeerUnreachable)
+                else REFRESH_RETRY_REFUSED
+            )
+            reason = str(exc.details.get("reason", ""))[:64]
+            _refresh_failed(peer, exc.code, reason=reason, retry_at=moment + later)
+        except Exception as exc:
+            # Not a refusal: name the kind of error only (its text could hold
+            # anything) and try again a minute later, not at every run.
+            logger.error("exchange: refreshing a peer failed: %s", type(exc).__name__)
+            _refresh_failed(
+                peer,
+                "exchange.internal",
+                reason=type(exc).__name__[:64],
+                retry_at=moment + REFRESH_RETRY_UNREACHABLE,
+            )
+        else:
+            counts["refreshed"] += 1
+            continue
+        counts["failed"] += 1
+    return counts
+
+
+def _refresh_failed(peer: Peer, code: str, *, reason: str, retry_at: datetime) -> None:
+    """Audit a failed automatic refresh and make the request due at ``retry_at``."""
+    with transaction.atomic():
+        Peer.objects.filter(pk=peer.pk, refresh_requested_at__isnull=False).update(
+            refresh_requested_at=retry_at
+        )
+        audit.record(
+            actor=None,
+            action="exchange.peer_refresh_failed",
+            target_type="exchange.peer",
+            target_id=peer.node_id,
+            data={
+                "node": peer.node_id,
+                "code": code,
+                "reason": reason,
+                "retry_at": retry_at.isoformat(),
+            },
+        )
+
+
 # --- the run ------------------------------------------------------------------------
 
 _pool_lock = threading.Lock()
@@ -589,13 +724,18 @@ def deliver_due(
 ) -> dict[str, int]:
     """Send the messages due now; return counts by outcome.
 
+    First refreshes the keys of peers that asked for it
+    (:func:`refresh_requested_peers`: they signed with a key this node did not
+    know yet), so their messages and answers verify again.
+
     Args:
         now: the time of the run (tests); default now.
         limit: the most messages handled in this run.
         client: the HTTP client (tests); default a new one for the run.
 
     Returns:
-        ``{"sent", "retrying", "rejected", "dead"}`` counts.
+        ``{"sent", "retrying", "rejected", "dead"}`` counts, and
+        ``"cancelled"`` when a message's payload was erased before it left.
     """
     counts = {"sent": 0, "retrying": 0, "rejected": 0, "dead": 0}
     if not nodekeys.has_keys():
@@ -604,10 +744,14 @@ def deliver_due(
         return counts
     failed: list[tuple[OutboxMessage, Outcome]] = []
     own_client = client is None
-    http = client or httpx.Client(
-        timeout=settings.TRM_EXCHANGE_TIMEOUT_SECONDS, follow_redirects=False
-    )
+    # Each request has its own overall deadline (transport.bounded_request).
+    http = client or httpx.Client(follow_redirects=False)
     try:
+        try:
+            refresh_requested_peers(now=now, client=http)
+        except Exception as exc:
+            # Never stops delivery; the request stays and is tried next run.
+            logger.error("exchange: refreshing peers failed: %s", type(exc).__name__)
         handled = 0
         # A conversation's next message becomes due once its predecessor is
         # sent, so claim again until nothing more is due.
@@ -618,7 +762,7 @@ def deliver_due(
             results = _send_batch(batch, client=http, now=now)
             _mark_sent([(m, o) for m, o in results if o.status == "sent"])
             for message, outcome in results:
-                counts[outcome.status] += 1
+                counts[outcome.status] = counts.get(outcome.status, 0) + 1
                 if outcome.status in ("rejected", "dead"):
                     failed.append((message, outcome))
             handled += len(batch)

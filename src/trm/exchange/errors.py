@@ -58,6 +58,16 @@ class KeyContinuityBroken(Conflict):
     code = "exchange.key_continuity_broken"
 
 
+class PeerCountryChanged(Conflict):
+    """A refreshed document declares another country than the one trusted.
+
+    Consents name the country data may go to, so the change is taken only when
+    an administrator confirms it after checking it out of band.
+    """
+
+    code = "exchange.peer_country_changed"
+
+
 class PeerExists(Conflict):
     code = "exchange.peer_exists"
 

@@ -47,6 +47,18 @@ class PeerRefreshForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+    country = forms.CharField(
+        label=_("New country (only if asked)"),
+        max_length=2,
+        required=False,
+        help_text=_(
+            "Leave empty: a refresh never changes the peer's country by itself. "
+            "Give the two-letter code of its new country only when the refresh "
+            "said the country changed and its administrator confirmed it to you "
+            "by a channel you trust."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
 
 class ConfirmForm(forms.Form):

@@ -10,7 +10,10 @@ b. a message already recorded from that peer answers with its original
    receipt and changes nothing (EXCHANGE.md §1.4);
 c. decrypt with the key the header names, verify the inner signature with the
    peer's signing keys (``undecryptable``, ``unknown_key``, ``bad_signature``,
-   ``header_mismatch``, ``malformed``);
+   ``header_mismatch``, ``malformed``). A signing key the peer never published
+   to this node (it rotated its keys) is not final: the worker is asked to
+   refresh the peer (:func:`trm.exchange.peers.request_refresh`) and the
+   answer is "retry later" with code ``unknown_key``;
 d. freshness of ``sent_at`` (``stale``);
 e. the type and version are registered with a handler (``unsupported_type``),
    the payload fits the schema (``schema_invalid``), the categories are allowed
@@ -26,9 +29,11 @@ g. the handler applies the message and the message is recorded, in one
 Every answer is JSON carrying a compact JWS signed with this node's current
 signing key over ``{"msg_id", "from", "to", "digest", "status", "code",
 "received_at"}``: ``{"receipt": …}`` (202, or 200 for a duplicate),
-``{"rejection": …, "code": …}`` (4xx) or ``{"retry_later": …}`` (409).
-Rejections before (g) are audited (code, digest, claimed sender), not recorded
-as messages. Nothing here logs or audits a payload.
+``{"rejection": …, "code": …}`` (4xx) or ``{"retry_later": …, "code":
+"retry_later" | "unknown_key"}`` (409). Rejections before (g) are audited
+(code, digest; the claimed message id only if it is a UUID and the claimed
+sender only if it is a peer), not recorded as messages. Nothing here logs or
+audits a payload.
 """
 
 from __future__ import annotations
@@ -53,8 +58,7 @@ from pydantic import (
 
 from trm.audit import services as audit
 from trm.common.errors import DomainError
-from trm.dataprotection.crypto import seal_node
-from trm.exchange import envelope, nodekeys, registry
+from trm.exchange import envelope, nodekeys, peers, registry
 from trm.exchange.models import (
     Conversation,
     ExchangeKey,
@@ -68,7 +72,7 @@ from trm.exchange.services import (
     LEGAL_OBLIGATION,
     PSEUDONYMOUS,
     VITAL_INTEREST,
-    payload_context,
+    seal_inbound_payload,
 )
 
 logger = logging.getLogger(__name__)
@@ -124,6 +128,10 @@ class _Claims(BaseModel):
     reply_by: AwareDatetime | None = None
 
 
+class _UnknownSigner(Exception):
+    """Signed by a key the peer has not published to this node (yet)."""
+
+
 class _Refusal(Exception):
     """A permanent rejection found before the message is applied."""
 
@@ -169,8 +177,10 @@ def rejection(
 ) -> Answer:
     """Return a signed rejection with ``code`` (audited unless told not to).
 
-    The audit entry holds the code, the digest of the body and the claimed
-    sender and message id (unverified: they are what the body said).
+    The audit entry holds the code, the digest of the body, the message id the
+    body claimed only if it is a UUID, and the claimed sender only if it is a
+    peer of this node: whoever can reach the inbox must not be able to write
+    readable text of their choice into the audit log.
     """
     now = now or timezone.now()
     token = _sign(
@@ -189,13 +199,47 @@ def rejection(
                 actor=None,
                 action="exchange.message_refused",
                 target_type="exchange.message",
-                target_id=msg_id[:80],
-                data={"code": code, "digest": digest, "from": sender[:64]},
+                target_id=_uuid_text(msg_id),
+                data={"code": code, "digest": digest, "from": _peer_text(sender)},
             )
     body: dict[str, Any] = {"rejection": token, "code": code}
     if fields:
         body["fields"] = fields
     return Answer(STATUS[code.split(":", 1)[0]], body)
+
+
+def _uuid_text(value: str) -> str:
+    """``value`` as a canonical UUID, or "" when it is not one."""
+    try:
+        return str(UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        return ""
+
+
+def _peer_text(node_id: str) -> str:
+    """``node_id`` if it names a peer of this node (of any status), else ""."""
+    if not node_id or not Peer.objects.filter(node_id=node_id[:64]).exists():
+        return ""
+    return node_id[:64]
+
+
+def _unknown_signer(*, peer: Peer, msg_id: str, digest: str, now: datetime) -> Answer:
+    """The peer signed with a key this node has not seen: it has probably
+    rotated its keys. Ask the worker to refresh them (key continuity decides
+    whether they are trusted) and answer "retry later" with code
+    ``unknown_key`` (409), so the sender tries again with backoff."""
+    peers.request_refresh(node_id=peer.node_id, reason="unknown_key", now=now)
+    token = _sign(
+        _answer_claims(
+            msg_id=msg_id,
+            sender=peer.node_id,
+            digest=digest,
+            status="retry_later",
+            code="unknown_key",
+            now=now,
+        )
+    )
+    return Answer(RETRY_LATER, {"retry_later": token, "code": "unknown_key"})
 
 
 def _stored_answer(stored: InboxMessage) -> Answer:
@@ -267,11 +311,18 @@ def _open(
     except ExchangeKey.DoesNotExist:
         raise envelope.EnvelopeError("unknown_key", "no such key here") from None
     skew = timedelta(seconds=settings.TRM_EXCHANGE_CLOCK_SKEW_SECONDS)
-    return envelope.open_envelope(
-        body,
-        decryption_key=decryption_key,
-        sender_keys=signing_keys(peer, now=now, grace=skew),
-    )
+    try:
+        return envelope.open_envelope(
+            body,
+            decryption_key=decryption_key,
+            sender_keys=signing_keys(peer, now=now, grace=skew),
+        )
+    except envelope.EnvelopeError as exc:
+        if exc.code == "unknown_key" and header["skid"] not in signing_keys(peer):
+            # Never published to this node (a key retired long ago is known
+            # and stays refused): the peer may have rotated since.
+            raise _UnknownSigner from None
+        raise
 
 
 def _check_legal_basis(
@@ -334,6 +385,7 @@ def receive(body: bytes, *, now: datetime | None = None) -> Answer:
         body: the request body (a compact JWE), already size-checked.
         now: the time to check freshness against (tests); default now.
     """
+    clock = now
     now = now or timezone.now()
     if not nodekeys.has_keys():
         return no_keys_answer()
@@ -359,6 +411,8 @@ def receive(body: bytes, *, now: datetime | None = None) -> Answer:
     try:
         opened = _open(body, header, peer, now)
         claims, mtype, payload = _validate(opened, now)
+    except _UnknownSigner:
+        return _unknown_signer(peer=peer, msg_id=str(msg_id), digest=digest, now=now)
     except envelope.EnvelopeError as exc:
         return rejection(exc.code, **refuse)
     except _Refusal as exc:
@@ -371,6 +425,7 @@ def receive(body: bytes, *, now: datetime | None = None) -> Answer:
             payload=payload,
             digest=digest,
             now=now,
+            applied_at=clock,
         )
     except IntegrityError:
         # The same message recorded meanwhile by a concurrent delivery: this
@@ -404,7 +459,12 @@ def _apply(
     payload: BaseModel,
     digest: str,
     now: datetime,
+    applied_at: datetime | None = None,
 ) -> Answer:
+    """Apply and record one checked message (``now``: when it arrived, what
+    its answer says; ``applied_at``: a fixed apply time for tests, otherwise
+    the time it is recorded, after waiting for its conversation's lock, so
+    received messages sort in the order they were applied)."""
     msg_id = str(claims.msg_id)
     state: Conversation | None = None
     if claims.conversation:
@@ -467,6 +527,20 @@ def _apply(
         )
     )
     canonical_payload = nodekeys.canonical(payload.model_dump(mode="json"))
+    stored_case = case_id if isinstance(case_id, UUID) else None
+    # A refused message's data was not accepted: it is not kept. An applied
+    # one is sealed under the data key of the person of the case it touched
+    # (gone with their erasure), else the node's key.
+    sealed, payload_key_id = (
+        seal_inbound_payload(
+            mtype=mtype,
+            case_id=stored_case,
+            msg_id=claims.msg_id,
+            plaintext=canonical_payload,
+        )
+        if status == InboxStatus.APPLIED
+        else (None, None)
+    )
     message = InboxMessage.objects.create(
         peer=peer,
         msg_id=claims.msg_id,
@@ -477,19 +551,13 @@ def _apply(
         in_reply_to=claims.in_reply_to,
         legal_basis=claims.legal_basis,
         categories=sorted(set(claims.categories)),
-        case_id=case_id if isinstance(case_id, UUID) else None,
-        # A refused message's data was not accepted: it is not kept.
-        payload_sealed=seal_node(
-            nodekeys.PURPOSE,
-            canonical_payload,
-            context=payload_context(claims.msg_id, "in"),
-        )
-        if status == InboxStatus.APPLIED
-        else None,
+        case_id=stored_case,
+        payload_sealed=sealed,
+        payload_key_id=payload_key_id,
         envelope_digest=digest,
         status=status,
         error_code=code,
-        received_at=now,
+        received_at=applied_at or timezone.now(),
         receipt=token,
     )
     if state is not None:

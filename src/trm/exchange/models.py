@@ -1,8 +1,10 @@
 """The exchange's records: node keys, peers, the outbox, the inbox.
 
-Nothing here holds a payload in clear: outgoing and incoming payloads are
-sealed under the node's ``exchange`` purpose key (:func:`trm.dataprotection.
-crypto.seal_node`), private keys likewise. Routing fields (type, conversation,
+Nothing here holds a payload in clear: a payload that may carry personal data
+is sealed under the data key of the person its case is about (so erasing the
+person erases it), others under the node's ``exchange`` purpose key
+(:func:`trm.dataprotection.crypto.seal_node`); private keys are sealed under
+that node key too. Routing fields (type, conversation,
 seq, categories, legal basis) stay in clear: they are what a proxy would see
 anyway (EXCHANGE.md §1.2) and what the operator view and statistics need.
 """

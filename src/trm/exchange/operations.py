@@ -7,14 +7,15 @@ receipt claims. None of that is personal data (a proxy sees it too,
 EXCHANGE.md §1.2). The payload is shown only to a member of the case team of
 the message's case, as the cases app answers through
 :func:`trm.exchange.registry.case_access`, and each such read is audited
-(``exchange.payload_viewed``). Only node administrators manage peers
+(``exchange.payload_viewed``). A payload erased with the person or forgotten
+after a withdrawal is shown as no longer held, to anyone who looks. Only
+node administrators manage peers
 (:mod:`trm.exchange.peers`); operators may send a dead, rejected or retrying
 message again (:func:`message_retry`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,6 @@ from django.utils.translation import gettext as _
 from trm.accounts.models import Organisation, Role, User
 from trm.audit import services as audit
 from trm.common.keys import DecryptionFailed
-from trm.dataprotection.crypto import unseal_node
 from trm.exchange import nodekeys, registry
 from trm.exchange.envelope import EnvelopeError, verify_receipt
 from trm.exchange.errors import (
@@ -46,7 +46,7 @@ from trm.exchange.models import (
     OutboxStatus,
     Peer,
 )
-from trm.exchange.services import payload_context, sealed_payload
+from trm.exchange.services import payload_gone, stored_payload
 
 #: Who sees the operator view (and may retry messages).
 OPERATOR_ROLES = frozenset({Role.NODE_ADMINISTRATOR, Role.NATIONAL_CONTACT_POINT})
@@ -218,6 +218,9 @@ class MessageDetail(MessageRow):
     receipt_claims: dict[str, Any] = field(default_factory=dict)
     has_case: bool = False
     payload: dict[str, Any] | None = None
+    #: The payload is no longer held (the person was erased, or it was
+    #: forgotten after a withdrawal): shown so, to anyone who looks.
+    payload_gone: bool = False
 
 
 def _out_row(m: OutboxMessage, node_id: str) -> dict[str, Any]:
@@ -358,23 +361,18 @@ def _own_receipt_claims(token: str) -> dict[str, Any]:
 def _payload(
     *, user: User, direction: str, message: OutboxMessage | InboxMessage
 ) -> dict[str, Any] | None:
-    """Unseal the payload for a member of the case team (audited), else None."""
-    if message.case_id is None or message.payload_sealed is None:
+    """Unseal the payload for a member of the case team (audited), else None
+    (also when it is no longer held: nothing is read, nothing audited)."""
+    if message.case_id is None or not message.payload_sealed:
         return None
     check = registry.case_access()
     if check is None or not check(user, message.case_id):
         return None
     try:
-        if isinstance(message, OutboxMessage):
-            payload = sealed_payload(message)
-        else:
-            raw = unseal_node(
-                nodekeys.PURPOSE,
-                message.payload_sealed,
-                context=payload_context(message.msg_id, "in"),
-            )
-            payload = json.loads(raw)
+        payload = stored_payload(message)
     except (DecryptionFailed, ValueError):
+        return None
+    if payload is None:
         return None
     with transaction.atomic():
         audit.record(
@@ -403,8 +401,10 @@ def message_get(
 
     The payload is included only when the user is on the team of the message's
     case (the cases app's :func:`~trm.exchange.registry.case_access` hook);
-    that read is audited. ``direction`` None looks out first, then in;
-    ``node_id`` restricts the search to one peer.
+    that read is audited. ``payload_gone`` says the payload is no longer held
+    (erased with the person, or forgotten after a withdrawal). ``direction``
+    None looks out first, then in; ``node_id`` restricts the search to one
+    peer.
 
     Raises:
         NotExchangeOperator, MessageNotFound, InvalidFilter.
@@ -437,6 +437,7 @@ def message_get(
         envelope_digest=message.envelope_digest,
         has_case=message.case_id is not None,
         payload=_payload(user=user, direction=found_direction, message=message),
+        payload_gone=payload_gone(message),
     )
 
 

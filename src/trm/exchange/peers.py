@@ -12,11 +12,16 @@ trusted on first use.
 ``trm keys rotate``) are accepted only when the document is signed by a
 signing key already trusted for the peer (key continuity), or when the
 administrator gives the new fingerprint checked out of band. Keys the peer no
-longer publishes are kept, marked retired, so old receipts still verify.
+longer publishes are kept, marked retired, so old receipts still verify. A
+change of the peer's country is refused unless an administrator confirms it
+(consents name the country data may go to). :func:`request_refresh` asks the
+worker to refresh a peer that signed with a key this node does not know yet.
 
 Both also mirror the peer's organisations (public directory data) as
 :class:`~trm.accounts.models.Organisation` rows with ``home_node`` = the peer
-and ``remote_id`` = their id there, so a referral can be addressed to them.
+and ``remote_id`` = their id there, so a referral can be addressed to them
+(:func:`trm.accounts.peer_organisations.record_peer_organisation`, the one
+writer of such rows).
 
 Every writer takes ``actor`` (None from the command line) and writes one audit
 entry; the network fetch happens before the transaction opens.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -35,7 +41,6 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries.data import COUNTRIES
@@ -43,16 +48,22 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from trm.accounts.models import Organisation, TrmFunction, User
+from trm.accounts.errors import PeerOrganisationRefused
+from trm.accounts.models import Organisation, User
+from trm.accounts.peer_organisations import (
+    CREATED,
+    UPDATED,
+    record_peer_organisation,
+)
 from trm.accounts.permissions import require_node_administrator
 from trm.audit import services as audit
 from trm.common.env import validate_node_id
-from trm.common.htcds import OrgType
-from trm.common.text import InvalidText, clean_text, fold_key
-from trm.exchange import nodekeys
+from trm.common.text import InvalidText, clean_text
+from trm.exchange import nodekeys, transport
 from trm.exchange.errors import (
     FingerprintMismatch,
     KeyContinuityBroken,
+    PeerCountryChanged,
     PeerDocumentInvalid,
     PeerExists,
     PeerInputInvalid,
@@ -71,6 +82,7 @@ from trm.exchange.models import (
 )
 
 WELL_KNOWN_PATH = "/.well-known/trm-node.json"
+#: The whole fetch of a published document (connect, headers, body), seconds.
 FETCH_TIMEOUT_SECONDS = 10.0
 #: A published document is a few kilobytes (plus one line per organisation).
 MAX_DOCUMENT_BYTES = 2_000_000
@@ -192,43 +204,59 @@ def fetch_document(
 ) -> dict[str, Any]:
     """GET ``<base_url>/.well-known/trm-node.json`` and return it parsed.
 
+    The whole fetch must end within :data:`FETCH_TIMEOUT_SECONDS` (a peer that
+    trickles its answer is cut off, :func:`trm.exchange.transport.
+    bounded_request`) and the document may not exceed
+    :data:`MAX_DOCUMENT_BYTES`.
+
     Args:
         client: an httpx client (tests pass one with a fake transport); by
-            default a new one with a timeout of :data:`FETCH_TIMEOUT_SECONDS`.
+            default a new one that does not follow redirects.
 
     Raises:
-        PeerUnreachable: a network error or an answer other than 200.
+        PeerUnreachable: a network error, the deadline passed, or an answer
+            other than 200.
         PeerDocumentInvalid: not a JSON object, or too large.
     """
     url = base_url + WELL_KNOWN_PATH
-    http = client or httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
+    http = client or httpx.Client(follow_redirects=False)
     try:
-        with http.stream("GET", url, headers={"Accept": "application/json"}) as answer:
-            if answer.status_code != 200:
-                raise PeerUnreachable(
-                    _("The peer answered HTTP %(status)s at %(url)s.")
-                    % {"status": answer.status_code, "url": url},
-                    details={"status": answer.status_code},
-                )
-            body = b""
-            for chunk in answer.iter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise PeerDocumentInvalid(
-                        _("The peer's published document is too large."),
-                        details={"reason": "too_large"},
-                    )
-    except httpx.HTTPError as exc:
+        answer = transport.bounded_request(
+            http,
+            "GET",
+            url,
+            seconds=FETCH_TIMEOUT_SECONDS,
+            max_bytes=MAX_DOCUMENT_BYTES,
+            headers={"Accept": "application/json"},
+        )
+    except transport.TransferError as exc:
+        if exc.code == "too_large":
+            raise PeerDocumentInvalid(
+                _("The peer's published document is too large."),
+                details={"reason": "too_large"},
+            ) from None
+        if exc.code == "timeout":
+            raise PeerUnreachable(
+                _("The peer did not answer within %(seconds)s seconds at %(url)s.")
+                % {"seconds": f"{FETCH_TIMEOUT_SECONDS:g}", "url": url},
+                details={"reason": "timeout"},
+            ) from None
         raise PeerUnreachable(
             _("The peer could not be reached at %(url)s (%(reason)s).")
-            % {"url": url, "reason": type(exc).__name__},
-            details={"reason": type(exc).__name__},
+            % {"url": url, "reason": exc.cause},
+            details={"reason": exc.cause},
         ) from None
     finally:
         if client is None:
             http.close()
+    if answer.status_code != 200:
+        raise PeerUnreachable(
+            _("The peer answered HTTP %(status)s at %(url)s.")
+            % {"status": answer.status_code, "url": url},
+            details={"status": answer.status_code},
+        )
     try:
-        document = json.loads(body)
+        document = json.loads(answer.content)
     except ValueError:
         document = None
     if not isinstance(document, dict):
@@ -387,92 +415,56 @@ def _check_self_signed(document: _Document) -> dict[str, Any]:
 # --- organisations --------------------------------------------------------------
 
 
-def _clean_organisation(entry: Any) -> dict[str, Any] | None:
-    """Return a mirrored organisation's fields, or None to skip the entry."""
+def _organisation_entry(entry: Any) -> dict[str, Any] | None:
+    """Return a published organisation's fields, or None when the entry is not
+    shaped as the document format says (what is recorded of it, and what is
+    refused, is :mod:`trm.accounts.peer_organisations`' rule)."""
     if not isinstance(entry, dict):
         return None
     try:
         remote_id = UUID(str(entry.get("id")))
-        name = clean_text(str(entry.get("name") or ""), field="name", max_length=200)
-    except (ValueError, InvalidText):
+    except ValueError:
         return None
-    country = str(entry.get("country") or "").upper()
-    org_type = entry.get("org_type")
     functions = entry.get("functions") or []
-    if (
-        not name
-        or country not in COUNTRIES
-        or org_type not in OrgType.values
-        or not isinstance(functions, list)
-    ):
+    if not isinstance(functions, list):
         return None
-    known = [f for f in dict.fromkeys(functions) if f in TrmFunction.values]
     return {
         "remote_id": remote_id,
-        "name": name,
-        "country": country,
-        "org_type": org_type,
-        "functions": known,
+        "name": str(entry.get("name") or ""),
+        "country": str(entry.get("country") or ""),
+        "org_type": str(entry.get("org_type") or ""),
+        "functions": [str(f) for f in functions],
     }
 
 
-def _free_name(name: str, *, node_id: str, remote_id: UUID, exclude: Any) -> str:
-    """Return ``name``, or it suffixed with the node id, free among organisations."""
-    for suffix in ("", f" ({node_id})", f" ({node_id} {remote_id.hex[:8]})"):
-        candidate = name[: 200 - len(suffix)] + suffix
-        clash = Organisation.objects.filter(
-            Q(name_key=fold_key(candidate)) | Q(name__iexact=candidate)
-        ).exclude(pk=exclude)
-        if not clash.exists():
-            return candidate
-    return name[:160] + f" ({remote_id})"
+def _mirror_organisations(
+    peer: Peer, entries: list[Any] | None, *, actor: User | None
+) -> MirrorCounts:
+    """Create or update the peer's organisations; deactivate those it dropped.
 
-
-def _mirror_organisations(peer: Peer, entries: list[Any] | None) -> MirrorCounts:
-    """Create or update the peer's organisations; deactivate those it dropped."""
+    Each entry goes through :func:`~trm.accounts.peer_organisations.
+    record_peer_organisation` (the one rule for names, countries and types);
+    an entry it refuses is skipped.
+    """
     if entries is None:
         return MirrorCounts()  # the peer publishes none: leave what is there
     created = updated = skipped = 0
     seen: list[UUID] = []
     for entry in entries:
-        fields = _clean_organisation(entry)
+        fields = _organisation_entry(entry)
         if fields is None or fields["remote_id"] in seen:
             skipped += 1
             continue
-        remote_id = fields["remote_id"]
-        seen.append(remote_id)
-        row = (
-            Organisation.objects.select_for_update()
-            .filter(home_node=peer.node_id, remote_id=remote_id)
-            .first()
-        )
-        name = _free_name(
-            fields["name"],
-            node_id=peer.node_id,
-            remote_id=remote_id,
-            exclude=row.pk if row else None,
-        )
-        if row is None:
-            Organisation.objects.create(
-                name=name,
-                name_key=fold_key(name),
-                country=fields["country"],
-                org_type=fields["org_type"],
-                functions=fields["functions"],
-                home_node=peer.node_id,
-                remote_id=remote_id,
-                is_active=True,
+        try:
+            _row, change = record_peer_organisation(
+                node_id=peer.node_id, update=True, actor=actor, **fields
             )
-            created += 1
+        except PeerOrganisationRefused:
+            skipped += 1
             continue
-        new = (name, fields["country"], fields["org_type"], fields["functions"], True)
-        old = (row.name, row.country.code, row.org_type, row.functions, row.is_active)
-        if new != old:
-            row.name, row.name_key = name, fold_key(name)
-            row.country, row.org_type = fields["country"], fields["org_type"]
-            row.functions, row.is_active = fields["functions"], True
-            row.save()
-            updated += 1
+        seen.append(fields["remote_id"])
+        created += change == CREATED
+        updated += change == UPDATED
     deactivated = (
         Organisation.objects.filter(
             home_node=peer.node_id, remote_id__isnull=False, is_active=True
@@ -562,7 +554,7 @@ def _store_new(*, actor: User | None, base_url: str, document: _Document) -> Pee
         fingerprint=document.fingerprint,
         status=PeerStatus.ACTIVE,
     )
-    counts = _mirror_organisations(peer, document.organisations)
+    counts = _mirror_organisations(peer, document.organisations, actor=actor)
     audit.record(
         actor=actor,
         action="exchange.peer_added",
@@ -584,12 +576,45 @@ def _store_new(*, actor: User | None, base_url: str, document: _Document) -> Pee
     )
 
 
+def clean_country(value: str) -> str:
+    """Return an ISO 3166 alpha-2 code in capitals, or refuse it.
+
+    Raises:
+        PeerInputInvalid: not a country code.
+    """
+    text = (value or "").strip().upper()
+    if text not in COUNTRIES:
+        raise PeerInputInvalid(
+            _("Give the country as its two-letter ISO code, e.g. MD."),
+            details={"field": "country"},
+        )
+    return text
+
+
+def _country_changed(peer: Peer, found: str) -> PeerCountryChanged:
+    return PeerCountryChanged(
+        _(
+            "The peer %(node)s now declares the country %(found)s instead of "
+            "%(country)s. Nothing was changed: consents name the country data may "
+            "go to, so this node never follows such a change by itself. Check it "
+            "with the peer's administrator by telephone or another channel you "
+            "trust. If it is right, refresh again confirming the new country "
+            "(trm peers refresh %(node)s --country %(found)s); a peer that never "
+            "exchanged a message can instead be removed and added again."
+        )
+        % {"node": peer.node_id, "found": found, "country": peer.country or "-"},
+        details={"node": peer.node_id, "country": peer.country, "found": found},
+    )
+
+
 def peer_refresh(
     *,
     node_id: str,
     actor: User | None = None,
     fingerprint: str | None = None,
+    country: str | None = None,
     client: httpx.Client | None = None,
+    automatic: bool = False,
 ) -> PeerChange:
     """Fetch the peer's published document again and take its changes.
 
@@ -598,11 +623,20 @@ def peer_refresh(
     e.g. the peer rotated twice — if ``fingerprint``, checked out of band, is
     the document's. Keys the peer no longer publishes are kept, retired.
 
+    The peer's country is never changed by a refresh alone: a document
+    declaring another country is refused (and the refusal audited) unless
+    ``country``, checked out of band, confirms the new one.
+
+    Args:
+        automatic: the worker refreshes because the peer signed with a key
+            this node did not know yet (recorded in the audit entry).
+
     Raises:
         NotNodeAdministrator, PeerNotFound, PeerInputInvalid, PeerUnreachable,
         PeerDocumentInvalid (also when the address now serves another node),
         FingerprintMismatch (``fingerprint`` given and not the document's),
-        KeyContinuityBroken (no trusted key signed the document).
+        KeyContinuityBroken (no trusted key signed the document),
+        PeerCountryChanged (another country, not confirmed by ``country``).
     """
     _require_admin(actor)
     peer = Peer.objects.filter(node_id=node_id).first()
@@ -611,6 +645,7 @@ def peer_refresh(
             _("No peer %(node)s.") % {"node": node_id}, details={"node": node_id}
         )
     expected = clean_fingerprint(fingerprint) if fingerprint else None
+    confirmed_country = clean_country(country) if country else None
     document = _parse(fetch_document(peer.base_url, client=client))
     if document.node_id != peer.node_id:
         raise PeerDocumentInvalid(
@@ -646,9 +681,60 @@ def peer_refresh(
                 % {"node": peer.node_id, "found": document.fingerprint},
                 details={"node": peer.node_id, "found": document.fingerprint},
             )
+    if document.country != peer.country and confirmed_country != document.country:
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action="exchange.peer_country_change_refused",
+                target_type="exchange.peer",
+                target_id=peer.node_id,
+                data={
+                    "node": peer.node_id,
+                    "country": peer.country,
+                    "found": document.country,
+                    "automatic": automatic,
+                },
+            )
+        raise _country_changed(peer, document.country)
     return _store_refresh(
-        actor=actor, node_id=peer.node_id, document=document, out_of_band=bool(expected)
+        actor=actor,
+        node_id=peer.node_id,
+        document=document,
+        out_of_band=bool(expected),
+        confirmed_country=confirmed_country,
+        automatic=automatic,
     )
+
+
+def request_refresh(*, node_id: str, reason: str, now: datetime | None = None) -> bool:
+    """Ask the worker to refresh an active peer's published keys soon.
+
+    Called when the peer signed a message or an answer with a key this node
+    does not know yet (it rotated its keys). The worker
+    (:func:`trm.exchange.delivery.refresh_requested_peers`) then runs
+    :func:`peer_refresh`, which takes the new keys only if a key already
+    trusted signed them. A request already pending is left as it is, so a
+    stream of such messages writes one request and one audit entry.
+
+    Returns:
+        True if this call made the request.
+    """
+    moment = now or timezone.now()
+    with transaction.atomic():
+        made = Peer.objects.filter(
+            node_id=node_id,
+            status=PeerStatus.ACTIVE,
+            refresh_requested_at__isnull=True,
+        ).update(refresh_requested_at=moment)
+        if made:
+            audit.record(
+                actor=None,
+                action="exchange.peer_refresh_requested",
+                target_type="exchange.peer",
+                target_id=node_id,
+                data={"node": node_id, "reason": reason},
+            )
+    return bool(made)
 
 
 def _merge_keys(
@@ -674,13 +760,22 @@ def _merge_keys(
 
 @transaction.atomic(durable=True)
 def _store_refresh(
-    *, actor: User | None, node_id: str, document: _Document, out_of_band: bool
+    *,
+    actor: User | None,
+    node_id: str,
+    document: _Document,
+    out_of_band: bool,
+    confirmed_country: str | None = None,
+    automatic: bool = False,
 ) -> PeerChange:
     peer = Peer.objects.select_for_update().filter(node_id=node_id).first()
     if peer is None:
         raise PeerNotFound(
             _("No peer %(node)s.") % {"node": node_id}, details={"node": node_id}
         )
+    if document.country != peer.country and confirmed_country != document.country:
+        raise _country_changed(peer, document.country)  # changed meanwhile
+    previous_country = peer.country
     before = {k["kid"]: k for k in peer.keys}
     merged = _merge_keys(peer.keys, document.keys, timezone.now().isoformat())
     after = {k["kid"]: k for k in merged}
@@ -694,8 +789,19 @@ def _store_refresh(
     peer.keys = merged
     peer.name, peer.country = document.name, document.country
     peer.fingerprint = document.fingerprint
-    peer.save(update_fields=["keys", "name", "country", "fingerprint", "updated_at"])
-    counts = _mirror_organisations(peer, document.organisations)
+    # Whatever asked for it, the peer's keys are now fresh.
+    peer.refresh_requested_at = None
+    peer.save(
+        update_fields=[
+            "keys",
+            "name",
+            "country",
+            "fingerprint",
+            "refresh_requested_at",
+            "updated_at",
+        ]
+    )
+    counts = _mirror_organisations(peer, document.organisations, actor=actor)
     audit.record(
         actor=actor,
         action="exchange.peer_refreshed",
@@ -707,6 +813,9 @@ def _store_refresh(
             "new_keys": new_keys,
             "retired_keys": retired,
             "fingerprint_checked_out_of_band": out_of_band,
+            "country": peer.country,
+            "country_before": previous_country,
+            "automatic": automatic,
             "organisations": {
                 "created": counts.created,
                 "updated": counts.updated,

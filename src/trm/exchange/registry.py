@@ -26,6 +26,9 @@ Other hooks:
   the case timeline.
 * :func:`register_case_access` — the cases app answers "may this user read the
   payloads of this case?" for the operator view.
+* :func:`register_data_key_lookup` — the cases app names the data key of a
+  case's person, under which the stored copy of a message about that case is
+  sealed (destroying the key at erasure makes it unreadable).
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ _observers: list[Observer] = []
 CaseAccess = Callable[[Any, UUID], bool]
 _case_access: list[CaseAccess] = []
 
+DataKeyLookup = Callable[[UUID], "UUID | None"]
+_data_key_lookup: list[DataKeyLookup] = []
+
 
 def register(message_type: MessageType) -> None:
     """Register (or replace) a message type; called from ``AppConfig.ready``.
@@ -191,3 +197,29 @@ def register_case_access(check: CaseAccess) -> None:
 
 def case_access() -> CaseAccess | None:
     return _case_access[0] if _case_access else None
+
+
+def register_data_key_lookup(lookup: DataKeyLookup) -> None:
+    """Use ``lookup(case_id) -> key id | None`` to find the data key of the
+    person a case is about (None: no such case, or the person was erased).
+
+    The stored copy of a message about that case (in or out) is sealed under
+    that key rather than the node's exchange key, so it goes with the person's
+    erasure (:func:`trm.exchange.services.seal_payload`).
+    """
+    _data_key_lookup[:] = [lookup]
+
+
+def data_key_lookup() -> DataKeyLookup | None:
+    return _data_key_lookup[0] if _data_key_lookup else None
+
+
+def holds_personal_data(name: str, version: int) -> bool:
+    """Whether a message of this type may hold data of the person: its type
+    may carry a data category (an unknown type counts as holding some).
+
+    A type carrying no category (an acknowledgement, a closure or withdrawal
+    notice and its confirmation) holds nothing of the person.
+    """
+    mtype = _types.get((name, version))
+    return mtype is None or bool(mtype.categories)

@@ -4,8 +4,22 @@ Domain services never do network I/O (EXCHANGE.md §4): they call
 :func:`enqueue` inside their own transaction, which validates the payload
 against the message type's schema, checks the legal basis against the
 categories carried (§1.7), numbers the message within its conversation (§1.5)
-and writes an outbox row sealed under the node's exchange key. ``trm worker``
-sends it (:mod:`trm.exchange.delivery`).
+and writes a sealed outbox row. ``trm worker`` sends it
+(:mod:`trm.exchange.delivery`).
+
+**Stored payloads and erasure.** The stored copy of a message about a case —
+in the outbox, and in the inbox once applied — is sealed under the data key of
+the case's person when its type may carry data of the person
+(:func:`seal_payload`); destroying that key when the person is erased makes it
+unreadable, like the person's own record. A type carrying no data category
+(acknowledgements, closure and withdrawal notices and their confirmations)
+holds nothing of the person and stays under the node's exchange key, so a
+withdrawal notice queued just before an erasure still leaves. Erasure also
+blanks what was stored of the person's cases (:func:`forget_payloads_for_cases`)
+and a withdrawal received from a peer blanks what arrived under that consent
+(:func:`forget_payloads`). Readers use :func:`stored_payload` (None: no longer
+held); a message whose payload is gone before it left is cancelled
+(``last_error`` ``erased``), never sent.
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,11 +38,15 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
 from trm.audit import services as audit
-from trm.dataprotection.crypto import seal_node
+from trm.dataprotection import crypto
+from trm.dataprotection.models import DataKey
+from trm.dataprotection.router import KEYSTORE
 from trm.exchange import registry
 from trm.exchange.errors import LegalBasisMissing, MessageInvalid, PeerUnavailable
 from trm.exchange.models import (
     Conversation,
+    InboxMessage,
+    InboxStatus,
     OutboxMessage,
     OutboxStatus,
     Peer,
@@ -45,6 +64,67 @@ LEGAL_OBLIGATION = "legal_obligation"
 def payload_context(msg_id: UUID, direction: str) -> bytes:
     """Associated data of a sealed payload (binds it to its message)."""
     return f"trm:exchange-payload:{direction}:{msg_id}".encode()
+
+
+class PayloadGone(Exception):
+    """The stored payload is no longer held: the person was erased, or what
+    arrived under a consent was forgotten when the consent was withdrawn."""
+
+
+def payload_key(mtype: registry.MessageType, case_id: UUID | None) -> UUID | None:
+    """Return the data key a message's payload is sealed under: the key of the
+    case's person when the type may carry data of the person, else None (the
+    node's exchange key)."""
+    if case_id is None or not mtype.categories:
+        return None
+    lookup = registry.data_key_lookup()
+    return lookup(case_id) if lookup is not None else None
+
+
+def seal_payload(
+    *,
+    mtype: registry.MessageType,
+    case_id: UUID | None,
+    msg_id: UUID,
+    direction: str,
+    plaintext: bytes,
+) -> tuple[bytes, UUID | None]:
+    """Seal a payload for storage; return ``(sealed, payload_key_id)``.
+
+    Under the person's data key (:func:`payload_key`), else the node's key.
+
+    Raises:
+        trm.dataprotection.crypto.KeyDestroyed: the person's key was destroyed
+            meanwhile (an erasure under way).
+    """
+    context = payload_context(msg_id, direction)
+    key_id = payload_key(mtype, case_id)
+    if key_id is not None:
+        return crypto.seal_for(key_id, plaintext, context=context), key_id
+    return crypto.seal_node(PURPOSE, plaintext, context=context), None
+
+
+def seal_inbound_payload(
+    *,
+    mtype: registry.MessageType,
+    case_id: UUID | None,
+    msg_id: UUID,
+    plaintext: bytes,
+) -> tuple[bytes | None, UUID | None]:
+    """Seal an applied inbound payload for the inbox (:func:`seal_payload`);
+    ``(None, None)`` when the person it is about was erased meanwhile (it is
+    not kept)."""
+    try:
+        sealed, key_id = seal_payload(
+            mtype=mtype,
+            case_id=case_id,
+            msg_id=msg_id,
+            direction="in",
+            plaintext=plaintext,
+        )
+    except crypto.KeyDestroyed:
+        return None, None
+    return sealed, key_id
 
 
 def _check_legal_basis(
@@ -142,8 +222,9 @@ def enqueue(
 
     Raises:
         PeerUnavailable: unknown or disabled peer.
-        MessageInvalid: unknown type, payload not valid for its schema, or
-            categories the type does not allow.
+        MessageInvalid: unknown type, payload not valid for its schema,
+            categories the type does not allow, or the person's data key was
+            destroyed (``details["reason"] == "erased"``).
         LegalBasisMissing: the categories are not covered (the consent app's
             ConsentMissing may propagate instead, with its details).
         RuntimeError: called outside a transaction (the outbox row must commit
@@ -193,6 +274,23 @@ def enqueue(
         organisation_id=organisation_id,
         case_id=case_id,
     )
+    body = model.model_dump(mode="json")
+    msg_id = uuid.uuid4()
+    try:
+        # Sealed before the conversation's counter moves: a refusal here
+        # leaves no gap in it.
+        sealed, key_id = seal_payload(
+            mtype=mtype,
+            case_id=case_id,
+            msg_id=msg_id,
+            direction="out",
+            plaintext=canonical(body),
+        )
+    except crypto.KeyDestroyed:
+        raise MessageInvalid(
+            _("The person's data was erased: nothing about them can be sent."),
+            details={"type": mtype.name, "reason": ERASED},
+        ) from None
     seq = 0
     if conversation:
         state, _created = Conversation.objects.select_for_update().get_or_create(
@@ -201,9 +299,7 @@ def enqueue(
         state.last_out_seq += 1
         state.save(update_fields=["last_out_seq"])
         seq = state.last_out_seq
-    body = model.model_dump(mode="json")
     now = timezone.now()
-    msg_id = uuid.uuid4()
     message = OutboxMessage.objects.create(
         msg_id=msg_id,
         peer=peer,
@@ -216,9 +312,8 @@ def enqueue(
         categories=chosen,
         reply_by=reply_by,
         case_id=case_id,
-        payload_sealed=seal_node(
-            PURPOSE, canonical(body), context=payload_context(msg_id, "out")
-        ),
+        payload_sealed=sealed,
+        payload_key_id=key_id,
         payload_digest=sha256_hex(canonical(body)),
         next_attempt_at=now,
         created_at=now,
@@ -242,21 +337,68 @@ def enqueue(
     return message
 
 
-def sealed_payload(message: OutboxMessage) -> dict[str, Any]:
-    """Unseal an outgoing payload (the worker, and the case team's view)."""
-    from trm.dataprotection.crypto import unseal_node
+def stored_payload(message: OutboxMessage | InboxMessage) -> dict[str, Any] | None:
+    """Unseal the stored payload of a message in or out; None when it is no
+    longer held (the person was erased, the payload was forgotten after a
+    withdrawal, or an inbound message was refused and never kept).
 
-    raw = unseal_node(
-        PURPOSE, message.payload_sealed, context=payload_context(message.msg_id, "out")
-    )
-    value: dict[str, Any] = json.loads(raw)
+    Raises:
+        trm.common.keys.DecryptionFailed: the stored payload was altered.
+    """
+    direction = "out" if isinstance(message, OutboxMessage) else "in"
+    blob = message.payload_sealed
+    if not blob:
+        return None
+    context = payload_context(message.msg_id, direction)
+    raw: bytes | None
+    if message.payload_key_id is not None:
+        raw = crypto.open_for(message.payload_key_id, blob, context=context)
+    else:
+        raw = crypto.unseal_node(PURPOSE, blob, context=context)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+def sealed_payload(message: OutboxMessage) -> dict[str, Any]:
+    """Unseal an outgoing payload (the worker, and the case team's view).
+
+    Raises:
+        PayloadGone: no longer held (:func:`stored_payload` returns None).
+        trm.common.keys.DecryptionFailed: the stored payload was altered.
+    """
+    value = stored_payload(message)
+    if value is None:
+        raise PayloadGone(str(message.msg_id))
     return value
+
+
+def _live_key(key_id: UUID) -> bool:
+    return (
+        DataKey.objects.using(KEYSTORE)
+        .filter(pk=key_id, wrapped__isnull=False)
+        .exists()
+    )
+
+
+def payload_gone(message: OutboxMessage | InboxMessage) -> bool:
+    """Whether the message had a payload that is no longer held (erased or
+    forgotten). A refused inbound message never kept one: not "gone". Reads
+    no payload (for the operator view, whoever looks)."""
+    if isinstance(message, InboxMessage) and message.status != InboxStatus.APPLIED:
+        return False
+    if not message.payload_sealed:
+        return True
+    return message.payload_key_id is not None and not _live_key(message.payload_key_id)
 
 
 # --- consent withdrawn: what went out under a basis ------------------------------
 
 #: Why a message was cancelled before sending (``OutboxMessage.last_error``).
 CANCELLED_CONSENT_WITHDRAWN = "consent_withdrawn"
+#: ... and why once its payload was erased with the person (never sent).
+ERASED = "erased"
 
 
 def recipients_of_basis(legal_basis: str) -> list[Peer]:
@@ -309,6 +451,14 @@ def cancel_pending_for_basis(
         )
         .order_by("created_at", "seq")
     )
+    return _cancel_unsent(candidates, actor=actor, reason=CANCELLED_CONSENT_WITHDRAWN)
+
+
+def _cancel_unsent(
+    candidates: list[OutboxMessage], *, actor: Any, reason: str
+) -> list[OutboxMessage]:
+    """Cancel ``candidates`` (locked, unsent) as :func:`cancel_pending_for_basis`
+    describes; return those cancelled."""
     cancelled: list[OutboxMessage] = []
     by_conversation: dict[tuple[int, str], list[OutboxMessage]] = {}
     for message in candidates:
@@ -319,20 +469,30 @@ def cancel_pending_for_basis(
                 (message.peer_id, message.conversation), []
             ).append(message)
         else:
-            _cancel(message, actor=actor)
+            _cancel(message, actor=actor, reason=reason)
             cancelled.append(message)
     for (peer_id, reference), messages in by_conversation.items():
         cancelled.extend(
             _cancel_in_conversation(
-                peer_id=peer_id, reference=reference, messages=messages, actor=actor
+                peer_id=peer_id,
+                reference=reference,
+                messages=messages,
+                actor=actor,
+                reason=reason,
             )
         )
     return cancelled
 
 
-def _cancel(message: OutboxMessage, *, actor: Any, conversation: str = "") -> None:
+def _cancel(
+    message: OutboxMessage,
+    *,
+    actor: Any,
+    conversation: str = "",
+    reason: str = CANCELLED_CONSENT_WITHDRAWN,
+) -> None:
     message.status = OutboxStatus.CANCELLED
-    message.last_error = CANCELLED_CONSENT_WITHDRAWN
+    message.last_error = reason
     fields = ["status", "last_error"]
     if message.conversation:
         message.conversation = ""
@@ -347,7 +507,7 @@ def _cancel(message: OutboxMessage, *, actor: Any, conversation: str = "") -> No
             "type": message.type,
             "to": message.peer.node_id,
             "digest": message.payload_digest,
-            "reason": CANCELLED_CONSENT_WITHDRAWN,
+            "reason": reason,
             "conversation": conversation,
             "seq": message.seq,
         },
@@ -355,7 +515,12 @@ def _cancel(message: OutboxMessage, *, actor: Any, conversation: str = "") -> No
 
 
 def _cancel_in_conversation(
-    *, peer_id: int, reference: str, messages: list[OutboxMessage], actor: Any
+    *,
+    peer_id: int,
+    reference: str,
+    messages: list[OutboxMessage],
+    actor: Any,
+    reason: str = CANCELLED_CONSENT_WITHDRAWN,
 ) -> list[OutboxMessage]:
     state = Conversation.objects.select_for_update().get(
         peer_id=peer_id, reference=reference
@@ -376,7 +541,7 @@ def _cancel_in_conversation(
         # sends only the head of a conversation; refuse to guess.
         return []
     for message in messages:
-        _cancel(message, actor=actor, conversation=reference)
+        _cancel(message, actor=actor, conversation=reference, reason=reason)
     removed = sorted(m.seq for m in messages)
     for message in later:
         shift = sum(1 for seq in removed if seq < message.seq)
@@ -386,3 +551,161 @@ def _cancel_in_conversation(
     state.last_out_seq -= len(removed)
     state.save(update_fields=["last_out_seq"])
     return messages
+
+
+# --- forgetting stored payloads (erasure, withdrawal received) ----------------------
+
+
+def cancel_erased(message: OutboxMessage, *, actor: Any = None) -> bool:
+    """Cancel an unsent message whose payload is gone (``last_error``
+    ``erased``), audited; return False if it was no longer unsent.
+
+    Called by the worker when it finds the payload gone. A message whose
+    delivery was never attempted before this claim (``attempts <= 1``) leaves
+    its conversation, the later unsent messages closing the gap as in
+    :func:`cancel_pending_for_basis`; an earlier attempt may have reached the
+    peer, so such a message keeps its place.
+    """
+    with transaction.atomic():
+        row = (
+            OutboxMessage.objects.select_for_update()
+            .select_related("peer")
+            .filter(
+                msg_id=message.msg_id,
+                status__in=[OutboxStatus.PENDING, OutboxStatus.RETRYING],
+            )
+            .first()
+        )
+        if row is None:
+            return False
+        if row.conversation and row.attempts <= 1:
+            done = _cancel_in_conversation(
+                peer_id=row.peer_id,
+                reference=row.conversation,
+                messages=[row],
+                actor=actor,
+                reason=ERASED,
+            )
+            if done:
+                return True
+        row.status = OutboxStatus.CANCELLED
+        row.last_error = ERASED
+        row.save(update_fields=["status", "last_error"])
+        audit.record(
+            actor=actor,
+            action="exchange.message_cancelled",
+            target_type="exchange.message",
+            target_id=str(row.msg_id),
+            data={
+                "type": row.type,
+                "to": row.peer.node_id,
+                "digest": row.payload_digest,
+                "reason": ERASED,
+                "conversation": row.conversation,
+                "seq": row.seq,
+            },
+        )
+    return True
+
+
+def forget_payloads(*, peer_node: str, legal_basis: str, actor: Any = None) -> int:
+    """Forget the stored payloads of every message received from ``peer_node``
+    under ``legal_basis`` (e.g. ``consent:<id>`` once the peer withdrew it),
+    inside the caller's transaction; return how many were forgotten.
+
+    The rows stay (routing fields, digests, receipt: the record that the
+    message came); only the payload goes. Audited as
+    ``exchange.payloads_forgotten`` with counts only.
+    """
+    forgotten = InboxMessage.objects.filter(
+        peer__node_id=peer_node,
+        legal_basis=legal_basis,
+        payload_sealed__isnull=False,
+    ).update(payload_sealed=None)
+    audit.record(
+        actor=actor,
+        action="exchange.payloads_forgotten",
+        target_type="exchange.peer",
+        target_id=peer_node[:64],
+        data={
+            "reason": "consent_withdrawn",
+            "legal_basis": legal_basis.split(":", 1)[0],
+            "incoming": forgotten,
+        },
+    )
+    return forgotten
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What :func:`forget_payloads_for_cases` did (counts only)."""
+
+    outgoing: int
+    incoming: int
+    cancelled: int
+
+
+def forget_payloads_for_cases(
+    *, case_ids: Iterable[UUID], actor: Any = None
+) -> Forgotten:
+    """Forget the stored payloads of the messages about these cases that may
+    hold data of the person (their person is being erased), inside the
+    caller's transaction, before the person's data key is destroyed.
+
+    Every such payload is blanked, whichever key sealed it (older rows were
+    sealed under the node's key). Those that have not left yet are cancelled
+    (``last_error`` ``erased``), closing gaps in their conversations where
+    that is safe (:func:`cancel_pending_for_basis`); one the worker already
+    tried in a conversation keeps its place and is cancelled when the worker
+    finds its payload gone. Messages of types that carry nothing of the
+    person (withdrawal and closure notices, acknowledgements) are kept: they
+    still leave. Audited as ``exchange.payloads_forgotten`` (counts only).
+    """
+    ids = list(case_ids)
+    if not ids:
+        return Forgotten(0, 0, 0)
+
+    def personal(rows: Iterable[OutboxMessage | InboxMessage]) -> list[Any]:
+        return [r for r in rows if registry.holds_personal_data(r.type, r.version)]
+
+    unsent = personal(
+        OutboxMessage.objects.select_for_update()
+        .select_related("peer")
+        .filter(
+            case_id__in=ids,
+            status__in=[OutboxStatus.PENDING, OutboxStatus.RETRYING],
+        )
+        .order_by("created_at", "seq")
+    )
+    cancelled = _cancel_unsent(unsent, actor=actor, reason=ERASED)
+    outgoing = personal(
+        OutboxMessage.objects.filter(case_id__in=ids)
+        .exclude(payload_sealed=b"")
+        .only("msg_id", "type", "version")
+    )
+    incoming = personal(
+        InboxMessage.objects.filter(case_id__in=ids, payload_sealed__isnull=False).only(
+            "id", "type", "version"
+        )
+    )
+    OutboxMessage.objects.filter(pk__in=[m.pk for m in outgoing]).update(
+        payload_sealed=b""
+    )
+    InboxMessage.objects.filter(pk__in=[m.pk for m in incoming]).update(
+        payload_sealed=None
+    )
+    result = Forgotten(len(outgoing), len(incoming), len(cancelled))
+    if result.outgoing or result.incoming or result.cancelled:
+        audit.record(
+            actor=actor,
+            action="exchange.payloads_forgotten",
+            target_type="exchange.message",
+            data={
+                "reason": ERASED,
+                "cases": [str(i) for i in ids],
+                "outgoing": result.outgoing,
+                "incoming": result.incoming,
+                "cancelled": result.cancelled,
+            },
+        )
+    return result

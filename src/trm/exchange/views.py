@@ -107,10 +107,17 @@ def peer_add_view(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 _(
-                    "The node %(node)s is now a peer; %(n)s of its organisations "
-                    "were added to this node's list."
+                    "The node %(node)s (%(name)s, country %(country)s) is now a "
+                    "peer; %(n)s of its organisations were added to this node's "
+                    "list. Check that this is the node and the country you agreed "
+                    "with its administrator."
                 )
-                % {"node": change.peer.node_id, "n": change.organisations.created},
+                % {
+                    "node": change.peer.node_id,
+                    "name": change.peer.name or "-",
+                    "country": change.peer.country,
+                    "n": change.organisations.created,
+                },
             )
             return HttpResponseRedirect(
                 reverse("exchange:peer_detail", args=[change.peer.node_id])
@@ -220,6 +227,7 @@ def _peer_action(request: HttpRequest, node_id: str, action: str) -> HttpRespons
                     node_id=node_id,
                     actor=user,
                     fingerprint=form.cleaned_data.get("fingerprint") or None,
+                    country=form.cleaned_data.get("country") or None,
                 )
                 if change.new_keys:
                     done = _(

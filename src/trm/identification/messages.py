@@ -20,7 +20,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from trm.accounts.models import User
 from trm.audit import services as audit
@@ -33,10 +33,13 @@ from trm.cases.messages import (
     WireIdentityV1,
     WireModel,
     actor_for,
+    carries_nothing,
     check_reference,
     contact_point_organisation,
+    identity_categories,
     linked_case,
     organisation_ref,
+    require_party,
 )
 from trm.cases.models import Case
 from trm.cases.selectors import person_identity_for_user
@@ -281,7 +284,8 @@ def apply_verify_request(message: registry.Inbound) -> UUID | None:
 
     Raises:
         NoContactPoint, NotLinked, CaseInvalidInput / InvalidText (an
-        identity that does not pass this node's checks).
+        identity that does not pass this node's checks), NotParty (a case
+        exists here under the reference and the sender is not party to it).
     """
     payload = message.payload
     assert isinstance(payload, IdentityVerifyRequestV1)  # noqa: S101
@@ -296,11 +300,13 @@ def apply_verify_request(message: registry.Inbound) -> UUID | None:
             _("Document numbers travel only under the documents category."),
             details={"field": "identity.documents"},
         )
+    case = linked_case(payload.trm_case_ref)
+    if case is not None:
+        require_party(message, case)
     actor = actor_for(
         message.sender, payload.sending_organisation, payload.contact_role
     )
     identity = PersonIdentity.model_validate(payload.identity.model_dump())
-    case = linked_case(payload.trm_case_ref)
     if case is None:
         lead = contact_point_organisation()
         case = cases.case_open_linked(
@@ -333,10 +339,15 @@ def apply_verify_response(message: registry.Inbound) -> UUID | None:
     """Record the counterpart's answer on the case that asked.
 
     Raises:
-        UnknownReply: it answers no request this node sent to that peer.
+        NotLinked: the conversation is not the shared reference.
+        UnknownReply: it answers no request this node sent to that peer
+            about the case of that reference.
+        NotParty: the peer is not party to the case (never the case for the
+            peer the request went to).
     """
     payload = message.payload
     assert isinstance(payload, IdentityVerifyResponseV1)  # noqa: S101
+    check_reference(message, payload.trm_case_ref)
     original = (
         OutboxMessage.objects.filter(
             msg_id=message.in_reply_to, type=REQUEST, peer__node_id=message.sender
@@ -352,11 +363,12 @@ def apply_verify_response(message: registry.Inbound) -> UUID | None:
         if original is not None and original.case_id
         else None
     )
-    if case is None:
+    if case is None or case.trm_case_ref != payload.trm_case_ref:
         raise UnknownReply(
             _("This answer matches no verification request sent from this node."),
             details={"type": RESPONSE},
         )
+    require_party(message, case)
     actor = actor_for(
         message.sender, payload.sending_organisation, "national_contact_point"
     )
@@ -383,6 +395,13 @@ def apply_verify_response(message: registry.Inbound) -> UUID | None:
     return case.pk
 
 
+def verify_request_carried(payload: BaseModel) -> set[str]:
+    """What ``identity.verify.request`` carries: its identity block's
+    categories (the claimed nationality is pseudonymous)."""
+    assert isinstance(payload, IdentityVerifyRequestV1)  # noqa: S101
+    return identity_categories(payload.identity)
+
+
 def register_all() -> None:
     """Register the two message types (``IdentificationConfig.ready``)."""
     registry.register(
@@ -393,6 +412,7 @@ def register_all() -> None:
             categories=frozenset({"identity", "documents"}),
             handler=apply_verify_request,
             exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
+            carried=verify_request_carried,
             sop=(1, 4),
             description="Identity and nationality check (M2); never for asylum "
             "applicants",
@@ -405,6 +425,7 @@ def register_all() -> None:
             schema=IdentityVerifyResponseV1,
             categories=frozenset(),
             handler=apply_verify_response,
+            carried=carries_nothing,
             sop=(1, 4),
             description="Identity check answered: confirmed or not, documents",
         )

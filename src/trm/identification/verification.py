@@ -21,7 +21,6 @@ case's, read on the case page through its selectors.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +33,6 @@ from trm.accounts.models import Role, User
 from trm.cases.access import case_access, visible_cases_filter
 from trm.cases.models import Case, CaseEvent
 from trm.common.keys import DecryptionFailed
-from trm.dataprotection.crypto import unseal_node
 from trm.exchange import services as exchange
 from trm.exchange.models import (
     InboxMessage,
@@ -44,7 +42,6 @@ from trm.exchange.models import (
     Peer,
     PeerStatus,
 )
-from trm.exchange.nodekeys import PURPOSE
 from trm.identification.contacts import VERIFICATION_ROLES
 from trm.identification.errors import VerificationRoleRequired
 from trm.identification.messages import (
@@ -156,25 +153,19 @@ def _answer(payload: dict[str, Any], at: datetime | None) -> Answer | None:
 
 
 def _received_answer(message: InboxMessage) -> Answer | None:
-    if message.payload_sealed is None:
-        return None
     try:
-        raw = unseal_node(
-            PURPOSE,
-            bytes(message.payload_sealed),
-            context=exchange.payload_context(message.msg_id, "in"),
-        )
+        payload = exchange.stored_payload(message)
     except DecryptionFailed:
         return None
-    return _answer(json.loads(raw), message.received_at)
+    return _answer(payload, message.received_at) if payload is not None else None
 
 
 def _sent_answer(message: OutboxMessage) -> Answer | None:
     try:
-        payload = exchange.sealed_payload(message)
+        payload = exchange.stored_payload(message)
     except DecryptionFailed:
         return None
-    return _answer(payload, message.created_at)
+    return _answer(payload, message.created_at) if payload is not None else None
 
 
 # --- sent -----------------------------------------------------------------------------

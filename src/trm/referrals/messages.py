@@ -61,6 +61,7 @@ from trm.accounts.node_users import node_user
 from trm.accounts.peer_organisations import record_peer_organisation
 from trm.cases import services as case_services
 from trm.cases.identity import IdentityDocument, PersonIdentity
+from trm.cases.messages import carries_nothing, require_party
 from trm.cases.models import Case
 from trm.exchange import registry
 from trm.exchange.services import PSEUDONYMOUS, enqueue
@@ -263,6 +264,17 @@ REQUEST_CATEGORIES = frozenset(
 )
 
 
+def request_carried(payload: BaseModel) -> set[str]:
+    """What ``referral.request`` carries: the snapshot's categories, the risk
+    text, and every category the referral says it shares (the person's
+    attributes are pseudonymous)."""
+    assert isinstance(payload, ReferralRequestV1)  # noqa: S101
+    carried = payload.shared.categories() | set(payload.categories)
+    if payload.risk:
+        carried.add("risk")
+    return carried
+
+
 def register() -> None:
     """Register the referral message types with the exchange (``AppConfig.ready``)."""
     registry.register(
@@ -272,6 +284,7 @@ def register() -> None:
             schema=ReferralRequestV1,
             categories=REQUEST_CATEGORIES,
             handler=apply_referral_request,
+            carried=request_carried,
             sop=(1, 2, 3, 4),
             description="A referral to an organisation of the receiving node.",
         )
@@ -283,6 +296,7 @@ def register() -> None:
             schema=ReferralResponseV1,
             categories=frozenset(),
             handler=apply_referral_response,
+            carried=carries_nothing,
             sop=(1, 2, 3, 4),
             description="The receiving organisation's answer to a referral.",
         )
@@ -294,6 +308,7 @@ def register() -> None:
             schema=ReferralCancelledV1,
             categories=frozenset(),
             handler=apply_referral_cancelled,
+            carried=carries_nothing,
             sop=(1, 2, 3, 4),
             description="The referring organisation cancelled or revoked a referral.",
         )
@@ -483,11 +498,13 @@ def apply_referral_request(inbound: registry.Inbound) -> UUID | None:
         CaseInvalidInput / InvalidText: codes or texts this node refuses.
         PeerOrganisationRefused: a referring organisation this node cannot
             record (its name, country or type).
+        NotParty: a case exists here under the reference and the sender is
+            not party to it (:func:`trm.cases.messages.require_party`).
     """
     request = inbound.payload
     if not isinstance(request, ReferralRequestV1):
         raise TypeError("referral.request payload expected")
-    if inbound.conversation != request.trm_case_ref:
+    if not inbound.conversation or inbound.conversation != request.trm_case_ref:
         raise ExchangeMismatch(
             _("The message's conversation is not the referral's case reference."),
             details={"reason": "conversation"},
@@ -537,6 +554,8 @@ def apply_referral_request(inbound: registry.Inbound) -> UUID | None:
         .filter(trm_case_ref=request.trm_case_ref)
         .first()
     )
+    if case is not None:
+        require_party(inbound, case)
     if case is None:
         person = request.person
         case = case_services.case_open_linked(
@@ -658,11 +677,20 @@ def _referral_of_peer(
 
 
 def _check_conversation(referral: Referral, inbound: registry.Inbound) -> None:
-    if inbound.conversation != referral.case.trm_case_ref:
+    """Refuse a message about ``referral`` outside its case's conversation, or
+    from a peer not party to that case.
+
+    Raises:
+        ExchangeMismatch: another (or no) conversation.
+        NotParty: see :func:`trm.cases.messages.require_party`.
+    """
+    reference = referral.case.trm_case_ref
+    if not reference or inbound.conversation != reference:
         raise ExchangeMismatch(
             _("The message's conversation is not the referral's case reference."),
             details={"reason": "conversation"},
         )
+    require_party(inbound, referral.case)
 
 
 def apply_referral_response(inbound: registry.Inbound) -> UUID | None:
@@ -679,6 +707,7 @@ def apply_referral_response(inbound: registry.Inbound) -> UUID | None:
     Raises:
         ReferralNotFound: no referral with that key went to that node.
         ExchangeMismatch: another conversation.
+        NotParty: the node is not party to the referral's case.
         TransitionNotAllowed / CaseInvalidInput: the answer does not fit.
     """
     response = inbound.payload

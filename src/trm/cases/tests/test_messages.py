@@ -38,10 +38,11 @@ from trm.cases.tests.exchange_fakes import (
     reply_to,
 )
 from trm.cases.tests.factories import open_case, set_states, team_member
+from trm.cases.tests.inbox_fakes import deliver, signed_peer
 from trm.cases.tracks import TransnationalLink
 from trm.exchange import registry
 from trm.exchange import services as exchange
-from trm.exchange.errors import LegalBasisMissing, PeerUnavailable
+from trm.exchange.errors import LegalBasisMissing, MessageInvalid, PeerUnavailable
 from trm.exchange.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -370,6 +371,7 @@ def test_an_acknowledgement_of_no_alert_is_refused(case, peer):
                     "contact": sender_org(),
                     "expected_answer_by": timezone.now().isoformat(),
                 },
+                conversation=REMOTE_REF,
                 in_reply_to=uuid.uuid4(),
             )
         )
@@ -650,3 +652,337 @@ def test_exchange_events_on_the_timeline_name_the_type_only(case, caseworker_a):
     assert event.code == "case.alert" and not event.sealed_detail
     messages.timeline_observer("out", OutboxMessage(case_id=None, type="case.alert"))
     assert CaseEvent.objects.filter(kind__startswith="exchange.").count() == 1
+
+
+# --- review fixes: what a payload carries; who may act on a linked case ---------------
+
+
+def safety_payload(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "trm_case_ref": REMOTE_REF,
+        "nature": "threat_to_life",
+        "description": "Fictional: a threat was made by phone (test).",
+        "actions_requested": ["contact_us"],
+        "sending_organisation": sender_org(),
+    }
+    values.update(overrides)
+    return values
+
+
+def closure_payload(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "trm_case_ref": REMOTE_REF,
+        "reason": "goals_met",
+        "closed_on": timezone.localdate().isoformat(),
+        "data": "retained",
+        "sending_organisation": sender_org(),
+    }
+    values.update(overrides)
+    return values
+
+
+def carried(name: str, payload: dict[str, Any]) -> set[str]:
+    mtype = registry.message_type(name)
+    assert mtype is not None and mtype.carried is not None, name
+    return mtype.carried(mtype.schema.model_validate(payload))
+
+
+def test_each_case_type_says_what_its_payload_carries():
+    assert carried(messages.CASE_ALERT, alert_payload()) == set()
+    assert carried(messages.SAFETY_ALERT, safety_payload()) == {"risk"}
+    assert carried(messages.CASE_CLOSURE, closure_payload()) == set()
+    ack = {
+        "trm_case_ref": REMOTE_REF,
+        "receiver_reference": "RO-2026-00042",
+        "contact": sender_org(),
+        "expected_answer_by": timezone.now().isoformat(),
+    }
+    assert carried(messages.CASE_ALERT_ACK, ack) == set()
+    notice = {
+        "trm_case_ref": REMOTE_REF,
+        "kind": "hearing",
+        "hearing_at": timezone.now().isoformat(),
+        "sending_organisation": sender_org(),
+    }
+    assert carried(messages.PROCEEDINGS_NOTICE, notice) == {"legal"}
+
+
+def test_the_identity_block_says_which_categories_it_holds():
+    wire = messages.WireIdentityV1
+    assert messages.identity_categories(None) == set()
+    assert messages.identity_categories(wire()) == set()
+    assert messages.identity_categories(wire(family_names="Fictiv")) == {"identity"}
+    assert messages.identity_categories(wire(aliases=["Fictional alias"])) == {
+        "identity"
+    }
+    assert messages.identity_categories(
+        wire(documents=[{"kind": "passport", "number": "FX000001"}])
+    ) == {"documents"}
+    assert messages.identity_categories(wire(phones=["+44 7700 900123"])) == {"contact"}
+
+
+def test_a_safety_alert_not_declaring_its_risk_is_refused_at_enqueue(case, peer):
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node="peer-ro",
+            type=messages.SAFETY_ALERT,
+            payload=safety_payload(trm_case_ref=case.trm_case_ref or REMOTE_REF),
+            legal_basis=exchange.VITAL_INTEREST,
+            categories=[],
+            case_id=case.pk,
+        )
+    assert caught.value.details["categories"] == ["risk"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_safety_alert_not_declaring_its_risk_is_rejected_by_the_inbox(ncp_org):
+    fake = signed_peer()
+    answer = deliver(
+        fake,
+        messages.SAFETY_ALERT,
+        safety_payload(),
+        conversation=REMOTE_REF,
+        legal_basis=exchange.VITAL_INTEREST,
+        categories=[],
+    )
+    assert answer.status_code == 422
+    assert answer.json_body["code"] == "category_not_allowed"
+    assert not Case.objects.filter(trm_case_ref=REMOTE_REF).exists()
+    # Declared, the same alert is applied.
+    answer = deliver(
+        fake,
+        messages.SAFETY_ALERT,
+        safety_payload(),
+        conversation=REMOTE_REF,
+        legal_basis=exchange.VITAL_INTEREST,
+        categories=["risk"],
+    )
+    assert answer.status_code == 202, answer.json_body
+    assert Case.objects.filter(trm_case_ref=REMOTE_REF).exists()
+
+
+def test_an_alert_outside_its_conversation_is_refused_by_the_inbox(ncp_org):
+    fake = signed_peer()
+    answer = deliver(fake, messages.CASE_ALERT, alert_payload(), conversation="")
+    assert answer.status_code == 422
+    assert answer.json_body["code"] == "refused:cases.not_linked"
+    answer = deliver(
+        fake, messages.CASE_ALERT, alert_payload(), conversation="peer-ro-000000000000"
+    )
+    assert answer.json_body["code"] == "refused:cases.not_linked"
+    assert not Case.objects.exists()
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "extra"),
+    [
+        (messages.CASE_ALERT, alert_payload, {}),
+        (
+            messages.SAFETY_ALERT,
+            safety_payload,
+            {"legal_basis": exchange.VITAL_INTEREST, "categories": ("risk",)},
+        ),
+        (messages.CASE_CLOSURE, closure_payload, {}),
+    ],
+)
+def test_case_messages_need_their_reference_as_conversation(
+    ncp, peer, name, payload, extra
+):
+    apply(inbound(messages.CASE_ALERT, alert_payload(), conversation=REMOTE_REF))
+    with pytest.raises(messages.NotLinked) as caught:
+        apply(inbound(name, payload(), conversation="", **extra))
+    assert caught.value.details["reason"] == "conversation"
+
+
+def test_a_node_not_party_to_a_linked_case_cannot_act_on_it(ncp, peer):
+    apply(inbound(messages.CASE_ALERT, alert_payload(), conversation=REMOTE_REF))
+    case = Case.objects.get(trm_case_ref=REMOTE_REF)
+    make_peer("peer-md", "MD")
+    stranger: dict[str, Any] = {"sender": "peer-md", "conversation": REMOTE_REF}
+    with pytest.raises(messages.NotParty):
+        apply(inbound(messages.CASE_CLOSURE, closure_payload(), **stranger))
+    with pytest.raises(messages.NotParty):
+        apply(
+            inbound(
+                messages.SAFETY_ALERT,
+                safety_payload(),
+                legal_basis=exchange.VITAL_INTEREST,
+                categories=("risk",),
+                **stranger,
+            )
+        )
+    with pytest.raises(messages.NotParty):
+        apply(inbound(messages.CASE_ALERT, alert_payload(), **stranger))
+    case.refresh_from_db()
+    assert case.transnational == T.LINKED
+    assert not case.events.filter(
+        kind__in=["case.closure_received", "case.safety_alert_received"]
+    ).exists()
+    assert case.events.filter(kind="case.alert_received").count() == 1
+    # Nothing went back to the stranger.
+    assert list(OutboxMessage.objects.values_list("peer__node_id", flat=True)) == [
+        "peer-ro"
+    ]
+    # The node that alerted is party: its closure applies.
+    apply(inbound(messages.CASE_CLOSURE, closure_payload(), conversation=REMOTE_REF))
+    case.refresh_from_db()
+    assert case.transnational == T.UNLINKED
+
+
+def test_through_the_inbox_a_stranger_stays_refused_whatever_its_seq(ncp_org):
+    """A refused message consumes its seq, so the conversation's counter is no
+    proof that its sender was ever accepted."""
+    ro = signed_peer("peer-ro", "RO")
+    md = signed_peer("peer-md", "MD")
+    answer = deliver(ro, messages.CASE_ALERT, alert_payload(), conversation=REMOTE_REF)
+    assert answer.status_code == 202, answer.json_body
+    for seq in (1, 2, 3):
+        answer = deliver(
+            md,
+            messages.CASE_CLOSURE,
+            closure_payload(),
+            conversation=REMOTE_REF,
+            seq=seq,
+        )
+        assert answer.status_code == 422
+        assert answer.json_body["code"] == "refused:cases.not_party"
+    case = Case.objects.get(trm_case_ref=REMOTE_REF)
+    assert case.transnational == T.LINKED
+    answer = deliver(
+        ro, messages.CASE_CLOSURE, closure_payload(), conversation=REMOTE_REF, seq=2
+    )
+    assert answer.status_code == 202, answer.json_body
+    case.refresh_from_db()
+    assert case.transnational == T.UNLINKED
+
+
+def test_a_peer_this_node_alerted_is_party_to_the_case(case, ncp, peer):
+    make_peer("peer-md", "MD")
+    set_states(case, transnational=T.NCP_NOTIFIED)
+    services.case_alert_send(
+        actor=ncp,
+        case_id=case.pk,
+        peer_node="peer-ro",
+        urgency="normal",
+        requests=["services"],
+    )
+    case.refresh_from_db()
+    reference = case.trm_case_ref
+    with pytest.raises(messages.NotParty):
+        apply(
+            inbound(
+                messages.CASE_CLOSURE,
+                closure_payload(trm_case_ref=reference),
+                sender="peer-md",
+                conversation=reference,
+            )
+        )
+    apply(
+        inbound(
+            messages.CASE_CLOSURE,
+            closure_payload(trm_case_ref=reference),
+            conversation=reference,
+        )
+    )
+    assert case.events.filter(kind="case.closure_received").count() == 1
+
+
+def test_a_case_opened_from_a_peers_message_is_that_peers(ncp_org, peer):
+    make_peer("peer-md", "MD")
+    peer_org = OrganisationFactory(
+        name="Fictional Peer NCP", country="RO", home_node="peer-ro"
+    )
+    actor = node_user(organisation=peer_org, role=Role.NATIONAL_CONTACT_POINT)
+    with transaction.atomic():
+        case = services.case_open_linked(
+            actor=actor,
+            organisation_id=ncp_org.pk,
+            trm_case_ref=REMOTE_REF,
+            identity=None,
+        )
+    assert messages.opened_from(case, "peer-ro")
+    assert not messages.opened_from(case, "peer-md")
+    with pytest.raises(messages.NotParty):
+        apply(
+            inbound(
+                messages.CASE_CLOSURE,
+                closure_payload(),
+                sender="peer-md",
+                conversation=REMOTE_REF,
+            )
+        )
+    apply(inbound(messages.CASE_CLOSURE, closure_payload(), conversation=REMOTE_REF))
+    case.refresh_from_db()
+    assert case.transnational == T.UNLINKED
+
+
+def test_an_acknowledgement_outside_the_alerts_conversation_is_refused(case, ncp, peer):
+    set_states(case, transnational=T.NCP_NOTIFIED)
+    services.case_alert_send(
+        actor=ncp,
+        case_id=case.pk,
+        peer_node="peer-ro",
+        urgency="normal",
+        requests=["return_planning"],
+    )
+    alert = OutboxMessage.objects.get(type=messages.CASE_ALERT)
+    case.refresh_from_db()
+    ack = {
+        "trm_case_ref": case.trm_case_ref,
+        "receiver_reference": "RO-2026-00042",
+        "contact": sender_org(),
+        "expected_answer_by": timezone.now().isoformat(),
+    }
+    with pytest.raises(messages.NotLinked):
+        apply(
+            inbound(
+                messages.CASE_ALERT_ACK, ack, conversation="", in_reply_to=alert.msg_id
+            )
+        )
+    case.refresh_from_db()
+    assert case.transnational == T.COUNTERPART_ALERTED
+
+
+def test_a_proceedings_notice_not_declaring_legal_is_refused_both_ways(case, peer):
+    from trm.cases.tests.inbox_fakes import handled
+
+    notice = {
+        "trm_case_ref": REMOTE_REF,
+        "kind": "hearing",
+        "hearing_at": timezone.now().isoformat(),
+        "support_needed": ["interpretation"],
+        "sending_organisation": sender_org(),
+    }
+    obligation = "legal_obligation:Fictional Procedure Act art. 3"
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node="peer-ro",
+            type=messages.PROCEEDINGS_NOTICE,
+            payload=notice,
+            legal_basis=obligation,
+            categories=["risk"],
+            case_id=case.pk,
+        )
+    assert caught.value.details["categories"] == ["legal"]
+    fake = signed_peer()
+    with handled(messages.PROCEEDINGS_NOTICE) as calls:
+        answer = deliver(
+            fake,
+            messages.PROCEEDINGS_NOTICE,
+            notice,
+            conversation=REMOTE_REF,
+            legal_basis=exchange.PSEUDONYMOUS,
+            categories=[],
+        )
+        assert answer.json_body["code"] == "category_not_allowed"
+        answer = deliver(
+            fake,
+            messages.PROCEEDINGS_NOTICE,
+            notice,
+            conversation=REMOTE_REF,
+            legal_basis=obligation,
+            categories=["legal"],
+        )
+        assert answer.status_code == 202, answer.json_body
+    assert len(calls) == 1

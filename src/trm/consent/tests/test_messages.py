@@ -479,3 +479,192 @@ def test_a_confirmation_of_no_withdrawal_is_refused(caseworker_a, case, peer):
                 in_reply_to=uuid.uuid4(),
             )
         )
+
+
+# --- review fixes: conversation, party, and "nothing held" ----------------------------
+
+
+def _alerted() -> Case:
+    """A pseudonymous alert from peer-ro opened a linked case (no identity)."""
+    from trm.cases.messages import CASE_ALERT
+
+    stored = apply(
+        inbound(
+            CASE_ALERT,
+            {
+                "trm_case_ref": REMOTE_REF,
+                "country_of_identification": "RO",
+                "urgency": "normal",
+                "requests": ["services"],
+                "sending_organisation": {
+                    "id": str(uuid.uuid4()),
+                    "name": "Fictional NCP RO",
+                    "country": "RO",
+                },
+            },
+            conversation=REMOTE_REF,
+        )
+    )
+    assert stored.case_id is not None
+    return Case.objects.select_related("person").get(pk=stored.case_id)
+
+
+def test_the_withdrawal_types_carry_nothing(peer):
+    for name in (messages.WITHDRAWN, messages.WITHDRAWN_DONE):
+        mtype = registry.message_type(name)
+        assert mtype is not None and mtype.carried is not None
+    notice = _withdrawn(uuid.uuid4()).payload
+    withdrawn = registry.message_type(messages.WITHDRAWN)
+    assert withdrawn is not None and withdrawn.carried is not None
+    assert withdrawn.carried(notice) == set()
+
+
+def test_a_case_found_only_by_its_reference_holds_nothing_of_the_consent(
+    contact_point, peer
+):
+    """Nothing arrived here under that consent: the answer is "nothing held",
+    the person (opened from a pseudonymous alert) is not erased and no
+    restriction is put on the timeline."""
+    case = _alerted()
+    apply(_withdrawn(uuid.uuid4()))
+    case.person.refresh_from_db()
+    assert not case.person.is_erased
+    assert not CaseEvent.objects.filter(case=case, kind="consent.restricted").exists()
+    done = OutboxMessage.objects.get(type=messages.WITHDRAWN_DONE)
+    assert payload_of(done)["outcome"] == "nothing_held"
+    assert done.case_id == case.pk
+
+
+def test_a_hook_holding_something_makes_it_restricted(contact_point, peer):
+    case = _alerted()
+
+    def hook(**kw: Any) -> str:
+        return "restricted"
+
+    messages.register_restriction_hook(hook)
+    try:
+        apply(_withdrawn(uuid.uuid4()))
+    finally:
+        messages.unregister_restriction_hook(hook)
+    case.person.refresh_from_db()
+    assert not case.person.is_erased
+    done = OutboxMessage.objects.get(type=messages.WITHDRAWN_DONE)
+    assert payload_of(done)["outcome"] == "restricted"
+    assert CaseEvent.objects.filter(
+        case=case, kind="consent.restricted", code="restricted"
+    ).exists()
+
+
+def test_a_withdrawal_outside_its_conversation_is_refused(contact_point, peer):
+    from trm.cases.messages import NotLinked
+
+    remote_consent = uuid.uuid4()
+    case = _received_identity(remote_consent)
+    notice = inbound(
+        messages.WITHDRAWN,
+        {
+            "consent_ref": str(remote_consent),
+            "trm_case_ref": REMOTE_REF,
+            "categories": ["identity"],
+            "effective_at": timezone.now().isoformat(),
+        },
+        conversation="",
+        legal_basis=messages.withdrawal_basis(remote_consent),
+    )
+    with pytest.raises(NotLinked):
+        apply(notice)
+    case.person.refresh_from_db()
+    assert not case.person.is_erased
+    assert not OutboxMessage.objects.filter(type=messages.WITHDRAWN_DONE).exists()
+
+
+def test_a_node_not_party_cannot_restrict_a_linked_case(contact_point, peer):
+    from trm.cases.messages import NotParty
+
+    remote_consent = uuid.uuid4()
+    case = _received_identity(remote_consent)
+    make_peer("peer-md", "MD")
+    notice = inbound(
+        messages.WITHDRAWN,
+        {
+            "consent_ref": str(remote_consent),
+            "trm_case_ref": REMOTE_REF,
+            "categories": ["identity"],
+            "effective_at": timezone.now().isoformat(),
+        },
+        sender="peer-md",
+        conversation=REMOTE_REF,
+        legal_basis=messages.withdrawal_basis(remote_consent),
+    )
+    with pytest.raises(NotParty):
+        apply(notice)
+    case.person.refresh_from_db()
+    assert not case.person.is_erased
+    assert not CaseEvent.objects.filter(case=case, kind="consent.restricted").exists()
+    assert not OutboxMessage.objects.filter(type=messages.WITHDRAWN_DONE).exists()
+
+
+def test_a_confirmation_must_come_in_the_withdrawals_conversation(
+    caseworker_a, case, peer
+):
+    from trm.cases.messages import NotLinked
+
+    case.trm_case_ref = "dev-node-0123456789ab"
+    case.save(update_fields=["trm_case_ref"])
+    consent = record(caseworker_a, case)
+    _delivered(send(case, consent, ["identity"], conversation=case.trm_case_ref))
+    services.consent_withdraw(actor=caseworker_a, consent_id=consent.pk)
+    notice = OutboxMessage.objects.get(type=messages.WITHDRAWN)
+    body = {
+        "consent_ref": str(consent.pk),
+        "trm_case_ref": case.trm_case_ref,
+        "outcome": "erased",
+        "at": timezone.now().isoformat(),
+    }
+    with pytest.raises(NotLinked):
+        apply(
+            inbound(
+                messages.WITHDRAWN_DONE,
+                body,
+                conversation="",
+                in_reply_to=notice.msg_id,
+            )
+        )
+    other = "dev-node-ffffffffffff"
+    with pytest.raises(messages.UnknownReply):
+        apply(
+            inbound(
+                messages.WITHDRAWN_DONE,
+                {**body, "trm_case_ref": other},
+                conversation=other,
+                in_reply_to=notice.msg_id,
+            )
+        )
+    assert not CaseEvent.objects.filter(
+        case=case, kind="consent.withdrawal_confirmed"
+    ).exists()
+
+
+def test_a_withdrawal_about_no_case_gives_no_standing_on_a_later_one(
+    contact_point, peer
+):
+    """A stranger's withdrawal answered "nothing held" before the case existed
+    here does not make it party to the case opened later under that
+    reference."""
+    from trm.cases.messages import NotParty
+
+    make_peer("peer-md", "MD")
+    stranger: dict[str, Any] = {"sender": "peer-md", "conversation": REMOTE_REF}
+    body = {
+        "consent_ref": str(uuid.uuid4()),
+        "trm_case_ref": REMOTE_REF,
+        "categories": ["identity"],
+        "effective_at": timezone.now().isoformat(),
+    }
+    apply(inbound(messages.WITHDRAWN, body, **stranger))
+    done = OutboxMessage.objects.get(type=messages.WITHDRAWN_DONE)
+    assert payload_of(done)["outcome"] == "nothing_held" and done.case_id is None
+    case = _alerted()
+    with pytest.raises(NotParty):
+        apply(inbound(messages.WITHDRAWN, body, seq=2, **stranger))
+    assert not CaseEvent.objects.filter(case=case, kind="consent.restricted").exists()

@@ -225,7 +225,17 @@ class PeerServer:
     ``503``, ``409`` (signed "retry later"), ``reject`` (signed rejection
     ``schema_invalid``), ``forged`` (a receipt signed by a key the peer never
     published), ``wrong_msg`` (a genuine receipt about another message),
-    ``wrong_digest`` (a fresh 202 receipt over another digest).
+    ``wrong_digest`` (a fresh 202 receipt over another digest),
+    ``reject_other_body`` (a genuine rejection, but over another body's
+    digest), ``refused`` (a handler's refusal ``refused:test.refused`` over
+    :attr:`refused_digest`, or this body's digest when it is None),
+    ``unknown_key_403`` (an older receiver's signed rejection ``unknown_key``),
+    ``too_large`` (a signed rejection ``too_large`` with an empty digest).
+
+    Whatever the mode, a message signed by a key of this node the server does
+    not know (:attr:`node_keys`: this node rotated) is answered as the inbox
+    does: 409 "retry later" with code ``unknown_key``; :meth:`refresh` then
+    takes this node's new keys if a key it trusts signed them.
     """
 
     def __init__(self, peer: FakePeer, node_keys: dict[str, dict[str, Any]]) -> None:
@@ -239,6 +249,11 @@ class PeerServer:
         self.order: list[dict[str, Any]] = []
         self.payloads: list[dict[str, Any]] = []
         self.port = 0
+        self.refused_digest: str | None = None
+        #: Sign every answer over this digest instead of the body's.
+        self.answer_digest: str | None = None
+        #: Bodies answered "unknown_key" (this node's signing key unknown).
+        self.unknown_key_answers = 0
         self._httpd: http.server.ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
         self.forger, self.forger_jwk = _keypair("Ed25519", "sig")
@@ -291,11 +306,39 @@ class PeerServer:
             signing_kid=kid or self.peer.sig_jwk["kid"],
         )
 
+    def refresh(self) -> bool:
+        """Fetch this node's published document, as a peer's worker does,
+        and take its keys only if a signing key already trusted signed it."""
+        from trm.exchange import peers
+
+        document = nodekeys.published()
+        if not peers.verified_signers(document, self.node_keys):
+            return False
+        self.node_keys = {k["kid"]: k for k in document["keys"] if k["use"] == "sig"}
+        return True
+
     def answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.posts += 1
             if self.mode == "503":
                 return 503, {"error": {"code": "unavailable"}}
+            header = envelope.routing(body)
+            now = datetime.now(tz=UTC).isoformat()
+            digest = self.answer_digest or envelope.body_digest(body)
+            if header["skid"] not in self.node_keys:
+                self.unknown_key_answers += 1
+                token = self._sign(
+                    {
+                        "msg_id": header["msg_id"],
+                        "from": self.peer.node_id,
+                        "to": header["from"],
+                        "digest": digest,
+                        "status": "retry_later",
+                        "code": "unknown_key",
+                        "received_at": now,
+                    }
+                )
+                return 409, {"retry_later": token, "code": "unknown_key"}
             opened = envelope.open_envelope(
                 body, decryption_key=self.peer.enc_key, sender_keys=self.node_keys
             )
@@ -305,11 +348,29 @@ class PeerServer:
                 "msg_id": msg_id,
                 "from": self.peer.node_id,
                 "to": claims["from"],
-                "digest": envelope.body_digest(body),
+                "digest": digest,
                 "status": "accepted",
                 "code": "",
-                "received_at": datetime.now(tz=UTC).isoformat(),
+                "received_at": now,
             }
+            rejected = {**receipt, "status": "rejected"}
+            if self.mode == "reject_other_body":
+                token = self._sign(
+                    {**rejected, "code": "undecryptable", "digest": "0" * 64}
+                )
+                return 400, {"rejection": token, "code": "undecryptable"}
+            if self.mode == "refused":
+                code = "refused:test.refused"
+                token = self._sign(
+                    {**rejected, "code": code, "digest": self.refused_digest or digest}
+                )
+                return 422, {"rejection": token, "code": code}
+            if self.mode == "unknown_key_403":
+                token = self._sign({**rejected, "code": "unknown_key"})
+                return 403, {"rejection": token, "code": "unknown_key"}
+            if self.mode == "too_large":
+                token = self._sign({**rejected, "code": "too_large", "digest": ""})
+                return 413, {"rejection": token, "code": "too_large"}
             if self.mode == "409":
                 token = self._sign({**receipt, "status": "retry_later"})
                 return 409, {"retry_later": token}

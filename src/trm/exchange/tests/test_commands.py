@@ -187,7 +187,7 @@ def test_a_new_node_gets_its_exchange_keys_from_migrate(tmp_path):
 def test_peers_add_trusts_the_node_after_the_fingerprint_check(
     own_keys, remote, served
 ):
-    out = run("peers", "add", served.url + "/", "--fingerprint", remote.fingerprint)
+    out = run("peers", "add", served.url + "/", f"--fingerprint={remote.fingerprint}")
 
     peer = Peer.objects.get()
     assert peer.node_id == "fictional-md"
@@ -202,7 +202,7 @@ def test_peers_add_refuses_a_wrong_fingerprint(own_keys, remote, served):
     wrong = new_key("sig")[1]["kid"]
 
     with pytest.raises(CommandError) as caught:
-        run("peers", "add", served.url, "--fingerprint", wrong)
+        run("peers", "add", served.url, f"--fingerprint={wrong}")
 
     assert wrong in str(caught.value)
     assert remote.fingerprint in str(caught.value)
@@ -214,12 +214,12 @@ def test_peers_add_says_when_nothing_answers(own_keys, remote, served):
     served.close()
 
     with pytest.raises(CommandError, match="could not be reached"):
-        run("peers", "add", url, "--fingerprint", remote.fingerprint)
+        run("peers", "add", url, f"--fingerprint={remote.fingerprint}")
 
 
 def test_peers_list_and_show(own_keys, remote, served):
     assert "No peers yet" in run("peers", "list")
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
 
     listed = run("peers", "list")
     shown = run("peers", "show", "fictional-md")
@@ -237,7 +237,7 @@ def test_peers_list_and_show(own_keys, remote, served):
 
 
 def test_peers_disable_and_enable(own_keys, remote, served):
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
 
     disabled = run("peers", "disable", "fictional-md")
     assert Peer.objects.get().status == PeerStatus.DISABLED
@@ -251,7 +251,7 @@ def test_peers_disable_and_enable(own_keys, remote, served):
 
 
 def test_peers_remove_is_refused_while_messages_exist(own_keys, remote, served):
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
     outgoing(Peer.objects.get())
 
     with pytest.raises(CommandError, match="Disable it instead"):
@@ -261,7 +261,7 @@ def test_peers_remove_is_refused_while_messages_exist(own_keys, remote, served):
 
 
 def test_peers_remove(own_keys, remote, served):
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
 
     out = run("peers", "remove", "fictional-md")
 
@@ -270,12 +270,15 @@ def test_peers_remove(own_keys, remote, served):
 
 
 def test_peers_refresh_takes_rotated_keys(own_keys, remote, served):
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
     new = remote.rotate()
 
     out = run("peers", "refresh", "fictional-md")
 
-    assert f"Refreshed peer fictional-md: fingerprint {new}; new keys:" in out
+    assert (
+        f"Refreshed peer fictional-md (Fictional Moldovan node, MD): fingerprint "
+        f"{new}; new keys:"
+    ) in out
     assert "retired:" in out
     assert Peer.objects.get().fingerprint == new
 
@@ -283,15 +286,28 @@ def test_peers_refresh_takes_rotated_keys(own_keys, remote, served):
 def test_peers_refresh_after_a_broken_chain_needs_the_new_fingerprint(
     own_keys, remote, served
 ):
-    run("peers", "add", served.url, "--fingerprint", remote.fingerprint)
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
     remote.rotate()
     new = remote.rotate()
 
     with pytest.raises(CommandError, match="not signed by any key"):
         run("peers", "refresh", "fictional-md")
-    run("peers", "refresh", "fictional-md", "--fingerprint", new)
+    run("peers", "refresh", "fictional-md", f"--fingerprint={new}")
 
     assert Peer.objects.get().fingerprint == new
+
+
+def test_peers_refresh_refuses_a_new_country_until_confirmed(own_keys, remote, served):
+    run("peers", "add", served.url, f"--fingerprint={remote.fingerprint}")
+    remote.country = "RO"
+
+    with pytest.raises(CommandError, match="--country RO"):
+        run("peers", "refresh", "fictional-md")
+    assert Peer.objects.get().country == "MD"
+    out = run("peers", "refresh", "fictional-md", "--country", "RO")
+
+    assert "Refreshed peer fictional-md (Fictional Moldovan node, RO)" in out
+    assert Peer.objects.get().country == "RO"
 
 
 @pytest.mark.parametrize("action", ["show", "disable", "enable", "remove", "refresh"])

@@ -513,3 +513,97 @@ def test_the_enqueued_payload_reaches_the_peer_under_a_fresh_message_id(
 
     assert set(peer_server.applied) == {str(a.msg_id), str(b.msg_id)}
     assert uuid.UUID(next(iter(peer_server.applied)))
+
+
+# --- a rejection must be about the body sent ----------------------------------------
+
+
+def test_a_rejection_of_another_body_is_not_final(peer_server, note_type, clock, ncp):
+    """A proxy could replay the peer's signed rejection of a body it altered
+    (``undecryptable``, over that body's digest): not a rejection of this one."""
+    peer_server.mode = "reject_other_body"
+    message = enqueue()
+
+    counts = delivery.deliver_due(now=clock.now)
+
+    assert counts["retrying"] == 1 and counts["rejected"] == 0
+    row = reload(message)
+    assert (row.status, row.last_error, row.receipt) == (
+        OutboxStatus.RETRYING,
+        "bad_receipt",
+        "",
+    )
+    assert mail.outbox == []
+
+
+def test_a_handlers_refusal_of_this_body_is_final(peer_server, note_type, clock):
+    peer_server.mode = "refused"
+    message = enqueue()
+
+    delivery.deliver_due(now=clock.now)
+
+    row = reload(message)
+    assert (row.status, row.last_error) == (
+        OutboxStatus.REJECTED,
+        "refused:test.refused",
+    )
+
+
+def test_a_refusal_answering_a_redelivery_is_final_when_nothing_was_stored(
+    peer_server, note_type, clock
+):
+    """The worker died before recording the peer's refusal: the re-delivery
+    gets the original refusal, over the body first sent."""
+    peer_server.mode = "refused"
+    peer_server.refused_digest = "1" * 64
+    message = enqueue()
+
+    delivery.deliver_due(now=clock.now)
+
+    assert reload(message).status == OutboxStatus.REJECTED
+
+
+def test_a_refusal_over_a_body_other_than_the_stored_one_is_not_final(
+    peer_server, note_type, clock
+):
+    """A message an operator sent again after a refusal: the refusal of
+    another body than the one the peer first answered about does not count."""
+    peer_server.mode = "refused"
+    peer_server.refused_digest = "1" * 64
+    message = enqueue()
+    OutboxMessage.objects.filter(pk=message.pk).update(envelope_digest="2" * 64)
+
+    delivery.deliver_due(now=clock.now)
+
+    row = reload(message)
+    assert (row.status, row.last_error) == (OutboxStatus.RETRYING, "bad_receipt")
+    # Over the stored one, it is.
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        envelope_digest="1" * 64, next_attempt_at=clock.now
+    )
+    delivery.deliver_due(now=clock.advance(1))
+    assert reload(message).status == OutboxStatus.REJECTED
+
+
+def test_a_too_large_rejection_without_a_digest_is_retried(
+    peer_server, note_type, clock
+):
+    peer_server.mode = "too_large"
+    message = enqueue()
+
+    counts = delivery.deliver_due(now=clock.now)
+
+    assert counts["retrying"] == 1
+    row = reload(message)
+    assert (row.status, row.last_error) == (OutboxStatus.RETRYING, "too_large")
+
+
+def test_a_retry_later_over_another_body_is_not_believed(peer_server, note_type, clock):
+    peer_server.mode = "409"
+    peer_server.answer_digest = "3" * 64
+    message = enqueue(conversation="CASE-1")
+
+    delivery.deliver_due(now=clock.now)
+
+    row = reload(message)
+    assert (row.last_error, row.attempts) == ("bad_receipt", 1)

@@ -95,9 +95,7 @@ def test_categories_beyond_the_type_are_refused_at_the_sender(peer, note_type):
     assert not OutboxMessage.objects.exists()
 
 
-def test_a_payload_carrying_an_undeclared_category_is_refused(
-    peer, carrying_note_type
-):
+def test_a_payload_carrying_an_undeclared_category_is_refused(peer, carrying_note_type):
     with pytest.raises(MessageInvalid) as refused:
         enqueue(categories=["risk"])  # the text is a case summary: undeclared
     assert refused.value.details["categories"] == ["case_summary"]

@@ -223,9 +223,11 @@ def test_a_payload_altered_in_transit_is_rejected_and_nothing_recorded(
     assert refused_audits() == 1
 
 
-def test_a_message_signed_by_a_key_the_peer_never_published_is_rejected(
+def test_a_message_signed_by_a_key_the_peer_never_published_is_not_applied(
     peer, fake_peer, note_type
 ):
+    """Not final either: the peer may have rotated its keys (see
+    test_key_rotation.py); it is asked to send again later."""
     stranger_key, stranger_jwk = _keypair("Ed25519", "sig")
     body, _c = fake_peer.envelope(
         signing_key=stranger_key, signing_kid=stranger_jwk["kid"]
@@ -233,8 +235,13 @@ def test_a_message_signed_by_a_key_the_peer_never_published_is_rejected(
 
     answer = inbox.receive(body)
 
-    assert_rejected(answer, "unknown_key", 403, body)
+    assert answer.status_code == 409
+    assert answer.json_body["code"] == "unknown_key"
+    claims = verified(answer.json_body["retry_later"])
+    assert (claims["status"], claims["code"]) == ("retry_later", "unknown_key")
+    assert claims["digest"] == envelope.body_digest(body)
     assert note_type.calls == []
+    assert not InboxMessage.objects.exists()
 
 
 def test_a_message_claiming_a_published_kid_but_signed_by_another_key_is_rejected(
@@ -512,3 +519,75 @@ def test_a_payload_carrying_undeclared_data_is_rejected_at_the_receiver(
     assert_rejected(answer, "category_not_allowed", 422, body)
     assert carrying_note_type.calls == []
     assert not InboxMessage.objects.exists()
+
+
+# --- what a rejection writes to the audit log ---------------------------------------
+
+#: Readable text a sender might put where an id belongs (synthetic).
+CLAIMED_TEXT = "Fictional Person, Imaginary Town, passport ZZ000000"
+
+
+def test_a_claimed_message_id_that_is_not_a_uuid_is_not_audited(
+    peer, fake_peer, note_type
+):
+    from trm.audit.services import keyed_digest
+
+    body, _c = fake_peer.envelope(msg_id=CLAIMED_TEXT)
+
+    answer = inbox.receive(body)
+
+    assert_rejected(answer, "malformed", 400, body)
+    entry = AuditEntry.objects.get(action="exchange.message_refused")
+    assert entry.target_id == ""
+    assert entry.data_digest == keyed_digest(
+        {"code": "malformed", "digest": envelope.body_digest(body), "from": "test-peer"}
+    )
+
+
+def test_a_claimed_sender_that_is_not_a_peer_is_not_audited(peer, note_type):
+    from trm.audit.services import keyed_digest
+
+    stranger = FakePeer(CLAIMED_TEXT)
+    body, claims = stranger.envelope()
+
+    answer = inbox.receive(body)
+
+    assert_rejected(answer, "unknown_sender", 403, body)
+    entry = AuditEntry.objects.get(action="exchange.message_refused")
+    # A message id that is a UUID is kept (as a UUID), the sender is not.
+    assert entry.target_id == claims["msg_id"]
+    assert entry.data_digest == keyed_digest(
+        {"code": "unknown_sender", "digest": envelope.body_digest(body), "from": ""}
+    )
+    assert not AuditEntry.objects.filter(target_id__icontains="Fictional").exists()
+
+
+# --- when a message was applied -------------------------------------------------------
+
+
+def test_received_at_is_when_the_message_was_applied(peer, fake_peer, note_type):
+    """The operator view sorts received messages by ``received_at``: the time
+    of applying (after waiting for the conversation), not of arrival."""
+    import dataclasses
+
+    import time_machine
+
+    arrival = timezone.now().replace(microsecond=0)
+    with time_machine.travel(arrival, tick=False) as traveller:
+        mtype = registry.message_type("test.note", 1)
+        assert mtype is not None
+
+        def slow_handler(inbound: registry.Inbound) -> None:
+            traveller.shift(timedelta(seconds=90))  # waited, then applied
+            note_type(inbound)
+
+        registry.register(dataclasses.replace(mtype, handler=slow_handler))
+        body, _c = fake_peer.envelope()
+
+        answer = inbox.receive(body)
+
+    assert answer.status_code == 202
+    message = InboxMessage.objects.get()
+    assert message.received_at == arrival + timedelta(seconds=90)
+    # The receipt says when it arrived.
+    assert verified(answer.json_body["receipt"])["received_at"] == (arrival.isoformat())

@@ -19,6 +19,7 @@ from trm.exchange import nodekeys, peers
 from trm.exchange.errors import (
     FingerprintMismatch,
     KeyContinuityBroken,
+    PeerCountryChanged,
     PeerDocumentInvalid,
     PeerExists,
     PeerInputInvalid,
@@ -425,6 +426,80 @@ def test_refresh_updates_and_deactivates_organisations(own_keys, remote):
         Organisation.objects.get(remote_id=remote.organisations[0]["id"]).name
         == "Fictional Chisinau Shelter Renamed"
     )
+
+
+def test_refresh_refuses_a_change_of_country_and_audits_it(own_keys, remote):
+    """Consents name the recipient country: a peer cannot change it silently."""
+    add(remote)
+    new_sig = remote.rotate()
+    remote.country = "RO"
+
+    with pytest.raises(PeerCountryChanged) as caught:
+        refresh(remote)
+
+    assert caught.value.details == {
+        "node": "fictional-md",
+        "country": "MD",
+        "found": "RO",
+    }
+    assert "--country RO" in caught.value.message
+    assert "channel you trust" in caught.value.message
+    peer = Peer.objects.get()
+    assert peer.country == "MD"
+    assert peer.fingerprint != new_sig  # nothing else was taken either
+    assert not AuditEntry.objects.filter(action="exchange.peer_refreshed").exists()
+    assert AuditEntry.objects.filter(
+        action="exchange.peer_country_change_refused", target_id="fictional-md"
+    ).exists()
+
+
+def test_refresh_takes_a_new_country_confirmed_out_of_band(own_keys, remote):
+    add(remote)
+    remote.country = "RO"
+
+    with pytest.raises(PeerCountryChanged):
+        refresh(remote, country="BG")  # not the one it declares
+    refresh(remote, country=" ro ")
+
+    assert Peer.objects.get().country == "RO"
+
+
+def test_refresh_refuses_a_malformed_country(own_keys, remote):
+    add(remote)
+
+    with pytest.raises(PeerInputInvalid) as caught:
+        refresh(remote, country="Moldova")
+
+    assert caught.value.details == {"field": "country"}
+
+
+def test_a_refresh_that_keeps_the_country_needs_no_confirmation(own_keys, remote):
+    add(remote)
+    remote.name = "Fictional Moldovan node, renamed"
+
+    refresh(remote)
+
+    peer = Peer.objects.get()
+    assert (peer.name, peer.country) == ("Fictional Moldovan node, renamed", "MD")
+
+
+def test_an_automatic_refresh_never_changes_the_country(own_keys, remote):
+    from datetime import timedelta
+
+    from trm.exchange import delivery
+
+    add(remote)
+    remote.country = "RO"
+    Peer.objects.update(
+        refresh_requested_at=timezone.now(),
+        updated_at=timezone.now() - timedelta(hours=1),
+    )
+
+    counts = delivery.refresh_requested_peers(client=remote.client())
+
+    assert counts == {"refreshed": 0, "failed": 1}
+    assert Peer.objects.get().country == "MD"
+    assert AuditEntry.objects.filter(action="exchange.peer_refresh_failed").exists()
 
 
 def test_refresh_of_an_unknown_peer(own_keys, remote):

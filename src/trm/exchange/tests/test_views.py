@@ -166,6 +166,11 @@ def test_admin_adds_a_peer(own_keys, admin, remote, served):
     assert Peer.objects.get().fingerprint == remote.fingerprint
     page = admin.get(response["Location"])
     assert "Fictional Chisinau Shelter" in text(page)  # mirrored organisations
+    # What was added is named, to check against what was agreed.
+    assert (
+        "The node fictional-md (Fictional Moldovan node, country MD) is now a peer"
+        in text(page)
+    )
 
 
 def test_a_fingerprint_mismatch_redisplays_the_form_and_adds_nothing(
@@ -274,6 +279,26 @@ def test_refresh_refused_shows_why(own_keys, admin, remote, served):
 
     assert response.status_code == 409
     assert "not signed by any key this node trusts" in text(response)
+
+
+def test_refresh_refuses_a_new_country_until_confirmed(own_keys, admin, remote, served):
+    admin.post(
+        reverse("exchange:peer_add"),
+        {"url": served.url, "fingerprint": remote.fingerprint},
+    )
+    remote.country = "RO"
+    url = reverse("exchange:peer_refresh", args=["fictional-md"])
+
+    refused = admin.post(url)
+    wrong = admin.post(url, {"country": "R0"})
+    confirmed = admin.post(url, {"country": "RO"})
+
+    assert refused.status_code == 409
+    assert "now declares the country RO instead of MD" in text(refused)
+    assert wrong.status_code == 400
+    assert 'id="id_country_error"' in text(wrong)
+    assert confirmed.status_code == 302
+    assert Peer.objects.get().country == "RO"
 
 
 def test_a_national_contact_point_may_not_disable(own_keys, ncp_client):

@@ -10,10 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from trm.accounts.models import Role
 from trm.accounts.tests.factories import UserFactory
 from trm.cases.errors import CaseInvalidInput
+from trm.cases.messages import NotLinked, NotParty
 from trm.cases.models import Case, CaseEvent
 from trm.cases.selectors import person_identity_for_user
 from trm.cases.tests.exchange_fakes import (
@@ -24,9 +26,12 @@ from trm.cases.tests.exchange_fakes import (
     reply_to,
 )
 from trm.cases.tests.factories import open_case, team_member
+from trm.cases.tests.inbox_fakes import deliver, signed_peer
 from trm.consent import services as consent
 from trm.consent.errors import ConsentMissing
-from trm.exchange.errors import LegalBasisMissing
+from trm.exchange import registry
+from trm.exchange import services as exchange
+from trm.exchange.errors import LegalBasisMissing, MessageInvalid
 from trm.exchange.models import OutboxMessage
 from trm.identification import contacts
 from trm.identification import messages as verify
@@ -240,6 +245,186 @@ def test_an_answer_to_no_request_is_refused(peer):
                         "country": "RO",
                     },
                 },
+                conversation=REMOTE_REF,
                 in_reply_to=uuid.uuid4(),
             )
         )
+
+
+# --- review fixes: what a request carries; who may act on a linked case ---------------
+
+
+def _request_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "trm_case_ref": REMOTE_REF,
+        "purpose": "identity_and_nationality",
+        "identity": {"given_names": "Ion", "family_names": "Fictiv-Verify"},
+        "nationality_claimed": ["BG"],
+        "sending_organisation": {
+            "id": str(uuid.uuid4()),
+            "name": "Fictional NCP RO",
+            "country": "RO",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def _carried(name: str, body: dict[str, Any]) -> set[str]:
+    mtype = registry.message_type(name)
+    assert mtype is not None and mtype.carried is not None
+    return mtype.carried(mtype.schema.model_validate(body))
+
+
+def test_a_request_carries_its_identity_blocks_categories():
+    assert _carried(verify.REQUEST, _request_body()) == {"identity"}
+    documents = {
+        "family_names": "Fictiv",
+        "documents": [{"kind": "passport", "number": "FX000001"}],
+    }
+    assert _carried(verify.REQUEST, _request_body(identity=documents)) == {
+        "identity",
+        "documents",
+    }
+    contact = {"phones": ["+44 7700 900123"]}
+    assert _carried(verify.REQUEST, _request_body(identity=contact)) == {"contact"}
+    assert _carried(verify.REQUEST, _request_body(identity={})) == set()
+    answer = {
+        "trm_case_ref": REMOTE_REF,
+        "outcome": "confirmed",
+        "document_options": ["passport"],
+        "sending_organisation": _request_body()["sending_organisation"],
+    }
+    assert _carried(verify.RESPONSE, answer) == set()
+
+
+def test_a_request_carrying_names_declared_pseudonymous_is_refused_at_enqueue(
+    case, peer
+):
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node="peer-ro",
+            type=verify.REQUEST,
+            payload=_request_body(),
+            legal_basis=exchange.PSEUDONYMOUS,
+            categories=[],
+            case_id=case.pk,
+        )
+    assert caught.value.details["categories"] == ["identity"]
+    documents = {
+        "family_names": "Fictiv",
+        "documents": [{"kind": "passport", "number": "FX000001"}],
+    }
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node="peer-ro",
+            type=verify.REQUEST,
+            payload=_request_body(identity=documents),
+            legal_basis="legal_obligation:Fictional Act art. 12",
+            categories=["identity"],
+            case_id=case.pk,
+        )
+    assert caught.value.details["categories"] == ["documents"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_request_carrying_names_declared_pseudonymous_is_rejected_by_the_inbox(
+    org_a,
+):
+    """The review's case: names under ``pseudonymous`` with no category."""
+    fake = signed_peer()
+    answer = deliver(
+        fake,
+        verify.REQUEST,
+        _request_body(),
+        conversation=REMOTE_REF,
+        legal_basis=exchange.PSEUDONYMOUS,
+        categories=[],
+    )
+    assert answer.status_code == 422
+    assert answer.json_body["code"] == "category_not_allowed"
+    assert not Case.objects.filter(trm_case_ref=REMOTE_REF).exists()
+    # Declared and under a basis, the same request is applied.
+    answer = deliver(
+        fake,
+        verify.REQUEST,
+        _request_body(),
+        conversation=REMOTE_REF,
+        legal_basis=f"consent:{uuid.uuid4()}",
+        categories=["identity"],
+    )
+    assert answer.status_code == 202, answer.json_body
+    assert Case.objects.filter(trm_case_ref=REMOTE_REF).exists()
+
+
+def test_a_request_outside_its_conversation_is_refused(org_a, peer):
+    with pytest.raises(NotLinked):
+        apply(
+            inbound(
+                verify.REQUEST,
+                _request_body(),
+                conversation="",
+                legal_basis=f"consent:{uuid.uuid4()}",
+                categories=("identity",),
+            )
+        )
+    assert not Case.objects.filter(trm_case_ref=REMOTE_REF).exists()
+
+
+def test_a_node_not_party_cannot_set_the_identity_of_a_linked_case(org_a, peer):
+    stored = apply(_request())
+    assert stored.case_id is not None
+    case = Case.objects.get(pk=stored.case_id)
+    make_peer("peer-md", "MD")
+    with pytest.raises(NotParty):
+        apply(
+            inbound(
+                verify.REQUEST,
+                _request_body(identity={"family_names": "Fictiv-Stranger"}),
+                sender="peer-md",
+                conversation=REMOTE_REF,
+                legal_basis=f"consent:{uuid.uuid4()}",
+                categories=("identity",),
+            )
+        )
+    reader = UserFactory(organisation=org_a, roles=[Role.NATIONAL_CONTACT_POINT])
+    identity = person_identity_for_user(user=reader, case=case)
+    assert identity is not None and identity.family_names == "Fictiv-Verify"
+    assert (
+        CaseEvent.objects.filter(
+            case=case, kind="sop1.identity_verification_received"
+        ).count()
+        == 1
+    )
+
+
+def test_an_answer_must_come_in_the_asking_cases_conversation(
+    caseworker_a, case, ncp, peer
+):
+    basis = transfer_consent(caseworker_a, case)
+    request = verify.identity_verification_send(
+        actor=ncp, case_id=case.pk, peer_node="peer-ro", legal_basis=basis
+    )
+    answer = {
+        "trm_case_ref": request.conversation,
+        "outcome": "confirmed",
+        "sending_organisation": _request_body()["sending_organisation"],
+    }
+    with pytest.raises(NotLinked):
+        apply(
+            inbound(
+                verify.RESPONSE, answer, conversation="", in_reply_to=request.msg_id
+            )
+        )
+    with pytest.raises(verify.UnknownReply):
+        apply(
+            inbound(
+                verify.RESPONSE,
+                {**answer, "trm_case_ref": REMOTE_REF},
+                conversation=REMOTE_REF,
+                in_reply_to=request.msg_id,
+            )
+        )
+    assert not CaseEvent.objects.filter(
+        case=case, kind="sop1.identity_verification_result"
+    ).exists()

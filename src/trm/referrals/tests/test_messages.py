@@ -1050,3 +1050,188 @@ def test_a_request_through_the_exchange_inbox(shelter, provider):
     answer = inbox.receive(envelope)
     assert answer.json_body["code"] == "refused:referrals.not_accepting"
     assert not Referral.objects.filter(exchange_key=refused["exchange_key"]).exists()
+
+
+# --- review fixes: what a request carries; who may act on a linked case ---------------
+
+
+def _carried(body: dict[str, Any]) -> set[str]:
+    mtype = registry.message_type(messages.REQUEST, 1)
+    assert mtype is not None and mtype.carried is not None
+    return mtype.carried(mtype.schema.model_validate(body))
+
+
+def test_a_request_carries_its_snapshot_its_risk_and_its_categories(shelter):
+    assert _carried(request_body(shelter)) == {"identity", "case_summary", "risk"}
+    risk_only = request_body(
+        shelter, categories=["risk"], shared={}, consent_ref=None, risk=RISK
+    )
+    assert _carried(risk_only) == {"risk"}
+    nothing = request_body(shelter, categories=[], shared={}, risk="")
+    assert _carried(nothing) == set()
+    for name in (messages.RESPONSE, messages.CANCELLED):
+        mtype = registry.message_type(name, 1)
+        assert mtype is not None and mtype.carried is not None
+    response = registry.message_type(messages.RESPONSE, 1)
+    assert response is not None and response.carried is not None
+    answer = {"exchange_key": str(uuid.uuid4()), "outcome": "accepted"}
+    assert response.carried(response.schema.model_validate(answer)) == set()
+
+
+def test_a_request_carrying_identity_declared_pseudonymous_is_refused_at_enqueue(
+    peer, shelter
+):
+    from trm.exchange import services as exchange
+    from trm.exchange.errors import MessageInvalid
+
+    body = request_body(shelter)
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node=PEER,
+            type=messages.REQUEST,
+            payload=body,
+            legal_basis=exchange.PSEUDONYMOUS,
+            categories=["risk"],
+            conversation=body["trm_case_ref"],
+        )
+    assert caught.value.details["categories"] == ["case_summary", "identity"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_request_carrying_identity_declared_pseudonymous_is_rejected_by_the_inbox(
+    shelter,
+):
+    from trm.cases.tests.inbox_fakes import deliver as through_inbox
+    from trm.cases.tests.inbox_fakes import signed_peer
+
+    fake = signed_peer(PEER, "MD")
+    body = request_body(shelter)
+    answer = through_inbox(
+        fake,
+        messages.REQUEST,
+        body,
+        conversation=body["trm_case_ref"],
+        legal_basis="pseudonymous",
+        categories=[],
+    )
+    assert answer.status_code == 422
+    assert answer.json_body["code"] == "category_not_allowed"
+    assert not Referral.objects.filter(exchange_key=body["exchange_key"]).exists()
+    assert not Case.objects.filter(trm_case_ref=body["trm_case_ref"]).exists()
+
+
+def test_a_request_outside_any_conversation_is_refused(peer, shelter):
+    body = request_body(shelter)
+    message = inbound(
+        "referral.request",
+        body,
+        conversation="",
+        legal_basis=f"consent:{body['consent_ref']}",
+        categories=tuple(body["categories"]),
+    )
+    with pytest.raises(ExchangeMismatch) as refused:
+        deliver(message)
+    assert refused.value.details["reason"] == "conversation"
+
+
+def test_a_node_not_party_cannot_add_a_referral_to_a_linked_case(peer, shelter):
+    from trm.cases.messages import NotParty
+    from trm.cases.tests.exchange_fakes import make_peer
+
+    referral, body = receive(shelter)
+    make_peer("peer-xx", "XX")
+    stranger = request_body(shelter, trm_case_ref=body["trm_case_ref"])
+    message = inbound(
+        "referral.request",
+        stranger,
+        conversation=stranger["trm_case_ref"],
+        sender="peer-xx",
+        legal_basis=f"consent:{stranger['consent_ref']}",
+        categories=tuple(stranger["categories"]),
+    )
+    with pytest.raises(NotParty):
+        deliver(message)
+    assert not Referral.objects.filter(exchange_key=stranger["exchange_key"]).exists()
+    assert Referral.objects.filter(case=referral.case).count() == 1
+    # The node that opened the case may add another referral to it.
+    again = request_body(shelter, trm_case_ref=body["trm_case_ref"])
+    deliver(
+        inbound(
+            "referral.request",
+            again,
+            conversation=again["trm_case_ref"],
+            legal_basis=f"consent:{again['consent_ref']}",
+            categories=tuple(again["categories"]),
+        )
+    )
+    assert Referral.objects.filter(case=referral.case).count() == 2
+
+
+def test_an_answer_or_end_outside_the_conversation_is_refused(
+    caseworker_a, case, remote, peer, shelter
+):
+    referral, _consent = _send(caseworker_a, case, remote)
+    with pytest.raises(ExchangeMismatch):
+        deliver(
+            inbound(
+                "referral.response", _response(referral, "accepted"), conversation=""
+            )
+        )
+    received, body = receive(shelter)
+    ended = {"exchange_key": body["exchange_key"], "status": "revoked"}
+    with pytest.raises(ExchangeMismatch):
+        deliver(inbound("referral.cancelled", ended, conversation=""))
+    referral.refresh_from_db()
+    received.refresh_from_db()
+    assert referral.status == Status.SENT and received.status == Status.SENT
+
+
+def test_an_answer_to_a_request_that_never_left_is_refused(caseworker_a, case, remote):
+    """The request was cancelled before it left: the node it was for never
+    became party to the case, whatever it claims to answer."""
+    from trm.cases.messages import NotParty
+    from trm.exchange import services as exchange
+
+    referral, _consent = _send(caseworker_a, case, remote)
+    [request] = _outbox(messages.REQUEST)
+    with transaction.atomic():
+        exchange.cancel_pending_for_basis(legal_basis=request.legal_basis)
+    case.refresh_from_db()
+    with pytest.raises(NotParty):
+        deliver(
+            inbound(
+                "referral.response",
+                _response(referral, "accepted"),
+                conversation=case.trm_case_ref,
+            )
+        )
+    referral.refresh_from_db()
+    assert referral.status == Status.SENT
+
+
+def test_ending_an_unknown_referral_does_not_make_a_node_party(peer, shelter):
+    """Applied, but about no case here: it gives the stranger no standing."""
+    from trm.cases.messages import NotParty
+    from trm.cases.tests.exchange_fakes import apply, make_peer
+
+    referral, body = receive(shelter)
+    make_peer("peer-xx", "XX")
+    reference = body["trm_case_ref"]
+    ended = {"exchange_key": str(uuid.uuid4()), "status": "cancelled"}
+    stored = apply(
+        inbound("referral.cancelled", ended, conversation=reference, sender="peer-xx")
+    )
+    assert stored.case_id is None
+    stranger = request_body(shelter, trm_case_ref=reference)
+    with pytest.raises(NotParty):
+        deliver(
+            inbound(
+                "referral.request",
+                stranger,
+                conversation=reference,
+                sender="peer-xx",
+                legal_basis=f"consent:{stranger['consent_ref']}",
+                categories=tuple(stranger["categories"]),
+            )
+        )
+    assert Referral.objects.filter(case=referral.case).count() == 1

@@ -154,7 +154,7 @@ class Command(BaseCommand):
         )
         sub.add_parser(
             "rotate",
-            help="Replace the exchange keys (peers then run `trm peers refresh`).",
+            help="Replace the exchange keys (peers refresh them by themselves).",
         )
         rotate = sub.add_parser(
             "rotate-kek",
@@ -308,11 +308,14 @@ class Command(BaseCommand):
             f"Rotated the exchange keys of node {node}: signing key {sig}, "
             f"encryption key {enc}. The old keys are retired, not deleted.\n"
             f"New fingerprint to give to peers: {sig} (was {previous}).\n"
-            f"Every peer must now run `trm peers refresh {node}`: this node's "
-            "published document is signed by the old key too, so they accept the "
-            "new keys without a new check, as long as they refresh before the "
-            "next rotation. A peer that misses it must check the new fingerprint "
-            f"with you and run `trm peers refresh {node} --fingerprint {sig}`."
+            "Peers take the new keys by themselves: one that does not know them "
+            "yet answers this node's messages 'retry later' and refreshes this "
+            "node's keys (the published document is signed by the old key too, "
+            "so no new check is needed); nothing is lost. A peer's administrator "
+            f"may also run `trm peers refresh {node}` at once. Do not rotate again "
+            "before every peer has refreshed: a peer that misses a rotation must "
+            "check the new fingerprint with you and run "
+            f"`trm peers refresh {node} --fingerprint={sig}`."
         )
 
     def _rotate(self, *, new_key_file: Path | None) -> None:

@@ -2,7 +2,8 @@
 
 ``add URL --fingerprint F`` trusts a node after its fingerprint was checked
 out of band (never on first use); ``list``, ``show NODE``; ``refresh NODE
-[--fingerprint F]`` takes a peer's new keys and organisations; ``disable``,
+[--fingerprint F] [--country C]`` takes a peer's new keys and organisations
+(a new country only when confirmed with ``--country``); ``disable``,
 ``enable``; ``remove`` (only a peer that never exchanged a message).
 
 Exit status: 0 done, 1 refused (the message says why; nothing changed).
@@ -30,7 +31,8 @@ def _counts(change: peers.PeerChange) -> str:
 class Command(BaseCommand):
     help = (
         "Manage the peer nodes: add URL --fingerprint F | list | show NODE | "
-        "refresh NODE [--fingerprint F] | disable NODE | enable NODE | remove NODE."
+        "refresh NODE [--fingerprint F] [--country C] | disable NODE | "
+        "enable NODE | remove NODE."
     )
     requires_system_checks: list[str] = []
 
@@ -58,6 +60,11 @@ class Command(BaseCommand):
             "--fingerprint",
             help="The peer's new fingerprint, checked out of band (needed only "
             "when its document is not signed by a key this node trusts).",
+        )
+        refresh.add_argument(
+            "--country",
+            help="The peer's new country (ISO code), checked out of band: needed "
+            "only when its document declares another country than before.",
         )
         for name, text in (
             ("disable", "Stop sending to and accepting from the peer."),
@@ -129,7 +136,9 @@ class Command(BaseCommand):
 
     def _refresh(self, options: dict[str, Any]) -> None:
         change = peers.peer_refresh(
-            node_id=options["node"], fingerprint=options.get("fingerprint")
+            node_id=options["node"],
+            fingerprint=options.get("fingerprint"),
+            country=options.get("country"),
         )
         peer = change.peer
         keys = (
@@ -140,8 +149,8 @@ class Command(BaseCommand):
         if change.retired_keys:
             keys += f"; retired: {', '.join(change.retired_keys)}"
         self.stdout.write(
-            f"Refreshed peer {peer.node_id}: fingerprint {peer.fingerprint}; {keys}; "
-            f"{_counts(change)}."
+            f"Refreshed peer {peer.node_id} ({peer.name or '-'}, {peer.country}): "
+            f"fingerprint {peer.fingerprint}; {keys}; {_counts(change)}."
         )
 
     def _disable(self, options: dict[str, Any]) -> None:

@@ -1,0 +1,271 @@
+"""Return-side message types: what each payload carries (EXCHANGE.md §1.7).
+
+Their workflows come later (no handler yet), but each type already says which
+data categories a payload actually carries, and the exchange refuses a
+message carrying a category its envelope does not declare: the sender at
+enqueue, the receiver in its inbox (here given a recording handler for the
+test, so that it gets past ``unsupported_type``). All data is synthetic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from trm.cases.tests.exchange_fakes import make_peer
+from trm.cases.tests.inbox_fakes import deliver, handled, signed_peer
+from trm.exchange import registry
+from trm.exchange import services as exchange
+from trm.exchange.errors import MessageInvalid
+from trm.exchange.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+REF = "peer-ro-00aa11bb22cc"
+TODAY = timezone.localdate()
+
+
+def org() -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "name": "Fictional Agency RO", "country": "RO"}
+
+
+def _soon(days: int) -> str:
+    return (timezone.now() + timedelta(days=days)).isoformat()
+
+
+#: (type, a payload, what it carries)
+CASES: list[tuple[str, dict[str, Any], set[str]]] = [
+    (
+        "family.assessment.request",
+        {
+            "questions": ["threats"],
+            "family_members": [
+                {
+                    "relationship": "mother",
+                    "given_names": "Fictiva",
+                    "phones": ["+44 7700 900123"],
+                }
+            ],
+            "context": "Fictional context of the request (test).",
+        },
+        {"family", "contact", "case_summary"},
+    ),
+    (
+        "family.assessment.report",
+        {
+            "assessed_on": TODAY.isoformat(),
+            "assessing_organisation": "Fictional Social Services",
+            "findings": "Fictional findings (test).",
+            "risk_level": "low",
+            "recommendation": "return_to_family",
+        },
+        {"family", "risk"},
+    ),
+    (
+        "family.tracing.request",
+        {
+            "child": {"given_names": "Fictiv", "family_names": "Child-Test"},
+            "known_relatives": [{"relationship": "aunt"}],
+            "guardian_contact": org(),
+        },
+        {"identity", "family"},
+    ),
+    (
+        "family.tracing.result",
+        {"result": "family_found", "placement_opinion": "return_to_family"},
+        {"family"},
+    ),
+    (
+        "risk.assessment.joint",
+        {
+            "assessed_on": TODAY.isoformat(),
+            "items": [{"factor": "health", "our_rating": "medium"}],
+            "overall_level": "medium",
+            "first_needs_on_arrival": ["Fictional: a doctor's appointment"],
+        },
+        {"risk", "health", "case_summary"},
+    ),
+    (
+        "return.plan",
+        {
+            "proposed_date": (TODAY + timedelta(days=30)).isoformat(),
+            "documents_status": "ready",
+            "medical_needs": "Fictional medication (test).",
+            "proceedings_contact_needs": "Fictional: the prosecutor's contact.",
+        },
+        {"case_summary", "health", "legal"},
+    ),
+    (
+        "travel.document.request",
+        {
+            "identity": {
+                "family_names": "Fictiv",
+                "documents": [{"kind": "passport", "number": "FX000001"}],
+            },
+            "document_type": "passport",
+        },
+        {"identity", "documents"},
+    ),
+    (
+        "travel.document.issued",
+        {
+            "document_type": "emergency_travel_document",
+            "number": "FX000002",
+            "issued_on": TODAY.isoformat(),
+            "valid_until": (TODAY + timedelta(days=30)).isoformat(),
+        },
+        {"documents"},
+    ),
+    (
+        "return.handover",
+        {
+            "departure_at": _soon(30),
+            "arrival_at": _soon(31),
+            "arrival_point": "Fictional Airport, arrivals hall",
+            "meeting_organisation": org(),
+            "safety_arrangements": "Fictional: escorted to the shelter.",
+        },
+        {"case_summary", "risk"},
+    ),
+    (
+        "return.arrival",
+        {"arrived": True, "at": _soon(31)},
+        {"case_summary"},
+    ),
+    (
+        "followup.report",
+        {
+            "reported_on": TODAY.isoformat(),
+            "health": "needs_care",
+            "risk_update": "Fictional: no contact from the recruiters.",
+        },
+        {"case_summary", "health", "risk"},
+    ),
+]
+IDS = [name for name, _payload, _carried in CASES]
+
+
+def payload(body: dict[str, Any]) -> dict[str, Any]:
+    return {"trm_case_ref": REF, "sending_organisation": org(), **body}
+
+
+def basis_for(categories: set[str]) -> str:
+    """A basis the receiver accepts for these categories (it does not check
+    that the sender's consent exists: that is the sender's gate)."""
+    return f"consent:{uuid.uuid4()}" if categories - {"risk"} else "pseudonymous"
+
+
+@pytest.mark.parametrize(("name", "body", "expected"), CASES, ids=IDS)
+def test_each_type_says_what_its_payload_carries(name, body, expected):
+    mtype = registry.message_type(name)
+    assert mtype is not None and mtype.carried is not None
+    assert mtype.carried(mtype.schema.model_validate(payload(body))) == expected
+    assert expected <= mtype.categories
+
+
+@pytest.mark.parametrize(("name", "body", "expected"), CASES, ids=IDS)
+def test_undeclared_data_is_refused_at_enqueue(name, body, expected):
+    make_peer("peer-ro", "RO")
+    with pytest.raises(MessageInvalid) as caught, transaction.atomic():
+        exchange.enqueue(
+            to_node="peer-ro",
+            type=name,
+            payload=payload(body),
+            legal_basis=exchange.PSEUDONYMOUS,
+            categories=[],
+            conversation=REF,
+        )
+    assert caught.value.details["categories"] == sorted(expected)
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize(("name", "body", "expected"), CASES, ids=IDS)
+def test_undeclared_data_is_rejected_by_the_inbox(name, body, expected):
+    fake = signed_peer()
+    with handled(name) as calls:
+        answer = deliver(
+            fake,
+            name,
+            payload(body),
+            conversation=REF,
+            legal_basis="pseudonymous",
+            categories=[],
+        )
+        assert answer.status_code == 422
+        assert answer.json_body["code"] == "category_not_allowed"
+        # One category short is as bad as none.
+        short = sorted(expected)[1:]
+        answer = deliver(
+            fake,
+            name,
+            payload(body),
+            conversation=REF,
+            legal_basis=basis_for(set(short)),
+            categories=short,
+        )
+        assert answer.json_body["code"] == "category_not_allowed"
+        assert calls == []
+        # Declared, the message reaches its handler.
+        answer = deliver(
+            fake,
+            name,
+            payload(body),
+            conversation=REF,
+            legal_basis=basis_for(expected),
+            categories=sorted(expected),
+        )
+        assert answer.status_code == 202, answer.json_body
+        assert len(calls) == 1
+
+
+def test_without_a_handler_the_types_are_still_unsupported():
+    fake = signed_peer()
+    name, body, expected = CASES[0]
+    answer = deliver(
+        fake,
+        name,
+        payload(body),
+        conversation=REF,
+        legal_basis=basis_for(expected),
+        categories=sorted(expected),
+    )
+    assert answer.json_body["code"] == "unsupported_type"
+
+
+def test_minimal_payloads_carry_only_what_is_always_there():
+    minimal: dict[str, dict[str, Any]] = {
+        "family.assessment.request": {"questions": ["threats"]},
+        "followup.report": {"reported_on": TODAY.isoformat()},
+        "return.handover": {
+            "departure_at": _soon(30),
+            "arrival_at": _soon(31),
+            "arrival_point": "Fictional Airport",
+            "meeting_organisation": org(),
+        },
+        "risk.assessment.joint": {
+            "assessed_on": TODAY.isoformat(),
+            "items": [{"factor": "housing", "our_rating": "low"}],
+            "overall_level": "low",
+        },
+        "return.plan": {
+            "proposed_date": TODAY.isoformat(),
+            "documents_status": "missing",
+        },
+    }
+    expected: dict[str, set[str]] = {
+        "family.assessment.request": set(),
+        "followup.report": {"case_summary"},
+        "return.handover": {"case_summary"},
+        "risk.assessment.joint": {"risk"},
+        "return.plan": {"case_summary"},
+    }
+    for name, body in minimal.items():
+        mtype = registry.message_type(name)
+        assert mtype is not None and mtype.carried is not None
+        carried = mtype.carried(mtype.schema.model_validate(payload(body)))
+        assert carried == expected[name], name
