@@ -594,6 +594,43 @@ def _notify_contact_points(case_id: UUID, *, urgent: bool, nature: str) -> int:
 # --- handlers ------------------------------------------------------------------------
 
 
+def _linked_or_opened(
+    message: registry.Inbound,
+    payload: CaseAlertV1 | SafetyAlertV1,
+    *,
+    citizenships: Iterable[str] = (),
+) -> tuple[Case, User, bool]:
+    """Return the case linked under the alert's reference — the sender must be
+    party to it — or open one led by this node's national contact point;
+    with the node user standing for the sender and whether it was opened.
+
+    Raises:
+        NotLinked, NotParty, NoContactPoint.
+    """
+    check_reference(message, payload.trm_case_ref)
+    case = linked_case(payload.trm_case_ref)
+    if case is not None:
+        require_party(message, case)
+    actor = actor_for(
+        message.sender, payload.sending_organisation, payload.contact_role
+    )
+    if case is not None:
+        return case, actor, False
+    lead = contact_point_organisation()
+    case = services.case_open_linked(
+        actor=actor,
+        organisation_id=lead.pk,
+        trm_case_ref=payload.trm_case_ref,
+        identity=None,
+        gender=payload.gender,
+        age_band=payload.age_band,
+        may_be_child=payload.presumed_child,
+        citizenships=list(citizenships),
+        languages=[],
+    )
+    return case, actor, True
+
+
 def apply_case_alert(message: registry.Inbound) -> UUID | None:
     """Open (or find) the case linked under the alert's shared reference, led
     by this node's national contact point organisation; record the alert and
@@ -607,27 +644,10 @@ def apply_case_alert(message: registry.Inbound) -> UUID | None:
     """
     payload = message.payload
     assert isinstance(payload, CaseAlertV1)  # noqa: S101 - the registry's schema
-    check_reference(message, payload.trm_case_ref)
-    case = linked_case(payload.trm_case_ref)
-    if case is not None:
-        require_party(message, case)
-    actor = actor_for(
-        message.sender, payload.sending_organisation, payload.contact_role
+    case, actor, opened = _linked_or_opened(
+        message, payload, citizenships=payload.nationality_claimed
     )
-    if case is None:
-        lead = contact_point_organisation()
-        case = services.case_open_linked(
-            actor=actor,
-            organisation_id=lead.pk,
-            trm_case_ref=payload.trm_case_ref,
-            identity=None,
-            gender=payload.gender,
-            age_band=payload.age_band,
-            may_be_child=payload.presumed_child,
-            citizenships=payload.nationality_claimed,
-            languages=[],
-        )
-    elif not case.is_closed:
+    if not opened and not case.is_closed:
         services.set_transnational(
             actor=actor, case=case, target=TransnationalLink.LINKED
         )
@@ -662,6 +682,30 @@ def apply_case_alert(message: registry.Inbound) -> UUID | None:
     return case.pk
 
 
+def answered_case(
+    message: registry.Inbound, *, asked: str, trm_case_ref: str
+) -> Case | None:
+    """Return the local case, locked, of the ``asked`` message this reply
+    answers: one this node sent to the replying peer (``in_reply_to``) about
+    the case of ``trm_case_ref``; None when there is no such message."""
+    if message.in_reply_to is None:
+        return None
+    original = OutboxMessage.objects.filter(
+        msg_id=message.in_reply_to, type=asked, peer__node_id=message.sender
+    ).first()
+    if original is None or original.case_id is None:
+        return None
+    case = (
+        Case.objects.select_for_update(no_key=True)
+        .select_related("person")
+        .filter(pk=original.case_id)
+        .first()
+    )
+    if case is None or case.trm_case_ref != trm_case_ref:
+        return None
+    return case
+
+
 def apply_case_alert_ack(message: registry.Inbound) -> UUID | None:
     """Link the alerted case (transnational track → linked) and record the
     counterpart's reference, contact and expected answer time.
@@ -675,22 +719,8 @@ def apply_case_alert_ack(message: registry.Inbound) -> UUID | None:
     payload = message.payload
     assert isinstance(payload, CaseAlertAckV1)  # noqa: S101
     check_reference(message, payload.trm_case_ref)
-    original = (
-        OutboxMessage.objects.filter(
-            msg_id=message.in_reply_to, type=CASE_ALERT, peer__node_id=message.sender
-        ).first()
-        if message.in_reply_to
-        else None
-    )
-    case = (
-        Case.objects.select_for_update(no_key=True)
-        .select_related("person")
-        .filter(pk=original.case_id)
-        .first()
-        if original is not None and original.case_id
-        else None
-    )
-    if case is None or case.trm_case_ref != payload.trm_case_ref:
+    case = answered_case(message, asked=CASE_ALERT, trm_case_ref=payload.trm_case_ref)
+    if case is None:
         raise UnknownReply(
             _("This acknowledgement answers no alert sent from this node."),
             details={"type": CASE_ALERT_ACK},
@@ -735,24 +765,7 @@ def apply_safety_alert(message: registry.Inbound) -> UUID | None:
     """
     payload = message.payload
     assert isinstance(payload, SafetyAlertV1)  # noqa: S101
-    check_reference(message, payload.trm_case_ref)
-    case = linked_case(payload.trm_case_ref)
-    if case is not None:
-        require_party(message, case)
-    actor = actor_for(
-        message.sender, payload.sending_organisation, payload.contact_role
-    )
-    if case is None:
-        lead = contact_point_organisation()
-        case = services.case_open_linked(
-            actor=actor,
-            organisation_id=lead.pk,
-            trm_case_ref=payload.trm_case_ref,
-            identity=None,
-            gender=payload.gender,
-            age_band=payload.age_band,
-            may_be_child=payload.presumed_child,
-        )
+    case, actor, _opened = _linked_or_opened(message, payload)
     services.record_case_event(
         case=case,
         actor=actor,

@@ -229,17 +229,29 @@ def _unknown_signer(*, peer: Peer, msg_id: str, digest: str, now: datetime) -> A
     whether they are trusted) and answer "retry later" with code
     ``unknown_key`` (409), so the sender tries again with backoff."""
     peers.request_refresh(node_id=peer.node_id, reason="unknown_key", now=now)
+    return _retry_later(
+        msg_id=msg_id, sender=peer.node_id, digest=digest, code="unknown_key", now=now
+    )
+
+
+def _retry_later(
+    *, msg_id: str, sender: str, digest: str, code: str, now: datetime
+) -> Answer:
+    """A signed "retry later" (409): ``order_gap`` (an earlier message of the
+    conversation is missing) or ``unknown_key`` (the sender's new key is being
+    fetched). The JSON ``code`` of an order gap stays ``retry_later``."""
     token = _sign(
         _answer_claims(
             msg_id=msg_id,
-            sender=peer.node_id,
+            sender=sender,
             digest=digest,
             status="retry_later",
-            code="unknown_key",
+            code=code,
             now=now,
         )
     )
-    return Answer(RETRY_LATER, {"retry_later": token, "code": "unknown_key"})
+    json_code = "unknown_key" if code == "unknown_key" else "retry_later"
+    return Answer(RETRY_LATER, {"retry_later": token, "code": json_code})
 
 
 def _stored_answer(stored: InboxMessage) -> Answer:
@@ -483,17 +495,13 @@ def _apply(
                 "seq_reused", msg_id=msg_id, sender=peer.node_id, digest=digest, now=now
             )
         if seq > state.last_in_seq + 1:
-            token = _sign(
-                _answer_claims(
-                    msg_id=msg_id,
-                    sender=peer.node_id,
-                    digest=digest,
-                    status="retry_later",
-                    code="order_gap",
-                    now=now,
-                )
+            return _retry_later(
+                msg_id=msg_id,
+                sender=peer.node_id,
+                digest=digest,
+                code="order_gap",
+                now=now,
             )
-            return Answer(RETRY_LATER, {"retry_later": token, "code": "retry_later"})
     inbound = registry.Inbound(
         sender=peer.node_id,
         sender_country=peer.country,

@@ -33,6 +33,7 @@ from trm.cases.messages import (
     WireIdentityV1,
     WireModel,
     actor_for,
+    answered_case,
     carries_nothing,
     check_reference,
     contact_point_organisation,
@@ -348,22 +349,8 @@ def apply_verify_response(message: registry.Inbound) -> UUID | None:
     payload = message.payload
     assert isinstance(payload, IdentityVerifyResponseV1)  # noqa: S101
     check_reference(message, payload.trm_case_ref)
-    original = (
-        OutboxMessage.objects.filter(
-            msg_id=message.in_reply_to, type=REQUEST, peer__node_id=message.sender
-        ).first()
-        if message.in_reply_to
-        else None
-    )
-    case = (
-        Case.objects.select_for_update(no_key=True)
-        .select_related("person")
-        .filter(pk=original.case_id)
-        .first()
-        if original is not None and original.case_id
-        else None
-    )
-    if case is None or case.trm_case_ref != payload.trm_case_ref:
+    case = answered_case(message, asked=REQUEST, trm_case_ref=payload.trm_case_ref)
+    if case is None:
         raise UnknownReply(
             _("This answer matches no verification request sent from this node."),
             details={"type": RESPONSE},

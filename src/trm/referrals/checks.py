@@ -111,22 +111,20 @@ def organisation_or_none(organisation_id: UUID | None) -> Organisation | None:
     return organisation
 
 
-def draft_values(
+def referral_codes(
     *,
-    case: Case,
-    to_organisation_id: UUID | None,
     reason: str,
     services: Iterable[str],
     urgency: str,
     categories: Iterable[str],
-    texts: Mapping[str, str],
-    meeting_who: str,
-    meeting_where: str,
-    meeting_at: datetime | None,
-) -> dict[str, Any]:
-    """Check a draft's values; return them cleaned (texts and meeting in clear)."""
-    organisation = organisation_or_none(to_organisation_id)
-    accepting_profile(organisation)
+) -> tuple[list[str], list[str]]:
+    """Check a referral's codes — made here or received from a peer node —
+    and return the chosen (services, data categories).
+
+    Raises:
+        CaseInvalidInput: an unknown reason, service type, urgency or data
+            category, or no service (``details["field"]`` names it).
+    """
     if reason not in ReasonForOutgoingReferral.values:
         raise CaseInvalidInput(
             _("Choose why the person is referred."), details={"field": "reason"}
@@ -151,6 +149,28 @@ def draft_values(
         DataCategory.values,
         field="categories",
         message=_("Unknown data category."),
+    )
+    return chosen_services, chosen_categories
+
+
+def draft_values(
+    *,
+    case: Case,
+    to_organisation_id: UUID | None,
+    reason: str,
+    services: Iterable[str],
+    urgency: str,
+    categories: Iterable[str],
+    texts: Mapping[str, str],
+    meeting_who: str,
+    meeting_where: str,
+    meeting_at: datetime | None,
+) -> dict[str, Any]:
+    """Check a draft's values; return them cleaned (texts and meeting in clear)."""
+    organisation = organisation_or_none(to_organisation_id)
+    accepting_profile(organisation)
+    chosen_services, chosen_categories = referral_codes(
+        reason=reason, services=services, urgency=urgency, categories=categories
     )
     if DataCategory.PHOTO in chosen_categories:
         raise CaseInvalidInput(

@@ -41,12 +41,14 @@ from trm.audit import services as audit
 from trm.cases.errors import CaseInvalidInput, TransitionNotAllowed
 from trm.cases.models import Case, Visibility
 from trm.cases.services import record_case_event, require_live_person
-from trm.common.htcds import ReasonForOutgoingReferral
 from trm.common.text import clean_text
 from trm.consent.models import Consent, DataCategory
-from trm.directory.models import ServiceType
 from trm.referrals import notifications
-from trm.referrals.checks import MAX_MEETING_CHARS, accepting_profile, codes
+from trm.referrals.checks import (
+    MAX_MEETING_CHARS,
+    accepting_profile,
+    referral_codes,
+)
 from trm.referrals.content import (
     TEXT_SHARED_CATEGORIES,
     Meeting,
@@ -75,7 +77,6 @@ from trm.referrals.models import (
     ReferralTransition,
     Side,
     Status,
-    Urgency,
 )
 from trm.referrals.selectors import is_receiver
 from trm.referrals.transport import ANSWER_KINDS
@@ -415,28 +416,8 @@ def referral_receive(
         PersonErased: the linked case's person was erased.
     """
     accepting_profile(to_organisation)
-    if reason not in ReasonForOutgoingReferral.values:
-        raise CaseInvalidInput(
-            _("Unknown referral reason."), details={"field": "reason"}
-        )
-    chosen_services = codes(
-        services,
-        ServiceType.values,
-        field="services",
-        message=_("Unknown service type."),
-    )
-    if not chosen_services:
-        raise CaseInvalidInput(
-            _("A referral asks for at least one service."),
-            details={"field": "services"},
-        )
-    if urgency not in Urgency.values:
-        raise CaseInvalidInput(_("Unknown urgency."), details={"field": "urgency"})
-    chosen = codes(
-        categories,
-        DataCategory.values,
-        field="categories",
-        message=_("Unknown data category."),
+    chosen_services, chosen = referral_codes(
+        reason=reason, services=services, urgency=urgency, categories=categories
     )
     beyond = sorted(set(shared) - set(chosen))
     if DataCategory.PHOTO in chosen or beyond:
