@@ -209,6 +209,24 @@ def test_peers_add_refuses_a_wrong_fingerprint(own_keys, remote, served):
     assert not Peer.objects.exists()
 
 
+def test_peers_add_takes_a_fingerprint_that_begins_with_a_dash(
+    own_keys, remote, served, capsys
+):
+    from trm.exchange.management.commands.peers import Command
+
+    wrong = "-" + new_key("sig")[1]["kid"][1:]
+
+    # Written as two words, as the README says: not taken for an option.
+    with pytest.raises(SystemExit) as caught:
+        Command().run_from_argv(
+            ["trm", "peers", "add", served.url, "--fingerprint", wrong]
+        )
+
+    assert caught.value.code == 1  # refused as a mismatch, not a usage error (2)
+    assert wrong in capsys.readouterr().err
+    assert not Peer.objects.exists()
+
+
 def test_peers_add_says_when_nothing_answers(own_keys, remote, served):
     url = served.url
     served.close()

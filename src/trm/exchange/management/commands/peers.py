@@ -36,6 +36,19 @@ class Command(BaseCommand):
     )
     requires_system_checks: list[str] = []
 
+    def run_from_argv(self, argv: list[str]) -> None:
+        # A fingerprint is base64url and may begin with "-", which argparse
+        # would take for an option: bind the value to its flag first.
+        joined: list[str] = []
+        args = iter(argv)
+        for arg in args:
+            if arg == "--fingerprint":
+                value = next(args, None)
+                joined.append(arg if value is None else f"--fingerprint={value}")
+            else:
+                joined.append(arg)
+        super().run_from_argv(joined)
+
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser(
