@@ -53,3 +53,10 @@ class PeerOrganisationRefused(DomainError):
     :mod:`trm.accounts.peer_organisations`)."""
 
     code = "accounts.peer_organisation_refused"
+
+
+class NodeUserProtected(Conflict):
+    """The user stands for a peer node's organisation (trm.accounts.node_users):
+    nobody may sign in as it or change its roles."""
+
+    code = "accounts.node_user"

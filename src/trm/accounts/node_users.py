@@ -15,10 +15,13 @@ from django.db import IntegrityError, transaction
 
 from trm.accounts.models import Membership, Organisation, Role, User
 
+#: Every node user's username begins with this; people cannot take it.
+NODE_USER_PREFIX = "node."
+
 
 def is_node_user(user: User) -> bool:
     """Whether ``user`` stands for a peer node (never a person)."""
-    return user.username.startswith("node.")
+    return user.username.startswith(NODE_USER_PREFIX)
 
 
 def node_user(*, organisation: Organisation, role: str) -> User:

@@ -29,6 +29,7 @@ from trm.accounts.errors import (
     InvalidInput,
     InvalidTOTPCode,
     LastAdministrator,
+    NodeUserProtected,
     OrganisationNotFound,
     OwnRolesLocked,
     TOTPThrottled,
@@ -45,6 +46,7 @@ from trm.accounts.models import (
     User,
     hash_token,
 )
+from trm.accounts.node_users import NODE_USER_PREFIX, is_node_user
 from trm.accounts.permissions import require_node_administrator
 from trm.accounts.validators import username_problem
 from trm.audit import services as audit
@@ -93,6 +95,11 @@ def _clean_username(username: str) -> str:
     problem = username_problem(username)
     if problem:
         raise InvalidInput(problem, details={"field": "username"})
+    if username.lower().startswith(NODE_USER_PREFIX):
+        raise InvalidInput(
+            _("Usernames beginning with “node.” are kept for peer nodes."),
+            details={"field": "username"},
+        )
     return username
 
 
@@ -409,6 +416,13 @@ def user_set_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> User:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
+    if is_node_user(user):
+        raise NodeUserProtected(
+            _(
+                "This account stands for an organisation of a peer node: nobody "
+                "signs in with it and its roles follow the exchange."
+            )
+        )
     chosen = _clean_roles(roles)
     current = set(user.memberships.values_list("role", flat=True))
     if (
@@ -484,6 +498,13 @@ def user_reset_credentials(*, actor: User, user_id: int) -> NewUser:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(_("No such user."))
+    if is_node_user(user):
+        raise NodeUserProtected(
+            _(
+                "This account stands for an organisation of a peer node: nobody "
+                "signs in with it and its roles follow the exchange."
+            )
+        )
     password = generate_one_time_password()
     user.set_password(password)
     user.must_change_password = True

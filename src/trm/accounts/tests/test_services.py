@@ -1212,3 +1212,45 @@ def test_enrolment_code_is_accepted_once_the_throttle_wait_is_over(caseworker_a)
         )
     assert device.confirmed
     assert device.throttling_failure_count == 0
+
+
+# --- node users (standing for peer nodes' organisations) ------------------------
+
+
+@pytest.fixture
+def node_account(db):
+    from trm.accounts.node_users import node_user
+
+    peer_org = OrganisationFactory(name="Fictional Peer Shelter", home_node="peer-md")
+    return node_user(organisation=peer_org, role=Role.SERVICE_PROVIDER)
+
+
+def test_nobody_can_be_given_the_password_of_a_node_user(admin_user, node_account):
+    with pytest.raises(errors.NodeUserProtected):
+        services.user_reset_credentials(actor=admin_user, user_id=node_account.pk)
+    node_account.refresh_from_db()
+    assert not node_account.has_usable_password()
+
+
+def test_a_node_users_roles_are_not_changed_by_hand(admin_user, node_account):
+    with pytest.raises(errors.NodeUserProtected):
+        services.user_set_roles(
+            actor=admin_user,
+            user_id=node_account.pk,
+            roles=[Role.NATIONAL_CONTACT_POINT],
+        )
+    assert set(node_account.memberships.values_list("role", flat=True)) == {
+        Role.SERVICE_PROVIDER
+    }
+
+
+def test_a_person_cannot_take_a_node_users_name(admin_user, org_a):
+    with pytest.raises(errors.InvalidInput) as refused:
+        services.user_create(
+            actor=admin_user,
+            username="node.peer-md.fictional",
+            email="fictional@example.org",
+            organisation_id=org_a.pk,
+            roles=[Role.CASE_MANAGER],
+        )
+    assert refused.value.details == {"field": "username"}
