@@ -28,6 +28,23 @@ def _counts(change: peers.PeerChange) -> str:
     )
 
 
+def bind_fingerprint(argv: list[str]) -> list[str]:
+    """Return ``argv`` with ``--fingerprint F`` written ``--fingerprint=F``.
+
+    A fingerprint is base64url and may begin with "-", which argparse would
+    take for an option (random keys give one about once in 64).
+    """
+    bound: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--fingerprint":
+            value = next(args, None)
+            bound.append(arg if value is None else f"--fingerprint={value}")
+        else:
+            bound.append(arg)
+    return bound
+
+
 class Command(BaseCommand):
     help = (
         "Manage the peer nodes: add URL --fingerprint F | list | show NODE | "
@@ -37,17 +54,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def run_from_argv(self, argv: list[str]) -> None:
-        # A fingerprint is base64url and may begin with "-", which argparse
-        # would take for an option: bind the value to its flag first.
-        joined: list[str] = []
-        args = iter(argv)
-        for arg in args:
-            if arg == "--fingerprint":
-                value = next(args, None)
-                joined.append(arg if value is None else f"--fingerprint={value}")
-            else:
-                joined.append(arg)
-        super().run_from_argv(joined)
+        super().run_from_argv(bind_fingerprint(argv))
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
