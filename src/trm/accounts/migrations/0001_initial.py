@@ -11,373 +11,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("auth", "0012_alter_user_first_name_max_length"),
+        ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Organisation",
+            name='Organisation',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(max_length=200, unique=True, verbose_name="name"),
-                ),
-                (
-                    "country",
-                    django_countries.fields.CountryField(
-                        max_length=2, verbose_name="country"
-                    ),
-                ),
-                (
-                    "org_type",
-                    models.CharField(
-                        choices=[
-                            ("NGO", "Non-governmental organisation"),
-                            ("LawEnforcement", "Law enforcement"),
-                            (
-                                "HealthServiceOrganisation",
-                                "Health service organisation",
-                            ),
-                            (
-                                "CentralGovernmentOrganisation",
-                                "Central government organisation",
-                            ),
-                            (
-                                "LocalGovernmentOrganisation",
-                                "Local government organisation",
-                            ),
-                            ("ImmigrationService", "Immigration service"),
-                            ("LegalService", "Legal service"),
-                            ("CorporateBusiness", "Corporate business"),
-                        ],
-                        max_length=40,
-                        verbose_name="type (HTCDS org_Type)",
-                    ),
-                ),
-                (
-                    "functions",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="What this organisation does in the referral mechanism.",
-                        verbose_name="TRM functions",
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True, verbose_name="active")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
+                ('country', django_countries.fields.CountryField(max_length=2, verbose_name='country')),
+                ('org_type', models.CharField(choices=[('NGO', 'Non-governmental organisation'), ('LawEnforcement', 'Law enforcement'), ('HealthServiceOrganisation', 'Health service organisation'), ('CentralGovernmentOrganisation', 'Central government organisation'), ('LocalGovernmentOrganisation', 'Local government organisation'), ('ImmigrationService', 'Immigration service'), ('LegalService', 'Legal service'), ('CorporateBusiness', 'Corporate business')], max_length=40, verbose_name='type (HTCDS org_Type)')),
+                ('functions', models.JSONField(blank=True, default=list, help_text='What this organisation does in the referral mechanism.', verbose_name='TRM functions')),
+                ('is_active', models.BooleanField(default=True, verbose_name='active')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="User",
+            name='User',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("password", models.CharField(max_length=128, verbose_name="password")),
-                (
-                    "last_login",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="last login"
-                    ),
-                ),
-                (
-                    "is_superuser",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Designates that this user has all permissions without explicitly assigning them.",
-                        verbose_name="superuser status",
-                    ),
-                ),
-                (
-                    "username",
-                    models.CharField(
-                        error_messages={
-                            "unique": "A user with that username already exists."
-                        },
-                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
-                        max_length=150,
-                        unique=True,
-                        validators=[
-                            django.contrib.auth.validators.UnicodeUsernameValidator()
-                        ],
-                        verbose_name="username",
-                    ),
-                ),
-                (
-                    "first_name",
-                    models.CharField(
-                        blank=True, max_length=150, verbose_name="first name"
-                    ),
-                ),
-                (
-                    "last_name",
-                    models.CharField(
-                        blank=True, max_length=150, verbose_name="last name"
-                    ),
-                ),
-                (
-                    "email",
-                    models.EmailField(
-                        blank=True, max_length=254, verbose_name="email address"
-                    ),
-                ),
-                (
-                    "is_staff",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Designates whether the user can log into this admin site.",
-                        verbose_name="staff status",
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(
-                        default=True,
-                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
-                        verbose_name="active",
-                    ),
-                ),
-                (
-                    "date_joined",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="date joined"
-                    ),
-                ),
-                ("must_change_password", models.BooleanField(default=False)),
-                ("preferred_language", models.CharField(blank=True, max_length=10)),
-                (
-                    "groups",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.group",
-                        verbose_name="groups",
-                    ),
-                ),
-                (
-                    "user_permissions",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Specific permissions for this user.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.permission",
-                        verbose_name="user permissions",
-                    ),
-                ),
-                (
-                    "organisation",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="users",
-                        to="accounts.organisation",
-                        verbose_name="organisation",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('password', models.CharField(max_length=128, verbose_name='password')),
+                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
+                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
+                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
+                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
+                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
+                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
+                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
+                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
+                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
+                ('must_change_password', models.BooleanField(default=False)),
+                ('preferred_language', models.CharField(blank=True, max_length=10)),
+                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
+                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='users', to='accounts.organisation', verbose_name='organisation')),
             ],
             options={
-                "verbose_name": "user",
-                "verbose_name_plural": "users",
-                "abstract": False,
+                'verbose_name': 'user',
+                'verbose_name_plural': 'users',
+                'abstract': False,
             },
             managers=[
-                ("objects", django.contrib.auth.models.UserManager()),
+                ('objects', django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name="APIToken",
+            name='APIToken',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="name")),
-                ("prefix", models.CharField(db_index=True, max_length=12)),
-                ("token_hash", models.CharField(max_length=64, unique=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("expires_at", models.DateTimeField()),
-                ("last_used_at", models.DateTimeField(blank=True, null=True)),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="api_tokens",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=100, verbose_name='name')),
+                ('prefix', models.CharField(db_index=True, max_length=12)),
+                ('token_hash', models.CharField(max_length=64, unique=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('expires_at', models.DateTimeField()),
+                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="TOTPDevice",
+            name='TOTPDevice',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="The human-readable name of this device.",
-                        max_length=64,
-                    ),
-                ),
-                (
-                    "confirmed",
-                    models.BooleanField(
-                        default=True, help_text="Is this device ready for use?"
-                    ),
-                ),
-                (
-                    "throttling_failure_timestamp",
-                    models.DateTimeField(
-                        blank=True,
-                        default=None,
-                        help_text="A timestamp of the last failed verification attempt. Null if last attempt succeeded.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "throttling_failure_count",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Number of successive failed attempts."
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(
-                        auto_now_add=True,
-                        help_text="The date and time when this device was initially created in the system.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "last_used_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The most recent date and time this device was used.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
-                ),
-                ("sealed_key", models.BinaryField()),
-                ("step", models.PositiveSmallIntegerField(default=30)),
-                ("t0", models.BigIntegerField(default=0)),
-                ("digits", models.PositiveSmallIntegerField(default=6)),
-                ("tolerance", models.PositiveSmallIntegerField(default=1)),
-                ("drift", models.SmallIntegerField(default=0)),
-                ("last_t", models.BigIntegerField(default=-1)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        help_text="The user that this device belongs to.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='The human-readable name of this device.', max_length=64)),
+                ('confirmed', models.BooleanField(default=True, help_text='Is this device ready for use?')),
+                ('throttling_failure_timestamp', models.DateTimeField(blank=True, default=None, help_text='A timestamp of the last failed verification attempt. Null if last attempt succeeded.', null=True)),
+                ('throttling_failure_count', models.PositiveIntegerField(default=0, help_text='Number of successive failed attempts.')),
+                ('created_at', models.DateTimeField(auto_now_add=True, help_text='The date and time when this device was initially created in the system.', null=True)),
+                ('last_used_at', models.DateTimeField(blank=True, help_text='The most recent date and time this device was used.', null=True)),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('sealed_key', models.BinaryField()),
+                ('step', models.PositiveSmallIntegerField(default=30)),
+                ('t0', models.BigIntegerField(default=0)),
+                ('digits', models.PositiveSmallIntegerField(default=6)),
+                ('tolerance', models.PositiveSmallIntegerField(default=1)),
+                ('drift', models.SmallIntegerField(default=0)),
+                ('last_t', models.BigIntegerField(default=-1)),
+                ('user', models.ForeignKey(help_text='The user that this device belongs to.', on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "TOTP device",
+                'verbose_name': 'TOTP device',
             },
         ),
         migrations.CreateModel(
-            name="Membership",
+            name='Membership',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("first_contact_point", "First contact point"),
-                            ("case_manager", "Case manager"),
-                            ("competent_authority", "Competent authority"),
-                            ("national_contact_point", "National contact point"),
-                            ("service_provider", "Service provider"),
-                            ("prosecutor", "Prosecutor / investigator"),
-                            ("guardian", "Guardian"),
-                            ("auditor", "Auditor / data-protection officer"),
-                            ("node_administrator", "Node administrator"),
-                        ],
-                        max_length=40,
-                        verbose_name="role",
-                    ),
-                ),
-                ("granted_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "granted_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('first_contact_point', 'First contact point'), ('case_manager', 'Case manager'), ('competent_authority', 'Competent authority'), ('national_contact_point', 'National contact point'), ('service_provider', 'Service provider'), ('prosecutor', 'Prosecutor / investigator'), ('guardian', 'Guardian'), ('auditor', 'Auditor / data-protection officer'), ('node_administrator', 'Node administrator')], max_length=40, verbose_name='role')),
+                ('granted_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("user", "role"), name="membership_unique"
-                    )
-                ],
+                'constraints': [models.UniqueConstraint(fields=('user', 'role'), name='membership_unique')],
             },
         ),
     ]

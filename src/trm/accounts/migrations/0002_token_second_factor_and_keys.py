@@ -5,38 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0001_initial"),
+        ('accounts', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="apitoken",
-            name="issued_with_second_factor",
+            model_name='apitoken',
+            name='issued_with_second_factor',
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name="organisation",
-            name="name_key",
-            field=models.CharField(
-                editable=False, max_length=400, null=True, unique=True
-            ),
+            model_name='organisation',
+            name='name_key',
+            field=models.CharField(editable=False, max_length=400, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name="user",
-            name="search_key",
-            field=models.TextField(blank=True, default="", editable=False),
+            model_name='user',
+            name='search_key',
+            field=models.TextField(blank=True, default='', editable=False),
         ),
         migrations.AlterField(
-            model_name="user",
-            name="username",
-            field=models.CharField(
-                error_messages={"unique": "A user with that username already exists."},
-                help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
-                max_length=150,
-                unique=True,
-                validators=[django.contrib.auth.validators.ASCIIUsernameValidator()],
-                verbose_name="username",
-            ),
+            model_name='user',
+            name='username',
+            field=models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.ASCIIUsernameValidator()], verbose_name='username'),
         ),
     ]

@@ -4,20 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0003_fill_keys"),
+        ('accounts', '0003_fill_keys'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="organisation",
-            name="home_node",
-            field=models.CharField(
-                blank=True,
-                default="",
-                help_text="Empty for an organisation that works on this node; otherwise the id of the peer node it belongs to (referrals to it go through the exchange).",
-                max_length=100,
-                verbose_name="home node",
-            ),
+            model_name='organisation',
+            name='home_node',
+            field=models.CharField(blank=True, default='', help_text='Empty for an organisation that works on this node; otherwise the id of the peer node it belongs to (referrals to it go through the exchange).', max_length=100, verbose_name='home node'),
         ),
     ]

@@ -7,270 +7,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0003_case_event_code"),
+        ('cases', '0003_case_event_code'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="NeedsAssessment",
+            name='NeedsAssessment',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField(verbose_name="assessed at")),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("immediate", "Immediate needs"),
-                            ("long_term", "Long-term needs"),
-                        ],
-                        max_length=20,
-                        verbose_name="kind",
-                    ),
-                ),
-                (
-                    "willing_participation",
-                    models.BooleanField(verbose_name="willing participation"),
-                ),
-                ("in_private", models.BooleanField(verbose_name="in private")),
-                (
-                    "interpreter",
-                    models.BooleanField(default=False, verbose_name="interpreter"),
-                ),
-                (
-                    "language",
-                    models.CharField(max_length=3, verbose_name="language (ISO 639)"),
-                ),
-                (
-                    "statuses",
-                    models.JSONField(default=dict, verbose_name="need statuses"),
-                ),
-                ("sealed_notes", models.BinaryField(blank=True, null=True)),
-                (
-                    "assessor",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="needs_assessments",
-                        to="cases.case",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField(verbose_name='assessed at')),
+                ('kind', models.CharField(choices=[('immediate', 'Immediate needs'), ('long_term', 'Long-term needs')], max_length=20, verbose_name='kind')),
+                ('willing_participation', models.BooleanField(verbose_name='willing participation')),
+                ('in_private', models.BooleanField(verbose_name='in private')),
+                ('interpreter', models.BooleanField(default=False, verbose_name='interpreter')),
+                ('language', models.CharField(max_length=3, verbose_name='language (ISO 639)')),
+                ('statuses', models.JSONField(default=dict, verbose_name='need statuses')),
+                ('sealed_notes', models.BinaryField(blank=True, null=True)),
+                ('assessor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='needs_assessments', to='cases.case')),
             ],
             options={
-                "ordering": ["-at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-at"], name="assessments_case_id_73028b_idx"
-                    )
-                ],
+                'ordering': ['-at'],
+                'indexes': [models.Index(fields=['case', '-at'], name='assessments_case_id_73028b_idx')],
             },
         ),
         migrations.CreateModel(
-            name="RiskAssessment",
+            name='RiskAssessment',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField(verbose_name="assessed at")),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("initial", "Initial (first contact)"),
-                            ("ongoing", "Ongoing review"),
-                            ("witness", "Witness in proceedings"),
-                            ("child_family", "Child and family"),
-                        ],
-                        max_length=20,
-                        verbose_name="type",
-                    ),
-                ),
-                (
-                    "level",
-                    models.CharField(
-                        choices=[
-                            ("low", "Low"),
-                            ("medium", "Medium"),
-                            ("high", "High"),
-                            ("critical", "Critical: danger now"),
-                        ],
-                        max_length=10,
-                        verbose_name="level",
-                    ),
-                ),
-                (
-                    "factors",
-                    models.JSONField(default=list, verbose_name="risk factors"),
-                ),
-                (
-                    "no_risk_factor",
-                    models.BooleanField(
-                        default=False, verbose_name="no risk factor found"
-                    ),
-                ),
-                (
-                    "involvement",
-                    models.CharField(
-                        choices=[
-                            ("involved", "The person took part"),
-                            (
-                                "observation_only",
-                                "The person cannot talk: based only on what others observe",
-                            ),
-                        ],
-                        max_length=20,
-                        verbose_name="involvement of the person",
-                    ),
-                ),
-                ("next_review_due", models.DateField(verbose_name="next review due")),
-                ("sealed_text", models.BinaryField(blank=True, null=True)),
-                (
-                    "assessor",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="risk_assessments",
-                        to="cases.case",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField(verbose_name='assessed at')),
+                ('type', models.CharField(choices=[('initial', 'Initial (first contact)'), ('ongoing', 'Ongoing review'), ('witness', 'Witness in proceedings'), ('child_family', 'Child and family')], max_length=20, verbose_name='type')),
+                ('level', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical: danger now')], max_length=10, verbose_name='level')),
+                ('factors', models.JSONField(default=list, verbose_name='risk factors')),
+                ('no_risk_factor', models.BooleanField(default=False, verbose_name='no risk factor found')),
+                ('involvement', models.CharField(choices=[('involved', 'The person took part'), ('observation_only', 'The person cannot talk: based only on what others observe')], max_length=20, verbose_name='involvement of the person')),
+                ('next_review_due', models.DateField(verbose_name='next review due')),
+                ('sealed_text', models.BinaryField(blank=True, null=True)),
+                ('assessor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='risk_assessments', to='cases.case')),
             ],
             options={
-                "ordering": ["-at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-at"], name="assessments_case_id_615228_idx"
-                    )
-                ],
+                'ordering': ['-at'],
+                'indexes': [models.Index(fields=['case', '-at'], name='assessments_case_id_615228_idx')],
             },
         ),
         migrations.CreateModel(
-            name="SupportPlanVersion",
+            name='SupportPlanVersion',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("number", models.PositiveIntegerField(verbose_name="version")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("signed", "Signed"),
-                            ("superseded", "Signed, superseded by a later version"),
-                        ],
-                        default="draft",
-                        max_length=20,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "language",
-                    models.CharField(
-                        max_length=3, verbose_name="language printed in (ISO 639)"
-                    ),
-                ),
-                ("sealed_content", models.BinaryField()),
-                ("created_at", models.DateTimeField(verbose_name="drafted at")),
-                ("updated_at", models.DateTimeField(verbose_name="last saved at")),
-                (
-                    "signed_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="signed at"
-                    ),
-                ),
-                (
-                    "superseded_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="superseded at"
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="support_plan_versions",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "signed_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "updated_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('number', models.PositiveIntegerField(verbose_name='version')),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('signed', 'Signed'), ('superseded', 'Signed, superseded by a later version')], default='draft', max_length=20, verbose_name='status')),
+                ('language', models.CharField(max_length=3, verbose_name='language printed in (ISO 639)')),
+                ('sealed_content', models.BinaryField()),
+                ('created_at', models.DateTimeField(verbose_name='drafted at')),
+                ('updated_at', models.DateTimeField(verbose_name='last saved at')),
+                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='signed at')),
+                ('superseded_at', models.DateTimeField(blank=True, null=True, verbose_name='superseded at')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='support_plan_versions', to='cases.case')),
+                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('signed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-number"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("case", "number"), name="support_plan_version_unique"
-                    ),
-                    models.UniqueConstraint(
-                        condition=models.Q(("status", "draft")),
-                        fields=("case",),
-                        name="support_plan_one_draft",
-                    ),
-                ],
+                'ordering': ['-number'],
+                'constraints': [models.UniqueConstraint(fields=('case', 'number'), name='support_plan_version_unique'), models.UniqueConstraint(condition=models.Q(('status', 'draft')), fields=('case',), name='support_plan_one_draft')],
             },
         ),
     ]

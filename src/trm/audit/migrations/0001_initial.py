@@ -4,68 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditEntry",
+            name='AuditEntry',
             fields=[
-                ("seq", models.BigIntegerField(primary_key=True, serialize=False)),
-                ("at", models.DateTimeField()),
-                ("actor_id", models.BigIntegerField(blank=True, null=True)),
-                ("actor_kind", models.CharField(default="user", max_length=16)),
-                ("action", models.CharField(max_length=80)),
-                ("target_type", models.CharField(blank=True, max_length=80)),
-                ("target_id", models.CharField(blank=True, max_length=80)),
-                ("data_digest", models.CharField(blank=True, max_length=64)),
-                ("prev_hash", models.CharField(max_length=64)),
-                ("hash", models.CharField(max_length=64, unique=True)),
-                ("mac", models.CharField(blank=True, max_length=64)),
+                ('seq', models.BigIntegerField(primary_key=True, serialize=False)),
+                ('at', models.DateTimeField()),
+                ('actor_id', models.BigIntegerField(blank=True, null=True)),
+                ('actor_kind', models.CharField(default='user', max_length=16)),
+                ('action', models.CharField(max_length=80)),
+                ('target_type', models.CharField(blank=True, max_length=80)),
+                ('target_id', models.CharField(blank=True, max_length=80)),
+                ('data_digest', models.CharField(blank=True, max_length=64)),
+                ('prev_hash', models.CharField(max_length=64)),
+                ('hash', models.CharField(max_length=64, unique=True)),
+                ('mac', models.CharField(blank=True, max_length=64)),
             ],
             options={
-                "verbose_name_plural": "audit entries",
-                "ordering": ["seq"],
-                "indexes": [
-                    models.Index(
-                        fields=["target_type", "target_id"],
-                        name="audit_audit_target__e2abcf_idx",
-                    ),
-                    models.Index(
-                        fields=["actor_id", "at"], name="audit_audit_actor_i_bbfd3b_idx"
-                    ),
-                    models.Index(
-                        fields=["action", "at"], name="audit_audit_action_89e0f9_idx"
-                    ),
-                ],
+                'verbose_name_plural': 'audit entries',
+                'ordering': ['seq'],
+                'indexes': [models.Index(fields=['target_type', 'target_id'], name='audit_audit_target__e2abcf_idx'), models.Index(fields=['actor_id', 'at'], name='audit_audit_actor_i_bbfd3b_idx'), models.Index(fields=['action', 'at'], name='audit_audit_action_89e0f9_idx')],
             },
         ),
         migrations.CreateModel(
-            name="AuditHead",
+            name='AuditHead',
             fields=[
-                (
-                    "id",
-                    models.PositiveSmallIntegerField(
-                        default=1, primary_key=True, serialize=False
-                    ),
-                ),
-                ("seq", models.BigIntegerField(default=0)),
-                (
-                    "hash",
-                    models.CharField(
-                        default="0000000000000000000000000000000000000000000000000000000000000000",
-                        max_length=64,
-                    ),
-                ),
-                ("mac", models.CharField(blank=True, max_length=64)),
+                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ('seq', models.BigIntegerField(default=0)),
+                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ('mac', models.CharField(blank=True, max_length=64)),
             ],
             options={
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("id", 1)), name="audit_head_single"
-                    )
-                ],
+                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='audit_head_single')],
             },
         ),
     ]

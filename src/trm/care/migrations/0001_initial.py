@@ -7,477 +7,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0003_fill_keys"),
-        ("cases", "0003_case_event_code"),
-        ("consent", "0002_assistance_purpose"),
+        ('accounts', '0003_fill_keys'),
+        ('cases', '0003_case_event_code'),
+        ('consent', '0002_assistance_purpose'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="CarePlan",
+            name='CarePlan',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("agreed", "Agreed with the person"),
-                            ("closed", "Closed"),
-                        ],
-                        default="draft",
-                        max_length=10,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "duration",
-                    models.CharField(
-                        choices=[
-                            ("short", "Short: up to 6 months"),
-                            ("medium", "Medium: up to 1 year"),
-                            ("long", "Long: up to 3 years"),
-                        ],
-                        max_length=10,
-                        verbose_name="duration",
-                    ),
-                ),
-                ("sealed_goals", models.BinaryField(null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("agreed_at", models.DateTimeField(blank=True, null=True)),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "agreed_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "consent",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="consent.consent",
-                    ),
-                ),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "responsible",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="responsible case worker",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('agreed', 'Agreed with the person'), ('closed', 'Closed')], default='draft', max_length=10, verbose_name='status')),
+                ('duration', models.CharField(choices=[('short', 'Short: up to 6 months'), ('medium', 'Medium: up to 1 year'), ('long', 'Long: up to 3 years')], max_length=10, verbose_name='duration')),
+                ('sealed_goals', models.BinaryField(null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('agreed_at', models.DateTimeField(blank=True, null=True)),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('agreed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case')),
+                ('consent', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='consent.consent')),
+                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('responsible', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='responsible case worker')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="PlannedService",
+            name='PlannedService',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("position", models.PositiveSmallIntegerField(default=0)),
-                (
-                    "service_type",
-                    models.CharField(
-                        choices=[
-                            ("shelter", "Shelter"),
-                            ("crisis_accommodation", "Crisis accommodation"),
-                            ("medical", "Medical care"),
-                            ("psychological", "Psychological and psychosocial support"),
-                            ("legal_aid", "Legal aid"),
-                            ("interpretation", "Interpretation"),
-                            ("education", "Education"),
-                            ("vocational_training", "Vocational training"),
-                            ("employment", "Employment"),
-                            ("empowerment", "Economic empowerment"),
-                            ("documents", "Identity and travel documents"),
-                            ("family_tracing", "Family tracing"),
-                            ("other", "Other"),
-                        ],
-                        max_length=30,
-                        verbose_name="service",
-                    ),
-                ),
-                ("sealed_details", models.BinaryField(null=True)),
-                (
-                    "plan",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="planned_services",
-                        to="care.careplan",
-                    ),
-                ),
-                (
-                    "provider",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.organisation",
-                        verbose_name="provider",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('position', models.PositiveSmallIntegerField(default=0)),
+                ('service_type', models.CharField(choices=[('shelter', 'Shelter'), ('crisis_accommodation', 'Crisis accommodation'), ('medical', 'Medical care'), ('psychological', 'Psychological and psychosocial support'), ('legal_aid', 'Legal aid'), ('interpretation', 'Interpretation'), ('education', 'Education'), ('vocational_training', 'Vocational training'), ('employment', 'Employment'), ('empowerment', 'Economic empowerment'), ('documents', 'Identity and travel documents'), ('family_tracing', 'Family tracing'), ('other', 'Other')], max_length=30, verbose_name='service')),
+                ('sealed_details', models.BinaryField(null=True)),
+                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='planned_services', to='care.careplan')),
+                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organisation', verbose_name='provider')),
             ],
             options={
-                "ordering": ["plan", "position"],
+                'ordering': ['plan', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="PlanReview",
+            name='PlanReview',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("reviewed_on", models.DateField(verbose_name="reviewed on")),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("continue", "Continue the plan as it is"),
-                            (
-                                "change",
-                                "Change the plan (it is agreed again afterwards)",
-                            ),
-                            ("close", "Close the plan"),
-                        ],
-                        max_length=10,
-                        verbose_name="outcome",
-                    ),
-                ),
-                ("sealed_note", models.BinaryField(null=True)),
-                ("recorded_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "plan",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="reviews",
-                        to="care.careplan",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('reviewed_on', models.DateField(verbose_name='reviewed on')),
+                ('outcome', models.CharField(choices=[('continue', 'Continue the plan as it is'), ('change', 'Change the plan (it is agreed again afterwards)'), ('close', 'Close the plan')], max_length=10, verbose_name='outcome')),
+                ('sealed_note', models.BinaryField(null=True)),
+                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='care.careplan')),
+                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-reviewed_on", "-recorded_at"],
+                'ordering': ['-reviewed_on', '-recorded_at'],
             },
         ),
         migrations.CreateModel(
-            name="ResidenceStatus",
+            name='ResidenceStatus',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "residence_type",
-                    models.CharField(
-                        choices=[
-                            (
-                                "reflection_document",
-                                "Document for the reflection and recovery period",
-                            ),
-                            (
-                                "temp_permit_cooperation",
-                                "Temporary residence permit: cooperation with the authorities",
-                            ),
-                            (
-                                "temp_permit_personal_situation",
-                                "Temporary residence permit: personal situation",
-                            ),
-                            (
-                                "intl_protection_applicant",
-                                "Applicant for international protection",
-                            ),
-                            (
-                                "refugee_or_subsidiary_protection",
-                                "Refugee or subsidiary protection status",
-                            ),
-                            ("eu_citizen", "Citizen of the European Union"),
-                            ("national", "National of this country"),
-                        ],
-                        max_length=40,
-                        verbose_name="residence status",
-                    ),
-                ),
-                ("valid_from", models.DateField(verbose_name="valid from")),
-                (
-                    "valid_until",
-                    models.DateField(blank=True, null=True, verbose_name="valid until"),
-                ),
-                (
-                    "issuing_authority",
-                    models.CharField(
-                        blank=True, max_length=200, verbose_name="issuing authority"
-                    ),
-                ),
-                ("sealed_document_number", models.BinaryField(null=True)),
-                (
-                    "renewal_notice_days",
-                    models.PositiveSmallIntegerField(
-                        verbose_name="renewal reminder (days before the end)"
-                    ),
-                ),
-                ("renewal_due_on", models.DateField(blank=True, null=True)),
-                ("superseded_at", models.DateTimeField(blank=True, null=True)),
-                ("reminded_at", models.DateTimeField(blank=True, null=True)),
-                ("recorded_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "superseded_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="care.residencestatus",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('residence_type', models.CharField(choices=[('reflection_document', 'Document for the reflection and recovery period'), ('temp_permit_cooperation', 'Temporary residence permit: cooperation with the authorities'), ('temp_permit_personal_situation', 'Temporary residence permit: personal situation'), ('intl_protection_applicant', 'Applicant for international protection'), ('refugee_or_subsidiary_protection', 'Refugee or subsidiary protection status'), ('eu_citizen', 'Citizen of the European Union'), ('national', 'National of this country')], max_length=40, verbose_name='residence status')),
+                ('valid_from', models.DateField(verbose_name='valid from')),
+                ('valid_until', models.DateField(blank=True, null=True, verbose_name='valid until')),
+                ('issuing_authority', models.CharField(blank=True, max_length=200, verbose_name='issuing authority')),
+                ('sealed_document_number', models.BinaryField(null=True)),
+                ('renewal_notice_days', models.PositiveSmallIntegerField(verbose_name='renewal reminder (days before the end)')),
+                ('renewal_due_on', models.DateField(blank=True, null=True)),
+                ('superseded_at', models.DateTimeField(blank=True, null=True)),
+                ('reminded_at', models.DateTimeField(blank=True, null=True)),
+                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case')),
+                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('superseded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='care.residencestatus')),
             ],
             options={
-                "ordering": ["-valid_from", "-recorded_at"],
+                'ordering': ['-valid_from', '-recorded_at'],
             },
         ),
         migrations.CreateModel(
-            name="ServiceEpisode",
+            name='ServiceEpisode',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "service_type",
-                    models.CharField(
-                        choices=[
-                            ("shelter", "Shelter"),
-                            ("crisis_accommodation", "Crisis accommodation"),
-                            ("medical", "Medical care"),
-                            ("psychological", "Psychological and psychosocial support"),
-                            ("legal_aid", "Legal aid"),
-                            ("interpretation", "Interpretation"),
-                            ("education", "Education"),
-                            ("vocational_training", "Vocational training"),
-                            ("employment", "Employment"),
-                            ("empowerment", "Economic empowerment"),
-                            ("documents", "Identity and travel documents"),
-                            ("family_tracing", "Family tracing"),
-                            ("other", "Other"),
-                        ],
-                        max_length=30,
-                        verbose_name="service",
-                    ),
-                ),
-                ("sealed_provider_name", models.BinaryField(null=True)),
-                ("started_on", models.DateField(verbose_name="started on")),
-                (
-                    "ended_on",
-                    models.DateField(blank=True, null=True, verbose_name="ended on"),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("ongoing", "Ongoing"),
-                            ("completed", "Completed"),
-                            ("interrupted", "Interrupted"),
-                            ("refused_by_person", "Refused by the person"),
-                            ("not_available", "Not available"),
-                        ],
-                        default="ongoing",
-                        max_length=20,
-                        verbose_name="outcome",
-                    ),
-                ),
-                ("sealed_note", models.BinaryField(null=True)),
-                ("sealed_end_note", models.BinaryField(null=True)),
-                ("recorded_at", models.DateTimeField(auto_now_add=True)),
-                ("ended_recorded_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "ended_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "provider",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.organisation",
-                        verbose_name="provider",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('service_type', models.CharField(choices=[('shelter', 'Shelter'), ('crisis_accommodation', 'Crisis accommodation'), ('medical', 'Medical care'), ('psychological', 'Psychological and psychosocial support'), ('legal_aid', 'Legal aid'), ('interpretation', 'Interpretation'), ('education', 'Education'), ('vocational_training', 'Vocational training'), ('employment', 'Employment'), ('empowerment', 'Economic empowerment'), ('documents', 'Identity and travel documents'), ('family_tracing', 'Family tracing'), ('other', 'Other')], max_length=30, verbose_name='service')),
+                ('sealed_provider_name', models.BinaryField(null=True)),
+                ('started_on', models.DateField(verbose_name='started on')),
+                ('ended_on', models.DateField(blank=True, null=True, verbose_name='ended on')),
+                ('outcome', models.CharField(choices=[('ongoing', 'Ongoing'), ('completed', 'Completed'), ('interrupted', 'Interrupted'), ('refused_by_person', 'Refused by the person'), ('not_available', 'Not available')], default='ongoing', max_length=20, verbose_name='outcome')),
+                ('sealed_note', models.BinaryField(null=True)),
+                ('sealed_end_note', models.BinaryField(null=True)),
+                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                ('ended_recorded_at', models.DateTimeField(blank=True, null=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case')),
+                ('ended_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organisation', verbose_name='provider')),
+                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-started_on", "-recorded_at"],
+                'ordering': ['-started_on', '-recorded_at'],
             },
         ),
         migrations.AddIndex(
-            model_name="careplan",
-            index=models.Index(
-                fields=["case", "-created_at"], name="care_carepl_case_id_fd6a77_idx"
-            ),
+            model_name='careplan',
+            index=models.Index(fields=['case', '-created_at'], name='care_carepl_case_id_fd6a77_idx'),
         ),
         migrations.AddConstraint(
-            model_name="careplan",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "closed"), _negated=True),
-                fields=("case",),
-                name="care_one_open_plan_per_case",
-            ),
+            model_name='careplan',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'closed'), _negated=True), fields=('case',), name='care_one_open_plan_per_case'),
         ),
         migrations.AddIndex(
-            model_name="residencestatus",
-            index=models.Index(
-                fields=["case", "-valid_from"], name="care_reside_case_id_856b7b_idx"
-            ),
+            model_name='residencestatus',
+            index=models.Index(fields=['case', '-valid_from'], name='care_reside_case_id_856b7b_idx'),
         ),
         migrations.AddIndex(
-            model_name="residencestatus",
-            index=models.Index(
-                condition=models.Q(
-                    ("reminded_at__isnull", True),
-                    ("renewal_due_on__isnull", False),
-                    ("superseded_by__isnull", True),
-                ),
-                fields=["renewal_due_on"],
-                name="care_renewal_pending_idx",
-            ),
+            model_name='residencestatus',
+            index=models.Index(condition=models.Q(('reminded_at__isnull', True), ('renewal_due_on__isnull', False), ('superseded_by__isnull', True)), fields=['renewal_due_on'], name='care_renewal_pending_idx'),
         ),
         migrations.AddConstraint(
-            model_name="residencestatus",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("valid_until__isnull", True),
-                    ("valid_until__gte", models.F("valid_from")),
-                    _connector="OR",
-                ),
-                name="care_residence_until_after_from",
-            ),
+            model_name='residencestatus',
+            constraint=models.CheckConstraint(condition=models.Q(('valid_until__isnull', True), ('valid_until__gte', models.F('valid_from')), _connector='OR'), name='care_residence_until_after_from'),
         ),
         migrations.AddIndex(
-            model_name="serviceepisode",
-            index=models.Index(
-                fields=["case", "-started_on", "-recorded_at"],
-                name="care_servic_case_id_7db023_idx",
-            ),
+            model_name='serviceepisode',
+            index=models.Index(fields=['case', '-started_on', '-recorded_at'], name='care_servic_case_id_7db023_idx'),
         ),
         migrations.AddConstraint(
-            model_name="serviceepisode",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("ended_on__isnull", True),
-                    ("ended_on__gte", models.F("started_on")),
-                    _connector="OR",
-                ),
-                name="care_episode_end_after_start",
-            ),
+            model_name='serviceepisode',
+            constraint=models.CheckConstraint(condition=models.Q(('ended_on__isnull', True), ('ended_on__gte', models.F('started_on')), _connector='OR'), name='care_episode_end_after_start'),
         ),
     ]

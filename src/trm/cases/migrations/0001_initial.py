@@ -7,543 +7,145 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
+        ('accounts', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="CaseNumberCounter",
+            name='CaseNumberCounter',
             fields=[
-                (
-                    "year",
-                    models.PositiveSmallIntegerField(primary_key=True, serialize=False),
-                ),
-                ("last", models.PositiveIntegerField(default=0)),
+                ('year', models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
+                ('last', models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name="Person",
+            name='Person',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "subject_ref",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        help_text="Pseudonymous reference shared across borders (trm_subject_ref).",
-                        unique=True,
-                    ),
-                ),
-                ("data_key_id", models.UUIDField()),
-                ("sealed_identity", models.BinaryField(null=True)),
-                ("sealed_photo", models.BinaryField(blank=True, null=True)),
-                ("photo_content_type", models.CharField(blank=True, max_length=40)),
-                (
-                    "gender",
-                    models.CharField(
-                        choices=[
-                            ("Feminine", "Feminine"),
-                            ("Masculine", "Masculine"),
-                            ("TransgenderFeminine", "Transgender feminine"),
-                            ("TransgenderMasculine", "Transgender masculine"),
-                            ("NonConforming", "Non-conforming"),
-                            ("NonSpecifiedUnknown", "Not specified / unknown"),
-                        ],
-                        default="NonSpecifiedUnknown",
-                        max_length=30,
-                        verbose_name="gender (HTCDS prs_Gender)",
-                    ),
-                ),
-                (
-                    "age_band",
-                    models.CharField(
-                        choices=[
-                            ("0--8", "0–8"),
-                            ("9--17", "9–17"),
-                            ("18--20", "18–20"),
-                            ("21--23", "21–23"),
-                            ("24--26", "24–26"),
-                            ("27--29", "27–29"),
-                            ("30--38", "30–38"),
-                            ("39--47", "39–47"),
-                            ("48+", "48 and over"),
-                            ("unknown", "Unknown"),
-                        ],
-                        default="unknown",
-                        max_length=10,
-                        verbose_name="age band",
-                    ),
-                ),
-                (
-                    "age_uncertain",
-                    models.BooleanField(default=False, verbose_name="age uncertain"),
-                ),
-                (
-                    "presumed_child",
-                    models.BooleanField(
-                        default=False, verbose_name="is or may be a child"
-                    ),
-                ),
-                (
-                    "citizenships",
-                    models.JSONField(
-                        default=list, verbose_name="citizenships (ISO 3166-1)"
-                    ),
-                ),
-                (
-                    "languages",
-                    models.JSONField(default=list, verbose_name="languages (ISO 639)"),
-                ),
-                (
-                    "asylum_applicant",
-                    models.BooleanField(
-                        default=False, verbose_name="applied for asylum"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('subject_ref', models.UUIDField(default=uuid.uuid4, editable=False, help_text='Pseudonymous reference shared across borders (trm_subject_ref).', unique=True)),
+                ('data_key_id', models.UUIDField()),
+                ('sealed_identity', models.BinaryField(null=True)),
+                ('sealed_photo', models.BinaryField(blank=True, null=True)),
+                ('photo_content_type', models.CharField(blank=True, max_length=40)),
+                ('gender', models.CharField(choices=[('Feminine', 'Feminine'), ('Masculine', 'Masculine'), ('TransgenderFeminine', 'Transgender feminine'), ('TransgenderMasculine', 'Transgender masculine'), ('NonConforming', 'Non-conforming'), ('NonSpecifiedUnknown', 'Not specified / unknown')], default='NonSpecifiedUnknown', max_length=30, verbose_name='gender (HTCDS prs_Gender)')),
+                ('age_band', models.CharField(choices=[('0--8', '0–8'), ('9--17', '9–17'), ('18--20', '18–20'), ('21--23', '21–23'), ('24--26', '24–26'), ('27--29', '27–29'), ('30--38', '30–38'), ('39--47', '39–47'), ('48+', '48 and over'), ('unknown', 'Unknown')], default='unknown', max_length=10, verbose_name='age band')),
+                ('age_uncertain', models.BooleanField(default=False, verbose_name='age uncertain')),
+                ('presumed_child', models.BooleanField(default=False, verbose_name='is or may be a child')),
+                ('citizenships', models.JSONField(default=list, verbose_name='citizenships (ISO 3166-1)')),
+                ('languages', models.JSONField(default=list, verbose_name='languages (ISO 639)')),
+                ('asylum_applicant', models.BooleanField(default=False, verbose_name='applied for asylum')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('erased_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["created_at"], name="cases_perso_created_012cb2_idx"
-                    )
-                ],
+                'indexes': [models.Index(fields=['created_at'], name='cases_perso_created_012cb2_idx')],
             },
         ),
         migrations.CreateModel(
-            name="Case",
+            name='Case',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "number",
-                    models.CharField(
-                        max_length=32, unique=True, verbose_name="case number"
-                    ),
-                ),
-                ("opened_at", models.DateTimeField()),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "closure_reason",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("goals_met", "Goals of the support plan met"),
-                            ("person_disengaged", "The person ended contact"),
-                            ("referred", "Referred to another organisation or country"),
-                            ("transferred", "Case transferred (ownership moved)"),
-                            ("no_indication", "No indication of trafficking"),
-                            ("deceased", "The person died"),
-                            ("other", "Other"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "identification",
-                    models.CharField(
-                        choices=[
-                            ("signal_received", "Signal received"),
-                            ("screening", "Screening"),
-                            ("presumed", "Presumed trafficked person"),
-                            ("identified", "Identified trafficked person"),
-                            ("not_identified", "Not identified"),
-                            ("no_indication", "No indication (closed)"),
-                        ],
-                        default="signal_received",
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "assistance",
-                    models.CharField(
-                        choices=[
-                            ("none", "No assistance yet"),
-                            ("first_assistance", "First assistance and protection"),
-                            ("declined", "Assistance declined"),
-                            ("long_term", "Long-term assistance"),
-                            ("return_preparation", "Return preparation"),
-                            ("return_on_hold", "Return on hold"),
-                            ("in_transit", "In transit"),
-                            ("transit_incident", "Transit incident"),
-                            ("handed_over", "Handed over"),
-                            ("reintegration", "Reintegration"),
-                            ("follow_up", "Follow-up"),
-                            ("transferred_abroad", "Transferred abroad"),
-                            ("closed", "Closed"),
-                        ],
-                        default="none",
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "reflection",
-                    models.CharField(
-                        choices=[
-                            ("not_applicable", "Not applicable"),
-                            ("reflection_period", "Reflection and recovery period"),
-                            ("ended_early", "Reflection period ended early"),
-                            ("reflection_ended", "Reflection period ended"),
-                            ("permit_cooperation", "Residence permit (cooperation)"),
-                            (
-                                "permit_personal",
-                                "Residence permit (personal situation)",
-                            ),
-                            (
-                                "international_protection",
-                                "International protection procedure",
-                            ),
-                            ("permit_expired", "Residence permit expired"),
-                        ],
-                        default="not_applicable",
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "legal",
-                    models.CharField(
-                        choices=[
-                            ("not_informed", "Not yet informed of rights"),
-                            ("informed_of_rights", "Informed of rights"),
-                            ("deciding", "Deciding"),
-                            ("cooperating", "Cooperating"),
-                            ("not_cooperating", "Not cooperating"),
-                            ("statement_given", "Statement given"),
-                            ("witness", "Witness in proceedings"),
-                            ("concluded", "Proceedings concluded"),
-                        ],
-                        default="not_informed",
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "child_protection",
-                    models.CharField(
-                        choices=[
-                            ("not_applicable", "Not applicable"),
-                            ("guardian_requested", "Guardian requested"),
-                            ("guardian_appointed", "Guardian appointed"),
-                            ("ended", "Ended (adult confirmed or came of age)"),
-                        ],
-                        default="not_applicable",
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "transnational",
-                    models.CharField(
-                        choices=[
-                            ("no_link", "No link abroad"),
-                            ("ncp_notified", "National contact point notified"),
-                            ("counterpart_alerted", "Counterpart alerted"),
-                            ("linked", "Linked with a case abroad"),
-                            ("unlinked", "Unlinked"),
-                        ],
-                        default="no_link",
-                        max_length=30,
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "lead_organisation",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="led_cases",
-                        to="accounts.organisation",
-                        verbose_name="lead organisation",
-                    ),
-                ),
-                (
-                    "opened_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "person",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="cases",
-                        to="cases.person",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('number', models.CharField(max_length=32, unique=True, verbose_name='case number')),
+                ('opened_at', models.DateTimeField()),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('closure_reason', models.CharField(blank=True, choices=[('goals_met', 'Goals of the support plan met'), ('person_disengaged', 'The person ended contact'), ('referred', 'Referred to another organisation or country'), ('transferred', 'Case transferred (ownership moved)'), ('no_indication', 'No indication of trafficking'), ('deceased', 'The person died'), ('other', 'Other')], max_length=30)),
+                ('identification', models.CharField(choices=[('signal_received', 'Signal received'), ('screening', 'Screening'), ('presumed', 'Presumed trafficked person'), ('identified', 'Identified trafficked person'), ('not_identified', 'Not identified'), ('no_indication', 'No indication (closed)')], default='signal_received', max_length=30)),
+                ('assistance', models.CharField(choices=[('none', 'No assistance yet'), ('first_assistance', 'First assistance and protection'), ('declined', 'Assistance declined'), ('long_term', 'Long-term assistance'), ('return_preparation', 'Return preparation'), ('return_on_hold', 'Return on hold'), ('in_transit', 'In transit'), ('transit_incident', 'Transit incident'), ('handed_over', 'Handed over'), ('reintegration', 'Reintegration'), ('follow_up', 'Follow-up'), ('transferred_abroad', 'Transferred abroad'), ('closed', 'Closed')], default='none', max_length=30)),
+                ('reflection', models.CharField(choices=[('not_applicable', 'Not applicable'), ('reflection_period', 'Reflection and recovery period'), ('ended_early', 'Reflection period ended early'), ('reflection_ended', 'Reflection period ended'), ('permit_cooperation', 'Residence permit (cooperation)'), ('permit_personal', 'Residence permit (personal situation)'), ('international_protection', 'International protection procedure'), ('permit_expired', 'Residence permit expired')], default='not_applicable', max_length=30)),
+                ('legal', models.CharField(choices=[('not_informed', 'Not yet informed of rights'), ('informed_of_rights', 'Informed of rights'), ('deciding', 'Deciding'), ('cooperating', 'Cooperating'), ('not_cooperating', 'Not cooperating'), ('statement_given', 'Statement given'), ('witness', 'Witness in proceedings'), ('concluded', 'Proceedings concluded')], default='not_informed', max_length=30)),
+                ('child_protection', models.CharField(choices=[('not_applicable', 'Not applicable'), ('guardian_requested', 'Guardian requested'), ('guardian_appointed', 'Guardian appointed'), ('ended', 'Ended (adult confirmed or came of age)')], default='not_applicable', max_length=30)),
+                ('transnational', models.CharField(choices=[('no_link', 'No link abroad'), ('ncp_notified', 'National contact point notified'), ('counterpart_alerted', 'Counterpart alerted'), ('linked', 'Linked with a case abroad'), ('unlinked', 'Unlinked')], default='no_link', max_length=30)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('lead_organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='led_cases', to='accounts.organisation', verbose_name='lead organisation')),
+                ('opened_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.person')),
             ],
             options={
-                "ordering": ["-opened_at"],
+                'ordering': ['-opened_at'],
             },
         ),
         migrations.CreateModel(
-            name="PersonIndex",
+            name='PersonIndex',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("name", "name"),
-                            ("name_year", "name and birth year"),
-                            ("document", "document number"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("digest", models.CharField(max_length=64)),
-                (
-                    "person",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.person",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('name', 'name'), ('name_year', 'name and birth year'), ('document', 'document number')], max_length=12)),
+                ('digest', models.CharField(max_length=64)),
+                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.person')),
             ],
         ),
         migrations.CreateModel(
-            name="CaseEvent",
+            name='CaseEvent',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField()),
-                ("kind", models.CharField(max_length=60)),
-                ("track", models.CharField(blank=True, max_length=30)),
-                ("from_state", models.CharField(blank=True, max_length=30)),
-                ("to_state", models.CharField(blank=True, max_length=30)),
-                (
-                    "visibility",
-                    models.CharField(
-                        choices=[
-                            ("team", "Whole case team"),
-                            (
-                                "assistance_only",
-                                "Assistance only (never the legal track)",
-                            ),
-                            ("legal", "Legal track (prosecutor and case manager)"),
-                        ],
-                        default="team",
-                        max_length=20,
-                    ),
-                ),
-                ("sealed_detail", models.BinaryField(blank=True, null=True)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="cases.case",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField()),
+                ('kind', models.CharField(max_length=60)),
+                ('track', models.CharField(blank=True, max_length=30)),
+                ('from_state', models.CharField(blank=True, max_length=30)),
+                ('to_state', models.CharField(blank=True, max_length=30)),
+                ('visibility', models.CharField(choices=[('team', 'Whole case team'), ('assistance_only', 'Assistance only (never the legal track)'), ('legal', 'Legal track (prosecutor and case manager)')], default='team', max_length=20)),
+                ('sealed_detail', models.BinaryField(blank=True, null=True)),
+                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='cases.case')),
             ],
             options={
-                "ordering": ["-at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-at"], name="cases_casee_case_id_223877_idx"
-                    )
-                ],
+                'ordering': ['-at'],
+                'indexes': [models.Index(fields=['case', '-at'], name='cases_casee_case_id_223877_idx')],
             },
         ),
         migrations.CreateModel(
-            name="CaseNote",
+            name='CaseNote',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "visibility",
-                    models.CharField(
-                        choices=[
-                            ("team", "Whole case team"),
-                            (
-                                "assistance_only",
-                                "Assistance only (never the legal track)",
-                            ),
-                            ("legal", "Legal track (prosecutor and case manager)"),
-                        ],
-                        default="team",
-                        max_length=20,
-                    ),
-                ),
-                ("sealed_text", models.BinaryField()),
-                (
-                    "author",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notes",
-                        to="cases.case",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('visibility', models.CharField(choices=[('team', 'Whole case team'), ('assistance_only', 'Assistance only (never the legal track)'), ('legal', 'Legal track (prosecutor and case manager)')], default='team', max_length=20)),
+                ('sealed_text', models.BinaryField()),
+                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='cases.case')),
             ],
             options={
-                "ordering": ["-created_at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-created_at"],
-                        name="cases_casen_case_id_261a04_idx",
-                    )
-                ],
+                'ordering': ['-created_at'],
+                'indexes': [models.Index(fields=['case', '-created_at'], name='cases_casen_case_id_261a04_idx')],
             },
         ),
         migrations.CreateModel(
-            name="CaseTeamMember",
+            name='CaseTeamMember',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("first_contact_point", "First contact point"),
-                            ("case_manager", "Case manager"),
-                            ("competent_authority", "Competent authority"),
-                            ("national_contact_point", "National contact point"),
-                            ("service_provider", "Service provider"),
-                            ("prosecutor", "Prosecutor / investigator"),
-                            ("guardian", "Guardian"),
-                            ("auditor", "Auditor / data-protection officer"),
-                            ("node_administrator", "Node administrator"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                ("added_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "added_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="team",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="case_teams",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('first_contact_point', 'First contact point'), ('case_manager', 'Case manager'), ('competent_authority', 'Competent authority'), ('national_contact_point', 'National contact point'), ('service_provider', 'Service provider'), ('prosecutor', 'Prosecutor / investigator'), ('guardian', 'Guardian'), ('auditor', 'Auditor / data-protection officer'), ('node_administrator', 'Node administrator')], max_length=40)),
+                ('added_at', models.DateTimeField(auto_now_add=True)),
+                ('added_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team', to='cases.case')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='case_teams', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["user", "case"], name="cases_caset_user_id_d0ac3d_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("case", "user"), name="case_team_unique"
-                    )
-                ],
+                'indexes': [models.Index(fields=['user', 'case'], name='cases_caset_user_id_d0ac3d_idx')],
+                'constraints': [models.UniqueConstraint(fields=('case', 'user'), name='case_team_unique')],
             },
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["-opened_at"], name="cases_case_opened__2b2fcc_idx"
-            ),
+            model_name='case',
+            index=models.Index(fields=['-opened_at'], name='cases_case_opened__2b2fcc_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["transnational"], name="cases_case_transna_7f698b_idx"
-            ),
+            model_name='case',
+            index=models.Index(fields=['transnational'], name='cases_case_transna_7f698b_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["closed_at"], name="cases_case_closed__8cecde_idx"
-            ),
+            model_name='case',
+            index=models.Index(fields=['closed_at'], name='cases_case_closed__8cecde_idx'),
         ),
         migrations.AddIndex(
-            model_name="personindex",
-            index=models.Index(
-                fields=["kind", "digest"], name="cases_perso_kind_5565fc_idx"
-            ),
+            model_name='personindex',
+            index=models.Index(fields=['kind', 'digest'], name='cases_perso_kind_5565fc_idx'),
         ),
         migrations.AddConstraint(
-            model_name="personindex",
-            constraint=models.UniqueConstraint(
-                fields=("person", "kind", "digest"), name="person_index_unique"
-            ),
+            model_name='personindex',
+            constraint=models.UniqueConstraint(fields=('person', 'kind', 'digest'), name='person_index_unique'),
         ),
     ]

@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0003_fill_keys"),
-        ("cases", "0001_initial"),
+        ('accounts', '0003_fill_keys'),
+        ('cases', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["closed_at", "-opened_at"], name="case_list_idx"
-            ),
+            model_name='case',
+            index=models.Index(fields=['closed_at', '-opened_at'], name='case_list_idx'),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("cases", "0002_case_list_index"),
+        ('cases', '0002_case_list_index'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="caseevent",
-            name="code",
+            model_name='caseevent',
+            name='code',
             field=models.CharField(blank=True, max_length=40),
         ),
     ]

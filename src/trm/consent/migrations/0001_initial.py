@@ -8,155 +8,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
-        ("cases", "0001_initial"),
+        ('accounts', '0001_initial'),
+        ('cases', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Consent",
+            name='Consent',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "purpose",
-                    models.CharField(
-                        choices=[
-                            ("data_processing", "Processing of personal data"),
-                            ("referral", "Referral to a service provider"),
-                            ("cross_border_transfer", "Transfer to another country"),
-                            ("return", "Return to the country of origin"),
-                            ("medical", "Medical care"),
-                            ("family_contact", "Contact with family"),
-                            ("proceedings", "Participation in proceedings"),
-                            ("media", "Contact with the media"),
-                        ],
-                        max_length=40,
-                        verbose_name="purpose",
-                    ),
-                ),
-                (
-                    "recipient_country",
-                    django_countries.fields.CountryField(
-                        blank=True, max_length=2, verbose_name="recipient country"
-                    ),
-                ),
-                (
-                    "categories",
-                    models.JSONField(default=list, verbose_name="data categories"),
-                ),
-                (
-                    "given_by",
-                    models.CharField(
-                        choices=[
-                            ("person", "The person"),
-                            ("guardian", "The guardian"),
-                            ("both", "The person and the guardian"),
-                        ],
-                        max_length=10,
-                        verbose_name="given by",
-                    ),
-                ),
-                (
-                    "language",
-                    models.CharField(
-                        max_length=3, verbose_name="language of the information given"
-                    ),
-                ),
-                (
-                    "interpreter_used",
-                    models.BooleanField(
-                        default=False, verbose_name="an interpreter was used"
-                    ),
-                ),
-                ("sealed_declaration", models.BinaryField(blank=True, null=True)),
-                ("sealed_evidence", models.BinaryField(blank=True, null=True)),
-                ("evidence_content_type", models.CharField(blank=True, max_length=60)),
-                ("given_at", models.DateTimeField(verbose_name="given at")),
-                (
-                    "expires_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="expires at"
-                    ),
-                ),
-                ("recorded_at", models.DateTimeField(auto_now_add=True)),
-                ("withdrawn_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="consents",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "person",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="consents",
-                        to="cases.person",
-                    ),
-                ),
-                (
-                    "recipient_organisation",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.organisation",
-                        verbose_name="recipient organisation",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "withdrawn_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('purpose', models.CharField(choices=[('data_processing', 'Processing of personal data'), ('referral', 'Referral to a service provider'), ('cross_border_transfer', 'Transfer to another country'), ('return', 'Return to the country of origin'), ('medical', 'Medical care'), ('family_contact', 'Contact with family'), ('proceedings', 'Participation in proceedings'), ('media', 'Contact with the media')], max_length=40, verbose_name='purpose')),
+                ('recipient_country', django_countries.fields.CountryField(blank=True, max_length=2, verbose_name='recipient country')),
+                ('categories', models.JSONField(default=list, verbose_name='data categories')),
+                ('given_by', models.CharField(choices=[('person', 'The person'), ('guardian', 'The guardian'), ('both', 'The person and the guardian')], max_length=10, verbose_name='given by')),
+                ('language', models.CharField(max_length=3, verbose_name='language of the information given')),
+                ('interpreter_used', models.BooleanField(default=False, verbose_name='an interpreter was used')),
+                ('sealed_declaration', models.BinaryField(blank=True, null=True)),
+                ('sealed_evidence', models.BinaryField(blank=True, null=True)),
+                ('evidence_content_type', models.CharField(blank=True, max_length=60)),
+                ('given_at', models.DateTimeField(verbose_name='given at')),
+                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires at')),
+                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                ('withdrawn_at', models.DateTimeField(blank=True, null=True)),
+                ('case', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consents', to='cases.case')),
+                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='cases.person')),
+                ('recipient_organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organisation', verbose_name='recipient organisation')),
+                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('withdrawn_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-given_at"],
-                "indexes": [
-                    models.Index(
-                        fields=["person", "purpose"],
-                        name="consent_con_person__7d0c42_idx",
-                    )
-                ],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("recipient_country", ""), _negated=True),
-                            ("recipient_organisation__isnull", False),
-                            _connector="OR",
-                        ),
-                        name="consent_has_recipient",
-                    )
-                ],
+                'ordering': ['-given_at'],
+                'indexes': [models.Index(fields=['person', 'purpose'], name='consent_con_person__7d0c42_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('recipient_country', ''), _negated=True), ('recipient_organisation__isnull', False), _connector='OR'), name='consent_has_recipient')],
             },
         ),
     ]

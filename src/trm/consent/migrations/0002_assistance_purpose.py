@@ -4,28 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("consent", "0001_initial"),
+        ('consent', '0001_initial'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="consent",
-            name="purpose",
-            field=models.CharField(
-                choices=[
-                    ("data_processing", "Processing of personal data"),
-                    ("assistance", "Assistance and services"),
-                    ("referral", "Referral to a service provider"),
-                    ("cross_border_transfer", "Transfer to another country"),
-                    ("return", "Return to the country of origin"),
-                    ("medical", "Medical care"),
-                    ("family_contact", "Contact with family"),
-                    ("proceedings", "Participation in proceedings"),
-                    ("media", "Contact with the media"),
-                ],
-                max_length=40,
-                verbose_name="purpose",
-            ),
+            model_name='consent',
+            name='purpose',
+            field=models.CharField(choices=[('data_processing', 'Processing of personal data'), ('assistance', 'Assistance and services'), ('referral', 'Referral to a service provider'), ('cross_border_transfer', 'Transfer to another country'), ('return', 'Return to the country of origin'), ('medical', 'Medical care'), ('family_contact', 'Contact with family'), ('proceedings', 'Participation in proceedings'), ('media', 'Contact with the media')], max_length=40, verbose_name='purpose'),
         ),
     ]

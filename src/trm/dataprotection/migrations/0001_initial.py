@@ -5,39 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="DataKey",
+            name='DataKey',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("wrapped", models.BinaryField(null=True)),
-                ("kek_fingerprint", models.CharField(max_length=32)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("destroyed_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('wrapped', models.BinaryField(null=True)),
+                ('kek_fingerprint', models.CharField(max_length=32)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('destroyed_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name="NodeKey",
+            name='NodeKey',
             fields=[
-                (
-                    "purpose",
-                    models.CharField(max_length=40, primary_key=True, serialize=False),
-                ),
-                ("wrapped", models.BinaryField()),
-                ("kek_fingerprint", models.CharField(max_length=32)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('purpose', models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ('wrapped', models.BinaryField()),
+                ('kek_fingerprint', models.CharField(max_length=32)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
         ),
     ]

@@ -7,132 +7,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("cases", "0001_initial"),
-        ("dataprotection", "0001_initial"),
+        ('cases', '0001_initial'),
+        ('dataprotection', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ErasureRequest",
+            name='ErasureRequest',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "reason",
-                    models.CharField(
-                        choices=[
-                            ("gdpr_art17", "The person's request (GDPR Art. 17)"),
-                            ("retention_expired", "Retention period expired"),
-                            ("recorded_in_error", "Recorded in error"),
-                            ("court_order", "Court order"),
-                            ("other", "Other"),
-                        ],
-                        max_length=30,
-                        verbose_name="reason",
-                    ),
-                ),
-                (
-                    "note",
-                    models.CharField(blank=True, max_length=200, verbose_name="note"),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending confirmation"),
-                            ("confirmed", "Confirmed: data erased"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="pending",
-                        max_length=12,
-                    ),
-                ),
-                ("requested_at", models.DateTimeField()),
-                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
-                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "cancelled_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="erasure_requests",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "confirmed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "person",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="erasure_requests",
-                        to="cases.person",
-                    ),
-                ),
-                (
-                    "requested_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('reason', models.CharField(choices=[('gdpr_art17', "The person's request (GDPR Art. 17)"), ('retention_expired', 'Retention period expired'), ('recorded_in_error', 'Recorded in error'), ('court_order', 'Court order'), ('other', 'Other')], max_length=30, verbose_name='reason')),
+                ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
+                ('status', models.CharField(choices=[('pending', 'Pending confirmation'), ('confirmed', 'Confirmed: data erased'), ('cancelled', 'Cancelled')], default='pending', max_length=12)),
+                ('requested_at', models.DateTimeField()),
+                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
+                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
+                ('cancelled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='erasure_requests', to='cases.case')),
+                ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='erasure_requests', to='cases.person')),
+                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-requested_at"],
-                "indexes": [
-                    models.Index(
-                        fields=["status", "-requested_at"],
-                        name="dataprotect_status_e3095f_idx",
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("status", "pending")),
-                        fields=("person",),
-                        name="erasure_one_pending_per_person",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("confirmed_by__isnull", True),
-                            ("requested_by__isnull", True),
-                            models.Q(
-                                ("confirmed_by", models.F("requested_by")),
-                                _negated=True,
-                            ),
-                            _connector="OR",
-                        ),
-                        name="erasure_four_eyes",
-                    ),
-                ],
+                'ordering': ['-requested_at'],
+                'indexes': [models.Index(fields=['status', '-requested_at'], name='dataprotect_status_e3095f_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('person',), name='erasure_one_pending_per_person'), models.CheckConstraint(condition=models.Q(('confirmed_by__isnull', True), ('requested_by__isnull', True), models.Q(('confirmed_by', models.F('requested_by')), _negated=True), _connector='OR'), name='erasure_four_eyes')],
             },
         ),
     ]

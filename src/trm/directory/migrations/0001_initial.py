@@ -6,189 +6,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0003_fill_keys"),
+        ('accounts', '0003_fill_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ServiceProfile",
+            name='ServiceProfile',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "service_types",
-                    models.JSONField(
-                        blank=True, default=list, verbose_name="service types"
-                    ),
-                ),
-                (
-                    "target_groups",
-                    models.JSONField(
-                        blank=True, default=list, verbose_name="target groups"
-                    ),
-                ),
-                (
-                    "languages",
-                    models.JSONField(
-                        blank=True, default=list, verbose_name="languages (ISO 639)"
-                    ),
-                ),
-                (
-                    "region",
-                    models.CharField(
-                        blank=True,
-                        max_length=120,
-                        verbose_name="region (state or province)",
-                    ),
-                ),
-                ("address", models.TextField(blank=True, verbose_name="address")),
-                (
-                    "opening_hours",
-                    models.CharField(
-                        blank=True, max_length=200, verbose_name="opening hours"
-                    ),
-                ),
-                (
-                    "contact_24_7",
-                    models.CharField(
-                        blank=True,
-                        help_text="A line of the organisation, not a person's number.",
-                        max_length=200,
-                        verbose_name="24/7 contact",
-                    ),
-                ),
-                (
-                    "email",
-                    models.EmailField(
-                        blank=True, max_length=254, verbose_name="e-mail"
-                    ),
-                ),
-                (
-                    "phone",
-                    models.CharField(blank=True, max_length=40, verbose_name="phone"),
-                ),
-                (
-                    "website",
-                    models.CharField(
-                        blank=True, max_length=200, verbose_name="website"
-                    ),
-                ),
-                (
-                    "accepts_referrals",
-                    models.BooleanField(default=True, verbose_name="accepts referrals"),
-                ),
-                (
-                    "places_total",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="places in total"
-                    ),
-                ),
-                (
-                    "places_free",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="free places"
-                    ),
-                ),
-                ("capacity_updated_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "latitude",
-                    models.FloatField(blank=True, null=True, verbose_name="latitude"),
-                ),
-                (
-                    "longitude",
-                    models.FloatField(blank=True, null=True, verbose_name="longitude"),
-                ),
-                (
-                    "source",
-                    models.CharField(blank=True, max_length=60, verbose_name="source"),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True, max_length=60, verbose_name="id at the source"
-                    ),
-                ),
-                (
-                    "search_key",
-                    models.CharField(db_index=True, editable=False, max_length=600),
-                ),
-                (
-                    "region_key",
-                    models.CharField(
-                        blank=True, db_index=True, editable=False, max_length=240
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "capacity_updated_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "organisation",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="service_profile",
-                        to="accounts.organisation",
-                        verbose_name="organisation",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('service_types', models.JSONField(blank=True, default=list, verbose_name='service types')),
+                ('target_groups', models.JSONField(blank=True, default=list, verbose_name='target groups')),
+                ('languages', models.JSONField(blank=True, default=list, verbose_name='languages (ISO 639)')),
+                ('region', models.CharField(blank=True, max_length=120, verbose_name='region (state or province)')),
+                ('address', models.TextField(blank=True, verbose_name='address')),
+                ('opening_hours', models.CharField(blank=True, max_length=200, verbose_name='opening hours')),
+                ('contact_24_7', models.CharField(blank=True, help_text="A line of the organisation, not a person's number.", max_length=200, verbose_name='24/7 contact')),
+                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
+                ('phone', models.CharField(blank=True, max_length=40, verbose_name='phone')),
+                ('website', models.CharField(blank=True, max_length=200, verbose_name='website')),
+                ('accepts_referrals', models.BooleanField(default=True, verbose_name='accepts referrals')),
+                ('places_total', models.PositiveIntegerField(blank=True, null=True, verbose_name='places in total')),
+                ('places_free', models.PositiveIntegerField(blank=True, null=True, verbose_name='free places')),
+                ('capacity_updated_at', models.DateTimeField(blank=True, null=True)),
+                ('latitude', models.FloatField(blank=True, null=True, verbose_name='latitude')),
+                ('longitude', models.FloatField(blank=True, null=True, verbose_name='longitude')),
+                ('source', models.CharField(blank=True, max_length=60, verbose_name='source')),
+                ('external_id', models.CharField(blank=True, max_length=60, verbose_name='id at the source')),
+                ('search_key', models.CharField(db_index=True, editable=False, max_length=600)),
+                ('region_key', models.CharField(blank=True, db_index=True, editable=False, max_length=240)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('capacity_updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('organisation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='service_profile', to='accounts.organisation', verbose_name='organisation')),
             ],
             options={
-                "ordering": ["organisation__name"],
-                "indexes": [
-                    models.Index(
-                        fields=["accepts_referrals"], name="directory_accepts_idx"
-                    )
-                ],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("places_total__isnull", True),
-                            ("places_free__isnull", True),
-                            ("places_free__lte", models.F("places_total")),
-                            _connector="OR",
-                        ),
-                        name="directory_free_within_total",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("latitude__isnull", True),
-                            models.Q(("latitude__gte", -90), ("latitude__lte", 90)),
-                            _connector="OR",
-                        ),
-                        name="directory_latitude_range",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("longitude__isnull", True),
-                            models.Q(("longitude__gte", -180), ("longitude__lte", 180)),
-                            _connector="OR",
-                        ),
-                        name="directory_longitude_range",
-                    ),
-                    models.UniqueConstraint(
-                        condition=models.Q(("external_id", ""), _negated=True),
-                        fields=("source", "external_id"),
-                        name="directory_unique_external_id",
-                    ),
-                ],
+                'ordering': ['organisation__name'],
+                'indexes': [models.Index(fields=['accepts_referrals'], name='directory_accepts_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('places_total__isnull', True), ('places_free__isnull', True), ('places_free__lte', models.F('places_total')), _connector='OR'), name='directory_free_within_total'), models.CheckConstraint(condition=models.Q(('latitude__isnull', True), models.Q(('latitude__gte', -90), ('latitude__lte', 90)), _connector='OR'), name='directory_latitude_range'), models.CheckConstraint(condition=models.Q(('longitude__isnull', True), models.Q(('longitude__gte', -180), ('longitude__lte', 180)), _connector='OR'), name='directory_longitude_range'), models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('source', 'external_id'), name='directory_unique_external_id')],
             },
         ),
     ]

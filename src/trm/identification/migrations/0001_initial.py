@@ -7,77 +7,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0003_case_event_code"),
+        ('cases', '0003_case_event_code'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="RightsInformation",
+            name='RightsInformation',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField()),
-                (
-                    "context",
-                    models.CharField(
-                        choices=[
-                            ("identified", "Decision: identified trafficked person"),
-                            ("not_identified", "Decision: not identified"),
-                            ("reflection_period", "Start of the reflection period"),
-                            ("other", "Other"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("items", models.JSONField(default=list)),
-                (
-                    "language",
-                    models.CharField(
-                        max_length=3, verbose_name="language used (ISO 639)"
-                    ),
-                ),
-                (
-                    "interpreter",
-                    models.BooleanField(
-                        default=False, verbose_name="with an interpreter"
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "informed_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField()),
+                ('context', models.CharField(choices=[('identified', 'Decision: identified trafficked person'), ('not_identified', 'Decision: not identified'), ('reflection_period', 'Start of the reflection period'), ('other', 'Other')], max_length=30)),
+                ('items', models.JSONField(default=list)),
+                ('language', models.CharField(max_length=3, verbose_name='language used (ISO 639)')),
+                ('interpreter', models.BooleanField(default=False, verbose_name='with an interpreter')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case')),
+                ('informed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-at"], name="identificat_case_id_d93e11_idx"
-                    )
-                ],
+                'ordering': ['-at'],
+                'indexes': [models.Index(fields=['case', '-at'], name='identificat_case_id_d93e11_idx')],
             },
         ),
     ]

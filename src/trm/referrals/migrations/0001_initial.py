@@ -7,308 +7,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0004_organisation_home_node"),
-        ("cases", "0003_case_event_code"),
-        ("consent", "0002_assistance_purpose"),
+        ('accounts', '0004_organisation_home_node'),
+        ('cases', '0003_case_event_code'),
+        ('consent', '0002_assistance_purpose'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Referral",
+            name='Referral',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                (
-                    "exchange_key",
-                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
-                ),
-                (
-                    "reason",
-                    models.CharField(
-                        choices=[
-                            (
-                                "AdditionalServicesRequired",
-                                "Additional services required",
-                            ),
-                            (
-                                "MigrationOrChangeOfLocation",
-                                "Migration or change of location",
-                            ),
-                            ("Other", "Other"),
-                        ],
-                        default="AdditionalServicesRequired",
-                        max_length=40,
-                        verbose_name="reason (HTCDS cas_ReasonForOutgoingReferral)",
-                    ),
-                ),
-                (
-                    "services",
-                    models.JSONField(default=list, verbose_name="services requested"),
-                ),
-                (
-                    "urgency",
-                    models.CharField(
-                        choices=[
-                            ("urgent", "Urgent: reply within 24 hours"),
-                            ("normal", "Normal: reply within 72 hours"),
-                        ],
-                        default="normal",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "categories",
-                    models.JSONField(
-                        default=list, verbose_name="data categories shared"
-                    ),
-                ),
-                ("risk_shared_without_consent", models.BooleanField(default=False)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("sent", "Sent, awaiting a reply"),
-                            ("accepted", "Accepted"),
-                            ("declined", "Declined"),
-                            ("in_progress", "Services in progress"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                            ("revoked", "Revoked: the person withdrew consent"),
-                            ("not_possible", "Referral not possible"),
-                        ],
-                        default="draft",
-                        max_length=20,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("sent_at", models.DateTimeField(blank=True, null=True)),
-                ("reply_by", models.DateTimeField(blank=True, null=True)),
-                ("responded_at", models.DateTimeField(blank=True, null=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                ("ended_at", models.DateTimeField(blank=True, null=True)),
-                ("outcome_code", models.CharField(blank=True, max_length=40)),
-                ("sealed_outcome_text", models.BinaryField(blank=True, null=True)),
-                ("sealed_texts", models.BinaryField(blank=True, null=True)),
-                ("sealed_meeting", models.BinaryField(blank=True, null=True)),
-                ("sealed_shared", models.BinaryField(blank=True, null=True)),
-                ("sealed_risk", models.BinaryField(blank=True, null=True)),
-                ("content_destroyed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="referrals",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "consent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="consent.consent",
-                    ),
-                ),
-                (
-                    "from_organisation",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="referrals_made",
-                        to="accounts.organisation",
-                    ),
-                ),
-                (
-                    "referred_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "to_organisation",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="referrals_received",
-                        to="accounts.organisation",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('exchange_key', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('reason', models.CharField(choices=[('AdditionalServicesRequired', 'Additional services required'), ('MigrationOrChangeOfLocation', 'Migration or change of location'), ('Other', 'Other')], default='AdditionalServicesRequired', max_length=40, verbose_name='reason (HTCDS cas_ReasonForOutgoingReferral)')),
+                ('services', models.JSONField(default=list, verbose_name='services requested')),
+                ('urgency', models.CharField(choices=[('urgent', 'Urgent: reply within 24 hours'), ('normal', 'Normal: reply within 72 hours')], default='normal', max_length=10)),
+                ('categories', models.JSONField(default=list, verbose_name='data categories shared')),
+                ('risk_shared_without_consent', models.BooleanField(default=False)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent, awaiting a reply'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('in_progress', 'Services in progress'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('revoked', 'Revoked: the person withdrew consent'), ('not_possible', 'Referral not possible')], default='draft', max_length=20)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('reply_by', models.DateTimeField(blank=True, null=True)),
+                ('responded_at', models.DateTimeField(blank=True, null=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                ('outcome_code', models.CharField(blank=True, max_length=40)),
+                ('sealed_outcome_text', models.BinaryField(blank=True, null=True)),
+                ('sealed_texts', models.BinaryField(blank=True, null=True)),
+                ('sealed_meeting', models.BinaryField(blank=True, null=True)),
+                ('sealed_shared', models.BinaryField(blank=True, null=True)),
+                ('sealed_risk', models.BinaryField(blank=True, null=True)),
+                ('content_destroyed_at', models.DateTimeField(blank=True, null=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='referrals', to='cases.case')),
+                ('consent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='consent.consent')),
+                ('from_organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals_made', to='accounts.organisation')),
+                ('referred_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('to_organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='referrals_received', to='accounts.organisation')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="ReferralFeedback",
+            name='ReferralFeedback',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField()),
-                (
-                    "side",
-                    models.CharField(
-                        choices=[
-                            ("referrer", "Referring organisation"),
-                            ("receiver", "Receiving organisation"),
-                            ("system", "System"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("arrived", "The person arrived"),
-                            ("did_not_arrive", "The person did not arrive"),
-                            ("services_started", "The services started"),
-                            ("other", "Other"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("sealed_text", models.BinaryField(blank=True, null=True)),
-                (
-                    "author",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "referral",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="feedback",
-                        to="referrals.referral",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField()),
+                ('side', models.CharField(choices=[('referrer', 'Referring organisation'), ('receiver', 'Receiving organisation'), ('system', 'System')], max_length=10)),
+                ('outcome', models.CharField(choices=[('arrived', 'The person arrived'), ('did_not_arrive', 'The person did not arrive'), ('services_started', 'The services started'), ('other', 'Other')], max_length=20)),
+                ('sealed_text', models.BinaryField(blank=True, null=True)),
+                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='referrals.referral')),
             ],
             options={
-                "ordering": ["at", "pk"],
+                'ordering': ['at', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="ReferralTransition",
+            name='ReferralTransition',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("at", models.DateTimeField()),
-                (
-                    "side",
-                    models.CharField(
-                        choices=[
-                            ("referrer", "Referring organisation"),
-                            ("receiver", "Receiving organisation"),
-                            ("system", "System"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "from_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("draft", "Draft"),
-                            ("sent", "Sent, awaiting a reply"),
-                            ("accepted", "Accepted"),
-                            ("declined", "Declined"),
-                            ("in_progress", "Services in progress"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                            ("revoked", "Revoked: the person withdrew consent"),
-                            ("not_possible", "Referral not possible"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "to_status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("sent", "Sent, awaiting a reply"),
-                            ("accepted", "Accepted"),
-                            ("declined", "Declined"),
-                            ("in_progress", "Services in progress"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                            ("revoked", "Revoked: the person withdrew consent"),
-                            ("not_possible", "Referral not possible"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("code", models.CharField(blank=True, max_length=40)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "referral",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="transitions",
-                        to="referrals.referral",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField()),
+                ('side', models.CharField(choices=[('referrer', 'Referring organisation'), ('receiver', 'Receiving organisation'), ('system', 'System')], max_length=10)),
+                ('from_status', models.CharField(blank=True, choices=[('draft', 'Draft'), ('sent', 'Sent, awaiting a reply'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('in_progress', 'Services in progress'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('revoked', 'Revoked: the person withdrew consent'), ('not_possible', 'Referral not possible')], max_length=20)),
+                ('to_status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent, awaiting a reply'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('in_progress', 'Services in progress'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('revoked', 'Revoked: the person withdrew consent'), ('not_possible', 'Referral not possible')], max_length=20)),
+                ('code', models.CharField(blank=True, max_length=40)),
+                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='referrals.referral')),
             ],
             options={
-                "ordering": ["at", "pk"],
+                'ordering': ['at', 'pk'],
             },
         ),
         migrations.AddIndex(
-            model_name="referral",
-            index=models.Index(
-                fields=["case", "-created_at"], name="referrals_r_case_id_508f7a_idx"
-            ),
+            model_name='referral',
+            index=models.Index(fields=['case', '-created_at'], name='referrals_r_case_id_508f7a_idx'),
         ),
         migrations.AddIndex(
-            model_name="referral",
-            index=models.Index(
-                fields=["to_organisation", "status", "-sent_at"],
-                name="referrals_r_to_orga_59f7ab_idx",
-            ),
+            model_name='referral',
+            index=models.Index(fields=['to_organisation', 'status', '-sent_at'], name='referrals_r_to_orga_59f7ab_idx'),
         ),
     ]

@@ -7,117 +7,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0003_case_event_code"),
+        ('cases', '0003_case_event_code'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Screening",
+            name='Screening',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("at", models.DateTimeField(verbose_name="screened at")),
-                (
-                    "instrument",
-                    models.CharField(max_length=40, verbose_name="instrument"),
-                ),
-                (
-                    "instrument_version",
-                    models.CharField(max_length=40, verbose_name="instrument version"),
-                ),
-                (
-                    "list_ids",
-                    models.JSONField(default=list, verbose_name="indicator lists"),
-                ),
-                (
-                    "exploitation",
-                    models.JSONField(
-                        default=list, verbose_name="types of exploitation"
-                    ),
-                ),
-                (
-                    "child_lists",
-                    models.BooleanField(default=False, verbose_name="child lists used"),
-                ),
-                (
-                    "result",
-                    models.CharField(
-                        choices=[
-                            (
-                                "no_indication",
-                                "No indication from these indicators — missing indicators do not rule trafficking out",
-                            ),
-                            ("continue_assessment", "Continue the assessment"),
-                            (
-                                "refer",
-                                "Indicators suggest a presumed trafficked person — refer to the competent authority",
-                            ),
-                        ],
-                        max_length=30,
-                        verbose_name="recommended action",
-                    ),
-                ),
-                (
-                    "rule_result",
-                    models.CharField(
-                        choices=[
-                            ("indicative_negative", "The combination rule is not met"),
-                            (
-                                "insufficient_data",
-                                "Insufficient data: indicators not yet assessed could meet the rule",
-                            ),
-                            (
-                                "indicative_positive",
-                                "Indicative: the combination rule is met",
-                            ),
-                        ],
-                        max_length=30,
-                        verbose_name="rule result",
-                    ),
-                ),
-                (
-                    "dimension_summary",
-                    models.JSONField(
-                        default=dict, verbose_name="per-dimension summary"
-                    ),
-                ),
-                ("sealed_responses", models.BinaryField(blank=True, null=True)),
-                (
-                    "assessor",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="screenings",
-                        to="cases.case",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('at', models.DateTimeField(verbose_name='screened at')),
+                ('instrument', models.CharField(max_length=40, verbose_name='instrument')),
+                ('instrument_version', models.CharField(max_length=40, verbose_name='instrument version')),
+                ('list_ids', models.JSONField(default=list, verbose_name='indicator lists')),
+                ('exploitation', models.JSONField(default=list, verbose_name='types of exploitation')),
+                ('child_lists', models.BooleanField(default=False, verbose_name='child lists used')),
+                ('result', models.CharField(choices=[('no_indication', 'No indication from these indicators — missing indicators do not rule trafficking out'), ('continue_assessment', 'Continue the assessment'), ('refer', 'Indicators suggest a presumed trafficked person — refer to the competent authority')], max_length=30, verbose_name='recommended action')),
+                ('rule_result', models.CharField(choices=[('indicative_negative', 'The combination rule is not met'), ('insufficient_data', 'Insufficient data: indicators not yet assessed could meet the rule'), ('indicative_positive', 'Indicative: the combination rule is met')], max_length=30, verbose_name='rule result')),
+                ('dimension_summary', models.JSONField(default=dict, verbose_name='per-dimension summary')),
+                ('sealed_responses', models.BinaryField(blank=True, null=True)),
+                ('assessor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='screenings', to='cases.case')),
             ],
             options={
-                "ordering": ["-at"],
-                "indexes": [
-                    models.Index(
-                        fields=["case", "-at"], name="screening_s_case_id_db5214_idx"
-                    )
-                ],
+                'ordering': ['-at'],
+                'indexes': [models.Index(fields=['case', '-at'], name='screening_s_case_id_db5214_idx')],
             },
         ),
     ]

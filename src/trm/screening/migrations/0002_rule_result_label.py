@@ -4,25 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0001_initial"),
+        ('screening', '0001_initial'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="screening",
-            name="rule_result",
-            field=models.CharField(
-                choices=[
-                    ("indicative_negative", "The combination rule is not met"),
-                    (
-                        "insufficient_data",
-                        "Insufficient data: the combination rule cannot be applied yet",
-                    ),
-                    ("indicative_positive", "Indicative: the combination rule is met"),
-                ],
-                max_length=30,
-                verbose_name="rule result",
-            ),
+            model_name='screening',
+            name='rule_result',
+            field=models.CharField(choices=[('indicative_negative', 'The combination rule is not met'), ('insufficient_data', 'Insufficient data: the combination rule cannot be applied yet'), ('indicative_positive', 'Indicative: the combination rule is met')], max_length=30, verbose_name='rule result'),
         ),
     ]

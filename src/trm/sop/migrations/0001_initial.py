@@ -7,62 +7,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0003_case_event_code"),
+        ('cases', '0003_case_event_code'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Reminder",
+            name='Reminder',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("step_id", models.CharField(max_length=80)),
-                ("due_on", models.DateField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("emailed_at", models.DateTimeField(blank=True, null=True)),
-                ("read_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="reminders",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('step_id', models.CharField(max_length=80)),
+                ('due_on', models.DateField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('emailed_at', models.DateTimeField(blank=True, null=True)),
+                ('read_at', models.DateTimeField(blank=True, null=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["due_on", "-created_at"],
-                "indexes": [
-                    models.Index(
-                        fields=["user", "read_at", "due_on"],
-                        name="sop_reminde_user_id_706c37_idx",
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("user", "case", "step_id", "due_on"),
-                        name="reminder_once",
-                    )
-                ],
+                'ordering': ['due_on', '-created_at'],
+                'indexes': [models.Index(fields=['user', 'read_at', 'due_on'], name='sop_reminde_user_id_706c37_idx')],
+                'constraints': [models.UniqueConstraint(fields=('user', 'case', 'step_id', 'due_on'), name='reminder_once')],
             },
         ),
     ]
