@@ -1444,6 +1444,9 @@ MATRIX: dict[str, Entry] = {
     "exchange_protocol:inbox": Entry(
         "POST", with_node_keys("/exchange/v1/messages"), anyone, api=True
     ),
+    "exchange_protocol:batch": Entry(
+        "POST", with_node_keys("/exchange/v1/batch"), anyone, api=True
+    ),
     "exchange_protocol:well_known": Entry(
         "GET", with_node_keys("/.well-known/trm-node.json"), anyone
     ),

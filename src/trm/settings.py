@@ -350,6 +350,10 @@ TRM_EXCHANGE_CONCURRENCY = env_int(
     minimum=1,
     maximum=64,
 )
+# Messages to one peer a worker sends together in one request (POST
+# /exchange/v1/batch; 1 sends each alone), and the most the inbox accepts in one.
+TRM_EXCHANGE_BATCH_SIZE = env_int("TRM_EXCHANGE_BATCH_SIZE", 25, minimum=1, maximum=100)
+TRM_EXCHANGE_BATCH_MAX = env_int("TRM_EXCHANGE_BATCH_MAX", 100, minimum=1, maximum=1000)
 if TRM_EXCHANGE_LEASE_SECONDS <= TRM_EXCHANGE_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "TRM_EXCHANGE_LEASE_SECONDS must be longer than TRM_EXCHANGE_TIMEOUT_SECONDS."

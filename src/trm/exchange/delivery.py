@@ -48,7 +48,7 @@ from uuid import UUID
 import httpx
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -74,6 +74,7 @@ UNSENT = (OutboxStatus.PENDING, OutboxStatus.RETRYING)
 #: operator retries them): a "retry later" behind one of them never ends.
 GAVE_UP = (OutboxStatus.DEAD, OutboxStatus.REJECTED, OutboxStatus.CANCELLED)
 INBOX_PATH = "/exchange/v1/messages"
+BATCH_PATH = "/exchange/v1/batch"
 
 _rng = random.SystemRandom()
 
@@ -128,15 +129,29 @@ def candidates(*, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
     )
 
 
-def claim(seen: list[tuple[UUID, datetime]], *, now: datetime) -> list[UUID]:
+def claim(
+    seen: list[tuple[UUID, datetime]], *, now: datetime, locked: bool = False
+) -> list[UUID]:
     """Claim the messages of ``seen`` still as they were seen; return the ids
-    this caller got (compare-and-set on ``next_attempt_at``).
+    this caller got (compare-and-set on ``next_attempt_at``, one statement per
+    message). With ``locked`` (the caller's transaction holds the rows' locks,
+    as :func:`candidates` takes them on PostgreSQL) all are claimed in one
+    statement.
 
     A claim counts as an attempt: from then on the peer may have the message
     (a worker can die after the POST and before recording the receipt), which
     is what ``attempts > 0`` tells the consent withdrawal.
     """
     lease = now + timedelta(seconds=settings.TRM_EXCHANGE_LEASE_SECONDS)
+    if seen and locked:
+        # The caller's transaction locked these rows when it read them
+        # (PostgreSQL's FOR UPDATE SKIP LOCKED), so no other worker can take
+        # them meanwhile: one statement claims them all.
+        ids = [msg_id for msg_id, _next in seen]
+        OutboxMessage.objects.filter(msg_id__in=ids, status__in=UNSENT).update(
+            next_attempt_at=lease, attempts=F("attempts") + 1
+        )
+        return ids
     won = []
     for msg_id, next_attempt_at in seen:
         updated = OutboxMessage.objects.filter(
@@ -150,7 +165,11 @@ def claim(seen: list[tuple[UUID, datetime]], *, now: datetime) -> list[UUID]:
 def claim_due(*, now: datetime, limit: int) -> list[OutboxMessage]:
     """Claim up to ``limit`` due messages for this worker (oldest first)."""
     with transaction.atomic():
-        ids = claim(candidates(now=now, limit=limit), now=now)
+        ids = claim(
+            candidates(now=now, limit=limit),
+            now=now,
+            locked=connection.features.has_select_for_update_skip_locked,
+        )
     return list(
         OutboxMessage.objects.filter(msg_id__in=ids)
         .select_related("peer")
@@ -256,13 +275,11 @@ def _verified(
     return claims
 
 
-def _deliver_one(
-    message: OutboxMessage, *, client: httpx.Client, now: datetime | None
-) -> Outcome:
-    """Seal, send and record one message. ``now`` fixes the clock (tests);
-    otherwise each step reads the time it happens at."""
+def _sealed(message: OutboxMessage, *, now: datetime | None) -> str | Outcome:
+    """The compact JWE of this attempt, or the outcome when it cannot be
+    sealed (payload erased: cancelled; no key of the peer; an error)."""
     try:
-        body = seal_message(message, now=now or timezone.now())
+        return seal_message(message, now=now or timezone.now())
     except PayloadGone:
         # Erased with the person (or forgotten) before it left: never sent.
         cancel_erased(message)
@@ -272,6 +289,16 @@ def _deliver_one(
     except Exception as exc:
         logger.error("exchange: sealing failed: %s", type(exc).__name__)
         return _failed(message, "seal_failed", now=now or timezone.now())
+
+
+def _deliver_one(
+    message: OutboxMessage, *, client: httpx.Client, now: datetime | None
+) -> Outcome:
+    """Seal, send and record one message. ``now`` fixes the clock (tests);
+    otherwise each step reads the time it happens at."""
+    body = _sealed(message, now=now)
+    if isinstance(body, Outcome):
+        return body
     digest = envelope.body_digest(body)
     url = message.peer.base_url.rstrip("/") + INBOX_PATH
     try:
@@ -314,11 +341,18 @@ def _binds(claims: dict[str, Any], *, message: OutboxMessage, digest: str) -> bo
 def _answered(
     message: OutboxMessage, response: transport.Fetched, *, digest: str, now: datetime
 ) -> Outcome:
-    status = response.status_code
     try:
         data = json.loads(response.content)
     except ValueError:
         data = None
+    return _judged(message, response.status_code, data, digest=digest, now=now)
+
+
+def _judged(
+    message: OutboxMessage, status: int, data: Any, *, digest: str, now: datetime
+) -> Outcome:
+    """Record what the peer answered about ``message`` (HTTP ``status`` and
+    JSON ``data``, alone or as one result of a batch); return the outcome."""
     if not isinstance(data, dict):
         return _failed(message, f"http_{status}", now=now)
     if status in (200, 202) and "receipt" in data:
@@ -699,21 +733,128 @@ def _sender_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _chunks(batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """Split claimed messages into requests: per peer, at most
+    ``TRM_EXCHANGE_BATCH_SIZE`` messages each, in the order claimed."""
+    size = settings.TRM_EXCHANGE_BATCH_SIZE
+    by_peer: dict[int, list[OutboxMessage]] = {}
+    for message in batch:
+        by_peer.setdefault(message.peer_id, []).append(message)
+    return [
+        messages[i : i + size]
+        for messages in by_peer.values()
+        for i in range(0, len(messages), size)
+    ]
+
+
 def _send_batch(
     batch: list[OutboxMessage], *, client: httpx.Client, now: datetime | None
 ) -> list[tuple[OutboxMessage, Outcome]]:
-    """Deliver a batch of claimed messages, several at a time when configured.
+    """Deliver claimed messages: several to one peer in one request
+    (:func:`_deliver_chunk`), several requests at a time when configured.
 
     A batch holds at most one message per conversation (only heads are
     claimed), so sending its messages side by side keeps every conversation's
     order.
     """
-    if settings.TRM_EXCHANGE_CONCURRENCY <= 1 or len(batch) <= 1:
-        return [(m, _deliver_one(m, client=client, now=now)) for m in batch]
-    outcomes = _sender_pool().map(
-        lambda m: _deliver_one(m, client=client, now=now), batch
-    )
-    return list(zip(batch, outcomes, strict=True))
+    chunks = _chunks(batch)
+    if settings.TRM_EXCHANGE_CONCURRENCY <= 1 or len(chunks) <= 1:
+        results = [_deliver_chunk(c, client=client, now=now) for c in chunks]
+    else:
+        results = list(
+            _sender_pool().map(
+                lambda c: _deliver_chunk(c, client=client, now=now), chunks
+            )
+        )
+    return [pair for chunk in results for pair in chunk]
+
+
+def _deliver_chunk(
+    chunk: list[OutboxMessage], *, client: httpx.Client, now: datetime | None
+) -> list[tuple[OutboxMessage, Outcome]]:
+    """Seal and send messages to one peer in one ``POST /exchange/v1/batch``
+    and record each one's answer as if it had been sent alone.
+
+    One message, or a peer that does not take batches (it answers 404, 405,
+    400 or 413: an older node, or a smaller limit), goes one by one through
+    :func:`_deliver_one`. A failed request (time-out, refused connection, an
+    answer that is not a batch's) counts as a failed attempt of each message.
+    """
+    if len(chunk) == 1:
+        return [(chunk[0], _deliver_one(chunk[0], client=client, now=now))]
+    outcomes: dict[UUID, Outcome] = {}
+    sealed: list[tuple[OutboxMessage, str, str]] = []
+    for message in chunk:
+        body_or_outcome = _sealed(message, now=now)
+        if isinstance(body_or_outcome, Outcome):
+            outcomes[message.msg_id] = body_or_outcome
+        else:
+            sealed.append(
+                (message, body_or_outcome, envelope.body_digest(body_or_outcome))
+            )
+    if sealed:
+        peer = sealed[0][0].peer
+        content = json.dumps({"messages": [body for _m, body, _d in sealed]})
+        try:
+            response = transport.bounded_request(
+                client,
+                "POST",
+                peer.base_url.rstrip("/") + BATCH_PATH,
+                seconds=settings.TRM_EXCHANGE_TIMEOUT_SECONDS,
+                max_bytes=transport.MAX_ANSWER_BYTES * len(sealed),
+                content=content.encode("ascii"),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
+            )
+        except transport.TransferError as exc:
+            code = "answer_too_large" if exc.code == "too_large" else exc.code
+            for message, _body, _digest in sealed:
+                outcomes[message.msg_id] = _failed(
+                    message, code, now=now or timezone.now()
+                )
+        else:
+            if response.status_code in (400, 404, 405, 413):
+                for message, _body, _digest in sealed:
+                    outcomes[message.msg_id] = _deliver_one(
+                        message, client=client, now=now
+                    )
+            else:
+                results = _batch_results(response, expected=len(sealed))
+                for position, (message, _body, digest) in enumerate(sealed):
+                    moment = now or timezone.now()
+                    if results is None:
+                        code = f"http_{response.status_code}"
+                        outcomes[message.msg_id] = _failed(message, code, now=moment)
+                    else:
+                        status, data = results[position]
+                        outcomes[message.msg_id] = _judged(
+                            message, status, data, digest=digest, now=moment
+                        )
+    return [(message, outcomes[message.msg_id]) for message in chunk]
+
+
+def _batch_results(
+    response: transport.Fetched, *, expected: int
+) -> list[tuple[int, Any]] | None:
+    """``(status, JSON)`` of each message from a batch's answer, or None if
+    it is not a 200 with exactly ``expected`` well-formed results."""
+    if response.status_code != 200:
+        return None
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list) or len(results) != expected:
+        return None
+    parsed = []
+    for result in results:
+        if not isinstance(result, dict) or not isinstance(result.get("status"), int):
+            return None
+        parsed.append((result["status"], result.get("body")))
+    return parsed
 
 
 def deliver_due(

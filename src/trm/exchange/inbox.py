@@ -30,7 +30,9 @@ Every answer is JSON carrying a compact JWS signed with this node's current
 signing key over ``{"msg_id", "from", "to", "digest", "status", "code",
 "received_at"}``: ``{"receipt": …}`` (202, or 200 for a duplicate),
 ``{"rejection": …, "code": …}`` (4xx) or ``{"retry_later": …, "code":
-"retry_later" | "unknown_key"}`` (409). Rejections before (g) are audited
+"retry_later" | "unknown_key"}`` (409). :func:`receive_batch` answers
+several messages at once, each as :func:`receive` would, applying them in
+one transaction. Rejections before (g) are audited
 (code, digest; the claimed message id only if it is a UUID and the claimed
 sender only if it is a peer), not recorded as messages. Nothing here logs or
 audits a payload.
@@ -390,17 +392,30 @@ def _validate(
 # --- receive -------------------------------------------------------------------
 
 
-def receive(body: bytes, *, now: datetime | None = None) -> Answer:
-    """Check, apply and record one message; return the signed answer.
+@dataclass(frozen=True)
+class _Checked:
+    """A message that passed the checks (a)-(e), ready to apply."""
 
-    Args:
-        body: the request body (a compact JWE), already size-checked.
-        now: the time to check freshness against (tests); default now.
-    """
-    clock = now
-    now = now or timezone.now()
-    if not nodekeys.has_keys():
-        return no_keys_answer()
+    peer: Peer
+    claims: _Claims
+    mtype: registry.MessageType
+    payload: BaseModel
+    digest: str
+
+
+def _check(
+    body: bytes,
+    *,
+    now: datetime,
+    known_peers: dict[str, Peer | None],
+    recorded: dict[tuple[int, UUID], InboxMessage] | None = None,
+) -> Answer | _Checked:
+    """Run the checks (a)-(e) on one body: its answer when they end it (a
+    rejection, a re-delivery's original answer, "retry later" for an unknown
+    signing key), otherwise the checked message. ``known_peers`` caches the
+    peers looked up (a batch comes from one peer); ``recorded``, when given,
+    holds the messages of the batch already recorded, by ``(peer id,
+    msg_id)`` (one query for the batch instead of one per message)."""
     digest = envelope.body_digest(body)
     try:
         header = envelope.routing(body)
@@ -414,10 +429,17 @@ def receive(body: bytes, *, now: datetime | None = None) -> Answer:
         return rejection("malformed", **refuse)
     if header["to"] != settings.TRM_NODE_ID:
         return rejection("not_for_me", **refuse)
-    peer = Peer.objects.filter(node_id=sender, status=PeerStatus.ACTIVE).first()
+    if sender not in known_peers:
+        known_peers[sender] = Peer.objects.filter(
+            node_id=sender, status=PeerStatus.ACTIVE
+        ).first()
+    peer = known_peers[sender]
     if peer is None:
         return rejection("unknown_sender", **refuse)
-    stored = InboxMessage.objects.filter(peer=peer, msg_id=msg_id).first()
+    if recorded is None:
+        stored = InboxMessage.objects.filter(peer=peer, msg_id=msg_id).first()
+    else:
+        stored = recorded.get((peer.pk, msg_id))
     if stored is not None:
         return _stored_answer(stored)
     try:
@@ -429,23 +451,166 @@ def receive(body: bytes, *, now: datetime | None = None) -> Answer:
         return rejection(exc.code, **refuse)
     except _Refusal as exc:
         return rejection(exc.code, fields=exc.fields, **refuse)
+    return _Checked(peer, claims, mtype, payload, digest)
+
+
+def _recorded_meanwhile(checked: _Checked) -> Answer | None:
+    """The original answer when a concurrent delivery of the same message
+    recorded it first (this attempt's insert failed and rolled back)."""
+    stored = InboxMessage.objects.filter(
+        peer=checked.peer, msg_id=checked.claims.msg_id
+    ).first()
+    return _stored_answer(stored) if stored is not None else None
+
+
+def receive(body: bytes, *, now: datetime | None = None) -> Answer:
+    """Check, apply and record one message; return the signed answer.
+
+    Args:
+        body: the request body (a compact JWE), already size-checked.
+        now: the time to check freshness against (tests); default now.
+    """
+    clock = now
+    now = now or timezone.now()
+    if not nodekeys.has_keys():
+        return no_keys_answer()
+    checked = _check(body, now=now, known_peers={})
+    if isinstance(checked, Answer):
+        return checked
     try:
-        return _apply(
-            peer=peer,
-            claims=claims,
-            mtype=mtype,
-            payload=payload,
-            digest=digest,
-            now=now,
-            applied_at=clock,
-        )
+        return _apply(checked, now=now, applied_at=clock)
     except IntegrityError:
-        # The same message recorded meanwhile by a concurrent delivery: this
-        # attempt rolled back entirely; answer as for any re-delivery.
-        stored = InboxMessage.objects.filter(peer=peer, msg_id=msg_id).first()
-        if stored is None:
+        answer = _recorded_meanwhile(checked)
+        if answer is None:
             raise
-        return _stored_answer(stored)
+        return answer
+
+
+def receive_batch(bodies: list[bytes], *, now: datetime | None = None) -> list[Answer]:
+    """Check, apply and record several messages; return one answer per body,
+    in order, each exactly what :func:`receive` would answer for it.
+
+    The checked messages are applied in ONE transaction, each in a savepoint
+    of its own, in the order given: one commit (and one lock of the audit
+    log's head) for the whole batch instead of one per message, which is what
+    makes a busy channel fast (docs/exchange.md, "Performance"). A message
+    whose apply fails unexpectedly is answered 500 (its sender retries it)
+    without affecting the others; if the commit itself fails, nothing of the
+    batch was recorded and every message is retried.
+
+    Args:
+        bodies: compact JWEs, each already size-checked.
+        now: the time to check freshness against (tests); default now.
+    """
+    clock = now
+    now = now or timezone.now()
+    if not nodekeys.has_keys():
+        return [no_keys_answer() for _body in bodies]
+    known_peers: dict[str, Peer | None] = {}
+    recorded = _recorded_among(bodies)
+    answers: list[Answer | None] = []
+    pending: list[tuple[int, _Checked]] = []
+    for index, body in enumerate(bodies):
+        checked = _check(body, now=now, known_peers=known_peers, recorded=recorded)
+        if isinstance(checked, Answer):
+            answers.append(checked)
+        else:
+            answers.append(None)
+            pending.append((index, checked))
+    if pending:
+        for index, answer in _apply_batch(pending, now=now, applied_at=clock):
+            answers[index] = answer
+    return [answer or internal_error_answer() for answer in answers]
+
+
+def _recorded_among(bodies: list[bytes]) -> dict[tuple[int, UUID], InboxMessage]:
+    """The messages of ``bodies`` already recorded here, by ``(peer id,
+    msg_id)`` (their routing headers read; unreadable ones are skipped)."""
+    ids = set()
+    for body in bodies:
+        try:
+            ids.add(UUID(envelope.routing(body)["msg_id"][:64]))
+        except (envelope.EnvelopeError, ValueError):
+            continue
+    if not ids:
+        return {}
+    return {
+        (stored.peer_id, stored.msg_id): stored
+        for stored in InboxMessage.objects.filter(msg_id__in=ids)
+    }
+
+
+def internal_error_answer() -> Answer:
+    """500: the message could not be processed now (the sender retries)."""
+    return Answer(
+        500,
+        {
+            "error": {
+                "code": "exchange.internal",
+                "message": _("The message could not be processed."),
+                "details": {},
+            }
+        },
+    )
+
+
+@transaction.atomic(durable=True)
+def _apply_batch(
+    pending: list[tuple[int, _Checked]], *, now: datetime, applied_at: datetime | None
+) -> list[tuple[int, Answer]]:
+    answers: list[tuple[int, Answer]] = []
+    received: list[_Received] = []
+    recorded: set[tuple[int, UUID]] = set()
+    for index, checked in pending:
+        key = (checked.peer.pk, checked.claims.msg_id)
+        if key in recorded:
+            # Twice in one batch: answered as any re-delivery, not applied again.
+            answers.append(
+                (index, _recorded_meanwhile(checked) or internal_error_answer())
+            )
+            continue
+        try:
+            with transaction.atomic():
+                answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
+            if entry is not None:
+                received.append(entry)
+                recorded.add(key)
+        except IntegrityError:
+            # Recorded meanwhile by a concurrent delivery (its savepoint is
+            # rolled back, the batch goes on).
+            answer = _recorded_meanwhile(checked) or internal_error_answer()
+        except Exception as exc:
+            # The error's text could hold data: its kind only.
+            logger.error("exchange inbox failed: %s", type(exc).__name__)
+            answer = internal_error_answer()
+        answers.append((index, answer))
+    _audit_received(received)
+    return answers
+
+
+@dataclass(frozen=True)
+class _Received:
+    """The audit entry of one recorded message (written with the others of
+    its transaction by :func:`_audit_received`)."""
+
+    sender: str
+    msg_id: str
+    data: dict[str, Any]
+
+
+def _audit_received(received: list[_Received]) -> None:
+    """Audit ``exchange.message_received`` for each recorded message, one
+    chained append per sender (one lock of the audit head)."""
+    by_sender: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for entry in received:
+        by_sender.setdefault(entry.sender, []).append((entry.msg_id, entry.data))
+    for sender, items in by_sender.items():
+        audit.record_many(
+            actor=f"node:{sender}",
+            action="exchange.message_received",
+            target_type="exchange.message",
+            items=items,
+        )
 
 
 def _handler_block() -> transaction.Atomic:
@@ -463,37 +628,64 @@ def _handler_block() -> transaction.Atomic:
 
 
 @transaction.atomic(durable=True)
-def _apply(
-    *,
-    peer: Peer,
-    claims: _Claims,
-    mtype: registry.MessageType,
-    payload: BaseModel,
-    digest: str,
-    now: datetime,
-    applied_at: datetime | None = None,
-) -> Answer:
-    """Apply and record one checked message (``now``: when it arrived, what
-    its answer says; ``applied_at``: a fixed apply time for tests, otherwise
-    the time it is recorded, after waiting for its conversation's lock, so
-    received messages sort in the order they were applied)."""
+def _apply(checked: _Checked, *, now: datetime, applied_at: datetime | None) -> Answer:
+    """Apply and record one checked message in a transaction of its own."""
+    answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
+    if entry is not None:
+        _audit_received([entry])
+    return answer
+
+
+def _locked_conversation(peer: Peer, reference: str) -> Conversation:
+    """The conversation's row, created if new, locked until the transaction
+    ends: it serialises the messages of one shared case, so the order check
+    and the apply see the same ``last_in_seq``."""
+    try:
+        return Conversation.objects.select_for_update().get(
+            peer=peer, reference=reference
+        )
+    except Conversation.DoesNotExist:
+        # Created by whichever delivery comes first (no savepoint needed).
+        Conversation.objects.bulk_create(
+            [Conversation(peer=peer, reference=reference)], ignore_conflicts=True
+        )
+        return Conversation.objects.select_for_update().get(
+            peer=peer, reference=reference
+        )
+
+
+def _apply_checked(
+    checked: _Checked, *, now: datetime, applied_at: datetime | None
+) -> tuple[Answer, _Received | None]:
+    """Apply and record one checked message inside the caller's transaction;
+    return the answer and, when it was recorded, its audit entry for the
+    caller to write (``now``: when it arrived, what its answer says;
+    ``applied_at``: a fixed apply time for tests, otherwise the time it is
+    recorded, after waiting for its conversation's lock, so received messages
+    sort in the order they were applied).
+
+    A re-delivery racing the first delivery is caught either here (its
+    conversation's lock was held by the first: its ``seq`` is no longer ahead)
+    or by the unique ``(peer, msg_id)`` of the inbox (an IntegrityError the
+    caller turns into the original answer).
+    """
+    peer, claims, mtype = checked.peer, checked.claims, checked.mtype
+    payload, digest = checked.payload, checked.digest
     msg_id = str(claims.msg_id)
     state: Conversation | None = None
     if claims.conversation:
-        # The conversation row serialises messages of one shared case, so the
-        # order check and the apply see the same last_in_seq.
-        state, _created = Conversation.objects.select_for_update().get_or_create(
-            peer=peer, reference=claims.conversation
-        )
-    stored = InboxMessage.objects.filter(peer=peer, msg_id=claims.msg_id).first()
-    if stored is not None:
-        return _stored_answer(stored)
+        state = _locked_conversation(peer, claims.conversation)
     seq = claims.seq if state is not None else 0
     if state is not None:
         if seq <= state.last_in_seq:
+            stored = InboxMessage.objects.filter(
+                peer=peer, msg_id=claims.msg_id
+            ).first()
+            if stored is not None:
+                return _stored_answer(stored), None
             return rejection(
                 "seq_reused", msg_id=msg_id, sender=peer.node_id, digest=digest, now=now
-            )
+            ), None
         if seq > state.last_in_seq + 1:
             return _retry_later(
                 msg_id=msg_id,
@@ -501,7 +693,7 @@ def _apply(
                 digest=digest,
                 code="order_gap",
                 now=now,
-            )
+            ), None
     inbound = registry.Inbound(
         sender=peer.node_id,
         sender_country=peer.country,
@@ -573,11 +765,9 @@ def _apply(
         state.save(update_fields=["last_in_seq"])
     for observer in registry.observers():
         observer("in", message)
-    audit.record(
-        actor=f"node:{peer.node_id}",
-        action="exchange.message_received",
-        target_type="exchange.message",
-        target_id=msg_id,
+    entry = _Received(
+        sender=peer.node_id,
+        msg_id=msg_id,
         data={
             "type": mtype.name,
             "from": peer.node_id,
@@ -588,5 +778,5 @@ def _apply(
         },
     )
     if status == InboxStatus.APPLIED:
-        return Answer(202, {"receipt": token})
-    return Answer(STATUS["refused"], {"rejection": token, "code": code})
+        return Answer(202, {"receipt": token}), entry
+    return Answer(STATUS["refused"], {"rejection": token, "code": code}), entry

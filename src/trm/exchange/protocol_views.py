@@ -8,6 +8,7 @@ is :func:`trm.exchange.inbox.receive`; this module reads the body (within
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
@@ -48,9 +49,24 @@ def _too_large(prefix: bytes) -> inbox.Answer:
     )
 
 
-@csrf_exempt
-def inbox_view(request: HttpRequest) -> JsonResponse:
-    """``POST /exchange/v1/messages``: receive one message (a compact JWE)."""
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The request body, or None when it is larger than
+    ``TRM_EXCHANGE_MAX_BODY_BYTES``. Reads the stream directly:
+    ``request.body`` would refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE,
+    which is not the exchange's limit."""
+    limit = settings.TRM_EXCHANGE_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return body if len(body) <= limit else None
+
+
+def _refused_method(request: HttpRequest) -> JsonResponse | None:
+    """405 unless POST; 503 when this node has no exchange keys yet."""
     if request.method != "POST":
         response = _error(
             405, "method_not_allowed", _("This method is not allowed here.")
@@ -59,27 +75,86 @@ def inbox_view(request: HttpRequest) -> JsonResponse:
         return response
     if not nodekeys.has_keys():
         return _json(inbox.no_keys_answer())
-    limit = settings.TRM_EXCHANGE_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    # Read the stream directly: request.body would refuse anything over
-    # DATA_UPLOAD_MAX_MEMORY_SIZE, which is not the exchange's limit.
-    if declared > limit:
+    return None
+
+
+@csrf_exempt
+def inbox_view(request: HttpRequest) -> JsonResponse:
+    """``POST /exchange/v1/messages``: receive one message (a compact JWE)."""
+    refused = _refused_method(request)
+    if refused is not None:
+        return refused
+    body = _read_body(request)
+    if body is None:
         return _json(_too_large(request.read(4096)))
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return _json(_too_large(body[:4096]))
     try:
         answer = inbox.receive(body)
     except Exception as exc:
         # The sender retries later; the error's text could hold data.
         logger.error("exchange inbox failed: %s", type(exc).__name__)
-        return _error(
-            500, "exchange.internal", _("The message could not be processed.")
-        )
+        return _json(inbox.internal_error_answer())
     return _json(answer)
+
+
+def _batch_messages(body: bytes) -> list[bytes] | None:
+    """The compact JWEs of a batch body ``{"messages": [str, ...]}`` (1 to
+    ``TRM_EXCHANGE_BATCH_MAX`` ASCII strings), or None if it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list) or not (
+        1 <= len(messages) <= settings.TRM_EXCHANGE_BATCH_MAX
+    ):
+        return None
+    if not all(isinstance(m, str) and m.isascii() for m in messages):
+        return None
+    return [m.encode("ascii") for m in messages]
+
+
+@csrf_exempt
+def batch_view(request: HttpRequest) -> JsonResponse:
+    """``POST /exchange/v1/batch``: receive several messages from one request.
+
+    Body: ``{"messages": [compact JWE, ...]}`` (at most
+    ``TRM_EXCHANGE_BATCH_MAX``, within ``TRM_EXCHANGE_MAX_BODY_BYTES`` in
+    all). Answer 200: ``{"results": [{"status": int, "body": {...}}, ...]}``,
+    one per message in order, each the status and JSON that
+    ``POST /exchange/v1/messages`` would answer for it alone. A body that is
+    not such a batch: 400 ``exchange.bad_batch``; too large: 413
+    ``exchange.too_large`` (the sender then sends the messages one by one).
+    """
+    refused = _refused_method(request)
+    if refused is not None:
+        return refused
+    body = _read_body(request)
+    if body is None:
+        return _error(
+            413, "exchange.too_large", _("The batch is larger than this node accepts.")
+        )
+    messages = _batch_messages(body)
+    if messages is None:
+        return _error(
+            400,
+            "exchange.bad_batch",
+            _("The body is not a batch of messages this node accepts."),
+        )
+    try:
+        answers = inbox.receive_batch(messages)
+    except Exception as exc:
+        logger.error("exchange inbox failed: %s", type(exc).__name__)
+        return _json(inbox.internal_error_answer())
+    return _json(
+        inbox.Answer(
+            200,
+            {
+                "results": [
+                    {"status": a.status_code, "body": a.json_body} for a in answers
+                ]
+            },
+        )
+    )
 
 
 def well_known(request: HttpRequest) -> JsonResponse:

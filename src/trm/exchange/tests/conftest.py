@@ -242,7 +242,11 @@ class PeerServer:
         self.peer = peer
         self.node_keys = node_keys
         self.mode = "ok"
+        #: Messages answered (alone or in a batch), and batch requests taken.
         self.posts = 0
+        self.batch_posts = 0
+        #: Whether ``POST /exchange/v1/batch`` is served (else 404).
+        self.batches = True
         #: msg_id -> original receipt
         self.applied: dict[str, str] = {}
         #: claims of the applied messages, in the order applied
@@ -274,7 +278,10 @@ class PeerServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status, answer = server.answer(body)
+                if self.path.endswith("/batch"):
+                    status, answer = server.answer_batch(body)
+                else:
+                    status, answer = server.answer(body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -316,6 +323,22 @@ class PeerServer:
             return False
         self.node_keys = {k["kid"]: k for k in document["keys"] if k["use"] == "sig"}
         return True
+
+    def answer_batch(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /exchange/v1/batch``: each message answered as alone (404
+        when :attr:`batches` is off: a node without the batch endpoint)."""
+        if not self.batches:
+            return 404, {"error": {"code": "not_found"}}
+        self.batch_posts += 1
+        if self.mode == "503":
+            with self._lock:
+                self.posts += 1
+            return 503, {"error": {"code": "unavailable"}}
+        results = []
+        for message in json.loads(body)["messages"]:
+            status, answer = self.answer(message.encode("ascii"))
+            results.append({"status": status, "body": answer})
+        return 200, {"results": results}
 
     def answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
         with self._lock:
