@@ -64,6 +64,7 @@ NAMESPACES = (
     "assessments",
     "assistance",
     "care",
+    "returns",
     "referrals",
     "cases",
     "consent",
@@ -181,6 +182,21 @@ def assistance_read(role: str, which: str) -> Outcome:
     if which != "own" or role not in TEAM_ROLES or role == R.PROSECUTOR:
         return "hidden"
     return "ok"
+
+
+# The return record (trm.returns): assistance content, so a prosecutor reads none
+# of it; the determination is the case manager's and the guardian's, the
+# planning the pathway's movers', the journey the national contact point's.
+RETURN_READERS = TEAM_ROLES - {R.PROSECUTOR}
+BID_WRITERS = frozenset({R.CASE_MANAGER, R.GUARDIAN})
+TRANSIT_STARTERS = frozenset({R.NATIONAL_CONTACT_POINT})
+#: Any assessment id: the case's role check answers before the record is looked up.
+SOME_ASSESSMENT = "7d0c6d6e-0000-4000-8000-000000000001"
+
+
+def return_data(body: dict[str, Any]) -> Callable[[Any, str], dict[str, Any]]:
+    """A body that passes the schema, so the role check decides."""
+    return lambda w, which: body
 
 
 # The service directory (trm.directory): organisations' details, no personal data.
@@ -821,6 +837,99 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/assistance/close"),
         team_roles(PATHWAY_MOVERS),
         lambda w, _: {"closure": "goals_met"},
+        api=True,
+    ),
+    # --- trm.returns (pages and API): entries below this line ---
+    # The world's case is not in return preparation: those who may act get 409.
+    "returns:detail": Entry("GET", case_url("return/"), team_roles(RETURN_READERS)),
+    "returns:bid": Entry(
+        "GET", case_url("return/best-interests/"), team_roles(BID_WRITERS)
+    ),
+    "returns:joint_risk": Entry(
+        "GET", case_url("return/joint-risk/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:joint_risk_origin": Entry(
+        "GET", case_url("return/joint-risk/origin/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:logistics": Entry(
+        "GET", case_url("return/logistics/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:receiver": Entry(
+        "GET", case_url("return/receiver/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:in_transit": Entry(
+        "GET", case_url("return/in-transit/"), team_roles(TRANSIT_STARTERS)
+    ),
+    "GET /api/v1/cases/{case_id}/return": Entry(
+        "GET", api("/cases/{case_id}/return"), team_roles(RETURN_READERS), api=True
+    ),
+    "POST /api/v1/cases/{case_id}/return/best-interests": Entry(
+        "POST",
+        api("/cases/{case_id}/return/best-interests"),
+        team_roles(BID_WRITERS),
+        return_data(
+            {
+                "determined_on": "2024-01-02",
+                "panel": ["guardian", "social_services"],
+                "outcome": "return_to_family",
+                "guardian_opinion": "agrees",
+                "child_views": "Fictional views",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/joint-risk": Entry(
+        "POST",
+        api("/cases/{case_id}/return/joint-risk"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {
+                "assessed_on": "2024-01-02",
+                "valid_until": "2024-01-20",
+                "ratings": {"health": "low"},
+                "overall_level": "low",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/joint-risk/{assessment_id}/origin": Entry(
+        "POST",
+        api(f"/cases/{{case_id}}/return/joint-risk/{SOME_ASSESSMENT}/origin"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {
+                "ratings": {"health": "low"},
+                "origin_organisation": "Fictiv Centre",
+                "rated_on": "2024-01-02",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/logistics": Entry(
+        "POST",
+        api("/cases/{case_id}/return/logistics"),
+        team_roles(PATHWAY_MOVERS),
+        return_data({}),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/receiver": Entry(
+        "POST",
+        api("/cases/{case_id}/return/receiver"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {
+                "decision": "accepted",
+                "organisation": "Fictiv Centre",
+                "decided_on": "2024-01-02",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/in-transit": Entry(
+        "POST",
+        api("/cases/{case_id}/return/in-transit"),
+        team_roles(TRANSIT_STARTERS),
+        return_data({}),
         api=True,
     ),
     # --- trm.assessments (pages and API): entries below this line ---

@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "trm.assistance",
     "trm.assessments",
     "trm.care",
+    "trm.returns",
     "trm.referrals",
     "trm.exchange",
 ]

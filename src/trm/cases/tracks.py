@@ -222,14 +222,16 @@ TRACKS: dict[str, Track] = {
         },
         # trm.assistance makes these moves: each has its guard (consent or an
         # emergency, information given on declining, a needs assessment before
-        # long-term help, a return consent, a closing reason) and none reads
-        # the legal track (SOPS §6.5 rule 1).
+        # long-term help, a return consent, a closing reason; trm.returns the
+        # journey) and none reads the legal track (SOPS §6.5 rule 1).
         guarded=frozenset(
             {
                 A.FIRST_ASSISTANCE,
                 A.DECLINED,
                 A.LONG_TERM,
                 A.RETURN_PREPARATION,
+                # trm.returns: only when every SOP 4 guard holds (rules 4, 5).
+                A.IN_TRANSIT,
                 A.CLOSED,
             }
         ),

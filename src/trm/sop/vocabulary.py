@@ -129,7 +129,13 @@ EVENTS: dict[str, Promise] = {
 #: code: remove a kind from it in the change that starts writing it.
 PLANNED_EVENTS: frozenset[str] = frozenset(
     kind for kind in EVENTS if kind.split(".")[0] in {"sop4", "sop5"}
-)
+) - {
+    # Written by trm.returns (SOP 4 on the destination node).
+    "sop4.best_interests_determined",
+    "sop4.joint_risk_assessed",
+    "sop4.receiver_confirmed",
+    "sop4.travel_documents_ready",
+}
 
 #: Conditions a step's ``applies_when`` and ``guards`` may name. Prefix a name
 #: with ``not `` to negate it. Each is computed from the case and person rows

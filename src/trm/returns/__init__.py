@@ -1,0 +1,1 @@
+"""SOP 4 on the destination node: the return record and the guard of the journey."""

@@ -1,0 +1,181 @@
+"""Forms of trm.returns: shapes only; the rules are the services'.
+
+Field names are the ``details["field"]`` names the services use (a rating is
+``destination_<item>`` or ``origin_<item>``), so a refusal lands next to the
+right field (:func:`trm.common.forms.add_domain_error`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from trm.assessments.models import DOMAIN_LABELS, RiskLevel
+from trm.care.forms import NO_AUTOFILL
+from trm.care.forms import _blank as blank
+from trm.care.forms import _date as date_field
+from trm.care.forms import _text as text_field
+from trm.returns.models import (
+    ITEM_LEVELS,
+    MATRIX_ITEMS,
+    BidOutcome,
+    CarerKind,
+    GuardianOpinion,
+    MedicalFitness,
+    PanelFunction,
+    ReceiverDecision,
+)
+from trm.returns.services.common import MAX_LINE_CHARS
+
+_ITEM_CHOICES = blank((level, RiskLevel(level).label) for level in ITEM_LEVELS)
+
+
+def _line(label: Any, *, help_text: Any = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        required=False,
+        max_length=MAX_LINE_CHARS,
+        widget=forms.TextInput(attrs=NO_AUTOFILL),
+    )
+
+
+def _ratings(form: forms.Form, side: str, label: Any) -> None:
+    for item, item_label in MATRIX_ITEMS.items():
+        form.fields[f"{side}_{item}"] = forms.ChoiceField(
+            label=_("%(item)s — %(side)s") % {"item": item_label, "side": label},
+            choices=_ITEM_CHOICES,
+            required=False,
+        )
+
+
+def ratings_of(data: dict[str, Any], side: str) -> dict[str, str]:
+    """Return ``{item: level}`` from a cleaned form, without the empty ones."""
+    return {
+        item: data[f"{side}_{item}"]
+        for item in MATRIX_ITEMS
+        if data.get(f"{side}_{item}")
+    }
+
+
+class BidForm(forms.Form):
+    determined_on = date_field(_("Date of the determination"))
+    panel = forms.MultipleChoiceField(
+        label=_("Who was on the panel (functions, not names)"),
+        choices=PanelFunction.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=BidOutcome.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    child_views = text_field(
+        _("The child's views"),
+        help_text=_(
+            "In the child's words where possible. If the child could not give "
+            "views, say why. Kept sealed."
+        ),
+        rows=4,
+    )
+    guardian_opinion = forms.ChoiceField(
+        label=_("The guardian's opinion"),
+        choices=GuardianOpinion.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    guardian_note = text_field(_("The guardian's written opinion (optional)"))
+
+
+class JointRiskForm(forms.Form):
+    assessed_on = date_field(_("Date of the assessment"))
+    valid_until = date_field(
+        _("Valid until"), help_text=_("At most 90 days after the assessment.")
+    )
+    overall_level = forms.ChoiceField(
+        label=_("Overall level"),
+        choices=blank(RiskLevel.choices),
+        required=False,
+    )
+    mitigations = text_field(
+        _("Mitigations"),
+        help_text=_("Required for a return when any risk is high. Kept sealed."),
+    )
+    first_needs = forms.MultipleChoiceField(
+        label=_("First needs on arrival"),
+        choices=list(DOMAIN_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    needs_note = text_field(_("About these needs (optional)"))
+    origin_organisation = _line(
+        _("Organisation in the country of origin"),
+        help_text=_("Only if the origin side rated the items together with you."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _ratings(self, "destination", _("our rating"))
+        _ratings(self, "origin", _("country of origin (optional)"))
+
+
+class OriginRatingsForm(forms.Form):
+    origin_organisation = _line(_("Organisation in the country of origin"))
+    origin_rated_on = date_field(_("Date the origin side rated"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _ratings(self, "origin", _("country of origin"))
+
+
+class LogisticsForm(forms.Form):
+    travel_document_requested_on = date_field(_("Travel document requested on"))
+    travel_document_issued_on = date_field(_("Travel document issued on"))
+    travel_document_valid_until = date_field(_("Travel document valid until"))
+    departure_on = date_field(_("Planned departure"))
+    itinerary = text_field(_("Itinerary"), help_text=_("Route, carrier, times."))
+    escort_function = _line(
+        _("Escort (function)"),
+        help_text=_("A function, not a name. A child always travels with an escort."),
+    )
+    medical_fitness = forms.ChoiceField(
+        label=_("Medical fitness to travel"),
+        choices=MedicalFitness.choices,
+        widget=forms.RadioSelect,
+        initial=MedicalFitness.NOT_ASSESSED,
+    )
+    medical_fitness_on = date_field(_("Date of the medical assessment"))
+    meeting_person_function = _line(_("Who meets the person on arrival (function)"))
+    meeting_point = text_field(_("Meeting point on arrival"), rows=2)
+    legal_contact_needs = text_field(
+        _("Contact needs for legal proceedings"),
+        help_text=_("How the person stays reachable, e.g. for a remote hearing."),
+    )
+
+
+class ReceiverForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("The receiving organisation's answer"),
+        choices=[
+            (ReceiverDecision.ACCEPTED, ReceiverDecision.ACCEPTED.label),
+            (ReceiverDecision.DECLINED, ReceiverDecision.DECLINED.label),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    organisation = _line(_("Receiving organisation"))
+    decided_on = date_field(_("Date of the answer"))
+    carer_kind = forms.ChoiceField(
+        label=_("For a child: the carer who confirmed"),
+        choices=blank(CarerKind.choices),
+        required=False,
+    )
+    carer_confirmed_on = date_field(_("Date the carer confirmed"))
+
+
+class TransitForm(forms.Form):
+    reason = text_field(_("Note"), help_text=_("Optional."))

@@ -1,0 +1,208 @@
+"""Pages of the return record: the record with what still blocks the journey,
+and one form per service.
+
+Each page reads the case through :func:`trm.cases.selectors.case_get_for_user`
+(no access answers 404), refuses a legal-track-only user (403), a user whose
+roles may not do this (403) or a state that does not allow it (409), and
+writes only through :mod:`trm.returns.services`. A refusal re-displays the form
+with the message next to its field; a blocked journey lists every blocker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from trm.accounts.models import User
+from trm.cases import selectors as case_selectors
+from trm.cases.errors import TransitionNotAllowed
+from trm.cases.models import Case
+from trm.common.errors import DomainError, NotFound, PermissionDenied
+from trm.common.forms import add_domain_error
+from trm.identification.common import require_roles
+from trm.returns import forms as return_forms
+from trm.returns import selectors, services
+from trm.returns.errors import ReturnBlocked
+from trm.returns.models import JointRiskAssessment
+
+
+@dataclass(frozen=True)
+class FormPage:
+    """One form of the return record: who, when, what it calls."""
+
+    title: Callable[[], str]
+    form: type[forms.Form]
+    roles: frozenset[str]
+    allowed: Callable[[selectors.Permissions], bool]
+    perform: Callable[[User, Case, dict[str, Any]], object]
+    success: Callable[[], str]
+
+
+def _current_joint(case: Case) -> JointRiskAssessment:
+    joint = JointRiskAssessment.objects.filter(case=case).first()
+    if joint is None:
+        raise TransitionNotAllowed(_("Record the joint risk assessment first."))
+    return joint
+
+
+PAGES: dict[str, FormPage] = {
+    "bid": FormPage(
+        lambda: _("Best-interests determination"),
+        return_forms.BidForm,
+        services.BID_ROLES,
+        lambda p: p.bid,
+        lambda user, case, d: services.bid_record(
+            actor=user,
+            case_id=case.pk,
+            determined_on=d["determined_on"],
+            panel=d["panel"],
+            outcome=d["outcome"],
+            guardian_opinion=d["guardian_opinion"],
+            child_views=d["child_views"],
+            guardian_note=d["guardian_note"],
+        ),
+        lambda: _("The best-interests determination is recorded."),
+    ),
+    "joint_risk": FormPage(
+        lambda: _("Joint pre-return risk and needs assessment"),
+        return_forms.JointRiskForm,
+        services.PLANNING_ROLES,
+        lambda p: p.planning,
+        lambda user, case, d: services.joint_risk_record(
+            actor=user,
+            case_id=case.pk,
+            assessed_on=d["assessed_on"],
+            valid_until=d["valid_until"],
+            ratings=return_forms.ratings_of(d, "destination"),
+            overall_level=d["overall_level"],
+            mitigations=d["mitigations"],
+            first_needs=d["first_needs"],
+            needs_note=d["needs_note"],
+            origin_ratings=return_forms.ratings_of(d, "origin") or None,
+            origin_organisation=d["origin_organisation"],
+        ),
+        lambda: _("The joint risk assessment is recorded."),
+    ),
+    "joint_risk_origin": FormPage(
+        lambda: _("Ratings of the country of origin"),
+        return_forms.OriginRatingsForm,
+        services.PLANNING_ROLES,
+        lambda p: p.planning,
+        lambda user, case, d: services.joint_risk_origin_record(
+            actor=user,
+            case_id=case.pk,
+            assessment_id=_current_joint(case).pk,
+            ratings=return_forms.ratings_of(d, "origin"),
+            origin_organisation=d["origin_organisation"],
+            rated_on=d["origin_rated_on"],
+        ),
+        lambda: _("The origin side's ratings are recorded."),
+    ),
+    "logistics": FormPage(
+        lambda: _("Documents and journey"),
+        return_forms.LogisticsForm,
+        services.PLANNING_ROLES,
+        lambda p: p.planning,
+        lambda user, case, d: services.return_plan_update(
+            actor=user, case_id=case.pk, **d
+        ),
+        lambda: _("The documents and the journey are saved."),
+    ),
+    "receiver": FormPage(
+        lambda: _("Answer of the receiving organisation"),
+        return_forms.ReceiverForm,
+        services.PLANNING_ROLES,
+        lambda p: p.planning,
+        lambda user, case, d: services.receiver_decision_record(
+            actor=user, case_id=case.pk, **d
+        ),
+        lambda: _("The receiving organisation's answer is recorded."),
+    ),
+    "in_transit": FormPage(
+        lambda: _("Start the journey"),
+        return_forms.TransitForm,
+        services.TRANSIT_ROLES,
+        lambda p: p.transit,
+        lambda user, case, d: services.return_in_transit(
+            actor=user, case_id=case.pk, reason=d["reason"]
+        ),
+        lambda: _("The person is in transit."),
+    ),
+}
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 - login_required guarantees it
+    return user
+
+
+@login_required
+@never_cache
+@require_GET
+def detail_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    """Show the return record and what still blocks the journey."""
+    user = _user(request)
+    case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
+    record = selectors.return_record_for_user(user=user, case=case)
+    return render(
+        request,
+        "returns/detail.html",
+        {
+            "case": case,
+            "record": record,
+            "blockers": record.status.blockers,
+            "may": selectors.permissions(case, access),
+            "child": case.person.presumed_child,
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def form_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
+    """Show one form of the return record; on a valid POST call its service."""
+    page = PAGES.get(name)
+    if page is None:
+        raise Http404
+    user = _user(request)
+    case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
+    selectors.return_access_for_user(user=user, case=case)
+    require_roles(access, page.roles)
+    if not page.allowed(selectors.permissions(case, access)):
+        raise TransitionNotAllowed(_("This is not possible in the case's state now."))
+    posted = request.method == "POST"
+    form = page.form(request.POST if posted else None)
+    blockers: list[dict[str, str]] = []
+    if posted and form.is_valid():
+        try:
+            page.perform(user, case, form.cleaned_data)
+        except (NotFound, PermissionDenied):
+            raise
+        except ReturnBlocked as exc:
+            blockers = exc.details["blockers"]
+            form.add_error(None, _("The journey cannot start yet."))
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, page.success())
+            return HttpResponseRedirect(reverse("returns:detail", args=[case.pk]))
+    return render(
+        request,
+        "returns/form.html",
+        {"case": case, "title": page.title(), "form": form, "blockers": blockers},
+        status=400 if posted else 200,
+    )
