@@ -32,7 +32,7 @@ from trm.proceedings.common import MAX_NAME_CHARS
 #: Mounted at ``/cases/{case_id}/proceedings``.
 router = Router(tags=["proceedings"])
 
-NAME = Field(max_length=MAX_NAME_CHARS)
+NAME = Field("", max_length=MAX_NAME_CHARS)
 
 
 class ProceedingsStrictIn(Schema):
@@ -44,7 +44,7 @@ class ProceedingsStrictIn(Schema):
 # --- inputs ------------------------------------------------------------------------
 
 
-class RightsIn(ProceedingsStrictIn):
+class ProceedingsRightsIn(ProceedingsStrictIn):
     informed_on: date | None = None
     language: str = Field("", max_length=8, description="ISO 639 code.")
     interpreter: bool | None = Field(None, description="Required: true or false.")
@@ -53,85 +53,86 @@ class RightsIn(ProceedingsStrictIn):
     )
 
 
-class LawyerIn(ProceedingsStrictIn):
+class ProceedingsLawyerIn(ProceedingsStrictIn):
     lawyer: str = NAME
 
 
-class ProtectionIn(ProceedingsStrictIn):
-    kind: str = Field(max_length=30)
+class ProceedingsProtectionIn(ProceedingsStrictIn):
+    kind: str = Field("", max_length=30)
     assessed_on: date | None = None
 
 
-class ProtectionOrderIn(ProceedingsStrictIn):
+class ProceedingsProtectionOrderIn(ProceedingsStrictIn):
     ordering_authority: str = NAME
     ordered_on: date | None = None
 
 
-class ProtectionLiftIn(ProceedingsStrictIn):
+class ProceedingsProtectionLiftIn(ProceedingsStrictIn):
     lifted_on: date | None = None
 
 
-class ClaimIn(ProceedingsStrictIn):
-    route: str = Field(max_length=20, description="criminal, civil or state")
+class ProceedingsClaimIn(ProceedingsStrictIn):
+    route: str = Field("", max_length=20, description="criminal, civil or state")
     filed_on: date | None = None
     amount: Decimal | None = None
     currency: str = Field("", max_length=8, description="ISO 4217 code.")
 
 
-class ClaimDecisionIn(ProceedingsStrictIn):
+class ProceedingsClaimDecisionIn(ProceedingsStrictIn):
     decided_on: date | None = None
     amount: Decimal | None = None
     currency: str = Field("", max_length=8)
 
 
-class ClaimRejectIn(ProceedingsStrictIn):
+class ProceedingsClaimRejectIn(ProceedingsStrictIn):
     decided_on: date | None = None
 
 
-class ClaimSettleIn(ProceedingsStrictIn):
+class ProceedingsClaimSettleIn(ProceedingsStrictIn):
     settled_on: date | None = None
     amount: Decimal | None = None
     currency: str = Field("", max_length=8)
 
 
-class ClaimUnpaidIn(ProceedingsStrictIn):
+class ProceedingsClaimUnpaidIn(ProceedingsStrictIn):
     settled_on: date | None = None
 
 
-class ChargeIn(ProceedingsStrictIn):
-    offence: str = Field(max_length=30)
+class ProceedingsChargeIn(ProceedingsStrictIn):
+    offence: str = Field("", max_length=30)
     flagged_on: date | None = None
     charge: str = Field("", max_length=MAX_REASON_CHARS)
 
 
-class AssessmentRequestIn(ProceedingsStrictIn):
+class ProceedingsAssessmentRequestIn(ProceedingsStrictIn):
     requested_on: date | None = None
 
 
-class NonPunishmentDecisionIn(ProceedingsStrictIn):
+class ProceedingsNonPunishmentDecisionIn(ProceedingsStrictIn):
     outcome: str = Field(
-        max_length=30, description="not_prosecuted, penalty_not_applied, prosecuted"
+        "", max_length=30, description="not_prosecuted, penalty_not_applied, prosecuted"
     )
     decided_on: date | None = None
     legal_reference: str = Field("", max_length=MAX_REASON_CHARS)
 
 
-class HearingIn(ProceedingsStrictIn):
-    at: datetime
+class ProceedingsHearingIn(ProceedingsStrictIn):
+    at: datetime | None = None
     court: str = NAME
-    kind: str = Field(max_length=20)
+    kind: str = Field("", max_length=20)
     remote_country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2.")
     interpreter_needed: bool = False
 
 
-class NoticeIn(ProceedingsStrictIn):
-    peer_node: str = Field(max_length=64)
+class ProceedingsNoticeIn(ProceedingsStrictIn):
+    peer_node: str = Field("", max_length=64)
     kind: str = Field(
+        "",
         max_length=20,
         description="hearing, remote_testimony, outcome or offender_release",
     )
     legal_basis: str = Field(
-        max_length=200, description="consent:<id> or legal_obligation:<reference>"
+        "", max_length=200, description="consent:<id> or legal_obligation:<reference>"
     )
     hearing_at: datetime | None = None
     support_needed: list[str] = Field(default_factory=list, max_length=5)
@@ -142,7 +143,7 @@ class NoticeIn(ProceedingsStrictIn):
 # --- outputs -----------------------------------------------------------------------
 
 
-class RightsOut(Schema):
+class ProceedingsRightsOut(Schema):
     id: UUID
     informed_on: date
     language: str
@@ -150,7 +151,7 @@ class RightsOut(Schema):
     lawyer_organisation: str = Field(description='"" when the person has none.')
 
 
-class ProtectionOut(Schema):
+class ProceedingsProtectionOut(Schema):
     id: UUID
     status: str
     kind: str
@@ -160,7 +161,7 @@ class ProtectionOut(Schema):
     lifted_on: date | None
 
 
-class ClaimOut(Schema):
+class ProceedingsClaimOut(Schema):
     id: UUID
     status: str
     route: str
@@ -175,7 +176,7 @@ class ClaimOut(Schema):
     paid_currency: str
 
 
-class ChargeOut(Schema):
+class ProceedingsChargeOut(Schema):
     id: UUID
     status: str
     offence: str
@@ -186,7 +187,7 @@ class ChargeOut(Schema):
     legal_reference: str | None
 
 
-class HearingOut(Schema):
+class ProceedingsHearingOut(Schema):
     id: UUID
     at: datetime
     court: str
@@ -197,14 +198,14 @@ class HearingOut(Schema):
 
 class ProceedingsOut(Schema):
     legal: str = Field(description="The case's legal track state.")
-    rights: RightsOut | None
-    protection: list[ProtectionOut]
-    compensation: list[ClaimOut]
-    charges: list[ChargeOut]
-    hearings: list[HearingOut]
+    rights: ProceedingsRightsOut | None
+    protection: list[ProceedingsProtectionOut]
+    compensation: list[ProceedingsClaimOut]
+    charges: list[ProceedingsChargeOut]
+    hearings: list[ProceedingsHearingOut]
 
 
-class NoticeOut(Schema):
+class ProceedingsNoticeOut(Schema):
     id: UUID
     direction: str = Field(description="out (sent) or in (received)")
     peer_node: str
@@ -235,7 +236,7 @@ def _state(request: HttpRequest, case_id: UUID) -> ProceedingsOut:
     rights = view.rights
     return ProceedingsOut(
         legal=case.legal,
-        rights=RightsOut(
+        rights=ProceedingsRightsOut(
             id=rights.pk,
             informed_on=rights.informed_on,
             language=rights.language,
@@ -245,14 +246,15 @@ def _state(request: HttpRequest, case_id: UUID) -> ProceedingsOut:
         if rights
         else None,
         protection=[
-            ProtectionOut.model_validate(m, from_attributes=True)
+            ProceedingsProtectionOut.model_validate(m, from_attributes=True)
             for m in view.protection
         ],
         compensation=[
-            ClaimOut.model_validate(c, from_attributes=True) for c in view.compensation
+            ProceedingsClaimOut.model_validate(c, from_attributes=True)
+            for c in view.compensation
         ],
         charges=[
-            ChargeOut(
+            ProceedingsChargeOut(
                 id=c.record.pk,
                 status=c.record.status,
                 offence=c.record.offence,
@@ -265,7 +267,8 @@ def _state(request: HttpRequest, case_id: UUID) -> ProceedingsOut:
             for c in view.charges
         ],
         hearings=[
-            HearingOut.model_validate(h, from_attributes=True) for h in view.hearings
+            ProceedingsHearingOut.model_validate(h, from_attributes=True)
+            for h in view.hearings
         ],
     )
 
@@ -288,7 +291,7 @@ def proceedings_get(request: HttpRequest, case_id: Path[UUID]) -> ProceedingsOut
     summary="Record the rights information (moves the legal track)",
 )
 def rights_post(
-    request: HttpRequest, case_id: Path[UUID], payload: RightsIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsRightsIn
 ) -> Status[ProceedingsOut]:
     services.rights_inform(
         actor=request_actor(request), case_id=case_id, **payload.model_dump()
@@ -300,7 +303,7 @@ def rights_post(
     "/rights/lawyer", response={201: ProceedingsOut}, summary="Record the lawyer"
 )
 def lawyer_post(
-    request: HttpRequest, case_id: Path[UUID], payload: LawyerIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsLawyerIn
 ) -> Status[ProceedingsOut]:
     services.legal_aid_appoint(
         actor=request_actor(request), case_id=case_id, lawyer=payload.lawyer
@@ -314,7 +317,7 @@ def lawyer_post(
     summary="Record a risk assessment for a protection measure",
 )
 def protection_post(
-    request: HttpRequest, case_id: Path[UUID], payload: ProtectionIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsProtectionIn
 ) -> Status[ProceedingsOut]:
     services.protection_assess(
         actor=request_actor(request), case_id=case_id, **payload.model_dump()
@@ -331,7 +334,7 @@ def protection_order_post(
     request: HttpRequest,
     case_id: Path[UUID],
     measure_id: Path[UUID],
-    payload: ProtectionOrderIn,
+    payload: ProceedingsProtectionOrderIn,
 ) -> Status[ProceedingsOut]:
     services.protection_order(
         actor=request_actor(request),
@@ -351,7 +354,7 @@ def protection_lift_post(
     request: HttpRequest,
     case_id: Path[UUID],
     measure_id: Path[UUID],
-    payload: ProtectionLiftIn,
+    payload: ProceedingsProtectionLiftIn,
 ) -> Status[ProceedingsOut]:
     services.protection_lift(
         actor=request_actor(request),
@@ -364,7 +367,7 @@ def protection_lift_post(
 
 @router.post("/compensation", response={201: ProceedingsOut}, summary="File a claim")
 def claim_post(
-    request: HttpRequest, case_id: Path[UUID], payload: ClaimIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsClaimIn
 ) -> Status[ProceedingsOut]:
     services.compensation_file(
         actor=request_actor(request), case_id=case_id, **payload.model_dump()
@@ -381,7 +384,7 @@ def claim_award_post(
     request: HttpRequest,
     case_id: Path[UUID],
     claim_id: Path[UUID],
-    payload: ClaimDecisionIn,
+    payload: ProceedingsClaimDecisionIn,
 ) -> Status[ProceedingsOut]:
     services.compensation_award(
         actor=request_actor(request),
@@ -401,7 +404,7 @@ def claim_reject_post(
     request: HttpRequest,
     case_id: Path[UUID],
     claim_id: Path[UUID],
-    payload: ClaimRejectIn,
+    payload: ProceedingsClaimRejectIn,
 ) -> Status[ProceedingsOut]:
     services.compensation_reject(
         actor=request_actor(request),
@@ -421,7 +424,7 @@ def claim_paid_post(
     request: HttpRequest,
     case_id: Path[UUID],
     claim_id: Path[UUID],
-    payload: ClaimSettleIn,
+    payload: ProceedingsClaimSettleIn,
 ) -> Status[ProceedingsOut]:
     services.compensation_record_paid(
         actor=request_actor(request),
@@ -441,7 +444,7 @@ def claim_unpaid_post(
     request: HttpRequest,
     case_id: Path[UUID],
     claim_id: Path[UUID],
-    payload: ClaimUnpaidIn,
+    payload: ProceedingsClaimUnpaidIn,
 ) -> Status[ProceedingsOut]:
     services.compensation_record_unpaid(
         actor=request_actor(request),
@@ -458,7 +461,7 @@ def claim_unpaid_post(
     summary="Flag a charge linked to the trafficking (non-punishment)",
 )
 def charge_post(
-    request: HttpRequest, case_id: Path[UUID], payload: ChargeIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsChargeIn
 ) -> Status[ProceedingsOut]:
     services.charge_flag(
         actor=request_actor(request), case_id=case_id, **payload.model_dump()
@@ -475,7 +478,7 @@ def assessment_post(
     request: HttpRequest,
     case_id: Path[UUID],
     record_id: Path[UUID],
-    payload: AssessmentRequestIn,
+    payload: ProceedingsAssessmentRequestIn,
 ) -> Status[ProceedingsOut]:
     services.non_punishment_request(
         actor=request_actor(request),
@@ -495,7 +498,7 @@ def decision_post(
     request: HttpRequest,
     case_id: Path[UUID],
     record_id: Path[UUID],
-    payload: NonPunishmentDecisionIn,
+    payload: ProceedingsNonPunishmentDecisionIn,
 ) -> Status[ProceedingsOut]:
     services.non_punishment_decide(
         actor=request_actor(request),
@@ -508,7 +511,7 @@ def decision_post(
 
 @router.post("/hearings", response={201: ProceedingsOut}, summary="Record a hearing")
 def hearing_post(
-    request: HttpRequest, case_id: Path[UUID], payload: HearingIn
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsHearingIn
 ) -> Status[ProceedingsOut]:
     services.hearing_record(
         actor=request_actor(request), case_id=case_id, **payload.model_dump()
@@ -516,9 +519,9 @@ def hearing_post(
     return _created(request, case_id)
 
 
-def _notice_out(view: selectors.NoticeView) -> NoticeOut:
+def _notice_out(view: selectors.NoticeView) -> ProceedingsNoticeOut:
     n = view.notice
-    return NoticeOut(
+    return ProceedingsNoticeOut(
         id=n.pk,
         direction=n.direction,
         peer_node=n.peer_node,
@@ -535,10 +538,12 @@ def _notice_out(view: selectors.NoticeView) -> NoticeOut:
 
 @router.get(
     "/notices",
-    response=list[NoticeOut],
+    response=list[ProceedingsNoticeOut],
     summary="Proceedings notices sent and received (audited)",
 )
-def notices_get(request: HttpRequest, case_id: Path[UUID]) -> list[NoticeOut]:
+def notices_get(
+    request: HttpRequest, case_id: Path[UUID]
+) -> list[ProceedingsNoticeOut]:
     case = _case(request, case_id)
     return [
         _notice_out(v)
@@ -548,12 +553,12 @@ def notices_get(request: HttpRequest, case_id: Path[UUID]) -> list[NoticeOut]:
 
 @router.post(
     "/notices",
-    response={201: NoticeOut},
+    response={201: ProceedingsNoticeOut},
     summary="Send a proceedings notice to the counterpart node (M12)",
 )
 def notice_post(
-    request: HttpRequest, case_id: Path[UUID], payload: NoticeIn
-) -> Status[NoticeOut]:
+    request: HttpRequest, case_id: Path[UUID], payload: ProceedingsNoticeIn
+) -> Status[ProceedingsNoticeOut]:
     user = request_actor(request)
     notice = notices.proceedings_notice_send(
         actor=user, case_id=case_id, **payload.model_dump()
