@@ -65,6 +65,7 @@ NAMESPACES = (
     "assistance",
     "care",
     "returns",
+    "proceedings",
     "referrals",
     "cases",
     "consent",
@@ -253,6 +254,51 @@ def care_episode_url(suffix: str, prefix: str = "") -> Callable[[Any, str], str]
             started_on=timezone.localdate(),
         )
         return f"{prefix}/cases/{case.pk}/care/services/{episode.pk}/{suffix}"
+
+    return build
+
+
+# SOP 5 proceedings (trm.proceedings): legal-track records for the prosecutor,
+# the case manager and the competent authority; notices also for the NCP.
+PROCEEDINGS_READERS = frozenset({R.PROSECUTOR, R.CASE_MANAGER, R.COMPETENT_AUTHORITY})
+NOTICE_READERS = PROCEEDINGS_READERS | {R.NATIONAL_CONTACT_POINT}
+RIGHTS_RECORDERS = PROCEEDINGS_READERS
+PROTECTION_RECORDERS = PROCEEDINGS_READERS
+COMPENSATION_RECORDERS = frozenset({R.CASE_MANAGER, R.PROSECUTOR})
+CHARGE_RECORDERS = PROCEEDINGS_READERS
+NON_PUNISHMENT_DECIDERS = frozenset({R.PROSECUTOR, R.COMPETENT_AUTHORITY})
+HEARING_RECORDERS = PROCEEDINGS_READERS
+PROCEEDINGS_API = "POST /api/v1/cases/{case_id}/proceedings"
+NOTICE_SENDERS = frozenset({R.NATIONAL_CONTACT_POINT, R.PROSECUTOR, R.CASE_MANAGER})
+
+
+def proceedings_record_url(
+    kind: str, suffix: str, prefix: str = ""
+) -> Callable[[Any, str], str]:
+    """Record a protection measure, a claim or a charge on the world's case (as
+    its case manager); the URL of ``suffix`` on it."""
+
+    def build(w: Any, which: str) -> str:
+        from django.utils import timezone
+
+        from trm.proceedings import services as proceedings
+
+        case = w.obj(which, "case")
+        manager = User.objects.get(username=f"matrix-cm-{which}")
+        today = timezone.localdate()
+        if kind == "protection":
+            record: Any = proceedings.protection_assess(
+                actor=manager, case_id=case.pk, kind="physical", assessed_on=today
+            )
+        elif kind == "compensation":
+            record = proceedings.compensation_file(
+                actor=manager, case_id=case.pk, route="state", filed_on=today
+            )
+        else:
+            record = proceedings.charge_flag(
+                actor=manager, case_id=case.pk, offence="other", flagged_on=today
+            )
+        return f"{prefix}/cases/{case.pk}/proceedings/{kind}/{record.pk}/{suffix}"
 
     return build
 
@@ -1106,6 +1152,158 @@ MATRIX: dict[str, Entry] = {
         care_episode_url("end", prefix="/api/v1"),
         team_roles(CARE_WRITERS),
         lambda w, _: {"outcome": "completed"},
+        api=True,
+    ),
+    # --- trm.proceedings (pages and API): entries below this line ---
+    "proceedings:page": Entry(
+        "GET", case_url("proceedings/"), team_roles(NOTICE_READERS)
+    ),
+    "proceedings:rights": Entry(
+        "GET", case_url("proceedings/rights/"), team_roles(RIGHTS_RECORDERS)
+    ),
+    "proceedings:lawyer": Entry(
+        "GET", case_url("proceedings/rights/lawyer/"), team_roles(RIGHTS_RECORDERS)
+    ),
+    "proceedings:protection_assess": Entry(
+        "GET",
+        case_url("proceedings/protection/add/"),
+        team_roles(PROTECTION_RECORDERS),
+    ),
+    "proceedings:protection_order": Entry(
+        "GET",
+        proceedings_record_url("protection", "order/"),
+        team_roles(PROTECTION_RECORDERS),
+    ),
+    "proceedings:protection_lift": Entry(
+        "GET",
+        proceedings_record_url("protection", "lift/"),
+        team_roles(PROTECTION_RECORDERS),
+    ),
+    "proceedings:compensation_file": Entry(
+        "GET",
+        case_url("proceedings/compensation/add/"),
+        team_roles(COMPENSATION_RECORDERS),
+    ),
+    **{
+        f"proceedings:compensation_{verb}": Entry(
+            "GET",
+            proceedings_record_url("compensation", f"{verb}/"),
+            team_roles(COMPENSATION_RECORDERS),
+        )
+        for verb in ("award", "reject", "paid", "unpaid")
+    },
+    "proceedings:charge_flag": Entry(
+        "GET", case_url("proceedings/charges/add/"), team_roles(CHARGE_RECORDERS)
+    ),
+    "proceedings:non_punishment_request": Entry(
+        "GET",
+        proceedings_record_url("charges", "assessment/"),
+        team_roles(CHARGE_RECORDERS),
+    ),
+    "proceedings:non_punishment_decide": Entry(
+        "GET",
+        proceedings_record_url("charges", "decision/"),
+        team_roles(NON_PUNISHMENT_DECIDERS),
+    ),
+    "proceedings:hearing_add": Entry(
+        "GET", case_url("proceedings/hearings/add/"), team_roles(HEARING_RECORDERS)
+    ),
+    "proceedings:notice_send": Entry(
+        "GET", case_url("proceedings/notices/send/"), team_roles(NOTICE_SENDERS)
+    ),
+    "GET /api/v1/cases/{case_id}/proceedings": Entry(
+        "GET",
+        api("/cases/{case_id}/proceedings"),
+        team_roles(PROCEEDINGS_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/rights": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/rights"),
+        team_roles(RIGHTS_RECORDERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/rights/lawyer": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/rights/lawyer"),
+        team_roles(RIGHTS_RECORDERS),
+        lambda w, _: {"lawyer": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/protection": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/protection"),
+        team_roles(PROTECTION_RECORDERS),
+        lambda w, _: {"kind": ""},
+        api=True,
+    ),
+    **{
+        f"{PROCEEDINGS_API}/protection/{{measure_id}}/{verb}": Entry(
+            "POST",
+            proceedings_record_url("protection", verb, prefix="/api/v1"),
+            team_roles(PROTECTION_RECORDERS),
+            lambda w, _: {},
+            api=True,
+        )
+        for verb in ("order", "lift")
+    },
+    "POST /api/v1/cases/{case_id}/proceedings/compensation": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/compensation"),
+        team_roles(COMPENSATION_RECORDERS),
+        lambda w, _: {"route": ""},
+        api=True,
+    ),
+    **{
+        f"{PROCEEDINGS_API}/compensation/{{claim_id}}/{verb}": Entry(
+            "POST",
+            proceedings_record_url("compensation", verb, prefix="/api/v1"),
+            team_roles(COMPENSATION_RECORDERS),
+            lambda w, _: {},
+            api=True,
+        )
+        for verb in ("award", "reject", "paid", "unpaid")
+    },
+    "POST /api/v1/cases/{case_id}/proceedings/charges": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/charges"),
+        team_roles(CHARGE_RECORDERS),
+        lambda w, _: {"offence": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/charges/{record_id}/assessment": Entry(
+        "POST",
+        proceedings_record_url("charges", "assessment", prefix="/api/v1"),
+        team_roles(CHARGE_RECORDERS),
+        lambda w, _: {},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/charges/{record_id}/decision": Entry(
+        "POST",
+        proceedings_record_url("charges", "decision", prefix="/api/v1"),
+        team_roles(NON_PUNISHMENT_DECIDERS),
+        lambda w, _: {"outcome": ""},
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/hearings": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/hearings"),
+        team_roles(HEARING_RECORDERS),
+        lambda w, _: {"at": "2026-01-01T10:00:00Z", "court": "", "kind": ""},
+        api=True,
+    ),
+    "GET /api/v1/cases/{case_id}/proceedings/notices": Entry(
+        "GET",
+        api("/cases/{case_id}/proceedings/notices"),
+        team_roles(NOTICE_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/proceedings/notices": Entry(
+        "POST",
+        api("/cases/{case_id}/proceedings/notices"),
+        team_roles(NOTICE_SENDERS),
+        lambda w, _: {"peer_node": "", "kind": "", "legal_basis": ""},
         api=True,
     ),
     # --- trm.referrals (pages and API): entries below this line ---

@@ -369,7 +369,8 @@ def test_detail_lists_team_and_moves_i_may_make(cm, case):
     assert body["manages"] is False
     assert {m["role"] for m in body["team"]} == {Role.CASE_MANAGER, Role.PROSECUTOR}
     moves = {t["track"]: t["moves"] for t in body["tracks"]}
-    assert moves["legal"] == ["informed_of_rights"]
+    # Informing of rights has its own endpoint (trm.proceedings).
+    assert moves["legal"] == []
     assert moves["assistance"] == []
 
 

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "trm.care",
     "trm.returns",
     "trm.referrals",
+    "trm.proceedings",
     "trm.exchange",
 ]
 

@@ -3,9 +3,9 @@
 Message types: ``case.alert`` / ``case.alert.ack`` (M1: a pseudonymous alert
 and the counterpart's acknowledgement, which links the cases),
 ``safety.alert`` (M14: urgent, allowed without consent), ``case.closure``
-(M11) and the schema of ``proceedings.notice`` (M12; its workflow comes with
-the proceedings issue). Payloads are built here from the case's
-non-identifying attributes; inbound ones are applied through
+(M11) and the v1 schema of ``proceedings.notice`` (M12), which
+:mod:`trm.proceedings.messages` registers and applies. Payloads are built
+here from the case's non-identifying attributes; inbound ones are applied through
 :mod:`trm.cases.services`. Also the exchange's hooks: every message in and
 out goes on the case timeline (:func:`timeline_observer`) and only the case
 team reads payloads in the operator view (:func:`payload_access`).
@@ -949,12 +949,6 @@ def safety_alert_carried(payload: BaseModel) -> set[str]:
     return {"risk"}
 
 
-def proceedings_notice_carried(payload: BaseModel) -> set[str]:
-    """``proceedings.notice`` is about the person's part in proceedings: a
-    hearing, testimony, an outcome or a release (category ``legal``)."""
-    return {"legal"}
-
-
 def _types() -> Iterable[registry.MessageType]:
     yield registry.MessageType(
         name=CASE_ALERT,
@@ -994,17 +988,6 @@ def _types() -> Iterable[registry.MessageType]:
         handler=apply_case_closure,
         carried=carries_nothing,
         description="The other side closed its case (M11)",
-    )
-    yield registry.MessageType(
-        name=PROCEEDINGS_NOTICE,
-        version=1,
-        schema=ProceedingsNoticeV1,
-        categories=frozenset({"legal", "risk"}),
-        handler=None,
-        exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
-        carried=proceedings_notice_carried,
-        sop=(5,),
-        description="Proceedings logistics: hearing, testimony, outcome (M12)",
     )
 
 

@@ -298,6 +298,12 @@ TRACKS: dict[str, Track] = {
             }
         ),
         roles=frozenset({_CM, _PROS}),
+        # Informing the person of their rights is recorded by
+        # trm.proceedings.services.rights_inform (language, interpreter, lawyer,
+        # date: SOPS §2 SOP 5 step 1, §6.2 region D), which also lets the
+        # competent authority (often the police, who inform) make the move.
+        by_target={L.INFORMED_OF_RIGHTS: frozenset({_CM, _CA, _PROS})},
+        guarded=frozenset({L.INFORMED_OF_RIGHTS}),
     ),
     "child_protection": Track(
         field="child_protection",

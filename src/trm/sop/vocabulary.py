@@ -110,15 +110,23 @@ EVENTS: dict[str, Promise] = {
     "sop4.travel_documents_ready": _("Travel documents ready"),
     "sop4.best_interests_determined": _("Best-interests determination"),
     "sop4.follow_up_reported": _("Follow-up report received"),
-    # SOP 5 (planned: proceedings issue)
+    # SOP 5 Criminal and civil proceedings (trm.proceedings)
     "sop5.rights_informed": _("Informed of rights in proceedings"),
     "sop5.legal_aid_appointed": _("Lawyer appointed"),
-    "sop5.protection_assessed": _("Protection needs assessed"),
+    "sop5.protection_assessed": _("Risk assessed for a protection measure"),
+    "sop5.protection_ordered": _("Protection measure ordered"),
+    "sop5.protection_lifted": _("Protection measure lifted"),
     "sop5.compensation_claimed": _("Compensation claimed"),
-    "sop5.charge_flagged": _(  # planned
+    "sop5.compensation_decided": _("Decision on a compensation claim"),
+    "sop5.compensation_settled": _("Compensation paid, or recorded as unpaid"),
+    "sop5.charge_flagged": _(
         "Charge against the person flagged as linked to the trafficking"
     ),
+    "sop5.non_punishment_requested": _("Non-punishment assessment requested"),
     "sop5.non_punishment_assessed": _("Non-punishment assessment"),
+    "sop5.hearing_recorded": _("Hearing recorded"),
+    "sop5.notice_sent": _("Proceedings notice sent to a counterpart node"),
+    "sop5.notice_received": _("Proceedings notice received from a counterpart node"),
     "sop5.outcome_notified": _("Person told the outcome of proceedings"),
 }
 
@@ -128,7 +136,7 @@ EVENTS: dict[str, Promise] = {
 #: people of something they cannot record. A test checks this list against the
 #: code: remove a kind from it in the change that starts writing it.
 PLANNED_EVENTS: frozenset[str] = frozenset(
-    kind for kind in EVENTS if kind.split(".")[0] in {"sop4", "sop5"}
+    kind for kind in EVENTS if kind.split(".")[0] in {"sop4"}
 ) - {
     # Written by trm.returns (SOP 4 on the destination node).
     "sop4.best_interests_determined",

@@ -867,6 +867,12 @@ def test_assistance_never_waits_on_the_legal_track(legal_state, caseworker_a):
     case = open_case(caseworker_a)
     ncp = team_member(case, Role.NATIONAL_CONTACT_POINT)
     for step in _path_to("legal", legal_state):
+        if step == Legal.INFORMED_OF_RIGHTS:
+            # Its own service records how the person was informed.
+            from trm.proceedings.tests.helpers import inform
+
+            inform(case, caseworker_a)
+            continue
         services.case_move(
             actor=caseworker_a, case_id=case.pk, track="legal", target=step
         )
@@ -1199,8 +1205,9 @@ def test_assistance_moves_and_reasons_never_reach_the_prosecutor(world):
 
 
 def test_legal_moves_stay_legal(world):
-    set_states(world.case, legal=Legal.NOT_INFORMED)
-    target = sorted(TRACKS["legal"].transitions[Legal.NOT_INFORMED])[0]
+    # (Informing of rights is trm.proceedings' own move: start after it.)
+    set_states(world.case, legal=Legal.INFORMED_OF_RIGHTS)
+    target = sorted(TRACKS["legal"].transitions[Legal.INFORMED_OF_RIGHTS])[0]
     actor = _mover(world.case, TRACKS["legal"].roles_for(target))
     services.case_move(actor=actor, case_id=world.case.pk, track="legal", target=target)
     assert world.case.events.get(track="legal").visibility == Visibility.LEGAL
