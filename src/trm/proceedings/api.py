@@ -48,8 +48,16 @@ class ProceedingsRightsIn(ProceedingsStrictIn):
     informed_on: date | None = None
     language: str = Field("", max_length=8, description="ISO 639 code.")
     interpreter: bool | None = Field(None, description="Required: true or false.")
+    has_lawyer: bool | None = Field(
+        None, description="Required: whether the person had a lawyer (true or false)."
+    )
     lawyer: str = Field(
-        "", max_length=MAX_NAME_CHARS, description='The organisation, or "none".'
+        "",
+        max_length=MAX_NAME_CHARS,
+        description=(
+            "The lawyer's organisation: required when has_lawyer is true, "
+            "empty when it is false."
+        ),
     )
 
 

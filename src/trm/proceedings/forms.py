@@ -56,6 +56,18 @@ def _choice(label: Any, choices: Any) -> forms.ChoiceField:
     return forms.ChoiceField(label=label, choices=[("", "—"), *choices], required=False)
 
 
+def _yes_no(label: Any) -> forms.TypedChoiceField:
+    """A required-by-the-service yes/no question: ``True``, ``False`` or ``None``
+    (not answered; the service refuses it with its reason)."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[("", "—"), ("yes", _("Yes")), ("no", _("No"))],
+        required=False,
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
+    )
+
+
 def _amount(label: Any) -> forms.DecimalField:
     return forms.DecimalField(
         label=label, required=False, max_digits=15, decimal_places=3, min_value=0
@@ -80,16 +92,14 @@ class RightsForm(forms.Form):
         max_length=8,
         help_text=_("ISO 639 code of the language the person understands (ro, bg…)."),
     )
-    interpreter = forms.TypedChoiceField(
-        label=_("Was an interpreter present?"),
-        choices=[("", "—"), ("yes", _("Yes")), ("no", _("No"))],
-        required=False,
-        coerce=lambda v: {"yes": True, "no": False}.get(v),
-        empty_value=None,
-    )
+    interpreter = _yes_no(_("Was an interpreter present?"))
+    has_lawyer = _yes_no(_("Did the person have a lawyer?"))
     lawyer = _name(
-        _("Lawyer"),
-        _("The lawyer's organisation (a bar, a legal aid service), or “none”."),
+        _("Lawyer's organisation"),
+        _(
+            "The lawyer's organisation (a bar, a legal aid service). Leave it "
+            "empty when the person had no lawyer; one can be recorded later."
+        ),
     )
 
 

@@ -73,9 +73,6 @@ from trm.proceedings.models import (
     RightsInformation,
 )
 
-#: The word that records "no lawyer" (any case).
-NO_LAWYER = "none"
-
 _R = TypeVar("_R", ProtectionMeasure, CompensationClaim, NonPunishment)
 _StateMachineRecord = ProtectionMeasure | CompensationClaim | NonPunishment
 
@@ -150,6 +147,7 @@ def rights_inform(
     informed_on: date | None,
     language: str,
     interpreter: bool | None,
+    has_lawyer: bool | None,
     lawyer: str,
 ) -> RightsInformation:
     """Record that the person was informed of their rights in proceedings and
@@ -159,7 +157,10 @@ def rights_inform(
     recorded"; CETS Art. 15(1)-(2); Directive 2011/36/EU Art. 11(6), 12(2)):
     ``informed_on`` (not in the future), ``language`` (ISO 639, the language
     the person was informed in), ``interpreter`` (True / False, never
-    unknown), ``lawyer`` (the lawyer's organisation, or ``"none"``). Writes
+    unknown), ``has_lawyer`` (True / False, never unknown) and ``lawyer`` (the
+    lawyer's organisation: required when ``has_lawyer`` is True, empty when it
+    is False; stored as given, no word stands for "no lawyer" so that the
+    answer does not depend on the language of the user). Writes
     ``sop5.rights_informed`` (code: the language) and, with a lawyer,
     ``sop5.legal_aid_appointed``.
 
@@ -195,13 +196,24 @@ def rights_inform(
             _("Say whether an interpreter was present."),
             details={"field": "interpreter"},
         )
-    lawyer_text = clean_text(lawyer or "", field="lawyer", max_length=MAX_NAME_CHARS)
-    if not lawyer_text:
+    if has_lawyer is None:
         raise CaseInvalidInput(
-            _("Name the lawyer's organisation, or write “none”."),
+            _("Say whether the person had a lawyer."),
+            details={"field": "has_lawyer"},
+        )
+    organisation = clean_text(lawyer or "", field="lawyer", max_length=MAX_NAME_CHARS)
+    if has_lawyer and not organisation:
+        raise CaseInvalidInput(
+            _("Name the lawyer's organisation."), details={"field": "lawyer"}
+        )
+    if not has_lawyer and organisation:
+        raise CaseInvalidInput(
+            _(
+                "You answered that the person had no lawyer: leave the lawyer's "
+                "organisation empty, or answer that they had one."
+            ),
             details={"field": "lawyer"},
         )
-    organisation = "" if lawyer_text.casefold() == NO_LAWYER else lawyer_text
     record = RightsInformation.objects.create(
         case=case,
         informed_on=informed_on,
@@ -256,10 +268,6 @@ def legal_aid_appoint(*, actor: User, case_id: UUID, lawyer: str) -> RightsInfor
     organisation = _name(
         lawyer, field="lawyer", message=_("Name the lawyer's organisation.")
     )
-    if organisation.casefold() == NO_LAWYER:
-        raise CaseInvalidInput(
-            _("Name the lawyer's organisation."), details={"field": "lawyer"}
-        )
     record.lawyer_organisation = organisation
     record.save(update_fields=["lawyer_organisation"])
     _legal_event(case, actor, kind="sop5.legal_aid_appointed")

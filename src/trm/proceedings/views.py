@@ -94,6 +94,7 @@ ACTIONS: dict[str, Action] = {
             informed_on=d.get("informed_on"),
             language=_text(d, "language"),
             interpreter=d.get("interpreter"),
+            has_lawyer=d.get("has_lawyer"),
             lawyer=_text(d, "lawyer"),
         ),
     ),

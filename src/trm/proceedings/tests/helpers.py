@@ -55,6 +55,7 @@ def inform(case: Case, actor: Any, **overrides: Any) -> RightsInformation:
         "informed_on": days_ago(1),
         "language": "ro",
         "interpreter": True,
+        "has_lawyer": True,
         "lawyer": LAWYER,
     }
     values.update(overrides)

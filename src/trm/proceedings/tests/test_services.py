@@ -91,12 +91,12 @@ def test_informing_of_rights_records_every_field_and_moves_the_track(
     )
 
 
-def test_lawyer_none_records_no_lawyer_and_one_can_be_appointed_later(
-    case, caseworker_a
-):
-    record = inform(case, caseworker_a, lawyer="None")
+def test_no_lawyer_is_recorded_and_one_can_be_appointed_later(case, caseworker_a):
+    record = inform(case, caseworker_a, has_lawyer=False, lawyer="   ")
     assert record.lawyer_organisation == ""
     assert _kinds(case) == ["sop5.rights_informed"]
+    move = case.events.get(kind="case.track_moved", track="legal")
+    assert move.code == "no_lawyer"
     services.legal_aid_appoint(actor=caseworker_a, case_id=case.pk, lawyer=LAWYER)
     record.refresh_from_db()
     assert record.lawyer_organisation == LAWYER
@@ -118,8 +118,11 @@ def test_lawyer_none_records_no_lawyer_and_one_can_be_appointed_later(
         ({"language": ""}, "language"),
         ({"language": "klingon"}, "language"),
         ({"interpreter": None}, "interpreter"),
+        ({"has_lawyer": None}, "has_lawyer"),
+        ({"has_lawyer": None, "lawyer": ""}, "has_lawyer"),
         ({"lawyer": ""}, "lawyer"),
         ({"lawyer": "   "}, "lawyer"),
+        ({"has_lawyer": False}, "lawyer"),
     ],
 )
 def test_informing_of_rights_refuses_a_missing_field(
@@ -133,6 +136,41 @@ def test_informing_of_rights_refuses_a_missing_field(
     )
     assert error.message
     assert not RightsInformation.objects.filter(case=case).exists()
+
+
+def test_the_refusals_about_the_lawyer_say_what_to_do(case, caseworker_a):
+    missing = _refused(
+        "cases.invalid_input",
+        case,
+        lambda: inform(case, caseworker_a, has_lawyer=None),
+        "has_lawyer",
+    )
+    assert missing.message == "Say whether the person had a lawyer."
+    unnamed = _refused(
+        "cases.invalid_input",
+        case,
+        lambda: inform(case, caseworker_a, has_lawyer=True, lawyer=""),
+        "lawyer",
+    )
+    assert unnamed.message == "Name the lawyer's organisation."
+    contradicted = _refused(
+        "cases.invalid_input",
+        case,
+        lambda: inform(case, caseworker_a, has_lawyer=False, lawyer=LAWYER),
+        "lawyer",
+    )
+    assert "no lawyer" in contradicted.message
+    assert not RightsInformation.objects.filter(case=case).exists()
+
+
+@pytest.mark.parametrize("word", ["none", "None", "няма"])
+def test_no_word_stands_for_no_lawyer_any_more(case, caseworker_a, word):
+    """The yes/no answer says whether there is a lawyer; the organisation is
+    stored as typed, whatever the language of the user."""
+    record = inform(case, caseworker_a, has_lawyer=True, lawyer=word)
+    record.refresh_from_db()
+    assert (record.lawyer_organisation, record.has_lawyer) == (word, True)
+    assert _kinds(case) == ["sop5.rights_informed", "sop5.legal_aid_appointed"]
 
 
 def test_the_generic_move_cannot_reach_informed_of_rights(case, caseworker_a):

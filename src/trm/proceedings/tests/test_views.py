@@ -99,28 +99,27 @@ def test_the_rights_form_redisplays_a_missing_field_and_changes_nothing(
     url = reverse("proceedings:rights", args=[case.pk])
     assert client.get(url).status_code == 200
     before = snapshot(case)
-    answer = client.post(
-        url,
-        {
-            "informed_on": str(days_ago(1)),
-            "language": "ro",
-            "interpreter": "",
-            "lawyer": "none",
-        },
-    )
+    filled = {
+        "informed_on": str(days_ago(1)),
+        "language": "ro",
+        "interpreter": "no",
+        "has_lawyer": "no",
+        "lawyer": "",
+    }
+    answer = client.post(url, {**filled, "interpreter": ""})
     assert answer.status_code == 400
     assert "Say whether an interpreter was present." in answer.content.decode()
     assert 'value="ro"' in answer.content.decode()
     assert snapshot(case) == before
-    answer = client.post(
-        url,
-        {
-            "informed_on": str(days_ago(1)),
-            "language": "ro",
-            "interpreter": "no",
-            "lawyer": "none",
-        },
-    )
+    answer = client.post(url, {**filled, "has_lawyer": ""})
+    assert answer.status_code == 400
+    assert "Say whether the person had a lawyer." in answer.content.decode()
+    assert snapshot(case) == before
+    answer = client.post(url, {**filled, "lawyer": "Fictional Bar"})
+    assert answer.status_code == 400
+    assert "person had no lawyer" in answer.content.decode()
+    assert snapshot(case) == before
+    answer = client.post(url, filled)
     assert answer.status_code == 302
     case.refresh_from_db()
     assert case.legal == Legal.INFORMED_OF_RIGHTS
@@ -157,6 +156,19 @@ def test_the_api_answers_structured_errors_and_changes_nothing(
     assert answer.json()["error"]["details"]["reason"] == "unknown_currency"
     answer = _post_json(client, f"{base}/rights", {"language": "ro"})
     assert answer.status_code == 400
+    rights = {
+        "informed_on": str(days_ago(1)),
+        "language": "ro",
+        "interpreter": False,
+        "lawyer": "",
+    }
+    answer = _post_json(client, f"{base}/rights", rights)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["details"]["field"] == "has_lawyer"
+    answer = _post_json(
+        client, f"{base}/rights", {**rights, "has_lawyer": False, "lawyer": "none"}
+    )
+    assert answer.json()["error"]["details"]["field"] == "lawyer"
     assert snapshot(case) == before
     answer = _post_json(
         client,
