@@ -59,6 +59,13 @@ def load_kek() -> bytes:
         return _decode("TRM_KEK", direct)
     path = kek_file()
     try:
+        # Read again only when the file changed (a rotation writes a new one):
+        # services call this for every node key they use.
+        stat = path.stat()
+        seen = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = _kek_read.get(seen)
+        if cached is not None:
+            return cached
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ImproperlyConfigured(
@@ -70,7 +77,14 @@ def load_kek() -> bytes:
         raise ImproperlyConfigured(
             f"The key-encryption key file {path} cannot be read ({exc.strerror})."
         ) from None
-    return _decode(str(path), text)
+    kek = _decode(str(path), text)
+    _kek_read.clear()
+    _kek_read[seen] = kek
+    return kek
+
+
+#: The key file last read by :func:`load_kek`, by (path, inode, mtime, size).
+_kek_read: dict[tuple[str, int, int, int], bytes] = {}
 
 
 def create_kek_file(path: Path | None = None) -> Path:

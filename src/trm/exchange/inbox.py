@@ -47,7 +47,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import (
@@ -569,17 +569,22 @@ def _apply_batch(
                 (index, _recorded_meanwhile(checked) or internal_error_answer())
             )
             continue
+        # A savepoint per message, rolled back if it fails; not released when
+        # it succeeds (the commit releases them all: one statement less per
+        # message). At most TRM_EXCHANGE_BATCH_MAX are open at once.
+        savepoint = transaction.savepoint()
         try:
-            with transaction.atomic():
-                answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
+            answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
             if entry is not None:
                 received.append(entry)
                 recorded.add(key)
         except IntegrityError:
-            # Recorded meanwhile by a concurrent delivery (its savepoint is
-            # rolled back, the batch goes on).
+            # Recorded meanwhile by a concurrent delivery: this one is rolled
+            # back, the batch goes on.
+            transaction.savepoint_rollback(savepoint)
             answer = _recorded_meanwhile(checked) or internal_error_answer()
         except Exception as exc:
+            transaction.savepoint_rollback(savepoint)
             # The error's text could hold data: its kind only.
             logger.error("exchange inbox failed: %s", type(exc).__name__)
             answer = internal_error_answer()
@@ -639,19 +644,29 @@ def _apply(checked: _Checked, *, now: datetime, applied_at: datetime | None) -> 
 def _locked_conversation(peer: Peer, reference: str) -> Conversation:
     """The conversation's row, created if new, locked until the transaction
     ends: it serialises the messages of one shared case, so the order check
-    and the apply see the same ``last_in_seq``."""
-    try:
-        return Conversation.objects.select_for_update().get(
-            peer=peer, reference=reference
+    and the apply see the same ``last_in_seq``.
+
+    One statement (an upsert that returns the row; the update on conflict
+    takes the row's lock on PostgreSQL; SQLite has one writer at a time): it
+    runs for every received message of a conversation.
+    """
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Conversation._meta.db_table)} "  # noqa: S608 - names only
+            "(peer_id, reference, last_out_seq, last_in_seq) VALUES (%s, %s, 0, 0) "
+            "ON CONFLICT (peer_id, reference) DO UPDATE SET reference = "
+            "excluded.reference RETURNING id, last_out_seq, last_in_seq",
+            [peer.pk, reference],
         )
-    except Conversation.DoesNotExist:
-        # Created by whichever delivery comes first (no savepoint needed).
-        Conversation.objects.bulk_create(
-            [Conversation(peer=peer, reference=reference)], ignore_conflicts=True
-        )
-        return Conversation.objects.select_for_update().get(
-            peer=peer, reference=reference
-        )
+        pk, last_out_seq, last_in_seq = cursor.fetchone()
+    return Conversation(
+        pk=pk,
+        peer=peer,
+        reference=reference,
+        last_out_seq=last_out_seq,
+        last_in_seq=last_in_seq,
+    )
 
 
 def _apply_checked(
