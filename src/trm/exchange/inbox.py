@@ -454,39 +454,20 @@ def _check(
     return _Checked(peer, claims, mtype, payload, digest)
 
 
-def _recorded_meanwhile(checked: _Checked) -> Answer | None:
-    """The original answer when a concurrent delivery of the same message
-    recorded it first (this attempt's insert failed and rolled back)."""
-    stored = InboxMessage.objects.filter(
-        peer=checked.peer, msg_id=checked.claims.msg_id
-    ).first()
-    return _stored_answer(stored) if stored is not None else None
-
-
 def receive(body: bytes, *, now: datetime | None = None) -> Answer:
-    """Check, apply and record one message; return the signed answer.
+    """Check, apply and record one message; return the signed answer (a batch
+    of one: :func:`receive_batch`).
 
     Args:
         body: the request body (a compact JWE), already size-checked.
         now: the time to check freshness against (tests); default now.
     """
-    clock = now
-    now = now or timezone.now()
-    if not nodekeys.has_keys():
-        return no_keys_answer()
-    checked = _check(body, now=now, known_peers={})
-    if isinstance(checked, Answer):
-        return checked
-    try:
-        return _apply(checked, now=now, applied_at=clock)
-    except IntegrityError:
-        answer = _recorded_meanwhile(checked)
-        if answer is None:
-            raise
-        return answer
+    return receive_batch([body], now=now)[0]
 
 
-def receive_batch(bodies: list[bytes], *, now: datetime | None = None) -> list[Answer]:
+def receive_batch(
+    bodies: list[bytes], *, now: datetime | None = None, _retried: bool = False
+) -> list[Answer]:
     """Check, apply and record several messages; return one answer per body,
     in order, each exactly what :func:`receive` would answer for it.
 
@@ -495,8 +476,9 @@ def receive_batch(bodies: list[bytes], *, now: datetime | None = None) -> list[A
     log's head) for the whole batch instead of one per message, which is what
     makes a busy channel fast (docs/exchange.md, "Performance"). A message
     whose apply fails unexpectedly is answered 500 (its sender retries it)
-    without affecting the others; if the commit itself fails, nothing of the
-    batch was recorded and every message is retried.
+    without affecting the others. The messages are recorded together after
+    the last one is applied (one insert); if that or the commit fails, nothing
+    of the batch was kept and every message is retried.
 
     Args:
         bodies: compact JWEs, each already size-checked.
@@ -518,7 +500,17 @@ def receive_batch(bodies: list[bytes], *, now: datetime | None = None) -> list[A
             answers.append(None)
             pending.append((index, checked))
     if pending:
-        for index, answer in _apply_batch(pending, now=now, applied_at=clock):
+        try:
+            applied = _apply_batch(pending, now=now, applied_at=clock)
+        except IntegrityError:
+            # A message of the batch was recorded meanwhile by a concurrent
+            # delivery of it (the unique (peer, msg_id)): nothing of this
+            # attempt was kept. Once more, the checks answer it as a
+            # re-delivery; a second conflict is left to the sender's retry.
+            if _retried:
+                raise
+            return receive_batch(bodies, now=clock, _retried=True)
+        for index, answer in applied:
             answers[index] = answer
     return [answer or internal_error_answer() for answer in answers]
 
@@ -559,38 +551,69 @@ def _apply_batch(
     pending: list[tuple[int, _Checked]], *, now: datetime, applied_at: datetime | None
 ) -> list[tuple[int, Answer]]:
     answers: list[tuple[int, Answer]] = []
-    received: list[_Received] = []
+    applied: list[_Applied] = []
+    conversations: dict[tuple[int, str], Conversation] = {}
     recorded: set[tuple[int, UUID]] = set()
     for index, checked in pending:
         key = (checked.peer.pk, checked.claims.msg_id)
         if key in recorded:
-            # Twice in one batch: answered as any re-delivery, not applied again.
-            answers.append(
-                (index, _recorded_meanwhile(checked) or internal_error_answer())
-            )
+            # Twice in one batch: answered as a re-delivery of the first.
+            first = next(done for done in applied if done.key == key)
+            answers.append((index, _stored_answer(first.row)))
             continue
         # A savepoint per message, rolled back if it fails; not released when
         # it succeeds (the commit releases them all: one statement less per
         # message). At most TRM_EXCHANGE_BATCH_MAX are open at once.
         savepoint = transaction.savepoint()
         try:
-            answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
-            if entry is not None:
-                received.append(entry)
-                recorded.add(key)
-        except IntegrityError:
-            # Recorded meanwhile by a concurrent delivery: this one is rolled
-            # back, the batch goes on.
-            transaction.savepoint_rollback(savepoint)
-            answer = _recorded_meanwhile(checked) or internal_error_answer()
+            answer, done = _apply_checked(
+                checked, now=now, applied_at=applied_at, conversations=conversations
+            )
         except Exception as exc:
             transaction.savepoint_rollback(savepoint)
             # The error's text could hold data: its kind only.
             logger.error("exchange inbox failed: %s", type(exc).__name__)
-            answer = internal_error_answer()
+            answer, done = internal_error_answer(), None
+        if done is not None:
+            applied.append(done)
+            recorded.add(key)
+            if done.conversation is not None:
+                conversations[(checked.peer.pk, done.conversation.reference)] = (
+                    done.conversation
+                )
         answers.append((index, answer))
-    _audit_received(received)
+    if applied:
+        _record(applied, conversations=list(conversations.values()))
     return answers
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """A message applied in this transaction, to be recorded (:func:`_record`)."""
+
+    key: tuple[int, UUID]
+    answer: Answer
+    row: InboxMessage
+    conversation: Conversation | None
+    entry: _Received
+
+
+def _record(applied: list[_Applied], *, conversations: list[Conversation]) -> None:
+    """Record a transaction's applied messages: one insert into the inbox,
+    one update of their conversations' ``last_in_seq``, the observers (the
+    case timeline), one chained audit append per sender.
+
+    Raises:
+        IntegrityError: one of them was recorded meanwhile by a concurrent
+            delivery (the caller's transaction rolls back).
+    """
+    InboxMessage.objects.bulk_create([done.row for done in applied])
+    if conversations:
+        Conversation.objects.bulk_update(conversations, ["last_in_seq"])
+    for done in applied:
+        for observer in registry.observers():
+            observer("in", done.row)
+    _audit_received([done.entry for done in applied])
 
 
 @dataclass(frozen=True)
@@ -632,15 +655,6 @@ def _handler_block() -> transaction.Atomic:
     return block
 
 
-@transaction.atomic(durable=True)
-def _apply(checked: _Checked, *, now: datetime, applied_at: datetime | None) -> Answer:
-    """Apply and record one checked message in a transaction of its own."""
-    answer, entry = _apply_checked(checked, now=now, applied_at=applied_at)
-    if entry is not None:
-        _audit_received([entry])
-    return answer
-
-
 def _locked_conversation(peer: Peer, reference: str) -> Conversation:
     """The conversation's row, created if new, locked until the transaction
     ends: it serialises the messages of one shared case, so the order check
@@ -670,26 +684,31 @@ def _locked_conversation(peer: Peer, reference: str) -> Conversation:
 
 
 def _apply_checked(
-    checked: _Checked, *, now: datetime, applied_at: datetime | None
-) -> tuple[Answer, _Received | None]:
-    """Apply and record one checked message inside the caller's transaction;
-    return the answer and, when it was recorded, its audit entry for the
-    caller to write (``now``: when it arrived, what its answer says;
-    ``applied_at``: a fixed apply time for tests, otherwise the time it is
-    recorded, after waiting for its conversation's lock, so received messages
-    sort in the order they were applied).
+    checked: _Checked,
+    *,
+    now: datetime,
+    applied_at: datetime | None,
+    conversations: dict[tuple[int, str], Conversation],
+) -> tuple[Answer, _Applied | None]:
+    """Apply one checked message inside the caller's transaction; return the
+    answer and, when it is to be recorded, what :func:`_record` records
+    (``now``: when it arrived, what its answer says; ``applied_at``: a fixed
+    apply time for tests, otherwise the time it is applied, after waiting for
+    its conversation's lock, so received messages sort in the order they were
+    applied). ``conversations`` holds the conversations this transaction
+    already locked and moved on, by ``(peer id, reference)``.
 
     A re-delivery racing the first delivery is caught either here (its
     conversation's lock was held by the first: its ``seq`` is no longer ahead)
-    or by the unique ``(peer, msg_id)`` of the inbox (an IntegrityError the
-    caller turns into the original answer).
+    or by the unique ``(peer, msg_id)`` of the inbox when recorded.
     """
     peer, claims, mtype = checked.peer, checked.claims, checked.mtype
     payload, digest = checked.payload, checked.digest
     msg_id = str(claims.msg_id)
     state: Conversation | None = None
     if claims.conversation:
-        state = _locked_conversation(peer, claims.conversation)
+        known = conversations.get((peer.pk, claims.conversation))
+        state = known or _locked_conversation(peer, claims.conversation)
     seq = claims.seq if state is not None else 0
     if state is not None:
         if seq <= state.last_in_seq:
@@ -756,7 +775,7 @@ def _apply_checked(
         if status == InboxStatus.APPLIED
         else (None, None)
     )
-    message = InboxMessage.objects.create(
+    message = InboxMessage(
         peer=peer,
         msg_id=claims.msg_id,
         type=mtype.name,
@@ -776,10 +795,13 @@ def _apply_checked(
         receipt=token,
     )
     if state is not None:
-        state.last_in_seq = seq
-        state.save(update_fields=["last_in_seq"])
-    for observer in registry.observers():
-        observer("in", message)
+        state = Conversation(
+            pk=state.pk,
+            peer=peer,
+            reference=state.reference,
+            last_out_seq=state.last_out_seq,
+            last_in_seq=seq,
+        )
     entry = _Received(
         sender=peer.node_id,
         msg_id=msg_id,
@@ -792,6 +814,10 @@ def _apply_checked(
             "code": code,
         },
     )
-    if status == InboxStatus.APPLIED:
-        return Answer(202, {"receipt": token}), entry
-    return Answer(STATUS["refused"], {"rejection": token, "code": code}), entry
+    answer = (
+        Answer(202, {"receipt": token})
+        if status == InboxStatus.APPLIED
+        else Answer(STATUS["refused"], {"rejection": token, "code": code})
+    )
+    done = _Applied((peer.pk, claims.msg_id), answer, message, state, entry)
+    return answer, done
