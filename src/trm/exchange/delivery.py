@@ -99,6 +99,7 @@ class Outcome:
 
 def _due(now: datetime) -> QuerySet[OutboxMessage]:
     earlier_unsent = OutboxMessage.objects.filter(
+        ~Q(conversation=""),  # lets the planner use the (peer, conversation, seq) index
         peer_id=OuterRef("peer_id"),
         conversation=OuterRef("conversation"),
         seq__lt=OuterRef("seq"),
