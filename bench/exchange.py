@@ -165,6 +165,29 @@ def now_iso(node: Node) -> str:
     return str(node.python(snippet))
 
 
+def set_peer_status(node: Node, peer_id: str, status: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{node.postgres_url}/{node.db_name}") as conn:
+        conn.execute(
+            "UPDATE exchange_peer SET status = %s WHERE node_id = %s", (status, peer_id)
+        )
+
+
+def start_workers(node: Node, count: int) -> None:
+    """Start ``count`` workers and wait until each says it runs (a worker's
+    start-up checks take a few seconds of CPU; they are not the channel)."""
+    log = node.dir / "worker.log"
+    before = log.read_text().count("TRM worker running") if log.exists() else 0
+    for _ in range(count):
+        node.start_worker(exchange_interval=0.2)
+    wait_for(
+        lambda: log.read_text().count("TRM worker running") >= before + count,
+        timeout=120,
+        every=0.2,
+    )
+
+
 def exchange_burst(a: Node, b: Node, n: int, workers: int, org: str) -> dict:
     since = now_iso(a)
     seeded = seed(a, b.node_id, org, n, dump=True)
@@ -172,14 +195,16 @@ def exchange_burst(a: Node, b: Node, n: int, workers: int, org: str) -> dict:
         f"  enqueued {n} in {seeded['seconds']:.1f} s "
         f"({n / seeded['seconds']:.0f}/s), mean payload {seeded['mean_bytes']:.0f} B"
     )
+    # The workers start while the peer is disabled (nothing is claimed), so
+    # the clock starts when sending can, with the queue full.
+    set_peer_status(a, b.node_id, "disabled")
+    start_workers(a, workers)
+    set_peer_status(a, b.node_id, "active")
     started = time.time()
-    for _ in range(workers):
-        a.start_worker(exchange_interval=0.2)
     result = wait_for(
         lambda: (s := stats(a, since))["sent"] == n and s, timeout=1800, every=2
     )
     a.stop_worker()
-    # Throughput from the moment the workers started (the queue was full).
     throughput = n / (result["last"] - started)
     return {
         "throughput": throughput,
@@ -282,9 +307,8 @@ def main() -> None:
         )
 
         print(f"exchange, paced {args.paced} at {args.rate:.0f}/s:")
+        start_workers(a, args.workers)
         since = now_iso(a)
-        for _ in range(args.workers):
-            a.start_worker(exchange_interval=0.2)
         seed(a, b.node_id, org, args.paced, dump=False, rate=args.rate)
         paced = wait_for(
             lambda: (s := stats(a, since))["sent"] == args.paced and s,
