@@ -721,6 +721,21 @@ _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+_client: httpx.Client | None = None
+
+
+def _http_client() -> httpx.Client:
+    """The worker process's HTTP client (created on first use, kept: building
+    one loads the TLS trust store, tens of milliseconds of CPU that every run
+    of an idle worker would otherwise spend). Each request opens and closes
+    its own connection (:mod:`trm.exchange.transport`)."""
+    global _client
+    with _pool_lock:
+        if _client is None:
+            _client = httpx.Client(follow_redirects=False)
+        return _client
+
+
 def _sender_pool() -> ThreadPoolExecutor:
     """The worker process's sending threads (created on first use, kept: each
     keeps its database connection between runs)."""
@@ -873,7 +888,7 @@ def deliver_due(
     Args:
         now: the time of the run (tests); default now.
         limit: the most messages handled in this run.
-        client: the HTTP client (tests); default a new one for the run.
+        client: the HTTP client (tests); default the worker process's own (:func:`_http_client`).
 
     Returns:
         ``{"sent", "retrying", "rejected", "dead"}`` counts, and
@@ -885,9 +900,8 @@ def deliver_due(
         # spent) until `trm keys init` has run.
         return counts
     failed: list[tuple[OutboxMessage, Outcome]] = []
-    own_client = client is None
     # Each request has its own overall deadline (transport.bounded_request).
-    http = client or httpx.Client(follow_redirects=False)
+    http = client or _http_client()
     try:
         try:
             refresh_requested_peers(now=now, client=http)
@@ -909,8 +923,6 @@ def deliver_due(
                     failed.append((message, outcome))
             handled += len(batch)
     finally:
-        if own_client:
-            http.close()
         if failed:
             try:
                 notify_failures(failed)
