@@ -888,7 +888,8 @@ def deliver_due(
     Args:
         now: the time of the run (tests); default now.
         limit: the most messages handled in this run.
-        client: the HTTP client (tests); default the worker process's own (:func:`_http_client`).
+        client: the HTTP client (tests); default the worker process's own
+            (:func:`_http_client`).
 
     Returns:
         ``{"sent", "retrying", "rejected", "dead"}`` counts, and
