@@ -50,15 +50,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_node_keys():
-    """Node keys are cached per process; each test's keystore starts empty."""
+    """Node keys are cached per process; each test's keystore starts empty (and
+    no peer is remembered as one that takes no batches)."""
     from trm.dataprotection.crypto import forget_cached_keys
-    from trm.exchange import nodekeys
+    from trm.exchange import delivery, nodekeys
 
     forget_cached_keys()
     nodekeys.forget_cached_keys()
+    delivery._no_batches.clear()
     yield
     forget_cached_keys()
     nodekeys.forget_cached_keys()
+    delivery._no_batches.clear()
 
 
 @pytest.fixture(autouse=True)

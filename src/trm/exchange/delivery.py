@@ -39,6 +39,7 @@ import json
 import logging
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -344,7 +345,7 @@ def _answered(
 ) -> Outcome:
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     return _judged(message, response.status_code, data, digest=digest, now=now)
 
@@ -752,15 +753,34 @@ def _sender_pool() -> ThreadPoolExecutor:
 def _chunks(batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
     """Split claimed messages into requests: per peer, at most
     ``TRM_EXCHANGE_BATCH_SIZE`` messages each, in the order claimed."""
-    size = settings.TRM_EXCHANGE_BATCH_SIZE
     by_peer: dict[int, list[OutboxMessage]] = {}
     for message in batch:
         by_peer.setdefault(message.peer_id, []).append(message)
-    return [
-        messages[i : i + size]
-        for messages in by_peer.values()
-        for i in range(0, len(messages), size)
-    ]
+    chunks = []
+    for peer_id, messages in by_peer.items():
+        size = 1 if _takes_no_batches(peer_id) else settings.TRM_EXCHANGE_BATCH_SIZE
+        chunks += [messages[i : i + size] for i in range(0, len(messages), size)]
+    return chunks
+
+
+#: Peers that answered a batch as a node without the batch endpoint does, by
+#: id, and until when (``time.monotonic()``) they are sent one message per
+#: request (each request in a sending thread of its own).
+_no_batches: dict[int, float] = {}
+NO_BATCHES_MEMORY_SECONDS = 600.0
+
+
+def _takes_no_batches(peer_id: int) -> bool:
+    until = _no_batches.get(peer_id)
+    return until is not None and until > time.monotonic()
+
+
+def _release(message: OutboxMessage, *, now: datetime) -> Outcome:
+    """Give a claimed message back unsent (its attempt too), due at once."""
+    OutboxMessage.objects.filter(msg_id=message.msg_id, status__in=UNSENT).update(
+        attempts=max(message.attempts - 1, 0), next_attempt_at=now
+    )
+    return Outcome("retrying", "no_batches")
 
 
 def _send_batch(
@@ -791,10 +811,13 @@ def _deliver_chunk(
     """Seal and send messages to one peer in one ``POST /exchange/v1/batch``
     and record each one's answer as if it had been sent alone.
 
-    One message, or a peer that does not take batches (it answers 404, 405,
-    400 or 413: an older node, or a smaller limit), goes one by one through
-    :func:`_deliver_one`. A failed request (time-out, refused connection, an
-    answer that is not a batch's) counts as a failed attempt of each message.
+    One message goes alone through :func:`_deliver_one`. A peer that does not
+    take batches (it answers 404, 405, 400 or 413: an older node, or a smaller
+    limit) gets the chunk's first message alone at once; the others are given
+    back due at once, and the peer's messages go one per request for
+    :data:`NO_BATCHES_MEMORY_SECONDS`. A failed request (time-out, refused
+    connection, an answer that is not a batch's) counts as a failed attempt
+    of each message.
     """
     if len(chunk) == 1:
         return [(chunk[0], _deliver_one(chunk[0], client=client, now=now))]
@@ -832,9 +855,15 @@ def _deliver_chunk(
                 )
         else:
             if response.status_code in (400, 404, 405, 413):
-                for message, _body, _digest in sealed:
-                    outcomes[message.msg_id] = _deliver_one(
-                        message, client=client, now=now
+                # No batches there: the first goes alone now; the others are
+                # given back, due at once, and go one per request in parallel
+                # (in series they could outlast the claim's lease).
+                _no_batches[peer.pk] = time.monotonic() + NO_BATCHES_MEMORY_SECONDS
+                head, *rest = sealed
+                outcomes[head[0].msg_id] = _deliver_one(head[0], client=client, now=now)
+                for message, _body, _digest in rest:
+                    outcomes[message.msg_id] = _release(
+                        message, now=now or timezone.now()
                     )
             else:
                 results = _batch_results(response, expected=len(sealed))
@@ -860,14 +889,14 @@ def _batch_results(
         return None
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, list) or len(results) != expected:
         return None
     parsed = []
     for result in results:
-        if not isinstance(result, dict) or not isinstance(result.get("status"), int):
+        if not isinstance(result, dict) or type(result.get("status")) is not int:
             return None
         parsed.append((result["status"], result.get("body")))
     return parsed

@@ -74,7 +74,7 @@ def routing(body: bytes | str) -> dict[str, Any]:
         from joserfc.util import urlsafe_b64decode
 
         header = json.loads(urlsafe_b64decode(header_b64.encode()))
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, RecursionError) as exc:
         raise EnvelopeError("malformed", "not a compact JWE") from exc
     if not isinstance(header, dict) or not all(
         isinstance(header.get(k), str) for k in (*ROUTING, "kid", "skid")
@@ -149,14 +149,14 @@ def open_envelope(
         verified = jws.deserialize_compact(
             inner, OKPKey.import_key(jwk), algorithms=SIG_ALGORITHMS
         )
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, RecursionError) as exc:
         raise EnvelopeError("bad_signature", type(exc).__name__) from exc
     if verified.protected.get("kid") != header["skid"]:
         raise EnvelopeError("header_mismatch", "signing key id differs")
     try:
         document = json.loads(verified.payload)
         claims, payload = document["claims"], document["payload"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise EnvelopeError("malformed", "signed content is not a message") from exc
     if not isinstance(claims, dict) or not isinstance(payload, dict):
         raise EnvelopeError("malformed", "signed content is not a message")
@@ -197,7 +197,7 @@ def verify_receipt(
         from joserfc.util import urlsafe_b64decode
 
         kid = json.loads(urlsafe_b64decode(header_b64.encode())).get("kid")
-    except (ValueError, IndexError, TypeError, AttributeError) as exc:
+    except (ValueError, IndexError, TypeError, AttributeError, RecursionError) as exc:
         raise EnvelopeError("malformed", "not a compact JWS") from exc
     jwk = signer_keys.get(str(kid))
     if jwk is None:
@@ -207,7 +207,7 @@ def verify_receipt(
             token, OKPKey.import_key(jwk), algorithms=SIG_ALGORITHMS
         )
         claims = json.loads(verified.payload)
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, RecursionError) as exc:
         raise EnvelopeError("bad_signature", type(exc).__name__) from exc
     if not isinstance(claims, dict):
         raise EnvelopeError("malformed", "receipt is not an object")

@@ -101,7 +101,7 @@ def _batch_messages(body: bytes) -> list[bytes] | None:
     ``TRM_EXCHANGE_BATCH_MAX`` ASCII strings), or None if it is not one."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested deeply
         return None
     messages = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(messages, list) or not (

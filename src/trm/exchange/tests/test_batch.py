@@ -5,6 +5,7 @@ does not take batches. All data is synthetic."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -235,12 +236,37 @@ def test_a_peer_without_the_batch_endpoint_gets_them_one_by_one(
     peer_server, note_type, clock
 ):
     peer_server.batches = False
-    enqueue(3)
+    messages = enqueue(3)
 
     counts = delivery.deliver_due(now=clock.now)
 
+    # The first alone at once; the others given back (attempt too) and sent
+    # one per request in the same run, each exactly once.
     assert counts["sent"] == 3
     assert (peer_server.batch_posts, peer_server.posts) == (0, 3)
+    assert len(peer_server.applied) == 3
+    for message in messages:
+        row = OutboxMessage.objects.get(pk=message.pk)
+        assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
+
+    # Remembered: the next messages go one per request without asking again.
+    enqueue(2)
+    delivery.deliver_due(now=clock.advance(1))
+    assert (peer_server.batch_posts, peer_server.posts) == (0, 5)
+
+
+def test_answers_that_are_too_deeply_nested_are_not_a_crash(peer, fake_peer, note_type):
+    nested = b"[" * 100_000
+    response = Client().post(BATCH, data=nested, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "exchange.bad_batch"
+
+    header = base64.urlsafe_b64encode(b"[" * 50_000).decode().rstrip("=")
+    crafted = f"{header}.a.b.c.d".encode()
+    good, _g = fake_peer.envelope()
+    answers = inbox.receive_batch([good, crafted])
+    assert [a.status_code for a in answers] == [202, 400]
+    assert answers[1].json_body["code"] == "malformed"
 
 
 def test_a_failed_batch_request_is_a_failed_attempt_of_each_message(
