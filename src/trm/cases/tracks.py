@@ -184,10 +184,15 @@ TRACKS: dict[str, Track] = {
         initial=A.NONE,
         transitions=_moves(
             {
-                A.NONE: {A.FIRST_ASSISTANCE, A.DECLINED, A.CLOSED},
+                # REINTEGRATION from NONE, FIRST_ASSISTANCE or LONG_TERM: on
+                # the node of the country of origin, the person handed over
+                # after a return arrived (SOP 4 step 8; only the arrival
+                # confirmation makes this move).
+                A.NONE: {A.FIRST_ASSISTANCE, A.DECLINED, A.REINTEGRATION, A.CLOSED},
                 A.DECLINED: {A.FIRST_ASSISTANCE, A.CLOSED},
                 A.FIRST_ASSISTANCE: {
                     A.LONG_TERM,
+                    A.REINTEGRATION,
                     A.RETURN_PREPARATION,
                     A.DECLINED,
                     A.TRANSFERRED_ABROAD,
@@ -195,6 +200,7 @@ TRACKS: dict[str, Track] = {
                 },
                 A.LONG_TERM: {
                     A.RETURN_PREPARATION,
+                    A.REINTEGRATION,
                     A.DECLINED,
                     A.TRANSFERRED_ABROAD,
                     A.CLOSED,
@@ -232,6 +238,12 @@ TRACKS: dict[str, Track] = {
                 A.RETURN_PREPARATION,
                 # trm.returns: only when every SOP 4 guard holds (rules 4, 5).
                 A.IN_TRANSIT,
+                # Only the confirmation of the person's arrival in the country
+                # of origin (``return.handover.arrival``, SOP 4 step 8): on
+                # the destination node the case is handed over, on the origin
+                # node reintegration starts.
+                A.HANDED_OVER,
+                A.REINTEGRATION,
                 A.CLOSED,
             }
         ),

@@ -253,7 +253,7 @@ REFUSALS: dict[str, Refusal] = {
                 actor=w.cm,
                 case_id=w.case.pk,
                 track="assistance",
-                target=Assistance.REINTEGRATION,
+                target=Assistance.FOLLOW_UP,
             )
         ),
     ),
