@@ -24,8 +24,13 @@ from trm.cases.tracks import TransnationalLink
 #: Roles whose work is the legal track only (SOPS §3: unconditional assistance;
 #: issue "SOP 5": the prosecutor never sees assistance notes unless shared).
 LEGAL_TRACK_ROLES = frozenset({Role.PROSECUTOR})
-#: Case roles that see legal-track notes.
-LEGAL_READERS = frozenset({Role.PROSECUTOR, Role.CASE_MANAGER})
+#: Case roles that see legal-track notes and events: the prosecutor, the case
+#: manager, and the competent authority (often the police), which informs the
+#: person of their rights and records protection measures, charges and
+#: hearings (:mod:`trm.proceedings.common`) and must see what it recorded.
+LEGAL_READERS = frozenset(
+    {Role.PROSECUTOR, Role.CASE_MANAGER, Role.COMPETENT_AUTHORITY}
+)
 #: Transnational states in which the national contact point sees the case.
 NCP_VISIBLE_LINKS = frozenset(
     s for s in TransnationalLink.values if s != TransnationalLink.NO_LINK

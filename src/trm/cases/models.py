@@ -296,7 +296,7 @@ class Visibility(models.TextChoices):
 
     TEAM = "team", _("Whole case team")
     ASSISTANCE_ONLY = "assistance_only", _("Assistance only (never the legal track)")
-    LEGAL = "legal", _("Legal track (prosecutor and case manager)")
+    LEGAL = "legal", _("Legal track (prosecutor, case manager and competent authority)")
 
 
 class CaseEvent(models.Model):

@@ -20,6 +20,7 @@ from trm.cases.tracks import TransnationalLink
         ({Role.SERVICE_PROVIDER}, True, True, False),
         ({Role.GUARDIAN}, True, True, False),
         ({Role.NATIONAL_CONTACT_POINT}, True, True, False),
+        ({Role.COMPETENT_AUTHORITY}, True, True, True),
         ({Role.PROSECUTOR, Role.CASE_MANAGER}, True, True, True),
         ({Role.PROSECUTOR, Role.SERVICE_PROVIDER}, True, True, True),
     ],
