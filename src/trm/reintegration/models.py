@@ -29,6 +29,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from trm.assessments.models import RiskLevel
+from trm.directory.models import ServiceType
 
 
 class DomainStatus(models.TextChoices):
@@ -49,6 +50,22 @@ DOMAINS: dict[str, object] = {
     "income": _("Income"),
     "education": _("Education or training"),
 }
+
+
+def service_labels(codes: list[str]) -> list[str]:
+    """Return the labels of service codes (an unknown code as it is)."""
+    labels = dict(ServiceType.choices)
+    return [str(labels.get(code, code)) for code in codes]
+
+
+def status_rows(status: dict[str, str]) -> list[tuple[str, str]]:
+    """Return ``(domain label, status label)`` for each domain of ``status``."""
+    labels = dict(DomainStatus.choices)
+    return [
+        (str(DOMAINS[domain]), str(labels.get(code, code)))
+        for domain, code in status.items()
+        if domain in DOMAINS
+    ]
 
 
 class ReintegrationPlan(models.Model):
@@ -83,6 +100,9 @@ class ReintegrationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"reintegration plan {self.id}"
+
+    def service_labels(self) -> list[str]:
+        return service_labels(self.services)
 
     def goals_context(self) -> bytes:
         """Associated data binding the sealed goals to this row."""
@@ -147,6 +167,12 @@ class FollowUp(models.Model):
     def is_reported(self) -> bool:
         return self.reported_on is not None
 
+    def service_labels(self) -> list[str]:
+        return service_labels(self.services_given)
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        return status_rows(self.status)
+
     def note_context(self) -> bytes:
         """Associated data binding the sealed risk note to this row."""
         return b"trm:reintegration:followup:" + self.id.bytes
@@ -187,6 +213,12 @@ class FollowUpReport(models.Model):
 
     def __str__(self) -> str:
         return f"follow-up report {self.id}"
+
+    def service_labels(self) -> list[str]:
+        return service_labels(self.services)
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        return status_rows(self.status)
 
     def note_context(self) -> bytes:
         """Associated data binding the sealed risk note to this row."""
