@@ -1,4 +1,4 @@
-"""Refusals of trm.reintegration with stable codes. Messages never contain personal data."""
+"""Refusals of trm.reintegration with stable codes (no personal data in messages)."""
 
 from __future__ import annotations
 

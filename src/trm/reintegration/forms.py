@@ -49,7 +49,9 @@ class PlanForm(forms.Form):
 
     def __init__(self, *args: Any, nodes: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["report_to_node"].choices = blank((n, n) for n in nodes)
+        node_field = self.fields["report_to_node"]
+        assert isinstance(node_field, forms.ChoiceField)  # noqa: S101
+        node_field.choices = blank((n, n) for n in nodes)
 
 
 class ConsentChoice(forms.ModelChoiceField):  # type: ignore[type-arg]

@@ -27,6 +27,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from trm.assessments.models import RiskLevel
 from trm.directory.models import ServiceType
@@ -44,7 +45,7 @@ class DomainStatus(models.TextChoices):
 
 
 #: The domains a follow-up report rates (SOPS §6.4 M10; EXCHANGE §3).
-DOMAINS: dict[str, object] = {
+DOMAINS: dict[str, StrOrPromise] = {
     "housing": _("Housing"),
     "health": _("Health"),
     "income": _("Income"),
@@ -86,8 +87,12 @@ class ReintegrationPlan(models.Model):
     )
     starts_on = models.DateField(_("starts on"))
     services = models.JSONField(_("services"), default=list)
-    case_manager_function = models.CharField(_("case manager (function)"), max_length=200)
-    report_to_node = models.CharField(_("reports go to node"), max_length=64, blank=True)
+    case_manager_function = models.CharField(
+        _("case manager (function)"), max_length=200
+    )
+    report_to_node = models.CharField(
+        _("reports go to node"), max_length=64, blank=True
+    )
     sealed_goals = models.BinaryField(null=True)
     recorded_at = models.DateTimeField(_("recorded at"))
     recorded_by = models.ForeignKey(
@@ -201,7 +206,9 @@ class FollowUpReport(models.Model):
     reported_on = models.DateField(_("reported on"))
     services = models.JSONField(_("services given"), default=list)
     status = models.JSONField(_("status"), default=dict)
-    risk_level = models.CharField(_("risk level"), max_length=10, choices=RiskLevel.choices)
+    risk_level = models.CharField(
+        _("risk level"), max_length=10, choices=RiskLevel.choices
+    )
     contact_kept = models.BooleanField(_("contact kept"), default=True)
     sealed_risk_note = models.BinaryField(null=True)
     sending_organisation = models.CharField(_("reported by"), max_length=200)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -155,13 +156,17 @@ def reintegration_record_for_user(*, user: User, case: Case) -> ReintegrationRec
     return record
 
 
-def follow_up_for_user(*, user: User, case: Case, follow_up_id: object) -> FollowUp | None:
+def follow_up_for_user(
+    *, user: User, case: Case, follow_up_id: UUID
+) -> FollowUp | None:
     """Return the case's follow-up ``follow_up_id`` (None: no such one)."""
     reintegration_access_for_user(user=user, case=case)
     return FollowUp.objects.filter(case=case, pk=follow_up_id).first()
 
 
-def consents_for_report(case: Case, node_id: str, *, at: date | None = None) -> list[Consent]:
+def consents_for_report(
+    case: Case, node_id: str, *, at: date | None = None
+) -> list[Consent]:
     """Return the person's consents that may carry a follow-up report to
     ``node_id``: to a transfer abroad, naming the node's country (not an
     organisation), valid now. The consent gate checks the categories."""

@@ -117,7 +117,11 @@ def destination_node(case: Case, plan: ReintegrationPlan | None) -> str:
     when there is none or several to choose from."""
     if plan is not None and plan.report_to_node:
         return plan.report_to_node
-    peers = [p.node_id for p in conversation_peers(case.trm_case_ref)] if case.trm_case_ref else []
+    peers = (
+        [p.node_id for p in conversation_peers(case.trm_case_ref)]
+        if case.trm_case_ref
+        else []
+    )
     return peers[0] if len(peers) == 1 else ""
 
 
@@ -180,7 +184,9 @@ def reintegration_plan_record(
         message=_("Say what the plan aims at."),
     )
     function = clean_text(
-        case_manager_function or "", field="case_manager_function", max_length=MAX_LINE_CHARS
+        case_manager_function or "",
+        field="case_manager_function",
+        max_length=MAX_LINE_CHARS,
     )
     if not has_visible_text(function):
         raise _invalid(

@@ -115,7 +115,9 @@ def plan_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-def report_view(request: HttpRequest, case_id: UUID, follow_up_id: UUID) -> HttpResponse:
+def report_view(
+    request: HttpRequest, case_id: UUID, follow_up_id: UUID
+) -> HttpResponse:
     """Record one follow-up's report and, if the person agrees, send it back."""
     user, case = _writable(request, case_id)
     follow_up = selectors.follow_up_for_user(

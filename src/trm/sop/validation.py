@@ -197,7 +197,9 @@ def _settings_problems(doc: LoadedYaml, settings: object) -> Iterator[Problem]:
             )
 
 
-def _follow_up_problems(doc: LoadedYaml, settings: dict[str, object]) -> Iterator[Problem]:
+def _follow_up_problems(
+    doc: LoadedYaml, settings: dict[str, object]
+) -> Iterator[Problem]:
     """The follow-up schedule after a return: months in increasing order."""
     follow_up = settings.get("follow_up")
     if not isinstance(follow_up, dict):

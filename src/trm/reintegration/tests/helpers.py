@@ -36,7 +36,14 @@ def origin_case(*, assistance: str = "reintegration") -> tuple[Case, User]:
         "requests": ["return_planning"],
         "sending_organisation": destination_org(),
     }
-    apply(inbound(case_messages.CASE_ALERT, alert, sender="peer-bg", conversation=DESTINATION_REF))
+    apply(
+        inbound(
+            case_messages.CASE_ALERT,
+            alert,
+            sender="peer-bg",
+            conversation=DESTINATION_REF,
+        )
+    )
     case = Case.objects.get(trm_case_ref=DESTINATION_REF)
     set_states(case, assistance=assistance)
     provider = team_member(case, Role.SERVICE_PROVIDER)

@@ -41,7 +41,9 @@ def test_the_api_records_the_plan_and_a_consented_report(org_a, signed_in):
         "risk_level": "low",
     }
     refused = client.post(
-        f"{base}/follow-ups/{first}/report", data=report, content_type="application/json"
+        f"{base}/follow-ups/{first}/report",
+        data=report,
+        content_type="application/json",
     )
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "consent.missing"
@@ -53,7 +55,10 @@ def test_the_api_records_the_plan_and_a_consented_report(org_a, signed_in):
     )
     assert answer.status_code == 200, answer.json()
     reported = answer.json()["follow_ups"][0]
-    assert reported["sent_to_node"] == "peer-bg" and reported["status"]["income"] == "unknown"
+    assert (
+        reported["sent_to_node"] == "peer-bg"
+        and reported["status"]["income"] == "unknown"
+    )
     assert OutboxMessage.objects.filter(type="followup.report").count() == 1
 
 

@@ -32,7 +32,11 @@ CATEGORIES = ("case_summary", "health", "risk")
 
 
 def origin_org() -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "name": "Fictional Reintegration RO", "country": "RO"}
+    return {
+        "id": str(uuid.uuid4()),
+        "name": "Fictional Reintegration RO",
+        "country": "RO",
+    }
 
 
 def report_body(ref: str, **overrides: Any) -> dict[str, Any]:
@@ -111,7 +115,11 @@ def test_the_report_is_recorded_and_completes_the_follow_up_step(
         )
     )
     report = FollowUpReport.objects.get(case=returned)
-    assert (report.sequence, report.risk_level, report.peer_node) == (1, "medium", "peer-ro")
+    assert (report.sequence, report.risk_level, report.peer_node) == (
+        1,
+        "medium",
+        "peer-ro",
+    )
     assert report.status == {
         "housing": "stable",
         "health": "at_risk",

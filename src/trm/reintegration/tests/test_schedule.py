@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from trm.sop import loader
+from trm.common.yamldata import DataFileError
 from trm.reintegration.schedule import add_months, due_dates, months_after_return
+from trm.sop import loader
 
 VARIANT = """\
 schema_version: 1
@@ -65,7 +66,7 @@ def test_a_bad_schedule_is_refused_with_its_line(tmp_path, body, reason):
     path = write_variant(
         tmp_path, f"settings:\n  follow_up:\n    months_after_return: {body}\n"
     )
-    with pytest.raises(loader.DataFileError) as caught:
+    with pytest.raises(DataFileError) as caught:
         loader.load_definition(path)
     text = str(caught.value)
     assert "months_after_return" in text

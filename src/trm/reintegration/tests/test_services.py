@@ -112,9 +112,10 @@ def test_the_schedule_follows_the_nodes_variant(origin, settings, tmp_path):
         plan(case, provider)
     finally:
         loader.clear_cache()
-    assert list(
-        FollowUp.objects.filter(case=case).values_list("months", "due_on")
-    ) == [(2, date(2026, 3, 31)), (24, date(2028, 1, 31))]
+    assert list(FollowUp.objects.filter(case=case).values_list("months", "due_on")) == [
+        (2, date(2026, 3, 31)),
+        (24, date(2028, 1, 31)),
+    ]
 
 
 def test_a_new_plan_keeps_reported_follow_ups_and_reschedules_the_others(origin):
@@ -145,7 +146,9 @@ def test_a_follow_up_state_allows_the_plan(org_a):
     assert FollowUp.objects.filter(case=case).count() == 4
 
 
-@pytest.mark.parametrize("role", [Role.PROSECUTOR, Role.GUARDIAN, Role.FIRST_CONTACT_POINT])
+@pytest.mark.parametrize(
+    "role", [Role.PROSECUTOR, Role.GUARDIAN, Role.FIRST_CONTACT_POINT]
+)
 def test_other_roles_record_no_plan(origin, role):
     case, _provider = origin
     other = team_member(case, role)

@@ -109,7 +109,9 @@ def test_the_report_form_sends_with_consent_and_confirmation(origin, signed_in):
     page = client.get(url).content.decode()
     assert "peer-bg" in page and str(given.pk) in page
     # Sending without the confirmation is refused at the box.
-    answer = client.post(url, _report_post(first, consent_id=str(given.pk), confirm=None))
+    answer = client.post(
+        url, _report_post(first, consent_id=str(given.pk), confirm=None)
+    )
     assert answer.status_code == 400
     assert "Confirm the person agrees" in answer.content.decode()
     answer = client.post(url, _report_post(first, consent_id=str(given.pk)))
@@ -142,10 +144,13 @@ def test_a_prosecutor_sees_no_reintegration(origin, signed_in):
     case, _provider = origin
     prosecutor = team_member(case, Role.PROSECUTOR)
     client = signed_in(prosecutor)
-    assert client.get(reverse("reintegration:detail", args=[case.pk])).status_code == 403
-    assert 'id="reintegration"' not in client.get(
-        reverse("cases:detail", args=[case.pk])
-    ).content.decode()
+    assert (
+        client.get(reverse("reintegration:detail", args=[case.pk])).status_code == 403
+    )
+    assert (
+        'id="reintegration"'
+        not in client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    )
 
 
 def test_the_forms_wait_for_the_return(org_a, signed_in):
