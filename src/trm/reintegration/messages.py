@@ -86,6 +86,16 @@ def followup_report_carried(payload: BaseModel) -> set[str]:
     return carried
 
 
+def _consent_ref(legal_basis: str) -> UUID | None:
+    kind, _sep, ref = legal_basis.partition(":")
+    if kind != "consent":
+        return None
+    try:
+        return UUID(ref.strip())
+    except ValueError:
+        return None
+
+
 def apply_followup_report(message: registry.Inbound) -> UUID | None:
     """Record a follow-up report from the origin node on the case linked under
     its shared reference (the sender must be party to it); writes
@@ -116,6 +126,7 @@ def apply_followup_report(message: registry.Inbound) -> UUID | None:
         peer_node=message.sender,
         msg_id=message.msg_id,
         payload=payload,
+        remote_consent_ref=_consent_ref(message.legal_basis),
     )
     return case.pk
 

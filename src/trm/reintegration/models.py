@@ -212,6 +212,10 @@ class FollowUpReport(models.Model):
     contact_kept = models.BooleanField(_("contact kept"), default=True)
     sealed_risk_note = models.BinaryField(null=True)
     sending_organisation = models.CharField(_("reported by"), max_length=200)
+    #: The sender's consent id (``consent:<id>`` of the envelope): withdrawing
+    #: it there erases the report here
+    #: (:func:`~trm.reintegration.services.erase_received`).
+    remote_consent_ref = models.UUIDField(null=True, blank=True)
     received_at = models.DateTimeField(_("received at"))
 
     class Meta:

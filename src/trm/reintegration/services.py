@@ -420,6 +420,7 @@ def followup_report_receive(
     peer_node: str,
     msg_id: UUID,
     payload: FollowupReportV1,
+    remote_consent_ref: UUID | None = None,
 ) -> FollowUpReport:
     """Record a follow-up report the origin node sent about the locked linked
     ``case`` (inner service of the ``followup.report`` handler, inside the
@@ -443,6 +444,7 @@ def followup_report_receive(
         risk_level=payload.risk_level,
         contact_kept=payload.contact_kept,
         sending_organisation=payload.sending_organisation.name,
+        remote_consent_ref=remote_consent_ref,
         received_at=timezone.now(),
     )
     if payload.risk_update and not case.person.is_erased:
@@ -467,3 +469,33 @@ def followup_report_receive(
         risk_level=payload.risk_level,
     )
     return report
+
+
+def erase_received(
+    *,
+    case: Case,
+    peer_node: str,
+    consent_ref: UUID,
+    categories: Iterable[str],
+    actor: User | None = None,
+) -> str | None:
+    """Erase the follow-up reports received from ``peer_node`` under the
+    consent ``consent_ref`` that the person withdrew there (a restriction hook
+    of ``consent.withdrawn``, :func:`trm.consent.messages.register_restriction_hook`;
+    inside the inbox's transaction). The whole report came under that one
+    consent, so all of it goes; the timeline keeps its code-only event.
+
+    Returns:
+        ``"erased"`` when such reports were held here, else None.
+    """
+    reports = FollowUpReport.objects.filter(
+        case=case, peer_node=peer_node, remote_consent_ref=consent_ref
+    )
+    ids = [str(pk) for pk in reports.values_list("pk", flat=True)]
+    if not ids:
+        return None
+    reports.delete()
+    audit_case(
+        actor, "reintegration.reports_erased", case, reports=ids, sender=peer_node
+    )
+    return "erased"

@@ -226,3 +226,44 @@ def test_through_the_inbox_a_consented_report_is_applied(returned):
     )
     assert answer.status_code == 202, answer.json_body
     assert FollowUpReport.objects.filter(case=returned).count() == 1
+
+
+def test_a_withdrawal_at_the_origin_erases_the_reports_received(returned, caseworker_a):
+    consent_ref = uuid.uuid4()
+    apply(
+        inbound(
+            FOLLOWUP_REPORT,
+            report_body(returned.trm_case_ref),
+            conversation=returned.trm_case_ref,
+            seq=2,
+            legal_basis=f"consent:{consent_ref}",
+            categories=CATEGORIES,
+        )
+    )
+    other = apply(
+        inbound(
+            FOLLOWUP_REPORT,
+            report_body(returned.trm_case_ref, sequence=2),
+            conversation=returned.trm_case_ref,
+            seq=3,
+            legal_basis=f"consent:{uuid.uuid4()}",
+            categories=CATEGORIES,
+        )
+    )
+    assert FollowUpReport.objects.filter(case=returned).count() == 2
+    apply(
+        inbound(
+            "consent.withdrawn",
+            {
+                "consent_ref": str(consent_ref),
+                "trm_case_ref": returned.trm_case_ref,
+                "categories": ["case_summary", "health"],
+                "effective_at": timezone.now().isoformat(),
+            },
+            conversation=returned.trm_case_ref,
+            seq=4,
+            legal_basis=f"legal_obligation:GDPR Art. 19 consent:{consent_ref}",
+        )
+    )
+    [kept] = FollowUpReport.objects.filter(case=returned)
+    assert kept.sequence == 2 and other.case_id == returned.pk
