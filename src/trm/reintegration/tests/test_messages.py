@@ -267,3 +267,29 @@ def test_a_withdrawal_at_the_origin_erases_the_reports_received(returned, casewo
     )
     [kept] = FollowUpReport.objects.filter(case=returned)
     assert kept.sequence == 2 and other.case_id == returned.pk
+
+
+def test_the_destinations_pages_show_the_report_received(
+    returned, caseworker_a, signed_in
+):
+    from django.urls import reverse
+
+    apply(
+        inbound(
+            FOLLOWUP_REPORT,
+            report_body(returned.trm_case_ref),
+            conversation=returned.trm_case_ref,
+            seq=2,
+            legal_basis=f"consent:{uuid.uuid4()}",
+            categories=CATEGORIES,
+        )
+    )
+    client = signed_in(caseworker_a)
+    case_page = client.get(reverse("cases:detail", args=[returned.pk])).content.decode()
+    assert "1 follow-up report received from the country of origin" in case_page
+    page = client.get(
+        reverse("reintegration:detail", args=[returned.pk])
+    ).content.decode()
+    assert "Fictional Reintegration RO" in page
+    assert "At risk" in page and "Employment" in page
+    assert "a recruiter called the family once" in page
