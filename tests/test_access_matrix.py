@@ -65,6 +65,7 @@ NAMESPACES = (
     "assistance",
     "care",
     "returns",
+    "reintegration",
     "proceedings",
     "referrals",
     "cases",
@@ -905,6 +906,50 @@ MATRIX: dict[str, Entry] = {
     ),
     "returns:in_transit": Entry(
         "GET", case_url("return/in-transit/"), team_roles(TRANSIT_STARTERS)
+    ),
+    # --- trm.reintegration (pages and API) ---
+    # The world's case is not in reintegration: those who may act get 409.
+    "reintegration:detail": Entry(
+        "GET", case_url("reintegration/"), team_roles(RETURN_READERS)
+    ),
+    "reintegration:plan": Entry(
+        "GET", case_url("reintegration/plan/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "reintegration:report": Entry(
+        "GET",
+        case_url(f"reintegration/follow-ups/{SOME_ASSESSMENT}/report/"),
+        team_roles(PATHWAY_MOVERS),
+    ),
+    "GET /api/v1/cases/{case_id}/reintegration": Entry(
+        "GET",
+        api("/cases/{case_id}/reintegration"),
+        team_roles(RETURN_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/reintegration/plan": Entry(
+        "POST",
+        api("/cases/{case_id}/reintegration/plan"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {
+                "starts_on": "2024-01-02",
+                "services": ["shelter"],
+                "goals": "Fictional goals",
+                "case_manager_function": "Fictional social worker",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/reintegration/follow-ups/{follow_up_id}/report": (
+        Entry(
+            "POST",
+            api(
+                f"/cases/{{case_id}}/reintegration/follow-ups/{SOME_ASSESSMENT}/report"
+            ),
+            team_roles(PATHWAY_MOVERS),
+            return_data({"reported_on": "2024-02-02", "risk_level": "low"}),
+            api=True,
+        )
     ),
     "GET /api/v1/cases/{case_id}/return": Entry(
         "GET", api("/cases/{case_id}/return"), team_roles(RETURN_READERS), api=True

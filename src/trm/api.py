@@ -31,6 +31,7 @@ from trm.exchange.api import router as exchange_router
 from trm.identification.api import router as identification_router
 from trm.proceedings.api import router as proceedings_router
 from trm.referrals.api import router as referrals_router
+from trm.reintegration.api import router as reintegration_router
 from trm.returns.api import router as returns_router
 from trm.screening.api import router as screening_router
 from trm.sop.api import router as sop_router
@@ -63,6 +64,7 @@ api.add_router("/cases/{case_id}/assistance", assistance_router)
 api.add_router("/cases/{case_id}/assessments", assessments_router)
 api.add_router("/cases/{case_id}/care", care_router)
 api.add_router("/cases/{case_id}/return", returns_router)
+api.add_router("/cases/{case_id}/reintegration", reintegration_router)
 api.add_router("/cases/{case_id}/proceedings", proceedings_router)
 api.add_router("/referrals", referrals_router)
 

@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "trm.assessments",
     "trm.care",
     "trm.returns",
+    "trm.reintegration",
     "trm.referrals",
     "trm.proceedings",
     "trm.exchange",

@@ -1,4 +1,4 @@
-"""Return-side message types of the catalogue (EXCHANGE.md §3; SOPS §6.4 M3–M10).
+"""Return-side message types of the catalogue (EXCHANGE.md §3; SOPS §6.4 M3–M9).
 
 Schemas only: their workflows (and handlers) come with the return and
 reintegration issue, so a peer sending one now is answered
@@ -183,23 +183,6 @@ class ReturnArrivalV1(WireModel):
     sending_organisation: OrganisationRefV1
 
 
-class FollowupReportV1(WireModel):
-    """``followup.report`` v1 (M10): only with the person's consent."""
-
-    trm_case_ref: str = Field(pattern=_REF)
-    reported_on: date
-    services: list[str] = Field(default_factory=list, max_length=10)
-    housing: Literal["stable", "unstable", "none", "unknown"] = "unknown"
-    health: Literal["good", "needs_care", "unknown"] = "unknown"
-    income: Literal["employed", "support", "none", "unknown"] = "unknown"
-    education: Literal["attending", "not_attending", "not_applicable", "unknown"] = (
-        "unknown"
-    )
-    risk_update: str = Field(default="", max_length=2000)
-    contact_kept: bool = True
-    sending_organisation: OrganisationRefV1
-
-
 # --- what a payload carries (MessageType.carried) ------------------------------------
 
 
@@ -287,18 +270,6 @@ def return_handover_carried(payload: BaseModel) -> set[str]:
 def return_arrival_carried(payload: BaseModel) -> set[str]:
     """Whether and when the person arrived (``case_summary``): always."""
     return {"case_summary"}
-
-
-def followup_report_carried(payload: BaseModel) -> set[str]:
-    """Services and situation (``case_summary``), health status (``health``),
-    a risk update (``risk``)."""
-    assert isinstance(payload, FollowupReportV1)  # noqa: S101
-    carried = {"case_summary"}
-    if payload.health != "unknown":
-        carried.add("health")
-    if payload.risk_update:
-        carried.add("risk")
-    return carried
 
 
 Carried = Callable[[BaseModel], set[str]]
@@ -409,14 +380,6 @@ def _types() -> list[registry.MessageType]:
             (4,),
             "Arrival confirmation (M9)",
             carried=return_arrival_carried,
-        ),
-        schema_only(
-            "followup.report",
-            FollowupReportV1,
-            {"case_summary", "health", "risk"},
-            (4,),
-            "Reintegration follow-up report (M10)",
-            carried=followup_report_carried,
         ),
     ]
 

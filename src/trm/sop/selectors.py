@@ -9,6 +9,7 @@ user is on the team).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -56,6 +57,23 @@ class Task:
     case_number: str
     status: engine.StepStatus
     roles: frozenset[str]
+    #: Where the task is done, when it is not the case's SOP panel (a task
+    #: from another app, see :func:`register_task_source`).
+    url: str = ""
+
+
+#: Other apps' tasks that are not steps of the SOP definitions (e.g. a
+#: follow-up report after a return that is overdue, trm.reintegration): each
+#: is called with the user, their roles per open case of theirs (at most
+#: :data:`MAX_TASK_CASES` cases) and today, and returns that user's tasks.
+TaskSource = Callable[[User, dict[UUID, set[str]], date], list[Task]]
+_task_sources: list[TaskSource] = []
+
+
+def register_task_source(source: TaskSource) -> None:
+    """Add ``source`` to the tasks of "My tasks" (an app's ``ready()``)."""
+    if source not in _task_sources:
+        _task_sources.append(source)
 
 
 def _definition() -> Definition:
@@ -131,6 +149,12 @@ def tasks_for_user(
                 tasks.append(
                     Task(case.pk, case.number, status, frozenset(mine & named))
                 )
+    mine_by_case = {case_id: roles_by_case[case_id] for case_id in case_ids}
+    for source in _task_sources:
+        for task in source(user, mine_by_case, today):
+            if overdue_only and task.status.state != engine.StepState.OVERDUE:
+                continue
+            tasks.append(task)
     tasks.sort(
         key=lambda t: (t.status.due_on or date.max, t.case_number, t.status.step.id)
     )

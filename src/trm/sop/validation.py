@@ -197,6 +197,27 @@ def _settings_problems(doc: LoadedYaml, settings: object) -> Iterator[Problem]:
             )
 
 
+def _follow_up_problems(
+    doc: LoadedYaml, settings: dict[str, object]
+) -> Iterator[Problem]:
+    """The follow-up schedule after a return: months in increasing order."""
+    follow_up = settings.get("follow_up")
+    if not isinstance(follow_up, dict):
+        return
+    months = follow_up.get("months_after_return")
+    if not isinstance(months, list):
+        return
+    numbers = [m for m in months if isinstance(m, int) and not isinstance(m, bool)]
+    for index in range(1, len(numbers)):
+        if numbers[index] <= numbers[index - 1]:
+            yield doc.problem(
+                ("settings", "follow_up", "months_after_return", index),
+                "the months of the follow-up reports must increase "
+                f"({numbers[index]} comes after {numbers[index - 1]})",
+            )
+            return
+
+
 def _decimal_problems(
     doc: LoadedYaml, value: object, path: DataPath
 ) -> Iterator[Problem]:
@@ -235,6 +256,8 @@ def document_problems(doc: LoadedYaml) -> list[Problem]:
     if not isinstance(data, dict):
         return []
     problems = list(_settings_problems(doc, data.get("settings")))
+    if isinstance(data.get("settings"), dict):
+        problems.extend(_follow_up_problems(doc, data["settings"]))
     problems.extend(_decimal_problems(doc, data, ()))
     country = data.get("country")
     if isinstance(country, str) and country and not _is_country(country):

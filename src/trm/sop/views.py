@@ -330,6 +330,8 @@ class TaskRow:
     days_left: int | None
     roles: list[str]
     role_codes: list[str]
+    #: Where the task is done; empty: the case's SOP panel.
+    url: str = ""
 
     @property
     def days_late(self) -> int:
@@ -371,6 +373,7 @@ def task_rows(
             ),
             roles=[_role_label(r) for r in sorted(task.roles)],
             role_codes=sorted(task.roles),
+            url=task.url,
         )
         for task in tasks
     ]

@@ -110,6 +110,8 @@ EVENTS: dict[str, Promise] = {
     "sop4.travel_documents_ready": _("Travel documents ready"),
     "sop4.best_interests_determined": _("Best-interests determination"),
     "sop4.follow_up_reported": _("Follow-up report received"),
+    "sop4.reintegration_planned": _("Reintegration plan recorded"),
+    "sop4.follow_up_recorded": _("Follow-up report recorded"),
     # SOP 5 Criminal and civil proceedings (trm.proceedings)
     "sop5.rights_informed": _("Informed of rights in proceedings"),
     "sop5.legal_aid_appointed": _("Lawyer appointed"),
@@ -143,6 +145,11 @@ PLANNED_EVENTS: frozenset[str] = frozenset(
     "sop4.joint_risk_assessed",
     "sop4.receiver_confirmed",
     "sop4.travel_documents_ready",
+    # Written by trm.reintegration (SOP 4 steps 9-10: the origin records the
+    # plan and the follow-ups; the destination receives the reports).
+    "sop4.reintegration_planned",
+    "sop4.follow_up_recorded",
+    "sop4.follow_up_reported",
 }
 
 #: Conditions a step's ``applies_when`` and ``guards`` may name. Prefix a name

@@ -140,8 +140,10 @@ CASES: list[tuple[str, dict[str, Any], set[str]]] = [
     (
         "followup.report",
         {
+            "sequence": 1,
             "reported_on": TODAY.isoformat(),
-            "health": "needs_care",
+            "health": "at_risk",
+            "risk_level": "low",
             "risk_update": "Fictional: no contact from the recruiters.",
         },
         {"case_summary", "health", "risk"},
@@ -240,7 +242,11 @@ def test_without_a_handler_the_types_are_still_unsupported():
 def test_minimal_payloads_carry_only_what_is_always_there():
     minimal: dict[str, dict[str, Any]] = {
         "family.assessment.request": {"questions": ["threats"]},
-        "followup.report": {"reported_on": TODAY.isoformat()},
+        "followup.report": {
+            "sequence": 1,
+            "reported_on": TODAY.isoformat(),
+            "risk_level": "low",
+        },
         "return.handover": {
             "departure_at": _soon(30),
             "arrival_at": _soon(31),
@@ -259,7 +265,7 @@ def test_minimal_payloads_carry_only_what_is_always_there():
     }
     expected: dict[str, set[str]] = {
         "family.assessment.request": set(),
-        "followup.report": {"case_summary"},
+        "followup.report": {"case_summary", "risk"},
         "return.handover": {"case_summary"},
         "risk.assessment.joint": {"risk"},
         "return.plan": {"case_summary"},
