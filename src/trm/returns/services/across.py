@@ -42,7 +42,7 @@ from trm.assessments.models import DOMAIN_LABELS
 from trm.care.common import Opener, check_date
 from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseInvalidInput, CaseRoleRequired, TransitionNotAllowed
-from trm.cases.messages import conversation_peers, organisation_ref
+from trm.cases.messages import OrganisationRefV1, conversation_peers, organisation_ref
 from trm.cases.models import Case
 from trm.cases.services import lock_case, require_live_person
 from trm.consent.models import Purpose
@@ -157,7 +157,7 @@ def lock_origin(actor: User, case_id: UUID) -> tuple[Case, CaseAccess]:
     return case, access
 
 
-def _organisation(actor: User | None, case: Case) -> wire.OrganisationRefV1:
+def _organisation(actor: User | None, case: Case) -> OrganisationRefV1:
     own = actor.organisation if actor is not None else None
     if own is None or own.home_node:
         own = case.lead_organisation
@@ -188,7 +188,7 @@ def _joint_payload(
     ratings: dict[str, str],
     overall: str,
     mitigations: bool,
-    organisation: wire.OrganisationRefV1,
+    organisation: OrganisationRefV1,
 ) -> wire.JointRiskV1:
     return wire.JointRiskV1(
         trm_case_ref=case.trm_case_ref,
@@ -752,7 +752,7 @@ def plan_response_apply(
     return plan
 
 
-# --- family assessment and tracing ----------------------------------------------------
+# --- family assessment and tracing -------------------------------------------------
 
 
 def _clean_kind(kind: str) -> str:
