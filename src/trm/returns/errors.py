@@ -53,3 +53,11 @@ class UnknownFamilyRequest(NotFound):
     written for a request that never arrived)."""
 
     code = "returns.unknown_request"
+
+
+class NothingArrived(Conflict):
+    """The origin node is asked to answer something that did not arrive: no
+    joint assessment, return plan or family request from the destination
+    (``details["what"]``)."""
+
+    code = "returns.nothing_arrived"

@@ -52,8 +52,8 @@ from trm.exchange.models import OutboxMessage
 from trm.identification.common import audit_case, clean_reason, require_open
 from trm.returns import wire
 from trm.returns.errors import (
+    NothingArrived,
     ReturnNotLinked,
-    ReturnRecordNotFound,
     UnknownFamilyRequest,
     UnknownPlan,
 )
@@ -333,7 +333,7 @@ def joint_risk_origin_rate(
 
     Raises:
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (closed case),
-        PersonErased, ReturnRecordNotFound (no assessment received),
+        PersonErased, NothingArrived (no assessment received),
         CaseInvalidInput, PeerUnavailable.
     """
     case, _access = lock_origin(actor, case_id)
@@ -344,8 +344,9 @@ def joint_risk_origin_rate(
         found = found.filter(pk=assessment_id)
     assessment = found.first()
     if assessment is None or assessment.received_msg_id is None:
-        raise ReturnRecordNotFound(
-            _("No joint risk assessment arrived from the destination country.")
+        raise NothingArrived(
+            _("No joint risk assessment arrived from the destination country."),
+            details={"what": "joint_risk"},
         )
     organisation = _organisation(actor, case)
     day = rated_on or timezone.localdate()
@@ -615,7 +616,7 @@ def return_plan_answer(
 
     Raises:
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (closed),
-        PersonErased, UnknownPlan (no plan arrived), CaseInvalidInput,
+        PersonErased, NothingArrived (no plan arrived), CaseInvalidInput,
         InvalidText, PeerUnavailable.
     """
     case, _access = lock_origin(actor, case_id)
@@ -624,7 +625,10 @@ def return_plan_answer(
         found = found.filter(pk=plan_id)
     incoming = found.first()
     if incoming is None:
-        raise UnknownPlan(_("No return plan arrived for this case."))
+        raise NothingArrived(
+            _("No return plan arrived for this case."),
+            details={"what": "return_plan"},
+        )
     if decision not in {ReceiverDecision.ACCEPTED, ReceiverDecision.DECLINED}:
         raise invalid(_("Say whether you accept the return."), "decision")
     accepted = decision == ReceiverDecision.ACCEPTED
@@ -952,7 +956,7 @@ def family_report_send(
 
     Raises:
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (closed),
-        PersonErased, UnknownFamilyRequest, CaseInvalidInput (date, assessor,
+        PersonErased, NothingArrived, CaseInvalidInput (date, assessor,
         recommendation, basis), InvalidText, ConsentMissing /
         LegalBasisMissing, PeerUnavailable.
     """
@@ -967,7 +971,10 @@ def family_report_send(
     )
     record = found.first()
     if record is None or record.request_msg_id is None:
-        raise UnknownFamilyRequest(_("No family request arrived for this case."))
+        raise NothingArrived(
+            _("No family request waits for an answer on this case."),
+            details={"what": "family_request"},
+        )
     day, assessor, text = _clean_report(
         reported_on, assessor_function, findings, recommendation
     )

@@ -253,7 +253,7 @@ def test_sharing_refuses_unlinked_cases_wrong_roles_and_no_assessment(
 def test_the_origin_cannot_rate_before_an_assessment_arrived(org_a, peer):
     there, ncp = origin(org_a)
     _refused(
-        "returns.not_found",
+        "returns.nothing_arrived",
         lambda: across.joint_risk_origin_rate(
             actor=ncp, case_id=there.pk, ratings=ALL_LOW
         ),
@@ -440,7 +440,7 @@ def test_an_answer_to_a_plan_never_sent_is_refused(caseworker_a, peer):
 def test_the_origin_answers_only_a_plan_that_arrived(org_a, peer):
     there, ncp = origin(org_a)
     _refused(
-        "returns.unknown_plan",
+        "returns.nothing_arrived",
         lambda: across.return_plan_answer(
             actor=ncp,
             case_id=there.pk,
