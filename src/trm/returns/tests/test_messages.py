@@ -552,3 +552,60 @@ def test_the_types_are_registered_with_this_apps_handlers():
     for name, handler in expected.items():
         mtype = registry.message_type(name)
         assert mtype is not None and mtype.handler is handler, name
+
+
+# --- pages and API --------------------------------------------------------------------
+
+
+def test_the_origin_ncp_answers_a_plan_through_the_page(
+    caseworker_a, org_a, peer, signed_in
+):
+    case, ncp = destination(caseworker_a)
+    return_consent(caseworker_a, case)
+    record_documents(caseworker_a, case)
+    given = _transfer_consent(caseworker_a, case)
+    sent = across.return_plan_send(actor=ncp, case_id=case.pk, consent_id=given.pk)
+    there, origin_ncp = origin(org_a)
+    apply(to_origin(sent))
+    client = signed_in(origin_ncp)
+    page = client.get(f"/cases/{there.pk}/return/across/").content.decode()
+    assert "Fictional coach route via Fictiv" in page
+    assert f"/cases/{there.pk}/return/across/plan/answer/" in page
+    response = client.post(
+        f"/cases/{there.pk}/return/across/plan/answer/",
+        {
+            "decision": "declined",
+            "decline_reason": "no_capacity",
+            "receiving_organisation": "Fictiv Reception Centre",
+            "decided_on": timezone.localdate().isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    assert IncomingReturn.objects.get(case=there).decision == "declined"
+    answer = OutboxMessage.objects.get(type="return.plan.response")
+    apply(back_to(sent, answer))
+    assert "receiver_declined" in _codes(case)
+    assert ReturnPlan.objects.get(case=case).receiver_decline_reason == "no_capacity"
+
+
+def test_the_api_shares_the_assessment_and_lists_what_was_sent(
+    caseworker_a, peer, signed_in
+):
+    case, _ncp = destination(caseworker_a)
+    record_joint(caseworker_a, case, origin_ratings=None)
+    client = signed_in(caseworker_a)
+    response = client.post(
+        f"/api/v1/cases/{case.pk}/return/across/joint-risk/share",
+        data={},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    [sent] = response.json()["sent"]
+    assert (sent["type"], sent["to_node"]) == ("risk.assessment.joint", "peer-ro")
+    refused = client.post(
+        f"/api/v1/cases/{case.pk}/return/across/joint-risk/rate",
+        data={"ratings": ALL_LOW},
+        content_type="application/json",
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "returns.nothing_arrived"
