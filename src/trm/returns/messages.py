@@ -180,6 +180,7 @@ def apply_return_plan(message: registry.Inbound) -> UUID | None:
         peer_node=message.sender,
         msg_id=message.msg_id,
         payload=payload,
+        legal_basis=message.legal_basis,
     )
     return case.pk
 
@@ -227,6 +228,7 @@ def apply_family_request(message: registry.Inbound) -> UUID | None:
         peer_node=message.sender,
         msg_id=message.msg_id,
         payload=payload,
+        legal_basis=message.legal_basis,
     )
     return case.pk
 
@@ -244,7 +246,13 @@ def apply_family_report(message: registry.Inbound) -> UUID | None:
     actor = actor_for(
         message.sender, payload.sending_organisation, "national_contact_point"
     )
-    across.family_report_apply(actor=actor, case=case, kind=kind, payload=payload)
+    across.family_report_apply(
+        actor=actor,
+        case=case,
+        kind=kind,
+        payload=payload,
+        legal_basis=message.legal_basis,
+    )
     return case.pk
 
 
@@ -313,6 +321,10 @@ def _types() -> list[registry.MessageType]:
 
 
 def register_all() -> None:
-    """Register the SOP 4 preparation types with their handlers (``ready()``)."""
+    """Register the SOP 4 preparation types with their handlers and the
+    restriction hook of a withdrawn consent (``ready()``)."""
+    from trm.consent.messages import register_restriction_hook
+
     for message_type in _types():
         registry.register(message_type)
+    register_restriction_hook(across.restrict_received)

@@ -465,6 +465,10 @@ class IncomingReturn(models.Model):
     )
     document_valid_until = models.DateField(null=True, blank=True)
     legal_basis_kind = models.CharField(max_length=20)
+    #: The sender's consent (``consent:<id>``) the free text arrived under:
+    #: withdrawing it erases the text here (:func:`trm.returns.messages.
+    #: restrict_received`).
+    received_under = models.UUIDField(null=True, blank=True)
     sealed_text = models.BinaryField(null=True, blank=True)
     received_at = models.DateTimeField(_("received at"))
     decision = models.CharField(
@@ -586,6 +590,8 @@ class FamilyExchange(models.Model):
         choices=FamilyRecommendation.choices,
         blank=True,
     )
+    #: The sender's consent the last text from the peer arrived under.
+    received_under = models.UUIDField(null=True, blank=True)
     sealed_text = models.BinaryField(null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"))
 

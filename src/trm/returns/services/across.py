@@ -171,6 +171,16 @@ def _open(
     return json.loads(text) if text else {}
 
 
+def consent_of(legal_basis: str) -> UUID | None:
+    """Return the consent id of a ``consent:<id>`` basis (None otherwise)."""
+    if not legal_basis.startswith("consent:"):
+        return None
+    try:
+        return UUID(legal_basis.split(":", 1)[1].strip())
+    except ValueError:
+        return None
+
+
 def _consent_basis(consent_id: UUID | None) -> str:
     return f"consent:{consent_id}" if consent_id else exchange.PSEUDONYMOUS
 
@@ -520,7 +530,13 @@ def return_plan_send(
 
 
 def return_plan_receive(
-    *, actor: User, case: Case, peer_node: str, msg_id: UUID, payload: wire.ReturnPlanV1
+    *,
+    actor: User,
+    case: Case,
+    peer_node: str,
+    msg_id: UUID,
+    payload: wire.ReturnPlanV1,
+    legal_basis: str = exchange.PSEUDONYMOUS,
 ) -> IncomingReturn:
     """Record a return plan on the origin's locked linked ``case`` (inner
     service of the handler; not durable). A plan sent again replaces what
@@ -546,8 +562,9 @@ def return_plan_receive(
     incoming.medical_fitness = payload.medical_fitness
     incoming.documents_status = payload.documents_status
     incoming.document_valid_until = payload.document_valid_until
+    incoming.received_under = consent_of(legal_basis)
     incoming.legal_basis_kind = (
-        "consent" if return_plan_carried(payload) else (exchange.PSEUDONYMOUS)
+        "consent" if incoming.received_under else exchange.PSEUDONYMOUS
     )
     incoming.received_at = timezone.now()
     incoming.decision = ReceiverDecision.PENDING
@@ -853,6 +870,7 @@ def family_request_receive(
     peer_node: str,
     msg_id: UUID,
     payload: wire.FamilyRequestV1,
+    legal_basis: str = "",
 ) -> FamilyExchange:
     """Record a family request on the origin's locked linked ``case`` (inner
     service of the handler). The same request sent again replaces the
@@ -870,6 +888,7 @@ def family_request_receive(
     )
     record.peer_node = peer_node
     record.request_msg_id = msg_id
+    record.received_under = consent_of(legal_basis)
     record.recorded_at = timezone.now()
     if not case.person.is_erased:
         record.sealed_text = seal_json(
@@ -1030,7 +1049,12 @@ def family_report_send(
 
 
 def family_report_apply(
-    *, actor: User, case: Case, kind: str, payload: wire.FamilyReportV1
+    *,
+    actor: User,
+    case: Case,
+    kind: str,
+    payload: wire.FamilyReportV1,
+    legal_basis: str = "",
 ) -> FamilyExchange:
     """Store a report or tracing result on the destination's locked ``case``
     (inner service of the handler).
@@ -1053,6 +1077,7 @@ def family_report_apply(
             _("The report answers no family request of this case."),
             details={"field": "request_ref"},
         )
+    record.received_under = consent_of(legal_basis)
     _store_report(
         case,
         record,
@@ -1121,3 +1146,52 @@ def family_report_record(
         recommendation=recommendation,
     )
     return record
+
+
+#: What a withdrawn consent's categories reach in what arrived here.
+PLAN_TEXT_CATEGORIES = frozenset({"case_summary", "health", "legal"})
+
+
+def restrict_received(
+    *,
+    case: Case,
+    peer_node: str,
+    consent_ref: UUID,
+    categories: Sequence[str],
+    actor: User | None,
+) -> str | None:
+    """Restriction hook of ``consent.withdrawn`` (registered in ``ready()``):
+    erase the free text of the return plans and family requests or reports
+    that ``peer_node`` sent about ``case`` under ``consent_ref`` when the
+    withdrawn categories reach it; codes and dates stay (they are not the
+    consented data). Returns ``"erased"`` or None (nothing held)."""
+    wanted = set(categories)
+    erased = 0
+    if wanted & PLAN_TEXT_CATEGORIES:
+        erased += IncomingReturn.objects.filter(
+            case=case, peer_node=peer_node, received_under=consent_ref
+        ).update(sealed_text=None, legal_basis_kind="withdrawn")
+    if "family" in wanted:
+        for record in FamilyExchange.objects.select_for_update().filter(
+            case=case, peer_node=peer_node, received_under=consent_ref
+        ):
+            # What this node wrote itself (its own questions) stays; what
+            # arrived under the consent goes.
+            opened = _open(case, record.sealed_text, record.text_context())
+            mine = (
+                {"questions": opened.get("questions", "")}
+                if record.direction == FamilyDirection.OUT
+                else {"findings": opened.get("findings", "")}
+            )
+            record.sealed_text = (
+                seal_json(case, mine, record.text_context())
+                if not case.person.is_erased
+                else None
+            )
+            record.received_under = None
+            record.save(update_fields=["sealed_text", "received_under"])
+            erased += 1
+    if not erased:
+        return None
+    audit_case(actor, "returns.received_restricted", case, records=erased)
+    return "erased"

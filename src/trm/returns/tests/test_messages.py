@@ -609,3 +609,38 @@ def test_the_api_shares_the_assessment_and_lists_what_was_sent(
     )
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "returns.nothing_arrived"
+
+
+def test_a_withdrawn_consent_erases_the_plans_text_on_the_origin(
+    caseworker_a, org_a, peer
+):
+    case, ncp = destination(caseworker_a)
+    return_consent(caseworker_a, case)
+    record_documents(caseworker_a, case)
+    given = _transfer_consent(caseworker_a, case)
+    sent = across.return_plan_send(actor=ncp, case_id=case.pk, consent_id=given.pk)
+    there, _origin_ncp = origin(org_a)
+    apply(to_origin(sent))
+    incoming = IncomingReturn.objects.get(case=there)
+    assert incoming.received_under == given.pk and incoming.sealed_text
+    withdrawn = {
+        "consent_ref": str(given.pk),
+        "trm_case_ref": REMOTE_REF,
+        "categories": ["case_summary", "health", "legal"],
+        "effective_at": timezone.now().isoformat(),
+    }
+    apply(
+        inbound(
+            "consent.withdrawn",
+            withdrawn,
+            conversation=REMOTE_REF,
+            seq=3,
+            legal_basis=f"legal_obligation:GDPR Art. 19 consent:{given.pk}",
+        )
+    )
+    incoming.refresh_from_db()
+    assert incoming.sealed_text is None
+    assert (incoming.departure_on, incoming.medical_fitness) == (
+        ReturnPlan.objects.get(case=case).departure_on,
+        "fit",
+    )
