@@ -644,3 +644,33 @@ def test_a_withdrawn_consent_erases_the_plans_text_on_the_origin(
         ReturnPlan.objects.get(case=case).departure_on,
         "fit",
     )
+
+
+def test_the_destination_page_lists_what_was_sent(caseworker_a, peer, signed_in):
+    case, _ncp = destination(caseworker_a, child=True)
+    record_joint(caseworker_a, case, origin_ratings=None)
+    across.joint_risk_share(actor=caseworker_a, case_id=case.pk)
+    client = signed_in(caseworker_a)
+    assert (
+        f"/cases/{case.pk}/return/across/"
+        in client.get(f"/cases/{case.pk}/return/").content.decode()
+    )
+    page = client.get(f"/cases/{case.pk}/return/across/").content.decode()
+    assert "risk.assessment.joint" in page
+    assert f"/cases/{case.pk}/return/across/family/request/" in page
+    response = client.post(
+        f"/cases/{case.pk}/return/across/family/record/",
+        {
+            "kind": "assessment",
+            "reported_on": timezone.localdate().isoformat(),
+            "assessor_function": "Social worker",
+            "recommendation": "return_to_family",
+            "findings": "Fictional findings",
+        },
+    )
+    assert response.status_code == 302
+    assert "family_assessment_missing" not in _codes(case)
+    assert (
+        "Fictional findings"
+        in client.get(f"/cases/{case.pk}/return/across/").content.decode()
+    )
