@@ -674,3 +674,39 @@ def test_the_destination_page_lists_what_was_sent(caseworker_a, peer, signed_in)
         "Fictional findings"
         in client.get(f"/cases/{case.pk}/return/across/").content.decode()
     )
+
+
+def test_the_tracing_round_trip_stores_the_result_for_the_guardian(
+    caseworker_a, org_a, peer
+):
+    case, _ncp = destination(caseworker_a, child=True)
+    guardian = team_member(case, Role.GUARDIAN)
+    given = _transfer_consent(caseworker_a, case, categories=["family"])
+    request = across.family_request_send(
+        actor=guardian,
+        case_id=case.pk,
+        kind="tracing",
+        questions="Fictional: an aunt in Fictiv",
+        consent_id=given.pk,
+    )
+    sent = OutboxMessage.objects.get(type="family.tracing.request")
+    assert case.events.filter(
+        kind="exchange.message_sent", code="family.tracing.request"
+    ).exists()
+    there, origin_ncp = origin(org_a, child=True)
+    apply(to_origin(sent))
+    across.family_report_send(
+        actor=origin_ncp,
+        case_id=there.pk,
+        legal_basis="legal_obligation:Fictional Child Protection Act art. 9",
+        reported_on=timezone.localdate(),
+        assessor_function="Child-protection officer",
+        recommendation="family_not_found",
+    )
+    answer = OutboxMessage.objects.get(type="family.tracing.result")
+    assert answer.categories == []  # no findings written: codes only
+    apply(back_to(sent, answer))
+    request.refresh_from_db()
+    assert (request.status, request.recommendation) == ("reported", "family_not_found")
+    # A tracing result is not the family assessment a child's return needs.
+    assert "family_assessment_missing" in _codes(case)
