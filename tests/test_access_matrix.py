@@ -192,6 +192,8 @@ def assistance_read(role: str, which: str) -> Outcome:
 RETURN_READERS = TEAM_ROLES - {R.PROSECUTOR}
 BID_WRITERS = frozenset({R.CASE_MANAGER, R.GUARDIAN})
 TRANSIT_STARTERS = frozenset({R.NATIONAL_CONTACT_POINT})
+#: Who asks the country of origin for a family assessment or tracing.
+FAMILY_ASKERS = PATHWAY_MOVERS | {R.GUARDIAN}
 #: Any assessment id: the case's role check answers before the record is looked up.
 SOME_ASSESSMENT = "7d0c6d6e-0000-4000-8000-000000000001"
 
@@ -1021,6 +1023,110 @@ MATRIX: dict[str, Entry] = {
         api("/cases/{case_id}/return/in-transit"),
         team_roles(TRANSIT_STARTERS),
         return_data({}),
+        api=True,
+    ),
+    # Across nodes (trm.returns.services.across): the world's case is linked
+    # with no peer and nothing arrived, so those who may act get 409 (or, for
+    # a family report recorded by hand, 200).
+    "returns:across": Entry(
+        "GET", case_url("return/across/"), team_roles(RETURN_READERS)
+    ),
+    "returns:joint_risk_share": Entry(
+        "GET", case_url("return/across/joint-risk/share/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:joint_risk_rate": Entry(
+        "GET", case_url("return/across/joint-risk/rate/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:plan_send": Entry(
+        "GET", case_url("return/across/plan/send/"), team_roles(TRANSIT_STARTERS)
+    ),
+    "returns:plan_answer": Entry(
+        "GET", case_url("return/across/plan/answer/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:family_request": Entry(
+        "GET", case_url("return/across/family/request/"), team_roles(FAMILY_ASKERS)
+    ),
+    "returns:family_report": Entry(
+        "GET", case_url("return/across/family/report/"), team_roles(PATHWAY_MOVERS)
+    ),
+    "returns:family_record": Entry(
+        "GET", case_url("return/across/family/record/"), team_roles(FAMILY_ASKERS)
+    ),
+    "GET /api/v1/cases/{case_id}/return/across": Entry(
+        "GET",
+        api("/cases/{case_id}/return/across"),
+        team_roles(RETURN_READERS),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/joint-risk/share": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/joint-risk/share"),
+        team_roles(PATHWAY_MOVERS),
+        return_data({}),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/joint-risk/rate": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/joint-risk/rate"),
+        team_roles(PATHWAY_MOVERS),
+        return_data({"ratings": {"health": "low"}}),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/plan/send": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/plan/send"),
+        team_roles(TRANSIT_STARTERS),
+        return_data({}),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/plan/answer": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/plan/answer"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {"decision": "accepted", "receiving_organisation": "Fictiv Centre"}
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/family/request": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/family/request"),
+        team_roles(FAMILY_ASKERS),
+        return_data(
+            {
+                "kind": "assessment",
+                "questions": "Fictional questions",
+                "consent_id": SOME_ASSESSMENT,
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/family/report": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/family/report"),
+        team_roles(PATHWAY_MOVERS),
+        return_data(
+            {
+                "legal_basis": "legal_obligation:Fictional Act",
+                "reported_on": "2024-01-02",
+                "assessor_function": "Social worker",
+                "recommendation": "no_return",
+            }
+        ),
+        api=True,
+    ),
+    "POST /api/v1/cases/{case_id}/return/across/family/record": Entry(
+        "POST",
+        api("/cases/{case_id}/return/across/family/record"),
+        team_roles(FAMILY_ASKERS),
+        return_data(
+            {
+                "kind": "assessment",
+                "reported_on": "2024-01-02",
+                "assessor_function": "Social worker",
+                "recommendation": "no_return",
+            }
+        ),
         api=True,
     ),
     # --- trm.assessments (pages and API): entries below this line ---

@@ -24,6 +24,7 @@ from trm.cases import selectors as case_selectors
 from trm.common.api import request_actor
 from trm.identification.common import MAX_REASON_CHARS
 from trm.returns import selectors, services
+from trm.returns.services import across
 from trm.returns.services.common import MAX_LINE_CHARS
 
 #: Mounted at ``/cases/{case_id}/return``.
@@ -309,3 +310,313 @@ def return_in_transit(
     user = request_actor(request)
     services.return_in_transit(actor=user, case_id=case_id, reason=payload.reason)
     return _state(user, case_id)
+
+
+# --- across nodes (trm.returns.services.across) -----------------------------------
+
+NODE = Field(
+    None,
+    max_length=64,
+    description="The peer node, only if the case is linked with several.",
+)
+
+
+class ShareIn(ReturnStrictIn):
+    to_node: str | None = NODE
+
+
+class OriginRateIn(ReturnStrictIn):
+    ratings: dict[str, str] = RATINGS
+    rated_on: date | None = None
+    assessment_id: UUID | None = None
+
+
+class PlanSendIn(ReturnStrictIn):
+    consent_id: UUID | None = Field(
+        None,
+        description="A consent to the transfer naming the origin's country: "
+        "without it only codes and dates are sent.",
+    )
+    to_node: str | None = NODE
+    medical_needs: str = TEXT
+
+
+class PlanAnswerIn(ReturnStrictIn):
+    decision: str = Field(description="accepted or declined")
+    receiving_organisation: str = Field(max_length=MAX_LINE_CHARS)
+    decided_on: date | None = None
+    decline_reason: str = Field(
+        "", description="no_capacity, not_eligible, not_safe, no_carer, other"
+    )
+    case_manager_function: str = LINE
+    services: list[str] = Field(default_factory=list, max_length=20)
+    carer_kind: str = ""
+    carer_confirmed_on: date | None = None
+    plan_id: UUID | None = None
+
+
+class FamilyRequestIn(ReturnStrictIn):
+    kind: str = Field(description="assessment or tracing (a child)")
+    questions: str = Field(max_length=MAX_REASON_CHARS)
+    consent_id: UUID
+    to_node: str | None = NODE
+
+
+class FamilyReportIn(ReturnStrictIn):
+    legal_basis: str = Field(
+        max_length=200, description="consent:<id> or legal_obligation:<reference>"
+    )
+    reported_on: date
+    assessor_function: str = Field(max_length=MAX_LINE_CHARS)
+    recommendation: str
+    findings: str = TEXT
+    request_id: UUID | None = None
+
+
+class FamilyRecordIn(ReturnStrictIn):
+    kind: str = Field(description="assessment or tracing")
+    reported_on: date
+    assessor_function: str = Field(max_length=MAX_LINE_CHARS)
+    recommendation: str
+    findings: str = TEXT
+
+
+class SentOut(Schema):
+    msg_id: UUID
+    type: str
+    to_node: str
+    status: str
+    created_at: datetime
+
+
+class ReceivedJointOut(Schema):
+    id: UUID
+    assessment_ref: UUID | None
+    assessed_on: date
+    valid_until: date
+    overall_level: str
+    ratings: list[RatingOut]
+    first_needs: list[str]
+    mitigations_written: bool
+
+
+class IncomingReturnOut(Schema):
+    id: UUID
+    plan_ref: UUID
+    sending_organisation: str
+    child: bool
+    consent_ref: UUID | None
+    bid_outcome: str
+    guardian_opinion: str
+    departure_on: date | None
+    escort_function: str
+    meeting_person_function: str
+    medical_fitness: str
+    documents_status: str
+    document_valid_until: date | None
+    itinerary: str | None
+    medical_needs: str | None
+    legal_contact_needs: str | None
+    decision: str
+    decline_reason: str
+    receiving_organisation: str
+    case_manager_function: str
+    services: list[str]
+    carer_kind: str
+    carer_confirmed_on: date | None
+
+
+class FamilyOut(Schema):
+    id: UUID
+    kind: str
+    direction: str
+    status: str
+    requested_on: date
+    reported_on: date | None
+    assessor_function: str
+    recommendation: str
+    questions: str | None
+    findings: str | None
+
+
+class AcrossOut(Schema):
+    case_id: UUID
+    sent: list[SentOut]
+    received_joint: list[ReceivedJointOut]
+    incoming_plans: list[IncomingReturnOut]
+    family: list[FamilyOut]
+
+
+def _across(user: User, case_id: UUID) -> AcrossOut:
+    case, _access = case_selectors.case_get_for_user(user=user, case_id=case_id)
+    record = selectors.across_for_user(user=user, case=case)
+    return AcrossOut(
+        case_id=case.pk,
+        sent=[
+            SentOut(
+                msg_id=m.msg_id,
+                type=m.type,
+                to_node=m.peer.node_id,
+                status=m.status,
+                created_at=m.created_at,
+            )
+            for m in record.sent
+        ],
+        received_joint=[
+            ReceivedJointOut(
+                id=j.pk,
+                assessment_ref=j.remote_ref,
+                assessed_on=j.assessed_on,
+                valid_until=j.valid_until,
+                overall_level=j.overall_level,
+                ratings=[
+                    RatingOut(item=code, destination=theirs, origin=ours or None)
+                    for code, _label, theirs, ours in j.rows()
+                ],
+                first_needs=j.first_needs,
+                mitigations_written=j.has_mitigations,
+            )
+            for j in record.received_joint
+        ],
+        incoming_plans=[
+            IncomingReturnOut(
+                id=p.pk,
+                plan_ref=p.plan_ref,
+                sending_organisation=p.sending_organisation,
+                child=p.child,
+                consent_ref=p.consent_ref,
+                bid_outcome=p.bid_outcome,
+                guardian_opinion=p.guardian_opinion,
+                departure_on=p.departure_on,
+                escort_function=p.escort_function,
+                meeting_person_function=p.meeting_person_function,
+                medical_fitness=p.medical_fitness,
+                documents_status=p.documents_status,
+                document_valid_until=p.document_valid_until,
+                itinerary=_text(text, "itinerary"),
+                medical_needs=_text(text, "medical_needs"),
+                legal_contact_needs=_text(text, "legal_contact_needs"),
+                decision=p.decision,
+                decline_reason=p.decline_reason,
+                receiving_organisation=p.receiving_organisation,
+                case_manager_function=p.case_manager_function,
+                services=p.services,
+                carer_kind=p.carer_kind,
+                carer_confirmed_on=p.carer_confirmed_on,
+            )
+            for p, text in record.incoming
+        ],
+        family=[
+            FamilyOut(
+                id=f.pk,
+                kind=f.kind,
+                direction=f.direction,
+                status=f.status,
+                requested_on=f.requested_on,
+                reported_on=f.reported_on,
+                assessor_function=f.assessor_function,
+                recommendation=f.recommendation,
+                questions=_text(text, "questions"),
+                findings=_text(text, "findings"),
+            )
+            for f, text in record.family
+        ],
+    )
+
+
+@router.get(
+    "/across", response=AcrossOut, summary="What crossed the border about the return"
+)
+def across_record(request: HttpRequest, case_id: Path[UUID]) -> AcrossOut:
+    return _across(request_actor(request), case_id)
+
+
+@router.post(
+    "/across/joint-risk/share",
+    response=AcrossOut,
+    summary="Send the joint assessment to the origin (risk.assessment.joint)",
+)
+def joint_risk_share(
+    request: HttpRequest, case_id: Path[UUID], payload: ShareIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.joint_risk_share(actor=user, case_id=case_id, to_node=payload.to_node)
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/joint-risk/rate",
+    response=AcrossOut,
+    summary="Origin: rate the joint assessment and send the ratings back",
+)
+def joint_risk_origin_rate(
+    request: HttpRequest, case_id: Path[UUID], payload: OriginRateIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.joint_risk_origin_rate(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/plan/send",
+    response=AcrossOut,
+    summary="Send the return plan to the origin (return.plan)",
+)
+def return_plan_send(
+    request: HttpRequest, case_id: Path[UUID], payload: PlanSendIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.return_plan_send(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/plan/answer",
+    response=AcrossOut,
+    summary="Origin: answer the return plan (return.plan.response)",
+)
+def return_plan_answer(
+    request: HttpRequest, case_id: Path[UUID], payload: PlanAnswerIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.return_plan_answer(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/family/request",
+    response=AcrossOut,
+    summary="Ask the origin for a family assessment or tracing",
+)
+def family_request_send(
+    request: HttpRequest, case_id: Path[UUID], payload: FamilyRequestIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.family_request_send(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/family/report",
+    response=AcrossOut,
+    summary="Origin: send the family report or tracing result",
+)
+def family_report_send(
+    request: HttpRequest, case_id: Path[UUID], payload: FamilyReportIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.family_report_send(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)
+
+
+@router.post(
+    "/across/family/record",
+    response=AcrossOut,
+    summary="Record a family report received outside TRM",
+)
+def family_report_record(
+    request: HttpRequest, case_id: Path[UUID], payload: FamilyRecordIn
+) -> AcrossOut:
+    user = request_actor(request)
+    across.family_report_record(actor=user, case_id=case_id, **payload.model_dump())
+    return _across(user, case_id)

@@ -10,6 +10,9 @@ class ReturnsConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from trm.cases.labels import register_move_codes
+        from trm.returns import messages
+
+        messages.register_all()
 
         register_move_codes(
             "assistance", {"guards_met": _("Every condition of the return was met")}

@@ -24,3 +24,40 @@ class ReturnBlocked(Conflict):
     rules 4 and 5)."""
 
     code = "returns.blocked"
+
+
+class ReturnNotLinked(Conflict):
+    """The case is not linked with a case on a peer node (no shared reference
+    or no active peer in its conversation), or not with the node named:
+    nothing can be sent about it (EXCHANGE.md §1.5)."""
+
+    code = "returns.not_linked"
+
+
+class UnknownAssessment(NotFound):
+    """A ``risk.assessment.joint`` names an assessment this case does not have
+    (``assessment_ref``)."""
+
+    code = "returns.unknown_assessment"
+
+
+class UnknownPlan(NotFound):
+    """A ``return.plan.response`` names a plan this case does not have, or an
+    answer is asked for a plan that never arrived."""
+
+    code = "returns.unknown_plan"
+
+
+class UnknownFamilyRequest(NotFound):
+    """A family report names a request this node never sent (or an answer is
+    written for a request that never arrived)."""
+
+    code = "returns.unknown_request"
+
+
+class NothingArrived(Conflict):
+    """The origin node is asked to answer something that did not arrive: no
+    joint assessment, return plan or family request from the destination
+    (``details["what"]``)."""
+
+    code = "returns.nothing_arrived"

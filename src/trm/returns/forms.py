@@ -22,6 +22,9 @@ from trm.returns.models import (
     MATRIX_ITEMS,
     BidOutcome,
     CarerKind,
+    DeclineReason,
+    FamilyKind,
+    FamilyRecommendation,
     GuardianOpinion,
     MedicalFitness,
     PanelFunction,
@@ -179,3 +182,134 @@ class ReceiverForm(forms.Form):
 
 class TransitForm(forms.Form):
     reason = text_field(_("Note"), help_text=_("Optional."))
+
+
+# --- across nodes (trm.returns.services.across) -----------------------------------
+
+
+def _peer(label: Any = None) -> forms.CharField:
+    return forms.CharField(
+        label=label or _("Node (only if the case is linked with several)"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs=NO_AUTOFILL),
+    )
+
+
+def _consent(label: Any, help_text: Any = "") -> forms.UUIDField:
+    return forms.UUIDField(
+        label=label,
+        help_text=help_text,
+        required=False,
+        widget=forms.TextInput(attrs=NO_AUTOFILL),
+    )
+
+
+class ShareForm(forms.Form):
+    """Send the newest joint assessment to the country of origin."""
+
+    to_node = _peer()
+
+
+class OriginRateForm(forms.Form):
+    """On the origin node: our ratings of the assessment that arrived."""
+
+    rated_on = date_field(_("Date we rated"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _ratings(self, "origin", _("our rating"))
+
+
+class PlanSendForm(forms.Form):
+    consent_id = _consent(
+        _("Consent to the transfer (reference)"),
+        _(
+            "Without it only codes and dates are sent: no itinerary, medical "
+            "needs or contact needs for proceedings."
+        ),
+    )
+    medical_needs = text_field(
+        _("Medical needs on the journey and on arrival"),
+        help_text=_("Sent only with the consent."),
+    )
+    to_node = _peer()
+
+
+class PlanAnswerForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Our answer"),
+        choices=[
+            (ReceiverDecision.ACCEPTED, ReceiverDecision.ACCEPTED.label),
+            (ReceiverDecision.DECLINED, ReceiverDecision.DECLINED.label),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    decline_reason = forms.ChoiceField(
+        label=_("Reason for declining"),
+        choices=blank(DeclineReason.choices),
+        required=False,
+    )
+    receiving_organisation = _line(_("Receiving organisation"))
+    decided_on = date_field(_("Date of the answer"))
+    case_manager_function = _line(_("Case manager (function)"))
+    services = forms.MultipleChoiceField(
+        label=_("Services offered"),
+        choices=list(DOMAIN_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    carer_kind = forms.ChoiceField(
+        label=_("For a child: the carer who confirmed"),
+        choices=blank(CarerKind.choices),
+        required=False,
+    )
+    carer_confirmed_on = date_field(_("Date the carer confirmed"))
+
+
+class FamilyRequestForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What to ask"),
+        choices=FamilyKind.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    questions = text_field(_("Questions, or the known relatives (for tracing)"), rows=5)
+    consent_id = _consent(_("Consent to the transfer (reference)"))
+    to_node = _peer()
+
+
+class FamilyReportForm(forms.Form):
+    """The report or result: sent back (origin) or recorded (destination)."""
+
+    reported_on = date_field(_("Date of the report"))
+    assessor_function = _line(_("Assessor (function)"))
+    recommendation = forms.ChoiceField(
+        label=_("Recommendation or placement opinion"),
+        choices=blank(FamilyRecommendation.choices),
+        required=False,
+    )
+    findings = text_field(_("Findings"), rows=5)
+
+
+class FamilySendReportForm(FamilyReportForm):
+    legal_basis = forms.CharField(
+        label=_("Legal basis"),
+        help_text=_(
+            "consent:<reference> of the person's consent, or "
+            "legal_obligation:<the law you act under>."
+        ),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs=NO_AUTOFILL),
+    )
+
+
+class FamilyRecordForm(FamilyReportForm):
+    kind = forms.ChoiceField(
+        label=_("Report of"),
+        choices=FamilyKind.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )

@@ -18,9 +18,10 @@ Conditions (SOPS §6.2 region B ``RETURN_PREPARATION -> IN_TRANSIT``; §6.3):
   (CETS Art. 16(3)-(4)); the person not found unfit to travel;
 * a child (rule 4; CETS Art. 16(7); UNICEF ch. 10) additionally: a guardian
   appointed; a best-interests determination whose outcome is a return; a carer
-  confirmed; an escort assigned; a positive risk and security assessment — the
-  newest child-and-family risk assessment of :mod:`trm.assessments`, still
-  within its review date and rated low or medium.
+  confirmed; a family assessment report from the country of origin (EXCHANGE
+  §3 "always before a child's return"); an escort assigned; a positive risk
+  and security assessment — the newest child-and-family risk assessment of
+  :mod:`trm.assessments`, still within its review date and rated low or medium.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from trm.cases.models import Case
 from trm.cases.tracks import Assistance, ChildProtection
 from trm.returns.models import (
     BestInterestsDetermination,
+    FamilyDirection,
+    FamilyExchange,
+    FamilyKind,
+    FamilyStatus,
     JointRiskAssessment,
     MedicalFitness,
     ReceiverDecision,
@@ -55,7 +60,7 @@ class Blocker:
         message: translated sentence saying what is missing and its source.
         part: which part of the return record fixes it (``assistance``,
             ``consent``, ``identification``, ``best_interests``, ``joint_risk``,
-            ``logistics``, ``receiver``, ``child_security``).
+            ``logistics``, ``receiver``, ``child_security``, ``family``).
     """
 
     code: str
@@ -79,6 +84,9 @@ class ReturnFacts:
     joint: JointRiskAssessment | None = None
     plan: ReturnPlan | None = None
     child_security: RiskAssessment | None = None
+    #: A family assessment report received from (or recorded about) the
+    #: country of origin (``family.assessment.report``).
+    family_report: FamilyExchange | None = None
 
 
 def _joint_blockers(joint: JointRiskAssessment | None, today: date) -> list[Blocker]:
@@ -207,6 +215,17 @@ def _child_blockers(case: Case, facts: ReturnFacts, today: date) -> list[Blocker
                 "best_interests",
             )
         )
+    if facts.family_report is None:
+        found.append(
+            Blocker(
+                "family_assessment_missing",
+                _(
+                    "No family assessment report from the country of origin: it "
+                    "is always needed before a child's return (SOPS §6.4 M3)."
+                ),
+                "family",
+            )
+        )
     plan = facts.plan
     if plan is None or not plan.carer_confirmed:
         found.append(
@@ -315,5 +334,11 @@ def gather(case: Case) -> ReturnFacts:
         plan=ReturnPlan.objects.filter(case=case).first(),
         child_security=RiskAssessment.objects.filter(
             case=case, type=RiskType.CHILD_FAMILY
+        ).first(),
+        family_report=FamilyExchange.objects.filter(
+            case=case,
+            kind=FamilyKind.ASSESSMENT,
+            direction=FamilyDirection.OUT,
+            status=FamilyStatus.REPORTED,
         ).first(),
     )

@@ -189,6 +189,12 @@ class JointRiskAssessment(models.Model):
         _("organisation in the country of origin"), max_length=200, blank=True
     )
     origin_rated_on = models.DateField(_("origin side rated on"), null=True, blank=True)
+    #: On the origin node: the destination's assessment id (``assessment_ref``
+    #: of ``risk.assessment.joint``), the peer it came from and the message
+    #: the origin's answer replies to. Empty on the destination node.
+    remote_ref = models.UUIDField(null=True, blank=True, db_index=True)
+    peer_node = models.CharField(max_length=64, blank=True)
+    received_msg_id = models.UUIDField(null=True, blank=True)
     sealed_text = models.BinaryField(null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"))
     recorded_by = models.ForeignKey(
@@ -337,6 +343,16 @@ class ReturnPlan(models.Model):
     carer_confirmed_on = models.DateField(
         _("carer confirmed on"), null=True, blank=True
     )
+    #: What an answer through the exchange adds (``return.plan.response``):
+    #: a decline's reason code, the case manager's function and the services
+    #: offered (need-domain codes).
+    receiver_decline_reason = models.CharField(
+        _("reason for declining"), max_length=30, blank=True
+    )
+    receiver_case_manager_function = models.CharField(
+        _("case manager (function)"), max_length=200, blank=True
+    )
+    receiver_services = models.JSONField(_("services offered"), default=list)
     sealed_text = models.BinaryField(null=True, blank=True)
     updated_at = models.DateTimeField(_("last changed at"))
     updated_by = models.ForeignKey(
@@ -369,3 +385,222 @@ class ReturnPlan(models.Model):
     @property
     def carer_confirmed(self) -> bool:
         return bool(self.carer_kind) and self.carer_confirmed_on is not None
+
+
+# --- on the origin node: what arrived through the exchange ------------------------
+
+
+class DeclineReason(models.TextChoices):
+    """Why a receiving organisation declines a return plan (codes on the wire)."""
+
+    NO_CAPACITY = "no_capacity", _("No capacity")
+    NOT_ELIGIBLE = "not_eligible", _("Not eligible for our services")
+    NOT_SAFE = "not_safe", _("The return is not safe now")
+    NO_CARER = "no_carer", _("No carer for the child")
+    OTHER = "other", _("Other reason")
+
+
+class DocumentsStatus(models.TextChoices):
+    """The travel document's state as a return plan tells it."""
+
+    NONE = "none", _("Not requested yet")
+    REQUESTED = "requested", _("Requested")
+    ISSUED = "issued", _("Issued")
+
+
+class IncomingReturn(models.Model):
+    """A return plan received from the destination node (``return.plan`` v1;
+    SOPS §2 SOP 4; §6.4 M6) on the origin node's linked case, with this
+    node's answer (``return.plan.response``; M7).
+
+    One row per plan (``plan_ref``, the destination's plan id); a plan sent
+    again replaces the content and clears the answer.
+
+    Attributes:
+        consent_ref: the id of the person's ``return`` consent on the
+            destination node (an adult; a reference only).
+        bid_outcome / guardian_opinion / bid_determined_on: a child's
+            best-interests determination (codes).
+        legal_basis_kind: ``consent`` (free text came) or ``pseudonymous``.
+        sealed_text: JSON ``{"itinerary", "medical_needs",
+            "legal_contact_needs"}`` under the person's key.
+        decision ...: this node's answer (codes, functions, organisation).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="incoming_returns"
+    )
+    peer_node = models.CharField(max_length=64)
+    msg_id = models.UUIDField()
+    plan_ref = models.UUIDField()
+    sending_organisation = models.CharField(max_length=200)
+    child = models.BooleanField(default=False)
+    consent_ref = models.UUIDField(null=True, blank=True)
+    bid_outcome = models.CharField(
+        _("best-interests outcome"),
+        max_length=30,
+        choices=BidOutcome.choices,
+        blank=True,
+    )
+    guardian_opinion = models.CharField(
+        _("guardian's opinion"),
+        max_length=20,
+        choices=GuardianOpinion.choices,
+        blank=True,
+    )
+    bid_determined_on = models.DateField(null=True, blank=True)
+    departure_on = models.DateField(_("departure on"), null=True, blank=True)
+    escort_function = models.CharField(
+        _("escort (function)"), max_length=200, blank=True
+    )
+    meeting_person_function = models.CharField(
+        _("meeting person (function)"), max_length=200, blank=True
+    )
+    medical_fitness = models.CharField(
+        _("medical fitness"), max_length=20, choices=MedicalFitness.choices
+    )
+    documents_status = models.CharField(
+        _("travel document"), max_length=10, choices=DocumentsStatus.choices
+    )
+    document_valid_until = models.DateField(null=True, blank=True)
+    legal_basis_kind = models.CharField(max_length=20)
+    #: The sender's consent (``consent:<id>``) the free text arrived under:
+    #: withdrawing it erases the text here (:func:`trm.returns.messages.
+    #: restrict_received`).
+    received_under = models.UUIDField(null=True, blank=True)
+    sealed_text = models.BinaryField(null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"))
+    decision = models.CharField(
+        _("our answer"),
+        max_length=10,
+        choices=ReceiverDecision.choices,
+        default=ReceiverDecision.PENDING,
+    )
+    decline_reason = models.CharField(
+        _("reason for declining"),
+        max_length=30,
+        choices=DeclineReason.choices,
+        blank=True,
+    )
+    receiving_organisation = models.CharField(
+        _("receiving organisation"), max_length=200, blank=True
+    )
+    case_manager_function = models.CharField(
+        _("case manager (function)"), max_length=200, blank=True
+    )
+    services = models.JSONField(_("services offered"), default=list)
+    carer_kind = models.CharField(
+        _("carer"), max_length=20, choices=CarerKind.choices, blank=True
+    )
+    carer_confirmed_on = models.DateField(null=True, blank=True)
+    answered_on = models.DateField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "plan_ref"], name="returns_incoming_one_per_plan"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"incoming return plan {self.id}"
+
+    def text_context(self) -> bytes:
+        """Associated data binding the sealed text to this row."""
+        return b"trm:returns:incoming:" + self.id.bytes
+
+    @property
+    def answered(self) -> bool:
+        return self.decision != ReceiverDecision.PENDING
+
+
+class FamilyKind(models.TextChoices):
+    """What is asked of the country of origin (EXCHANGE §3; SOPS §6.4 M3, M4)."""
+
+    ASSESSMENT = "assessment", _("Family assessment")
+    TRACING = "tracing", _("Family tracing")
+
+
+class FamilyDirection(models.TextChoices):
+    OUT = "out", _("Asked by this node")
+    IN = "in", _("Asked of this node")
+
+
+class FamilyStatus(models.TextChoices):
+    REQUESTED = "requested", _("Asked, no answer yet")
+    REPORTED = "reported", _("Answered")
+
+
+class FamilyRecommendation(models.TextChoices):
+    """The report's recommendation (codes on the wire)."""
+
+    RETURN_TO_FAMILY = "return_to_family", _("Return to the family")
+    RETURN_WITH_SUPPORT = "return_with_support", _("Return to the family with support")
+    ALTERNATIVE_CARE = "alternative_care", _("Alternative care")
+    NO_RETURN = "no_return", _("No return to the family")
+    FAMILY_NOT_FOUND = "family_not_found", _("The family was not found")
+
+
+class FamilyExchange(models.Model):
+    """A family assessment or tracing asked of the country of origin and its
+    answer (``family.assessment.request`` / ``.report``, ``family.tracing.
+    request`` / ``.result``; EXCHANGE §3; SOPS §2 SOP 2, 4; "always before a
+    child's return").
+
+    On the destination node ``direction=out`` (this node asked), on the origin
+    node ``direction=in``. ``request_ref`` is the destination row's id on both
+    sides. Free text is sealed under the person's key.
+
+    Attributes:
+        sealed_text: JSON ``{"questions", "findings"}``.
+        reported_on / assessor_function / recommendation: the answer (codes,
+            a function, never a name).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="family_exchanges"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=FamilyKind.choices)
+    direction = models.CharField(max_length=3, choices=FamilyDirection.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=FamilyStatus.choices,
+        default=FamilyStatus.REQUESTED,
+    )
+    #: Empty with ``request_msg_id`` for a report recorded by hand (it came
+    #: outside TRM).
+    peer_node = models.CharField(max_length=64, blank=True)
+    request_ref = models.UUIDField(db_index=True)
+    request_msg_id = models.UUIDField(null=True, blank=True)
+    requested_on = models.DateField(_("asked on"))
+    reported_on = models.DateField(_("answered on"), null=True, blank=True)
+    assessor_function = models.CharField(
+        _("assessor (function)"), max_length=200, blank=True
+    )
+    recommendation = models.CharField(
+        _("recommendation"),
+        max_length=30,
+        choices=FamilyRecommendation.choices,
+        blank=True,
+    )
+    #: The sender's consent the last text from the peer arrived under.
+    received_under = models.UUIDField(null=True, blank=True)
+    sealed_text = models.BinaryField(null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"family {self.kind} {self.id}"
+
+    def text_context(self) -> bytes:
+        """Associated data binding the sealed text to this row."""
+        return b"trm:returns:family:" + self.id.bytes

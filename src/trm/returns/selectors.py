@@ -17,21 +17,26 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from trm.accounts.models import User
+from trm.accounts.models import Role, User
 from trm.audit import services as audit
 from trm.care.common import Opener
 from trm.cases.access import CaseAccess, case_access
 from trm.cases.errors import CaseNotFound
 from trm.cases.models import Case
 from trm.cases.tracks import Assistance
+from trm.exchange.models import OutboxMessage
+from trm.returns import wire
 from trm.returns.errors import ReturnNotForLegalTrack
 from trm.returns.guards import Blocker, ReturnFacts, gather, return_blockers
 from trm.returns.models import (
     BestInterestsDetermination,
+    FamilyExchange,
+    IncomingReturn,
     JointRiskAssessment,
     ReturnPlan,
 )
 from trm.returns.services import BID_ROLES, PLANNING_ROLES, TRANSIT_ROLES
+from trm.returns.services.across import FAMILY_ROLES
 from trm.returns.services.common import PLANNING_STATES
 
 
@@ -72,6 +77,12 @@ class Permissions:
     bid: bool
     planning: bool
     transit: bool
+    #: Across nodes: send the return plan (the NCP on the team, planning);
+    #: ask for or record a family report; act as the origin node (answer
+    #: what arrived: a planning role, or the NCP also through node policy).
+    plan_send: bool = False
+    family: bool = False
+    origin: bool = False
 
 
 def permissions(case: Case, access: CaseAccess) -> Permissions:
@@ -84,6 +95,14 @@ def permissions(case: Case, access: CaseAccess) -> Permissions:
         transit=live
         and case.assistance == Assistance.RETURN_PREPARATION
         and may_act(access, TRANSIT_ROLES),
+        plan_send=live and planning and may_act(access, TRANSIT_ROLES),
+        family=live and may_act(access, FAMILY_ROLES),
+        origin=live
+        and (
+            Role.NATIONAL_CONTACT_POINT in access.roles
+            if access.via_policy
+            else bool(access.roles & PLANNING_ROLES)
+        ),
     )
 
 
@@ -159,3 +178,70 @@ def return_record_for_user(*, user: User, case: Case) -> ReturnRecord:
                 data={"records": opened},
             )
     return record
+
+
+#: The message types of the SOP 4 preparation (what the across page lists).
+ACROSS_TYPES = (
+    wire.RISK_JOINT,
+    wire.RETURN_PLAN,
+    wire.RETURN_PLAN_RESPONSE,
+    wire.FAMILY_ASSESSMENT_REQUEST,
+    wire.FAMILY_ASSESSMENT_REPORT,
+    wire.FAMILY_TRACING_REQUEST,
+    wire.FAMILY_TRACING_RESULT,
+)
+
+
+@dataclass(frozen=True)
+class AcrossRecord:
+    """What crossed the border about the return, with sealed text opened
+    (a text dict is None once the person's data was erased).
+
+    Attributes:
+        received_joint: assessments the destination sent (origin node).
+        incoming: return plans that arrived (origin node), with their texts.
+        family: family requests and reports, both directions, with texts.
+        sent: this node's messages of :data:`ACROSS_TYPES` about the case.
+    """
+
+    received_joint: list[JointRiskAssessment]
+    incoming: list[tuple[IncomingReturn, dict[str, str] | None]]
+    family: list[tuple[FamilyExchange, dict[str, str] | None]]
+    sent: list[OutboxMessage]
+
+
+def across_for_user(*, user: User, case: Case) -> AcrossRecord:
+    """Return what crossed the border about ``case``'s return for ``user``;
+    audit ``returns.read`` when sealed text was opened.
+
+    Raises:
+        CaseNotFound, ReturnNotForLegalTrack (see :func:`return_access_for_user`).
+    """
+    return_access_for_user(user=user, case=case)
+    opener = Opener(case.person)
+    incoming = [
+        (row, _open(opener, row.sealed_text, row.text_context()))
+        for row in IncomingReturn.objects.filter(case=case)
+    ]
+    family = [
+        (row, _open(opener, row.sealed_text, row.text_context()))
+        for row in FamilyExchange.objects.filter(case=case)
+    ]
+    opened = [str(row.pk) for row, _t in [*incoming, *family]]
+    if opened:
+        with transaction.atomic():
+            audit.record(
+                actor=user, action="returns.read", target=case, data={"records": opened}
+            )
+    return AcrossRecord(
+        received_joint=list(
+            JointRiskAssessment.objects.filter(case=case, remote_ref__isnull=False)
+        ),
+        incoming=incoming,
+        family=family,
+        sent=list(
+            OutboxMessage.objects.filter(
+                case_id=case.pk, type__in=ACROSS_TYPES
+            ).order_by("-created_at")
+        ),
+    )

@@ -19,4 +19,17 @@ urlpatterns = [
     path("logistics/", views.form_view, {"name": "logistics"}, name="logistics"),
     path("receiver/", views.form_view, {"name": "receiver"}, name="receiver"),
     path("in-transit/", views.form_view, {"name": "in_transit"}, name="in_transit"),
+    path("across/", views.across_view, name="across"),
+    *(
+        path(f"across/{slug}/", views.form_view, {"name": name}, name=name)
+        for slug, name in [
+            ("joint-risk/share", "joint_risk_share"),
+            ("joint-risk/rate", "joint_risk_rate"),
+            ("plan/send", "plan_send"),
+            ("plan/answer", "plan_answer"),
+            ("family/request", "family_request"),
+            ("family/report", "family_report"),
+            ("family/record", "family_record"),
+        ]
+    ),
 ]

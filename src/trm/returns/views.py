@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from trm.accounts.models import User
+from trm.accounts.models import Role, User
 from trm.cases import selectors as case_selectors
 from trm.cases.errors import TransitionNotAllowed
 from trm.cases.models import Case
@@ -36,6 +36,7 @@ from trm.returns import forms as return_forms
 from trm.returns import selectors, services
 from trm.returns.errors import ReturnBlocked
 from trm.returns.models import JointRiskAssessment
+from trm.returns.services import across
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class FormPage:
     allowed: Callable[[selectors.Permissions], bool]
     perform: Callable[[User, Case, dict[str, Any]], object]
     success: Callable[[], str]
+    #: The national contact point may act through node policy (the origin
+    #: node's pages: the linked case is led by its organisation).
+    policy_ok: bool = False
+    #: Where a success goes back to (``returns:detail`` or ``returns:across``).
+    back: str = "returns:detail"
 
 
 def _current_joint(case: Case) -> JointRiskAssessment:
@@ -140,6 +146,120 @@ PAGES: dict[str, FormPage] = {
         ),
         lambda: _("The person is in transit."),
     ),
+    # --- across nodes -----------------------------------------------------------
+    "joint_risk_share": FormPage(
+        lambda: _("Send the joint assessment to the country of origin"),
+        return_forms.ShareForm,
+        services.PLANNING_ROLES,
+        lambda p: p.planning,
+        lambda user, case, d: across.joint_risk_share(
+            actor=user, case_id=case.pk, to_node=d["to_node"] or None
+        ),
+        lambda: _("The joint assessment is on its way to the country of origin."),
+        back="returns:across",
+    ),
+    "joint_risk_rate": FormPage(
+        lambda: _("Our ratings of the joint assessment"),
+        return_forms.OriginRateForm,
+        services.PLANNING_ROLES,
+        lambda p: p.origin,
+        lambda user, case, d: across.joint_risk_origin_rate(
+            actor=user,
+            case_id=case.pk,
+            ratings=return_forms.ratings_of(d, "origin"),
+            rated_on=d["rated_on"],
+        ),
+        lambda: _("Our ratings are recorded and sent back."),
+        policy_ok=True,
+        back="returns:across",
+    ),
+    "plan_send": FormPage(
+        lambda: _("Send the return plan to the country of origin"),
+        return_forms.PlanSendForm,
+        services.TRANSIT_ROLES,
+        lambda p: p.plan_send,
+        lambda user, case, d: across.return_plan_send(
+            actor=user,
+            case_id=case.pk,
+            consent_id=d["consent_id"],
+            to_node=d["to_node"] or None,
+            medical_needs=d["medical_needs"],
+        ),
+        lambda: _("The return plan is on its way to the country of origin."),
+        back="returns:across",
+    ),
+    "plan_answer": FormPage(
+        lambda: _("Answer the return plan"),
+        return_forms.PlanAnswerForm,
+        services.PLANNING_ROLES,
+        lambda p: p.origin,
+        lambda user, case, d: across.return_plan_answer(
+            actor=user,
+            case_id=case.pk,
+            decision=d["decision"],
+            decline_reason=d["decline_reason"],
+            receiving_organisation=d["receiving_organisation"],
+            decided_on=d["decided_on"],
+            case_manager_function=d["case_manager_function"],
+            services=d["services"],
+            carer_kind=d["carer_kind"],
+            carer_confirmed_on=d["carer_confirmed_on"],
+        ),
+        lambda: _("Our answer is recorded and sent."),
+        policy_ok=True,
+        back="returns:across",
+    ),
+    "family_request": FormPage(
+        lambda: _("Ask for a family assessment or tracing"),
+        return_forms.FamilyRequestForm,
+        across.FAMILY_ROLES,
+        lambda p: p.family,
+        lambda user, case, d: across.family_request_send(
+            actor=user,
+            case_id=case.pk,
+            kind=d["kind"],
+            questions=d["questions"],
+            consent_id=d["consent_id"],
+            to_node=d["to_node"] or None,
+        ),
+        lambda: _("The request is on its way to the country of origin."),
+        back="returns:across",
+    ),
+    "family_report": FormPage(
+        lambda: _("Answer the family request"),
+        return_forms.FamilySendReportForm,
+        services.PLANNING_ROLES,
+        lambda p: p.origin,
+        lambda user, case, d: across.family_report_send(
+            actor=user,
+            case_id=case.pk,
+            legal_basis=d["legal_basis"],
+            reported_on=d["reported_on"],
+            assessor_function=d["assessor_function"],
+            recommendation=d["recommendation"],
+            findings=d["findings"],
+        ),
+        lambda: _("The report is recorded and sent."),
+        policy_ok=True,
+        back="returns:across",
+    ),
+    "family_record": FormPage(
+        lambda: _("Record a family report received outside TRM"),
+        return_forms.FamilyRecordForm,
+        across.FAMILY_ROLES,
+        lambda p: p.family,
+        lambda user, case, d: across.family_report_record(
+            actor=user,
+            case_id=case.pk,
+            kind=d["kind"],
+            reported_on=d["reported_on"],
+            assessor_function=d["assessor_function"],
+            recommendation=d["recommendation"],
+            findings=d["findings"],
+        ),
+        lambda: _("The family report is recorded."),
+        back="returns:across",
+    ),
 }
 
 
@@ -181,7 +301,12 @@ def form_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
     user = _user(request)
     case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
     selectors.return_access_for_user(user=user, case=case)
-    require_roles(access, page.roles)
+    if not (
+        page.policy_ok
+        and access.via_policy
+        and Role.NATIONAL_CONTACT_POINT in access.roles
+    ):
+        require_roles(access, page.roles)
     if not page.allowed(selectors.permissions(case, access)):
         raise TransitionNotAllowed(_("This is not possible in the case's state now."))
     posted = request.method == "POST"
@@ -199,10 +324,32 @@ def form_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
             add_domain_error(form, exc)
         else:
             messages.success(request, page.success())
-            return HttpResponseRedirect(reverse("returns:detail", args=[case.pk]))
+            return HttpResponseRedirect(reverse(page.back, args=[case.pk]))
     return render(
         request,
         "returns/form.html",
         {"case": case, "title": page.title(), "form": form, "blockers": blockers},
         status=400 if posted else 200,
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def across_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    """Show what crossed the border about the return (both roles: the
+    destination's messages and what arrived on the origin node) with the
+    forms that answer it."""
+    user = _user(request)
+    case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
+    record = selectors.across_for_user(user=user, case=case)
+    return render(
+        request,
+        "returns/across.html",
+        {
+            "case": case,
+            "record": record,
+            "may": selectors.permissions(case, access),
+            "child": case.person.presumed_child,
+        },
     )

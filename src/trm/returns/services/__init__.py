@@ -11,12 +11,15 @@ nothing.
 
 The answers from the country of origin — the origin side's ratings of the joint
 risk matrix (``risk.assessment.joint``, M5) and the receiving organisation's
-answer with, for a child, the carer confirmation (``referral.response``, M7) —
+answer with, for a child, the carer confirmation (``return.plan.response``, M7) —
 go through :func:`apply_origin_ratings` and :func:`apply_receiver_decision`:
-they take an already locked case and ``actor=None`` is allowed, so a message
-handler calls them inside its own transaction. For now the page and the API
-call them through :func:`joint_risk_origin_record` and
-:func:`receiver_decision_record` (a case worker types in the partner's answer).
+they take an already locked case and ``actor=None`` is allowed, so the message
+handlers of :mod:`trm.returns.messages` call them inside the inbox's
+transaction; a case worker may also type in the partner's answer
+(:func:`joint_risk_origin_record`, :func:`receiver_decision_record`). The
+services that send and answer across nodes are in
+:mod:`trm.returns.services.across` (``risk.assessment.joint``,
+``return.plan`` / ``return.plan.response``, family assessment and tracing).
 
 Who (SOPS §6.3; the SOP 4 steps' roles in the baseline definition):
 

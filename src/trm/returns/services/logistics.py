@@ -201,7 +201,7 @@ def apply_receiver_decision(
     """Record the receiving organisation's answer on a locked ``case`` (M7).
 
     For :func:`receiver_decision_record` and, later, the handler of an inbound
-    ``referral.response`` (``actor=None``, ``source="message"``). For a child,
+    ``return.plan.response`` (``actor=None``, ``source="message"``). For a child,
     an acceptance may carry the carer confirmation (UNICEF ch. 10: a carer who
     agreed and is able to care for the child). Writes the event
     ``sop4.receiver_confirmed`` on an acceptance and the audit entry

@@ -146,4 +146,19 @@ def ready_case(actor: User, *, child: bool = False) -> tuple[Case, User]:
     if child:
         record_bid(actor, case)
         record_child_security(actor, case)
+        record_family_report(actor, case)
     return case, ncp
+
+
+def record_family_report(actor: User, case: Case) -> None:
+    from trm.returns.services.across import family_report_record
+
+    family_report_record(
+        actor=actor,
+        case_id=case.pk,
+        kind="assessment",
+        reported_on=timezone.localdate(),
+        assessor_function="Social worker",
+        recommendation="return_to_family",
+        findings="Fictional: the grandmother can care for her",
+    )

@@ -14,6 +14,7 @@ from trm.returns.guards import ReturnFacts, return_blockers
 from trm.returns.models import (
     MATRIX_ITEMS,
     BestInterestsDetermination,
+    FamilyExchange,
     JointRiskAssessment,
     ReturnPlan,
 )
@@ -62,6 +63,7 @@ def _facts(**overrides: Any) -> ReturnFacts:
         "plan": _plan(),
         "bid": BestInterestsDetermination(outcome="return_to_family"),
         "child_security": RiskAssessment(level="low", next_review_due=TODAY),
+        "family_report": FamilyExchange(kind="assessment", status="reported"),
     }
     values.update(overrides)
     return ReturnFacts(**values)
@@ -95,6 +97,7 @@ def test_an_empty_record_names_every_missing_condition_of_a_child():
         "travel_document_missing",
         "guardian_not_appointed",
         "bid_missing",
+        "family_assessment_missing",
         "carer_not_confirmed",
         "escort_not_assigned",
         "child_security_missing",
@@ -166,6 +169,7 @@ def test_receiver_documents_and_fitness(plan, codes):
     ("overrides", "codes"),
     [
         ({"bid": None}, ["bid_missing"]),
+        ({"family_report": None}, ["family_assessment_missing"]),
         (
             {"bid": BestInterestsDetermination(outcome="local_integration")},
             ["bid_not_return"],
@@ -196,7 +200,12 @@ def test_a_childs_additional_conditions(overrides, codes):
 
 
 def test_an_adult_needs_no_bid_carer_escort_or_child_assessment():
-    facts = _facts(bid=None, child_security=None, plan=_plan(escort_function=""))
+    facts = _facts(
+        bid=None,
+        child_security=None,
+        family_report=None,
+        plan=_plan(escort_function=""),
+    )
     assert _codes(_case(), facts) == []
 
 

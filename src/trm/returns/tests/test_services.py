@@ -29,6 +29,7 @@ from .helpers import (
     record_bid,
     record_child_security,
     record_documents,
+    record_family_report,
     record_joint,
     return_consent,
     snapshot,
@@ -98,9 +99,10 @@ def test_a_childs_journey_is_refused_until_every_condition_holds(caseworker_a):
     case, ncp = preparing_case(caseworker_a, child=True)
     set_states(case, child_protection=ChildProtection.GUARDIAN_REQUESTED)
     codes = _blockers(ncp, case)
-    assert codes[-5:] == [
+    assert codes[-6:] == [
         "guardian_not_appointed",
         "bid_missing",
+        "family_assessment_missing",
         "carer_not_confirmed",
         "escort_not_assigned",
         "child_security_missing",
@@ -115,10 +117,12 @@ def test_a_childs_journey_is_refused_until_every_condition_holds(caseworker_a):
     record_bid(caseworker_a, case, outcome="local_integration")
     assert _blockers(ncp, case) == [
         "bid_not_return",
+        "family_assessment_missing",
         "carer_not_confirmed",
         "escort_not_assigned",
         "child_security_missing",
     ]
+    record_family_report(caseworker_a, case)
     record_bid(caseworker_a, case)  # a new determination: the newest counts
     record_acceptance(caseworker_a, case)
     record_documents(caseworker_a, case, escort_function="Social worker")
