@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
@@ -49,6 +49,10 @@ class HandoverView:
     lead_side: str
     lead_moved_at: datetime | None
 
+    @property
+    def status_label(self) -> str:
+        return str(HandoverStatus(self.status).label)
+
 
 def may_read(access: CaseAccess | None) -> bool:
     """Whoever sees the case, except legal-track-only roles."""
@@ -71,7 +75,9 @@ def handovers_for_user(*, user: User, case: Case) -> list[HandoverView]:
     """
     access = case_access(user, case)
     if not may_read(access):
-        raise ReturnNotForLegalTrack()
+        raise ReturnNotForLegalTrack(
+            _("The handover is part of assistance, which the legal track does not see.")
+        )
     rows = list(ReturnHandover.objects.filter(case=case).order_by("-created_at"))
     if not rows:
         return []

@@ -65,6 +65,7 @@ from trm.handover.errors import (
     HandoverAlreadyConfirmed,
     HandoverDuplicate,
     HandoverNotFound,
+    HandoverNotLinked,
     NoOriginNode,
 )
 from trm.handover.models import HandoverStatus, ReturnHandover, Side
@@ -474,7 +475,7 @@ def return_arrival_confirm(
         TransitionNotAllowed (closed case; assistance cannot reach
         reintegration from its state), PersonErased, HandoverNotFound,
         HandoverAlreadyConfirmed, CaseInvalidInput (``at``), InvalidText,
-        PeerUnavailable.
+        HandoverNotLinked (the case has no shared reference), PeerUnavailable.
     """
     case, access = lock_case(actor=actor, case_id=case_id)
     _require_confirmer(access)
@@ -499,6 +500,12 @@ def return_arrival_confirm(
     if when > now + FUTURE_SKEW:
         raise _invalid(_("The time cannot be in the future."), "at", reason="future")
     text = clean_reason(note, field="note", required=False)
+    if not case.trm_case_ref:
+        raise HandoverNotLinked(
+            _("This case is not linked with the sending node."),
+            details={"field": "handover_id", "reason": "not_linked"},
+        )
+    exchange.active_peer(row.peer_node)
     if arrived:
         move_track(
             actor=actor,
@@ -566,9 +573,9 @@ def return_arrival_confirm(
 # --- destination: the confirmation arrives ------------------------------------------
 
 
-def sent_handover(*, handover_ref: UUID, peer_node: str, trm_case_ref: str) -> (
-    ReturnHandover | None
-):
+def sent_handover(
+    *, handover_ref: UUID, peer_node: str, trm_case_ref: str
+) -> ReturnHandover | None:
     """Return the destination handover ``handover_ref`` this node sent to
     ``peer_node`` about the case of ``trm_case_ref``, locked with its case;
     None if there is none."""

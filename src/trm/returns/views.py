@@ -164,7 +164,9 @@ PAGES: dict[str, FormPage] = {
         return_forms.TransitForm,
         services.TRANSIT_ROLES,
         lambda p: p.transit,
-        lambda user, case, d: services.return_in_transit(actor=user, case_id=case.pk, **d),
+        lambda user, case, d: services.return_in_transit(
+            actor=user, case_id=case.pk, **d
+        ),
         lambda: _("The person is in transit; the country of origin is told."),
         lambda user, case: {"consents": _transfer_consents(user, case)},
     ),

@@ -53,9 +53,7 @@ def test_the_destination_alerts_the_origin_once_when_no_confirmation_came(
     assert len(_alerts()) == 1
 
 
-def test_the_origin_alerts_the_destination_when_no_one_confirmed(
-    org_a, time_machine
-):
+def test_the_origin_alerts_the_destination_when_no_one_confirmed(org_a, time_machine):
     origin = origin_case(org_a)
     row = announce(expected_arrival_at=in_hours(2).isoformat())
     time_machine.move_to(row.expected_arrival_at + timedelta(hours=25))

@@ -196,7 +196,10 @@ def test_a_second_confirmation_is_refused(origin):
 
 @pytest.mark.parametrize(
     ("at", "reason"),
-    [(lambda: in_hours(2), "future"), (lambda: in_hours(-1).replace(tzinfo=None), "naive")],
+    [
+        (lambda: in_hours(2), "future"),
+        (lambda: in_hours(-1).replace(tzinfo=None), "naive"),
+    ],
 )
 def test_a_confirmation_time_in_the_future_or_without_zone_is_refused(
     origin, at, reason

@@ -12,10 +12,9 @@ from trm.assessments.services import risk_assessment_record
 from trm.audit.models import AuditEntry
 from trm.cases.models import Case, CaseEvent
 from trm.cases.services import case_alert_send
-from trm.cases.tests.factories import open_case, set_states, team_member
-from trm.cases.tracks import Assistance, ChildProtection
 from trm.cases.tests.exchange_fakes import make_peer
-from trm.cases.tracks import TransnationalLink
+from trm.cases.tests.factories import open_case, set_states, team_member
+from trm.cases.tracks import Assistance, ChildProtection, TransnationalLink
 from trm.consent import services as consent
 from trm.returns import services
 from trm.returns.models import (

@@ -87,9 +87,10 @@ def test_the_journey_form_lists_every_blocker(caseworker_a, signed_in):
 def test_the_journey_starts_from_the_page_when_ready(caseworker_a, signed_in):
     case, ncp = ready_case(caseworker_a)
     client = signed_in(ncp)
-    assert 'name="expected_arrival_at"' in client.get(
-        f"/cases/{case.pk}/return/in-transit/"
-    ).content.decode()
+    assert (
+        'name="expected_arrival_at"'
+        in client.get(f"/cases/{case.pk}/return/in-transit/").content.decode()
+    )
     response = client.post(f"/cases/{case.pk}/return/in-transit/", {})
     assert response.status_code == 400
     assert "expected arrival" in response.content.decode().lower()
@@ -103,9 +104,7 @@ def test_the_journey_starts_from_the_page_when_ready(caseworker_a, signed_in):
     assert case.assistance == Assistance.IN_TRANSIT
 
 
-def test_the_api_starts_the_journey_with_its_expected_arrival(
-    caseworker_a, signed_in
-):
+def test_the_api_starts_the_journey_with_its_expected_arrival(caseworker_a, signed_in):
     case, ncp = ready_case(caseworker_a)
     client = signed_in(ncp)
     url = f"/api/v1/cases/{case.pk}/return/in-transit"
