@@ -122,17 +122,6 @@ CASES: list[tuple[str, dict[str, Any], set[str]]] = [
         {"documents"},
     ),
     (
-        "return.handover",
-        {
-            "departure_at": _soon(30),
-            "arrival_at": _soon(31),
-            "arrival_point": "Fictional Airport, arrivals hall",
-            "meeting_organisation": org(),
-            "safety_arrangements": "Fictional: escorted to the shelter.",
-        },
-        {"case_summary", "risk"},
-    ),
-    (
         "return.arrival",
         {"arrived": True, "at": _soon(31)},
         {"case_summary"},
@@ -241,12 +230,6 @@ def test_minimal_payloads_carry_only_what_is_always_there():
     minimal: dict[str, dict[str, Any]] = {
         "family.assessment.request": {"questions": ["threats"]},
         "followup.report": {"reported_on": TODAY.isoformat()},
-        "return.handover": {
-            "departure_at": _soon(30),
-            "arrival_at": _soon(31),
-            "arrival_point": "Fictional Airport",
-            "meeting_organisation": org(),
-        },
         "risk.assessment.joint": {
             "assessed_on": TODAY.isoformat(),
             "items": [{"factor": "housing", "our_rating": "low"}],
@@ -260,7 +243,6 @@ def test_minimal_payloads_carry_only_what_is_always_there():
     expected: dict[str, set[str]] = {
         "family.assessment.request": set(),
         "followup.report": {"case_summary"},
-        "return.handover": {"case_summary"},
         "risk.assessment.joint": {"risk"},
         "return.plan": {"case_summary"},
     }
