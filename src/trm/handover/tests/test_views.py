@@ -20,9 +20,7 @@ from .helpers import announce, journey, origin_case
 pytestmark = pytest.mark.django_db
 
 
-def test_the_destination_case_page_shows_the_expected_arrival(
-    caseworker_a, signed_in
-):
+def test_the_destination_case_page_shows_the_expected_arrival(caseworker_a, signed_in):
     case, ncp, row = journey(caseworker_a)
     page = signed_in(ncp).get(f"/cases/{case.pk}/").content.decode()
     assert 'id="handover"' in page
@@ -75,9 +73,7 @@ def test_a_guardian_cannot_confirm_an_arrival(org_a, signed_in):
     origin = origin_case(org_a)
     row = announce()
     guardian = team_member(origin, Role.GUARDIAN)
-    response = signed_in(guardian).get(
-        f"/cases/{origin.pk}/handover/{row.pk}/arrival/"
-    )
+    response = signed_in(guardian).get(f"/cases/{origin.pk}/handover/{row.pk}/arrival/")
     assert response.status_code == 403
 
 
