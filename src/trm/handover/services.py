@@ -294,6 +294,7 @@ def announce_handover(
     """
     now = timezone.now()
     personal = draft.legal_basis.startswith("consent:")
+    organisation = actor.organisation or case.lead_organisation
     row = ReturnHandover(
         handover_ref=uuid.uuid4(),
         case=case,
@@ -303,9 +304,7 @@ def announce_handover(
         expected_arrival_at=draft.expected_arrival_at,
         escort_function=draft.escort_function,
         meeting_person_function=draft.meeting_person_function,
-        sending_organisation=(actor.organisation or case.lead_organisation).name
-        if (actor.organisation or case.lead_organisation)
-        else "",
+        sending_organisation=organisation.name if organisation else "",
         created_at=now,
         created_by=actor,
     )
@@ -321,9 +320,7 @@ def announce_handover(
         meeting_person_function=draft.meeting_person_function,
         arrival_point=draft.arrival_point if personal else "",
         itinerary=draft.itinerary if personal else "",
-        sending_organisation=organisation_ref(
-            actor.organisation or case.lead_organisation
-        ),
+        sending_organisation=organisation_ref(organisation),
     )
     carried = handover_carried(payload)
     message = exchange.enqueue(
