@@ -66,6 +66,7 @@ NAMESPACES = (
     "care",
     "returns",
     "reintegration",
+    "handover",
     "proceedings",
     "referrals",
     "cases",
@@ -201,6 +202,40 @@ SOME_ASSESSMENT = "7d0c6d6e-0000-4000-8000-000000000001"
 def return_data(body: dict[str, Any]) -> Callable[[Any, str], dict[str, Any]]:
     """A body that passes the schema, so the role check decides."""
     return lambda w, which: body
+
+
+# The handover on arrival (trm.handover): assistance content like the return
+# record; the arrival is confirmed by the origin case team's assistance roles.
+ARRIVAL_CONFIRMERS = frozenset(
+    {R.NATIONAL_CONTACT_POINT, R.CASE_MANAGER, R.SERVICE_PROVIDER}
+)
+
+
+def handover_url(suffix: str, prefix: str = "") -> Callable[[Any, str], str]:
+    """An origin handover announced on the world's case (set-up written
+    directly); the URL of ``suffix`` on it."""
+
+    def build(w: Any, which: str) -> str:
+        import uuid
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from trm.handover.models import ReturnHandover, Side
+
+        case = w.obj(which, "case")
+        row = ReturnHandover.objects.create(
+            handover_ref=uuid.uuid4(),
+            case=case,
+            side=Side.ORIGIN,
+            peer_node="peer-matrix",
+            departure_at=timezone.now() - timedelta(hours=2),
+            expected_arrival_at=timezone.now() + timedelta(hours=2),
+            created_at=timezone.now(),
+        )
+        return f"{prefix}/cases/{case.pk}/handover/{row.pk}/{suffix}"
+
+    return build
 
 
 # The service directory (trm.directory): organisations' details, no personal data.
@@ -1127,6 +1162,21 @@ MATRIX: dict[str, Entry] = {
                 "recommendation": "no_return",
             }
         ),
+        api=True,
+    ),
+    # --- trm.handover (pages and API): entries below this line ---
+    "handover:page": Entry("GET", case_url("handover/"), team_roles(RETURN_READERS)),
+    "handover:arrival": Entry(
+        "GET", handover_url("arrival/"), team_roles(ARRIVAL_CONFIRMERS)
+    ),
+    "GET /api/v1/cases/{case_id}/handover": Entry(
+        "GET", api("/cases/{case_id}/handover"), team_roles(RETURN_READERS), api=True
+    ),
+    "POST /api/v1/cases/{case_id}/handover/{handover_id}/arrival": Entry(
+        "POST",
+        handover_url("arrival", prefix="/api/v1"),
+        team_roles(ARRIVAL_CONFIRMERS),
+        return_data({"arrived": False, "at": "2024-01-02T10:00:00+00:00"}),
         api=True,
     ),
     # --- trm.assessments (pages and API): entries below this line ---

@@ -177,7 +177,11 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
 def linked(node: Node, reference: str) -> dict[str, str]:
     """Wait until ``node`` holds the case linked under ``reference``."""
     return wait_for(
-        lambda: (c := run(node, LINKED, REF=reference)) and c["transnational"] == "linked" and c,
+        lambda: (
+            (c := run(node, LINKED, REF=reference))
+            and c["transnational"] == "linked"
+            and c
+        ),
         timeout=60,
     )
 
@@ -200,8 +204,12 @@ def walk(rs: Node, md: Node, *, child: bool) -> dict[str, Any]:
     reference = run(rs, ALERT, CASE=case, PEER="node-md")
     origin = linked(md, reference)
     linked(rs, reference)
-    return {"dest": case, "origin": origin["case"], "reference": reference,
-            "early": early}
+    return {
+        "dest": case,
+        "origin": origin["case"],
+        "reference": reference,
+        "early": early,
+    }
 
 
 def test_an_adult_and_a_child_return_from_serbia_to_moldova(nodes):

@@ -28,6 +28,7 @@ from trm.consent.api import router as consent_router
 from trm.dataprotection.api import router as dataprotection_router
 from trm.directory.api import router as directory_router
 from trm.exchange.api import router as exchange_router
+from trm.handover.api import router as handover_router
 from trm.identification.api import router as identification_router
 from trm.proceedings.api import router as proceedings_router
 from trm.referrals.api import router as referrals_router
@@ -64,6 +65,7 @@ api.add_router("/cases/{case_id}/assistance", assistance_router)
 api.add_router("/cases/{case_id}/assessments", assessments_router)
 api.add_router("/cases/{case_id}/care", care_router)
 api.add_router("/cases/{case_id}/return", returns_router)
+api.add_router("/cases/{case_id}/handover", handover_router)
 api.add_router("/cases/{case_id}/reintegration", reintegration_router)
 api.add_router("/cases/{case_id}/proceedings", proceedings_router)
 api.add_router("/referrals", referrals_router)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from trm.common.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_secret,
@@ -82,6 +83,12 @@ TRM_REMINDER_DAYS_BEFORE = env_int("TRM_REMINDER_DAYS_BEFORE", 2)
 TRM_RESIDENCE_RENEWAL_NOTICE_DAYS = env_int(
     "TRM_RESIDENCE_RENEWAL_NOTICE_DAYS", 30, minimum=0, maximum=365
 )
+# Hours after a return's expected arrival without the origin's confirmation
+# before both nodes raise a missed-handover safety alert (trm.handover; SOPS
+# §6.3 "confirm within 24 h" [INF]).
+TRM_RETURN_ARRIVAL_ALERT_HOURS = env_float(
+    "TRM_RETURN_ARRIVAL_ALERT_HOURS", 24.0, minimum=0.0, maximum=24.0 * 30
+)
 
 # The node's key-encryption key wraps every other data key (TOTP secrets now,
 # per-person data keys later). From TRM_KEK (base64) or a file; see trm.common.keys.
@@ -126,6 +133,7 @@ INSTALLED_APPS = [
     "trm.assessments",
     "trm.care",
     "trm.returns",
+    "trm.handover",
     "trm.reintegration",
     "trm.referrals",
     "trm.proceedings",

@@ -23,6 +23,7 @@ urlpatterns = [
     path("cases/<uuid:case_id>/assessments/", include("trm.assessments.urls")),
     path("cases/<uuid:case_id>/care/", include("trm.care.urls")),
     path("cases/<uuid:case_id>/return/", include("trm.returns.urls")),
+    path("cases/<uuid:case_id>/handover/", include("trm.handover.urls")),
     path(
         "cases/<uuid:case_id>/reintegration/",
         include("trm.reintegration.urls"),

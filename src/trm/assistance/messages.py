@@ -7,6 +7,10 @@ the exchange enforces on both sides; personal ones need a consent naming the
 recipient (or a named legal obligation where the type declares it). Each also
 says which categories a payload actually carries (``carried``), so that a
 message cannot carry data its envelope does not declare.
+
+``return.handover`` v1 is registered, with its handler, by
+:mod:`trm.handover.messages` (the answer is ``return.handover.arrival``;
+``return.arrival`` below stays declared, unused).
 """
 
 from __future__ import annotations
@@ -158,20 +162,6 @@ class TravelDocumentIssuedV1(WireModel):
     sending_organisation: OrganisationRefV1
 
 
-class ReturnHandoverV1(WireModel):
-    """``return.handover`` v1 (M9): itinerary and handover arrangements."""
-
-    trm_case_ref: str = Field(pattern=_REF)
-    carrier: str = Field(default="", max_length=200)
-    departure_at: datetime
-    arrival_at: datetime
-    arrival_point: str = Field(max_length=300)
-    escort: str = Field(default="", max_length=300)
-    meeting_organisation: OrganisationRefV1
-    safety_arrangements: str = Field(default="", max_length=1000)
-    sending_organisation: OrganisationRefV1
-
-
 class ReturnArrivalV1(WireModel):
     """``return.arrival`` v1 (M9): arrival confirmed or not (a missed
     confirmation raises a safety alert)."""
@@ -256,15 +246,6 @@ def travel_document_request_carried(payload: BaseModel) -> set[str]:
 def travel_document_issued_carried(payload: BaseModel) -> set[str]:
     """A document issued to the person (``documents``): always."""
     return {"documents"}
-
-
-def return_handover_carried(payload: BaseModel) -> set[str]:
-    """The itinerary (``case_summary``), safety arrangements (``risk``)."""
-    assert isinstance(payload, ReturnHandoverV1)  # noqa: S101
-    carried = {"case_summary"}
-    if payload.safety_arrangements:
-        carried.add("risk")
-    return carried
 
 
 def return_arrival_carried(payload: BaseModel) -> set[str]:
@@ -364,14 +345,6 @@ def _types() -> list[registry.MessageType]:
             "Travel document issued (M8)",
             exceptions=frozenset({exchange.LEGAL_OBLIGATION}),
             carried=travel_document_issued_carried,
-        ),
-        schema_only(
-            "return.handover",
-            ReturnHandoverV1,
-            {"case_summary", "risk"},
-            (4,),
-            "Travel and handover notice (M9)",
-            carried=return_handover_carried,
         ),
         schema_only(
             "return.arrival",

@@ -94,6 +94,42 @@ def env_int(
     return number
 
 
+def env_float(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> float:
+    """Return a decimal number within ``[minimum, maximum]`` (e.g. ``1.5``).
+
+    Raises:
+        ImproperlyConfigured: when the value is not a finite number or is out
+            of range.
+    """
+    value = _raw(name, environ)
+    if value is None or value == "":
+        return default
+    bounds = ""
+    if minimum is not None and maximum is not None:
+        bounds = f" between {minimum:g} and {maximum:g}"
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a number{bounds}; got {value!r}."
+        ) from None
+    if (
+        number != number  # NaN
+        or number in (float("inf"), float("-inf"))
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+    ):
+        raise ImproperlyConfigured(f"{name} must be a number{bounds}; got {value!r}.")
+    return number
+
+
 def env_choice(
     name: str,
     default: str,

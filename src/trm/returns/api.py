@@ -94,6 +94,20 @@ class ReceiverIn(ReturnStrictIn):
 
 
 class TransitIn(ReturnStrictIn):
+    expected_arrival_at: datetime | None = Field(
+        None, description="Required: with its time zone, after now (trm.handover)"
+    )
+    departure_at: datetime | None = Field(None, description="Default: now")
+    escort_function: str = Field("", max_length=MAX_LINE_CHARS)
+    meeting_person_function: str = Field("", max_length=MAX_LINE_CHARS)
+    arrival_point: str = Field("", max_length=500)
+    itinerary: str = TEXT
+    legal_basis: str = Field(
+        "",
+        description="Empty (times and functions only) or consent:<id> (the "
+        "arrival point and itinerary travel too)",
+    )
+    origin_node: str = Field("", description="Default: the one linked peer")
     reason: str = TEXT
 
 
@@ -308,7 +322,7 @@ def return_in_transit(
     request: HttpRequest, case_id: Path[UUID], payload: TransitIn
 ) -> ReturnOut:
     user = request_actor(request)
-    services.return_in_transit(actor=user, case_id=case_id, reason=payload.reason)
+    services.return_in_transit(actor=user, case_id=case_id, **payload.model_dump())
     return _state(user, case_id)
 
 

@@ -180,8 +180,64 @@ class ReceiverForm(forms.Form):
     carer_confirmed_on = date_field(_("Date the carer confirmed"))
 
 
+DATETIME = forms.DateTimeInput(
+    attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+)
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+
+
 class TransitForm(forms.Form):
+    """The journey and its handover (SOP 4 step 8; trm.handover)."""
+
+    expected_arrival_at = forms.DateTimeField(
+        label=_("Expected arrival (date and time)"),
+        required=False,
+        widget=DATETIME,
+        input_formats=DATETIME_FORMATS,
+        help_text=_(
+            "If the country of origin has not confirmed the arrival some hours "
+            "after this, both nodes raise an urgent safety alert."
+        ),
+    )
+    departure_at = forms.DateTimeField(
+        label=_("Departure (date and time)"),
+        required=False,
+        widget=DATETIME,
+        input_formats=DATETIME_FORMATS,
+        help_text=_("Optional: now if empty."),
+    )
+    escort_function = _line(
+        _("Escort (function, not a name)"),
+        help_text=_("Empty: the one in the return plan."),
+    )
+    meeting_person_function = _line(
+        _("Who meets the person on arrival (function, not a name)"),
+        help_text=_("Empty: the one in the return plan."),
+    )
+    arrival_point = _line(
+        _("Arrival point"), help_text=_("Empty: the meeting point of the return plan.")
+    )
+    itinerary = text_field(
+        _("Itinerary"), help_text=_("Empty: the itinerary of the return plan.")
+    )
+    legal_basis = forms.ChoiceField(
+        label=_("Send the arrival point and itinerary to the country of origin?"),
+        required=False,
+        help_text=_(
+            "Only with the person's consent to a transfer to that country. "
+            "Without it, only the times and functions are sent."
+        ),
+    )
     reason = text_field(_("Note"), help_text=_("Optional."))
+
+    def __init__(
+        self, *args: Any, consents: list[tuple[str, str]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.fields["legal_basis"].choices = [  # type: ignore[attr-defined]
+            ("", _("No: times and functions only")),
+            *(consents or []),
+        ]
 
 
 # --- across nodes (trm.returns.services.across) -----------------------------------

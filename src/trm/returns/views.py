@@ -54,6 +54,7 @@ class FormPage:
     policy_ok: bool = False
     #: Where a success goes back to (``returns:detail`` or ``returns:across``).
     back: str = "returns:detail"
+    options: Callable[[User, Case], dict[str, Any]] | None = None
 
 
 def _current_joint(case: Case) -> JointRiskAssessment:
@@ -61,6 +62,34 @@ def _current_joint(case: Case) -> JointRiskAssessment:
     if joint is None:
         raise TransitionNotAllowed(_("Record the joint risk assessment first."))
     return joint
+
+
+def _transfer_consents(user: User, case: Case) -> list[tuple[str, str]]:
+    """The person's valid consents to a transfer abroad covering the case
+    summary (what the arrival point and itinerary travel under), read through
+    the consent selector (which audits the read)."""
+    from django.utils import timezone
+
+    from trm.consent.models import Purpose
+    from trm.consent.selectors import VALID, consent_list_for_case
+
+    choices = []
+    for row in consent_list_for_case(user=user, case=case):
+        consent = row.consent
+        if (
+            consent.purpose == Purpose.CROSS_BORDER_TRANSFER
+            and row.state == VALID
+            and "case_summary" in consent.categories
+        ):
+            label = _(
+                "Yes: the person's consent to a transfer to %(country)s, given on "
+                "%(date)s"
+            ) % {
+                "country": consent.recipient_country.name or "—",
+                "date": f"{timezone.localdate(consent.given_at):%Y-%m-%d}",
+            }
+            choices.append((f"consent:{consent.pk}", label))
+    return choices
 
 
 PAGES: dict[str, FormPage] = {
@@ -142,9 +171,10 @@ PAGES: dict[str, FormPage] = {
         services.TRANSIT_ROLES,
         lambda p: p.transit,
         lambda user, case, d: services.return_in_transit(
-            actor=user, case_id=case.pk, reason=d["reason"]
+            actor=user, case_id=case.pk, **d
         ),
-        lambda: _("The person is in transit."),
+        lambda: _("The person is in transit; the country of origin is told."),
+        lambda user, case: {"consents": _transfer_consents(user, case)},
     ),
     # --- across nodes -----------------------------------------------------------
     "joint_risk_share": FormPage(
@@ -310,7 +340,8 @@ def form_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
     if not page.allowed(selectors.permissions(case, access)):
         raise TransitionNotAllowed(_("This is not possible in the case's state now."))
     posted = request.method == "POST"
-    form = page.form(request.POST if posted else None)
+    options = page.options(user, case) if page.options else {}
+    form = page.form(request.POST if posted else None, **options)
     blockers: list[dict[str, str]] = []
     if posted and form.is_valid():
         try:

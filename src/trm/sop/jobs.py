@@ -222,11 +222,13 @@ def run_due_jobs(*, today: date | None = None) -> dict[str, int]:
     are made before :func:`send_reminders`, so they go out in the same e-mail.
     """
     from trm.care.jobs import residence_renewals
+    from trm.handover.services import raise_missed_handover_alerts
     from trm.identification.reflection import expire_reflection_periods
 
     expired = expire_reflection_periods(today=today)
     renewals = residence_renewals(today=today)
     run = send_reminders(today=today)
+    missed = raise_missed_handover_alerts()
     return {
         "reflection_periods_expired": expired,
         "residence_renewal_reminders": renewals,
@@ -234,4 +236,5 @@ def run_due_jobs(*, today: date | None = None) -> dict[str, int]:
         "reminders_emailed": run.emailed,
         "reminder_emails_sent": run.emails,
         "open_cases_checked": run.cases,
+        "missed_handover_alerts": missed,
     }

@@ -130,6 +130,13 @@ EVENTS: dict[str, Promise] = {
     "sop5.notice_sent": _("Proceedings notice sent to a counterpart node"),
     "sop5.notice_received": _("Proceedings notice received from a counterpart node"),
     "sop5.outcome_notified": _("Person told the outcome of proceedings"),
+    # trm.handover (SOP 4 step 8, both nodes).
+    "handover.announced": _("Journey and handover announced to the country of origin"),
+    "handover.received": _("Journey and handover announced by the sending country"),
+    "handover.arrival_recorded": _("Arrival in the country of origin recorded"),
+    "handover.arrival_received": _("Arrival confirmation received"),
+    "handover.lead_moved": _("The country of origin now leads the case"),
+    "handover.arrival_overdue": _("Arrival not confirmed in time: safety alert"),
 }
 
 #: Event kinds no service writes yet (later capabilities will): a step that

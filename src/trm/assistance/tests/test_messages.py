@@ -122,17 +122,6 @@ CASES: list[tuple[str, dict[str, Any], set[str]]] = [
         {"documents"},
     ),
     (
-        "return.handover",
-        {
-            "departure_at": _soon(30),
-            "arrival_at": _soon(31),
-            "arrival_point": "Fictional Airport, arrivals hall",
-            "meeting_organisation": org(),
-            "safety_arrangements": "Fictional: escorted to the shelter.",
-        },
-        {"case_summary", "risk"},
-    ),
-    (
         "return.arrival",
         {"arrived": True, "at": _soon(31)},
         {"case_summary"},
@@ -247,12 +236,6 @@ def test_minimal_payloads_carry_only_what_is_always_there():
             "reported_on": TODAY.isoformat(),
             "risk_level": "low",
         },
-        "return.handover": {
-            "departure_at": _soon(30),
-            "arrival_at": _soon(31),
-            "arrival_point": "Fictional Airport",
-            "meeting_organisation": org(),
-        },
         "risk.assessment.joint": {
             "assessed_on": TODAY.isoformat(),
             "items": [{"factor": "housing", "our_rating": "low"}],
@@ -266,7 +249,6 @@ def test_minimal_payloads_carry_only_what_is_always_there():
     expected: dict[str, set[str]] = {
         "family.assessment.request": set(),
         "followup.report": {"case_summary", "risk"},
-        "return.handover": {"case_summary"},
         "risk.assessment.joint": {"risk"},
         "return.plan": {"case_summary"},
     }

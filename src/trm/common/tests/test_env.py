@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from trm.common.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_secret,
@@ -68,6 +69,20 @@ def test_bool_refuses_other_values_naming_the_variable(raw):
     with pytest.raises(ImproperlyConfigured, match=r"^TRM_DEBUG must be one of") as e:
         env_bool("TRM_DEBUG", environ={"TRM_DEBUG": raw})
     assert repr(raw) in str(e.value)
+
+
+# --- env_float ------------------------------------------------------------------
+
+
+def test_env_float_reads_a_decimal_within_bounds():
+    assert env_float("X", 24.0, minimum=0.0, maximum=720.0, environ={"X": "1.5"}) == 1.5
+    assert env_float("X", 24.0, minimum=0.0, maximum=720.0, environ={}) == 24.0
+
+
+@pytest.mark.parametrize("raw", ["soon", "nan", "inf", "-1", "721"])
+def test_env_float_refuses_what_is_not_a_number_in_range(raw):
+    with pytest.raises(ImproperlyConfigured, match="X must be a number"):
+        env_float("X", 24.0, minimum=0.0, maximum=720.0, environ={"X": raw})
 
 
 # --- env_int --------------------------------------------------------------------

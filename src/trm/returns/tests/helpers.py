@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -11,8 +11,10 @@ from trm.accounts.models import Role, User
 from trm.assessments.services import risk_assessment_record
 from trm.audit.models import AuditEntry
 from trm.cases.models import Case, CaseEvent
+from trm.cases.services import case_alert_send
+from trm.cases.tests.exchange_fakes import make_peer
 from trm.cases.tests.factories import open_case, set_states, team_member
-from trm.cases.tracks import Assistance, ChildProtection
+from trm.cases.tracks import Assistance, ChildProtection, TransnationalLink
 from trm.consent import services as consent
 from trm.returns import services
 from trm.returns.models import (
@@ -54,10 +56,31 @@ def return_consent(actor: User, case: Case) -> None:
     )
 
 
+def arrival_in(hours: float = 6) -> datetime:
+    """An expected arrival ``hours`` from now (the journey needs one)."""
+    return timezone.now() + timedelta(hours=hours)
+
+
+def link_origin(ncp: User, case: Case, node_id: str = "peer-ro") -> None:
+    """Alert the origin node ``node_id`` about ``case`` (a return needs it)."""
+    make_peer(node_id, "RO")
+    case_alert_send(
+        actor=ncp,
+        case_id=case.pk,
+        peer_node=node_id,
+        urgency="normal",
+        requests=["return_planning"],
+    )
+    case.refresh_from_db()
+
+
 def preparing_case(actor: User, *, child: bool = False) -> tuple[Case, User]:
-    """A case in return preparation with its national contact point (no records)."""
-    case = open_case(actor, may_be_child=child)
+    """A case in return preparation with its national contact point (no
+    records), linked with the origin node ``peer-ro``."""
+    case = open_case(actor, may_be_child=child, citizenships=["RO"])
     ncp = team_member(case, Role.NATIONAL_CONTACT_POINT)
+    set_states(case, transnational=TransnationalLink.NCP_NOTIFIED)
+    link_origin(ncp, case)
     set_states(case, assistance=Assistance.RETURN_PREPARATION)
     if child:
         set_states(case, child_protection=ChildProtection.GUARDIAN_APPOINTED)

@@ -21,7 +21,6 @@ from django.utils import timezone
 from trm.accounts.models import Role, User
 from trm.accounts.tests.factories import UserFactory
 from trm.cases import messages as case_messages
-from trm.cases import services as cases
 from trm.cases.models import Case
 from trm.cases.tests.exchange_fakes import (
     apply,
@@ -30,8 +29,7 @@ from trm.cases.tests.exchange_fakes import (
     payload_of,
     reply_to,
 )
-from trm.cases.tests.factories import set_states, team_member
-from trm.cases.tracks import TransnationalLink
+from trm.cases.tests.factories import team_member
 from trm.common.errors import DomainError
 from trm.consent import services as consent
 from trm.exchange import registry
@@ -79,18 +77,9 @@ def _codes(case: Case) -> list[str]:
 
 
 def destination(actor: User, *, child: bool = False) -> tuple[Case, User]:
-    """A case in return preparation, alerted to peer-ro; with its NCP."""
-    case, ncp = preparing_case(actor, child=child)
-    set_states(case, transnational=TransnationalLink.NCP_NOTIFIED)
-    cases.case_alert_send(
-        actor=ncp,
-        case_id=case.pk,
-        peer_node="peer-ro",
-        urgency="normal",
-        requests=["return_planning"],
-    )
-    case.refresh_from_db()
-    return case, ncp
+    """A case in return preparation, alerted to peer-ro (by
+    :func:`preparing_case`); with its NCP."""
+    return preparing_case(actor, child=child)
 
 
 def origin(org_a: Any, *, child: bool = False) -> tuple[Case, User]:

@@ -23,6 +23,7 @@ from trm.returns.models import JointRiskAssessment, ReturnPlan
 from .helpers import (
     ALL_LOW,
     ORIGIN_ORG,
+    arrival_in,
     preparing_case,
     ready_case,
     record_acceptance,
@@ -86,7 +87,9 @@ def test_an_adults_journey_is_refused_until_every_condition_holds(caseworker_a):
     record_acceptance(caseworker_a, case)
     assert _blockers(ncp, case) == ["travel_document_missing"]
     record_documents(caseworker_a, case)
-    services.return_in_transit(actor=ncp, case_id=case.pk)
+    services.return_in_transit(
+        actor=ncp, case_id=case.pk, expected_arrival_at=arrival_in()
+    )
     case.refresh_from_db()
     assert case.assistance == Assistance.IN_TRANSIT
     move = CaseEvent.objects.get(
@@ -129,7 +132,9 @@ def test_a_childs_journey_is_refused_until_every_condition_holds(caseworker_a):
     record_child_security(caseworker_a, case, level="high")
     assert _blockers(ncp, case) == ["child_security_not_positive"]
     record_child_security(caseworker_a, case, level="low")
-    services.return_in_transit(actor=ncp, case_id=case.pk)
+    services.return_in_transit(
+        actor=ncp, case_id=case.pk, expected_arrival_at=arrival_in()
+    )
     case.refresh_from_db()
     assert case.assistance == Assistance.IN_TRANSIT
 
@@ -160,7 +165,9 @@ def test_a_high_risk_needs_mitigations(caseworker_a):
     record_joint(
         caseworker_a, case, overall_level="high", mitigations="Fictional safe house"
     )
-    services.return_in_transit(actor=ncp, case_id=case.pk)
+    services.return_in_transit(
+        actor=ncp, case_id=case.pk, expected_arrival_at=arrival_in()
+    )
 
 
 def test_only_the_national_contact_point_starts_the_journey(caseworker_a):
@@ -196,7 +203,9 @@ def test_rule_1_the_journey_does_not_depend_on_the_legal_track(caseworker_a, chi
         assert _blockers(ncp_bare, bare) == baseline, legal
     for legal in Legal.values:
         set_states(ready, legal=legal, assistance=Assistance.RETURN_PREPARATION)
-        services.return_in_transit(actor=ncp_ready, case_id=ready.pk)
+        services.return_in_transit(
+            actor=ncp_ready, case_id=ready.pk, expected_arrival_at=arrival_in()
+        )
         ready.refresh_from_db()
         assert ready.assistance == Assistance.IN_TRANSIT, legal
 

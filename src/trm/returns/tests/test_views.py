@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -10,7 +12,7 @@ from trm.audit.models import AuditEntry
 from trm.cases.tests.factories import open_case, team_member
 from trm.cases.tracks import Assistance
 
-from .helpers import preparing_case, ready_case, snapshot
+from .helpers import arrival_in, preparing_case, ready_case, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -84,8 +86,40 @@ def test_the_journey_form_lists_every_blocker(caseworker_a, signed_in):
 
 def test_the_journey_starts_from_the_page_when_ready(caseworker_a, signed_in):
     case, ncp = ready_case(caseworker_a)
-    response = signed_in(ncp).post(f"/cases/{case.pk}/return/in-transit/", {})
+    client = signed_in(ncp)
+    assert (
+        'name="expected_arrival_at"'
+        in client.get(f"/cases/{case.pk}/return/in-transit/").content.decode()
+    )
+    response = client.post(f"/cases/{case.pk}/return/in-transit/", {})
+    assert response.status_code == 400
+    assert "expected arrival" in response.content.decode().lower()
+    arrival = timezone.localtime(arrival_in(8))
+    response = client.post(
+        f"/cases/{case.pk}/return/in-transit/",
+        {"expected_arrival_at": arrival.strftime("%Y-%m-%dT%H:%M")},
+    )
     assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.assistance == Assistance.IN_TRANSIT
+
+
+def test_the_api_starts_the_journey_with_its_expected_arrival(caseworker_a, signed_in):
+    case, ncp = ready_case(caseworker_a)
+    client = signed_in(ncp)
+    url = f"/api/v1/cases/{case.pk}/return/in-transit"
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+    response = client.post(
+        url, data={"expected_arrival_at": past}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "expected_arrival_at"
+    response = client.post(
+        url,
+        data={"expected_arrival_at": arrival_in(8).isoformat()},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
     case.refresh_from_db()
     assert case.assistance == Assistance.IN_TRANSIT
 
