@@ -24,7 +24,8 @@ class AssistanceConfig(AppConfig):
             },
         )
 
-        # Return-side message types (schemas only): EXCHANGE.md §3.
+        # Return-side message types still only declared (travel.document.*,
+        # return.arrival; schemas only): EXCHANGE.md §3.
         from trm.assistance.messages import register_all
 
         register_all()

@@ -138,16 +138,35 @@ DataKeyLookup = Callable[[UUID], "UUID | None"]
 _data_key_lookup: list[DataKeyLookup] = []
 
 
-def register(message_type: MessageType) -> None:
-    """Register (or replace) a message type; called from ``AppConfig.ready``.
+def register(message_type: MessageType, *, replace: bool = False) -> None:
+    """Register a message type; called from ``AppConfig.ready``.
+
+    One app owns each (name, version): registering a different type under a
+    name and version already registered is refused, so two apps cannot both
+    claim a type (the one installed last would silently win). Registering the
+    very same type again changes nothing.
+
+    Args:
+        message_type: the type.
+        replace: swap the registered type for this one (tests that give a
+            type a fake handler for a while, then put the original back).
 
     Raises:
-        ValueError: the type declares a category outside :data:`CATEGORIES`.
+        ValueError: the type declares a category outside :data:`CATEGORIES`,
+            or another type is registered under its name and version and
+            ``replace`` is not set.
     """
     unknown = set(message_type.categories) - CATEGORIES
     if unknown:
         raise ValueError(f"{message_type.name}: unknown categories {sorted(unknown)}")
-    _types[(message_type.name, message_type.version)] = message_type
+    key = (message_type.name, message_type.version)
+    registered = _types.get(key)
+    if registered is not None and registered != message_type and not replace:
+        raise ValueError(
+            f"{message_type.name} v{message_type.version} is already registered"
+            f" (schema {registered.schema.__module__}.{registered.schema.__name__})"
+        )
+    _types[key] = message_type
 
 
 def unregister(name: str, version: int) -> None:

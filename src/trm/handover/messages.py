@@ -12,8 +12,8 @@ The missed-confirmation alert is the existing ``safety.alert``
 
 ``return.handover`` v1 was declared schema-only (no handler) by
 :mod:`trm.assistance.messages`; no node could apply it, and this app registers
-the v1 schema it applies in its place (``trm.handover`` is installed after
-``trm.assistance``).
+the v1 schema it applies in its place (the placeholder is gone: the registry
+refuses a second registration of a type and version).
 """
 
 from __future__ import annotations

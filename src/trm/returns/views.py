@@ -174,7 +174,7 @@ PAGES: dict[str, FormPage] = {
             actor=user, case_id=case.pk, **d
         ),
         lambda: _("The person is in transit; the country of origin is told."),
-        lambda user, case: {"consents": _transfer_consents(user, case)},
+        options=lambda user, case: {"consents": _transfer_consents(user, case)},
     ),
     # --- across nodes -----------------------------------------------------------
     "joint_risk_share": FormPage(

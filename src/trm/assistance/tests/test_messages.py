@@ -1,10 +1,15 @@
-"""Return-side message types: what each payload carries (EXCHANGE.md §1.7).
+"""Return-side message types still only declared: what each payload carries
+(EXCHANGE.md §1.7).
 
-Their workflows come later (no handler yet), but each type already says which
-data categories a payload actually carries, and the exchange refuses a
-message carrying a category its envelope does not declare: the sender at
-enqueue, the receiver in its inbox (here given a recording handler for the
-test, so that it gets past ``unsupported_type``). All data is synthetic.
+``travel.document.*`` and ``return.arrival`` have no handler (their
+workflows come later), but each already says which data categories a payload
+actually carries, and the exchange refuses a message carrying a category its
+envelope does not declare: the sender at enqueue, the receiver in its inbox
+(here given a recording handler for the test, so that it gets past
+``unsupported_type``). ``followup.report`` (registered by
+:mod:`trm.reintegration.messages`) is checked the same way. The types
+implemented by :mod:`trm.returns` are checked in its own tests
+(``returns/tests/test_wire_categories.py``). All data is synthetic.
 """
 
 from __future__ import annotations
@@ -40,66 +45,6 @@ def _soon(days: int) -> str:
 
 #: (type, a payload, what it carries)
 CASES: list[tuple[str, dict[str, Any], set[str]]] = [
-    (
-        "family.assessment.request",
-        {
-            "questions": ["threats"],
-            "family_members": [
-                {
-                    "relationship": "mother",
-                    "given_names": "Fictiva",
-                    "phones": ["+44 7700 900123"],
-                }
-            ],
-            "context": "Fictional context of the request (test).",
-        },
-        {"family", "contact", "case_summary"},
-    ),
-    (
-        "family.assessment.report",
-        {
-            "assessed_on": TODAY.isoformat(),
-            "assessing_organisation": "Fictional Social Services",
-            "findings": "Fictional findings (test).",
-            "risk_level": "low",
-            "recommendation": "return_to_family",
-        },
-        {"family", "risk"},
-    ),
-    (
-        "family.tracing.request",
-        {
-            "child": {"given_names": "Fictiv", "family_names": "Child-Test"},
-            "known_relatives": [{"relationship": "aunt"}],
-            "guardian_contact": org(),
-        },
-        {"identity", "family"},
-    ),
-    (
-        "family.tracing.result",
-        {"result": "family_found", "placement_opinion": "return_to_family"},
-        {"family"},
-    ),
-    (
-        "risk.assessment.joint",
-        {
-            "assessed_on": TODAY.isoformat(),
-            "items": [{"factor": "health", "our_rating": "medium"}],
-            "overall_level": "medium",
-            "first_needs_on_arrival": ["Fictional: a doctor's appointment"],
-        },
-        {"risk", "health", "case_summary"},
-    ),
-    (
-        "return.plan",
-        {
-            "proposed_date": (TODAY + timedelta(days=30)).isoformat(),
-            "documents_status": "ready",
-            "medical_needs": "Fictional medication (test).",
-            "proceedings_contact_needs": "Fictional: the prosecutor's contact.",
-        },
-        {"case_summary", "health", "legal"},
-    ),
     (
         "travel.document.request",
         {
@@ -214,43 +159,61 @@ def test_undeclared_data_is_rejected_by_the_inbox(name, body, expected):
         assert len(calls) == 1
 
 
+DECLARED_ONLY = ("travel.document.request", "travel.document.issued", "return.arrival")
+
+
 def test_without_a_handler_the_types_are_still_unsupported():
     fake = signed_peer()
-    name, body, expected = CASES[0]
-    answer = deliver(
-        fake,
-        name,
-        payload(body),
-        conversation=REF,
-        legal_basis=basis_for(expected),
-        categories=sorted(expected),
-    )
-    assert answer.json_body["code"] == "unsupported_type"
+    for name, body, expected in CASES:
+        if name not in DECLARED_ONLY:
+            continue
+        answer = deliver(
+            fake,
+            name,
+            payload(body),
+            conversation=REF,
+            legal_basis=basis_for(expected),
+            categories=sorted(expected),
+        )
+        assert answer.json_body["code"] == "unsupported_type", name
+
+
+def test_each_implemented_type_is_registered_once_with_its_handler():
+    """The types trm.returns, trm.handover and trm.reintegration implement are
+    no longer declared here: their registration carries the handler."""
+    from trm.assistance.messages import _types
+
+    declared = {t.name for t in _types()}
+    assert declared == set(DECLARED_ONLY)
+    for name in (
+        "family.assessment.request",
+        "family.assessment.report",
+        "family.tracing.request",
+        "family.tracing.result",
+        "risk.assessment.joint",
+        "return.plan",
+        "return.handover",
+        "followup.report",
+    ):
+        mtype = registry.message_type(name, 1)
+        assert mtype is not None and mtype.handler is not None, name
 
 
 def test_minimal_payloads_carry_only_what_is_always_there():
     minimal: dict[str, dict[str, Any]] = {
-        "family.assessment.request": {"questions": ["threats"]},
         "followup.report": {
             "sequence": 1,
             "reported_on": TODAY.isoformat(),
             "risk_level": "low",
         },
-        "risk.assessment.joint": {
-            "assessed_on": TODAY.isoformat(),
-            "items": [{"factor": "housing", "our_rating": "low"}],
-            "overall_level": "low",
-        },
-        "return.plan": {
-            "proposed_date": TODAY.isoformat(),
-            "documents_status": "missing",
+        "travel.document.request": {
+            "identity": {},
+            "document_type": "passport",
         },
     }
     expected: dict[str, set[str]] = {
-        "family.assessment.request": set(),
         "followup.report": {"case_summary", "risk"},
-        "risk.assessment.joint": {"risk"},
-        "return.plan": {"case_summary"},
+        "travel.document.request": set(),
     }
     for name, body in minimal.items():
         mtype = registry.message_type(name)

@@ -75,8 +75,10 @@ def handled(name: str, handler: Any = None) -> Iterator[list[registry.Inbound]]:
         calls.append(message)
         return None
 
-    registry.register(dataclasses.replace(original, handler=handler or record))
+    registry.register(
+        dataclasses.replace(original, handler=handler or record), replace=True
+    )
     try:
         yield calls
     finally:
-        registry.register(original)
+        registry.register(original, replace=True)

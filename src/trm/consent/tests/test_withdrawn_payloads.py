@@ -251,7 +251,8 @@ def test_a_withdrawal_forgets_only_what_came_under_that_consent(remote, ncp):
             schema=GateNoteV1,
             categories=mtype.categories,
             handler=lambda inbound: case.pk,
-        )
+        ),
+        replace=True,
     )
     assert inbox.receive(body).status_code == 202
     kept = InboxMessage.objects.get(msg_id=claims["msg_id"])

@@ -210,7 +210,8 @@ def carrying_note_type(note_type: NoteHandler) -> NoteHandler:
         dataclasses.replace(
             mtype,
             carried=lambda p: {"case_summary"} if getattr(p, "text", "") else set(),
-        )
+        ),
+        replace=True,
     )
     return note_type
 

@@ -178,3 +178,23 @@ def test_a_rolled_back_business_change_leaves_no_message(peer, note_type):
 
     assert not OutboxMessage.objects.exists()
     assert not Conversation.objects.filter(last_out_seq__gt=0).exists()
+
+
+def test_a_second_registration_of_a_type_is_refused(note_type):
+    """One app owns each (name, version): another definition is refused
+    unless it explicitly replaces the first; the same one again is harmless."""
+    registered = registry.message_type("test.note", 1)
+    assert registered is not None
+    other = registry.MessageType(
+        name="test.note",
+        version=1,
+        schema=NoteV1,
+        categories=frozenset({"risk"}),
+        handler=None,
+    )
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(other)
+    assert registry.message_type("test.note", 1) is registered
+    registry.register(registered)
+    registry.register(other, replace=True)
+    assert registry.message_type("test.note", 1) is other

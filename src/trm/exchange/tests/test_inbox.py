@@ -581,7 +581,9 @@ def test_received_at_is_when_the_message_was_applied(peer, fake_peer, note_type)
             traveller.shift(timedelta(seconds=90))  # waited, then applied
             note_type(inbound)
 
-        registry.register(dataclasses.replace(mtype, handler=slow_handler))
+        registry.register(
+            dataclasses.replace(mtype, handler=slow_handler), replace=True
+        )
         body, _c = fake_peer.envelope()
 
         answer = inbox.receive(body)

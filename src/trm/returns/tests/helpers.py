@@ -74,13 +74,17 @@ def link_origin(ncp: User, case: Case, node_id: str = "peer-ro") -> None:
     case.refresh_from_db()
 
 
-def preparing_case(actor: User, *, child: bool = False) -> tuple[Case, User]:
+def preparing_case(
+    actor: User, *, child: bool = False, linked: bool = True
+) -> tuple[Case, User]:
     """A case in return preparation with its national contact point (no
-    records), linked with the origin node ``peer-ro``."""
+    records), linked with the origin node ``peer-ro`` (``linked=False``: never
+    alerted to any node, no shared reference)."""
     case = open_case(actor, may_be_child=child, citizenships=["RO"])
     ncp = team_member(case, Role.NATIONAL_CONTACT_POINT)
-    set_states(case, transnational=TransnationalLink.NCP_NOTIFIED)
-    link_origin(ncp, case)
+    if linked:
+        set_states(case, transnational=TransnationalLink.NCP_NOTIFIED)
+        link_origin(ncp, case)
     set_states(case, assistance=Assistance.RETURN_PREPARATION)
     if child:
         set_states(case, child_protection=ChildProtection.GUARDIAN_APPOINTED)

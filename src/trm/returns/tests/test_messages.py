@@ -212,7 +212,7 @@ def test_origin_ratings_answering_nothing_are_refused(caseworker_a, peer):
 def test_sharing_refuses_unlinked_cases_wrong_roles_and_no_assessment(
     caseworker_a, peer
 ):
-    case, _ncp = preparing_case(caseworker_a)
+    case, _ncp = preparing_case(caseworker_a, linked=False)
     record_joint(caseworker_a, case, origin_ratings=None)
     _refused(
         "returns.not_linked",
@@ -396,7 +396,7 @@ def test_a_plan_needs_a_valid_consent_naming_the_origin(caseworker_a, peer):
 
 
 def test_only_the_ncp_sends_a_plan_of_a_linked_case(caseworker_a, peer):
-    case, ncp = preparing_case(caseworker_a)
+    case, ncp = preparing_case(caseworker_a, linked=False)
     return_consent(caseworker_a, case)
     record_documents(caseworker_a, case)
     _refused(

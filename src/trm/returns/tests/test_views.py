@@ -104,6 +104,54 @@ def test_the_journey_starts_from_the_page_when_ready(caseworker_a, signed_in):
     assert case.assistance == Assistance.IN_TRANSIT
 
 
+def test_the_journey_form_offers_the_transfer_consent_and_sends_under_it(
+    caseworker_a, signed_in
+):
+    from trm.consent import services as consent
+    from trm.exchange.models import OutboxMessage
+
+    case, ncp = ready_case(caseworker_a)
+    given = consent.consent_record(
+        actor=caseworker_a,
+        case_id=case.pk,
+        purpose="cross_border_transfer",
+        categories=["case_summary"],
+        given_by="person",
+        language="ro",
+        recipient_country="RO",
+        declaration="Fictional declaration",
+    )
+    client = signed_in(ncp)
+    url = f"/cases/{case.pk}/return/in-transit/"
+    assert f'value="consent:{given.pk}"' in client.get(url).content.decode()
+    arrival = timezone.localtime(arrival_in(8))
+    response = client.post(
+        url,
+        {
+            "expected_arrival_at": arrival.strftime("%Y-%m-%dT%H:%M"),
+            "arrival_point": "Fictiv central station, platform 2",
+            "legal_basis": f"consent:{given.pk}",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [message] = OutboxMessage.objects.filter(type="return.handover")
+    assert message.legal_basis == f"consent:{given.pk}"
+    assert message.categories == ["case_summary"]
+
+
+def test_a_contact_point_through_node_policy_cannot_start_the_journey(
+    caseworker_a, signed_in, org_b
+):
+    """The journey page is not one the origin's contact point may use through
+    node policy: it is the destination's team's."""
+    from trm.accounts.tests.factories import UserFactory
+
+    case, _ = ready_case(caseworker_a)
+    outsider = UserFactory(organisation=org_b, roles=[Role.NATIONAL_CONTACT_POINT])
+    response = signed_in(outsider).get(f"/cases/{case.pk}/return/in-transit/")
+    assert response.status_code in {403, 404}
+
+
 def test_the_api_starts_the_journey_with_its_expected_arrival(caseworker_a, signed_in):
     case, ncp = ready_case(caseworker_a)
     client = signed_in(ncp)
