@@ -576,20 +576,25 @@ def sent_handover(
     """Return the destination handover ``handover_ref`` this node sent to
     ``peer_node`` about the case of ``trm_case_ref``, locked with its case;
     None if there is none."""
-    row = (
-        ReturnHandover.objects.select_for_update()
-        .filter(handover_ref=handover_ref, side=Side.DESTINATION, peer_node=peer_node)
-        .first()
-    )
-    if row is None:
+    # The case first, then the handover: the order every writer of a handover
+    # takes (the confirmation, the alert job), so two never wait on each other.
+    found = ReturnHandover.objects.filter(
+        handover_ref=handover_ref, side=Side.DESTINATION, peer_node=peer_node
+    ).values_list("pk", "case_id")
+    first = found.first()
+    if first is None:
         return None
+    pk, case_id = first
     case = (
         Case.objects.select_for_update(no_key=True)
         .select_related("person")
-        .filter(pk=row.case_id)
+        .filter(pk=case_id)
         .first()
     )
     if case is None or case.trm_case_ref != trm_case_ref:
+        return None
+    row = ReturnHandover.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
         return None
     row.case = case
     return row
@@ -801,7 +806,20 @@ def raise_missed_handover_alerts(*, now: datetime | None = None) -> int:
     """
     raised = 0
     for pk in overdue_handovers(now):
+        case_id = (
+            ReturnHandover.objects.filter(pk=pk)
+            .values_list("case_id", flat=True)
+            .first()
+        )
+        if case_id is None:
+            continue
         with transaction.atomic():
+            # The case first, then the handover (the confirmation's order).
+            case = (
+                Case.objects.select_for_update(no_key=True)
+                .select_related("person", "lead_organisation")
+                .get(pk=case_id)
+            )
             row = (
                 ReturnHandover.objects.select_for_update()
                 .filter(
@@ -813,11 +831,6 @@ def raise_missed_handover_alerts(*, now: datetime | None = None) -> int:
             )
             if row is None:
                 continue
-            case = (
-                Case.objects.select_for_update(no_key=True)
-                .select_related("person", "lead_organisation")
-                .get(pk=row.case_id)
-            )
             row.case = case
             raise_alert(row, reason="missed_confirmation")
             raised += 1
