@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "trm.reintegration",
     "trm.referrals",
     "trm.proceedings",
+    "trm.statistics",
     "trm.exchange",
 ]
 
