@@ -1,0 +1,111 @@
+"""Review tests (issue 7, SOP 4 return across nodes): handover edge cases.
+All data is synthetic and fictional."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from trm.cases.tests.exchange_fakes import apply, inbound
+from trm.common.errors import DomainError
+from trm.consent.messages import WITHDRAWN
+from trm.handover.models import HandoverStatus, ReturnHandover, Side
+from trm.handover.schemas import RETURN_HANDOVER, RETURN_HANDOVER_ARRIVAL
+
+from .helpers import (
+    DESTINATION_PEER,
+    REMOTE_REF,
+    handover_payload,
+    journey,
+    origin_case,
+    sender_org,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_review_withdrawn_consent_erases_the_handover_texts_received_under_it(org_a):
+    """Origin node: the arrival point and itinerary came under consent:<X>;
+    when the person withdraws X at the destination, consent.withdrawn must
+    erase them here (as return.plan texts, family reports and follow-up
+    reports are). trm.handover registers no restriction hook: they stay."""
+    origin_case(org_a)
+    consent_ref = uuid.uuid4()
+    payload = handover_payload(
+        arrival_point="Fictiv bus station, gate 3", itinerary="Fictional coach 12"
+    )
+    apply(
+        inbound(
+            RETURN_HANDOVER,
+            payload,
+            sender=DESTINATION_PEER,
+            conversation=REMOTE_REF,
+            seq=2,
+            legal_basis=f"consent:{consent_ref}",
+            categories=("case_summary",),
+        )
+    )
+    row = ReturnHandover.objects.get(
+        handover_ref=payload["handover_ref"], side=Side.ORIGIN
+    )
+    assert row.sealed_text is not None
+    apply(
+        inbound(
+            WITHDRAWN,
+            {
+                "consent_ref": str(consent_ref),
+                "trm_case_ref": REMOTE_REF,
+                "categories": ["case_summary"],
+                "effective_at": timezone.now().isoformat(),
+                "erase_requested": False,
+            },
+            sender=DESTINATION_PEER,
+            conversation=REMOTE_REF,
+            seq=3,
+            legal_basis=f"legal_obligation:GDPR Art. 19 consent:{consent_ref}",
+        )
+    )
+    row.refresh_from_db()
+    assert row.sealed_text is None, "handover texts kept after consent.withdrawn"
+
+
+def _arrival(case, row, **overrides):
+    body = {
+        "trm_case_ref": case.trm_case_ref,
+        "handover_ref": str(row.handover_ref),
+        "arrived": True,
+        "at": timezone.now().isoformat(),
+        "sending_organisation": sender_org("RO"),
+    }
+    body.update(overrides)
+    return inbound(
+        RETURN_HANDOVER_ARRIVAL,
+        body,
+        sender="peer-ro",
+        conversation=case.trm_case_ref,
+        seq=5,
+    )
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param(lambda row: timezone.now() + timedelta(days=30), id="future"),
+        pytest.param(
+            lambda row: row.departure_at - timedelta(days=3), id="before-departure"
+        ),
+    ],
+)
+def test_review_an_impossible_arrival_time_is_refused(caseworker_a, at):
+    """Destination: the origin's arrival time is taken as is (the origin's
+    own service refuses a future time; a forged or buggy peer is not)."""
+    case, _ncp, row = journey(caseworker_a)
+    with pytest.raises(DomainError):
+        apply(_arrival(case, row, at=at(row).isoformat()))
+    row.refresh_from_db()
+    case.refresh_from_db()
+    assert row.status == HandoverStatus.ANNOUNCED
+    assert case.assistance == "in_transit"
