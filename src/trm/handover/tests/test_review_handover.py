@@ -109,3 +109,24 @@ def test_review_an_impossible_arrival_time_is_refused(caseworker_a, at):
     case.refresh_from_db()
     assert row.status == HandoverStatus.ANNOUNCED
     assert case.assistance == "in_transit"
+
+
+def test_review_the_legal_track_does_not_see_the_handover_on_the_timeline(
+    caseworker_a,
+):
+    """The handover is assistance ("not for the legal track", docs/handover.md;
+    the journey's own track move and every trm.returns event are
+    assistance-only), yet handover.* events are written with visibility TEAM:
+    a prosecutor on the team reads on the timeline that the person was
+    returned, when, and whether they arrived."""
+    from trm.accounts.models import Role
+    from trm.cases.selectors import case_timeline_for_user
+    from trm.cases.tests.factories import team_member
+
+    case, _ncp, _row = journey(caseworker_a)
+    prosecutor = team_member(case, Role.PROSECUTOR)
+    kinds = {
+        view.event.kind
+        for view in case_timeline_for_user(user=prosecutor, case=case)
+    }
+    assert not {k for k in kinds if k.startswith("handover.")}, kinds
