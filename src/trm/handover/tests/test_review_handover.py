@@ -130,3 +130,34 @@ def test_review_the_legal_track_does_not_see_the_handover_on_the_timeline(
         for view in case_timeline_for_user(user=prosecutor, case=case)
     }
     assert not {k for k in kinds if k.startswith("handover.")}, kinds
+
+
+def test_review_a_peer_announcing_arrival_in_year_9999_does_not_break_the_case(
+    org_a,
+):
+    """Origin: return.handover's times are only typed as datetimes. An
+    expected arrival of 9999-12-31T23:00Z is recorded, and then every read of
+    the handover (page, API) raises OverflowError (alert_due_at = expected +
+    alert hours): a 500 for the whole handover section. The destination's own
+    journey form accepts the same value. Refuse implausible times (e.g. more
+    than a year ahead / before 1990) at both entry points."""
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.handover import selectors
+
+    case = origin_case(org_a)
+    payload = handover_payload(expected_arrival_at="9999-12-31T23:00:00+00:00")
+    try:
+        apply(
+            inbound(
+                RETURN_HANDOVER,
+                payload,
+                sender=DESTINATION_PEER,
+                conversation=REMOTE_REF,
+                seq=2,
+            )
+        )
+    except DomainError:
+        return  # refused: fine
+    ncp = UserFactory(organisation=org_a, roles=[Role.NATIONAL_CONTACT_POINT])
+    selectors.handovers_for_user(user=ncp, case=case)
