@@ -494,8 +494,7 @@ def return_arrival_confirm(
         )
     when = _aware(at, "at")
     now = timezone.now()
-    if when > now + FUTURE_SKEW:
-        raise _invalid(_("The time cannot be in the future."), "at", reason="future")
+    check_arrival_time(row, when, now)
     text = clean_reason(note, field="note", required=False)
     if not case.trm_case_ref:
         raise HandoverNotLinked(
@@ -567,6 +566,25 @@ def return_arrival_confirm(
     return row
 
 
+def check_arrival_time(row: ReturnHandover, when: datetime, now: datetime) -> None:
+    """Refuse an arrival time in the future (beyond :data:`FUTURE_SKEW`) or
+    before the journey's departure (both nodes: the origin's form and API, and
+    the destination receiving ``return.handover.arrival``).
+
+    Raises:
+        CaseInvalidInput: ``field`` ``at``, ``reason`` ``future`` or
+            ``before_departure``.
+    """
+    if when > now + FUTURE_SKEW:
+        raise _invalid(_("The time cannot be in the future."), "at", reason="future")
+    if when < row.departure_at - FUTURE_SKEW:
+        raise _invalid(
+            _("The time cannot be before the journey's departure."),
+            "at",
+            reason="before_departure",
+        )
+
+
 # --- destination: the confirmation arrives ------------------------------------------
 
 
@@ -609,7 +627,8 @@ def arrival_receive(
 
     Raises:
         HandoverAlreadyConfirmed, TransitionNotAllowed (the case is no longer
-        in transit).
+        in transit), CaseInvalidInput (``at`` in the future or before the
+        departure).
     """
     case = row.case
     if row.status != HandoverStatus.ANNOUNCED:
@@ -618,6 +637,7 @@ def arrival_receive(
             details={"status": row.status},
         )
     now = timezone.now()
+    check_arrival_time(row, payload.at, now)
     if payload.arrived:
         move_track(
             actor=actor,

@@ -126,8 +126,7 @@ def test_review_the_legal_track_does_not_see_the_handover_on_the_timeline(
     case, _ncp, _row = journey(caseworker_a)
     prosecutor = team_member(case, Role.PROSECUTOR)
     kinds = {
-        view.event.kind
-        for view in case_timeline_for_user(user=prosecutor, case=case)
+        view.event.kind for view in case_timeline_for_user(user=prosecutor, case=case)
     }
     assert not {k for k in kinds if k.startswith("handover.")}, kinds
 
@@ -161,3 +160,25 @@ def test_review_a_peer_announcing_arrival_in_year_9999_does_not_break_the_case(
         return  # refused: fine
     ncp = UserFactory(organisation=org_a, roles=[Role.NATIONAL_CONTACT_POINT])
     selectors.handovers_for_user(user=ncp, case=case)
+
+
+def test_review_the_origin_refuses_an_arrival_before_the_departure(org_a):
+    """Origin: the API accepted ``at`` = 0001-01-01 (only the future was
+    refused) and sent it on."""
+    from trm.handover import services
+    from trm.handover.tests.helpers import announce, origin_worker
+
+    case = origin_case(org_a)
+    row = announce()
+    worker = origin_worker(case)
+    with pytest.raises(DomainError) as caught:
+        services.return_arrival_confirm(
+            actor=worker,
+            case_id=case.pk,
+            handover_id=row.pk,
+            arrived=True,
+            at=row.departure_at - timedelta(days=2),
+        )
+    assert caught.value.details["reason"] == "before_departure"
+    row.refresh_from_db()
+    assert row.status == HandoverStatus.ANNOUNCED
