@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -60,7 +61,7 @@ from trm.cases.tracks import Assistance
 from trm.common.errors import DomainError
 from trm.common.text import clean_text, has_visible_text
 from trm.exchange import services as exchange
-from trm.exchange.models import OutboxMessage
+from trm.exchange.models import InboxMessage, OutboxMessage
 from trm.handover.errors import (
     HandoverAlreadyConfirmed,
     HandoverDuplicate,
@@ -428,6 +429,48 @@ def handover_receive(
         data={"handover": str(row.handover_ref), "from": peer_node},
     )
     return row
+
+
+def restrict_received(
+    *,
+    case: Case,
+    peer_node: str,
+    consent_ref: UUID,
+    categories: Iterable[str],
+    actor: User | None = None,
+) -> str | None:
+    """Restriction hook of ``consent.withdrawn`` (registered in ``ready()``):
+    erase the arrival point and itinerary of the origin handovers of ``case``
+    that ``peer_node`` announced under ``consent:<consent_ref>`` when the
+    withdrawn categories include theirs (``case_summary``). Times, functions
+    and the status stay (they are not the consented data). Returns
+    ``"erased"`` or None (nothing held)."""
+    if TEXT_CATEGORY not in set(categories):
+        return None
+    received = InboxMessage.objects.filter(
+        peer__node_id=peer_node,
+        type=RETURN_HANDOVER,
+        legal_basis=f"consent:{consent_ref}",
+    ).values_list("msg_id", flat=True)
+    erased = (
+        ReturnHandover.objects.filter(
+            case=case,
+            side=Side.ORIGIN,
+            peer_node=peer_node,
+            msg_id__in=list(received),
+        )
+        .exclude(sealed_text=None)
+        .update(sealed_text=None)
+    )
+    if not erased:
+        return None
+    audit.record(
+        actor=actor,
+        action="handover.received_restricted",
+        target=case,
+        data={"rows": erased, "from": peer_node},
+    )
+    return "erased"
 
 
 # --- origin: confirming the arrival -----------------------------------------------
