@@ -58,3 +58,53 @@ def test_review_a_late_plan_response_cannot_rewrite_a_started_journey(caseworker
     assert refused and plan.receiver_decision == "accepted", (
         "receiver decision rewritten to %s while in transit" % plan.receiver_decision
     )
+
+
+def test_review_a_peer_cannot_push_a_destination_assessment_into_our_own_case(
+    caseworker_a,
+):
+    """Destination: risk.assessment.joint side "destination" is meant for the
+    origin node, but its handler only checks that the sender is party. The
+    origin (party) sends one about the destination's own case: a second
+    JointRiskAssessment (remote_ref set) becomes the newest, and the journey
+    guard (gather: ``.filter(case=case).first()``, ordered -recorded_at) now
+    reads the peer's row: a ready case is blocked (joint_risk_origin_missing)
+    and joint_risk_share would send the peer's ratings back as ours."""
+    from trm.cases.tests.exchange_fakes import inbound
+    from trm.returns import wire
+    from trm.returns.guards import gather, return_blockers
+    from trm.returns.models import MATRIX_ITEMS
+
+    make_peer("peer-ro", "RO")
+    case, _ncp = ready_case(caseworker_a)
+    assert return_blockers(case, gather(case), today=timezone.localdate()) == []
+    today = timezone.localdate()
+    body = {
+        "trm_case_ref": case.trm_case_ref,
+        "assessment_ref": str(uuid.uuid4()),
+        "side": "destination",
+        "assessed_on": today.isoformat(),
+        "valid_until": today.isoformat(),
+        "ratings": dict.fromkeys(MATRIX_ITEMS, "high"),
+        "overall_level": "critical",
+        "sending_organisation": {
+            "id": str(uuid.uuid4()),
+            "name": "Fictional NCP RO",
+            "country": "RO",
+        },
+    }
+    try:
+        apply(
+            inbound(
+                wire.RISK_JOINT,
+                body,
+                sender="peer-ro",
+                conversation=case.trm_case_ref,
+                seq=4,
+                categories=("risk",),
+            )
+        )
+    except DomainError:
+        pass
+    case.refresh_from_db()
+    assert return_blockers(case, gather(case), today=timezone.localdate()) == []
