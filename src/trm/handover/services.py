@@ -92,6 +92,10 @@ CONFIRM_ROLES = frozenset(
 TEXT_CATEGORY = "case_summary"
 #: How far ahead of this node's clock an arrival time may be (clock skew).
 FUTURE_SKEW = timedelta(minutes=5)
+#: How far from now a journey's times may be: a journey is announced as it
+#: starts, so its departure and expected arrival are within this of now (and
+#: the alert time computed from them always exists).
+PLAUSIBLE_SPAN = timedelta(days=366)
 #: The node user's access when a message moves a track (the message's own
 #: checks — reference, party, handover — stand for the role check).
 NODE_ACCESS = CaseAccess(roles=frozenset({Role.NATIONAL_CONTACT_POINT}))
@@ -234,6 +238,7 @@ def clean_handover(
             reason="past",
         )
     departure = now if departure_at is None else _aware(departure_at, "departure_at")
+    check_journey_times(departure, expected, now)
     if departure >= expected:
         raise _invalid(
             _("The departure must come before the expected arrival."),
@@ -276,6 +281,32 @@ def clean_handover(
         )[:MAX_ITINERARY_CHARS],
         legal_basis=basis,
     )
+
+
+def check_journey_times(departure: datetime, expected: datetime, now: datetime) -> None:
+    """Refuse a departure or an expected arrival further than
+    :data:`PLAUSIBLE_SPAN` from now (e.g. year 1 or 9999), or an arrival not
+    after the departure.
+
+    Raises:
+        CaseInvalidInput: ``field`` ``departure_at`` or ``expected_arrival_at``,
+            ``reason`` ``implausible``.
+    """
+    if abs(departure - now) > PLAUSIBLE_SPAN:
+        raise _invalid(
+            _("The departure is not plausible."), "departure_at", reason="implausible"
+        )
+    if abs(expected - now) > PLAUSIBLE_SPAN:
+        raise _invalid(
+            _("The expected arrival is not plausible."),
+            "expected_arrival_at",
+            reason="implausible",
+        )
+    if departure >= expected:
+        raise _invalid(
+            _("The departure must come before the expected arrival."),
+            "departure_at",
+        )
 
 
 def announce_handover(
@@ -387,7 +418,11 @@ def handover_receive(
 
     Raises:
         HandoverDuplicate: this handover reference is already recorded here.
+        CaseInvalidInput: implausible times (:func:`check_journey_times`).
     """
+    check_journey_times(
+        payload.departure_at, payload.expected_arrival_at, timezone.now()
+    )
     if ReturnHandover.objects.filter(
         handover_ref=payload.handover_ref, side=Side.ORIGIN
     ).exists():

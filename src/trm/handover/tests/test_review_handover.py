@@ -182,3 +182,30 @@ def test_review_the_origin_refuses_an_arrival_before_the_departure(org_a):
     assert caught.value.details["reason"] == "before_departure"
     row.refresh_from_db()
     assert row.status == HandoverStatus.ANNOUNCED
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"expected_arrival_at": "9999-12-31T23:00:00+00:00"},
+        {
+            "expected_arrival_at": "2999-01-01T10:00:00+00:00",
+            "departure_at": "0001-01-01T00:00:00+00:00",
+        },
+    ],
+)
+def test_review_the_journey_refuses_implausible_times(caseworker_a, times):
+    """Destination: year 9999 was accepted and then the case page and the
+    handover page answered 500 (OverflowError); year 1 was accepted too."""
+    from datetime import datetime
+
+    from trm.returns import services as returns
+    from trm.returns.tests.helpers import ready_case
+
+    case, ncp = ready_case(caseworker_a)
+    values = {k: datetime.fromisoformat(v) for k, v in times.items()}
+    with pytest.raises(DomainError) as caught:
+        returns.return_in_transit(actor=ncp, case_id=case.pk, **values)
+    assert caught.value.details["reason"] == "implausible"
+    case.refresh_from_db()
+    assert case.assistance == "return_preparation"
