@@ -209,3 +209,18 @@ def test_review_the_journey_refuses_implausible_times(caseworker_a, times):
     assert caught.value.details["reason"] == "implausible"
     case.refresh_from_db()
     assert case.assistance == "return_preparation"
+
+
+def test_review_a_case_in_transit_is_not_closed_mid_journey(caseworker_a):
+    """Destination: case_close sets assistance to closed whatever the track
+    graph says (in_transit has no move to closed). Closed mid-journey, the
+    origin's arrival confirmation is then refused and the missed-handover
+    job still raises an alert for the closed case. Either refuse closing in
+    transit (require the arrival answer first) or close the handover too."""
+    from trm.cases.services import case_close
+
+    case, ncp, _row = journey(caseworker_a)
+    with pytest.raises(DomainError):
+        case_close(actor=ncp, case_id=case.pk, reason="goals_met")
+    case.refresh_from_db()
+    assert case.assistance == "in_transit"
