@@ -224,3 +224,31 @@ def test_review_a_case_in_transit_is_not_closed_mid_journey(caseworker_a):
         case_close(actor=ncp, case_id=case.pk, reason="goals_met")
     case.refresh_from_db()
     assert case.assistance == "in_transit"
+
+
+def test_review_a_handover_about_our_own_outgoing_case_is_refused(caseworker_a):
+    """return.handover is destination → origin, but its handler only checks
+    reference and party. A case of this node alerted to peer-ro (this node
+    is the destination / country of identification) accepts a handover from
+    peer-ro: an origin row appears, the page offers "Confirm the arrival",
+    and confirming it moves this node's assistance (long_term) to
+    reintegration — no return guard ran. Require the case to have been opened
+    from the sender's alert (cases.messages.opened_from) for the
+    destination → origin types (return.handover, return.plan,
+    risk.assessment.joint side destination, family.*.request)."""
+    from trm.cases.tests.factories import set_states
+    from trm.returns.tests.helpers import preparing_case
+
+    case, _ncp = preparing_case(caseworker_a)
+    set_states(case, assistance="long_term")
+    with pytest.raises(DomainError):
+        apply(
+            inbound(
+                RETURN_HANDOVER,
+                handover_payload(trm_case_ref=case.trm_case_ref),
+                sender="peer-ro",
+                conversation=case.trm_case_ref,
+                seq=3,
+            )
+        )
+    assert not ReturnHandover.objects.filter(case=case).exists()
