@@ -24,3 +24,9 @@ class HandoverConfig(AppConfig):
         from trm.handover.messages import register_all
 
         register_all()
+        # The arrival point and itinerary received under a consent go when
+        # the person withdraws it at the destination (consent.withdrawn).
+        from trm.consent.messages import register_restriction_hook
+        from trm.handover.services import restrict_received
+
+        register_restriction_hook(restrict_received)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -60,7 +61,7 @@ from trm.cases.tracks import Assistance
 from trm.common.errors import DomainError
 from trm.common.text import clean_text, has_visible_text
 from trm.exchange import services as exchange
-from trm.exchange.models import OutboxMessage
+from trm.exchange.models import InboxMessage, OutboxMessage
 from trm.handover.errors import (
     HandoverAlreadyConfirmed,
     HandoverDuplicate,
@@ -91,6 +92,10 @@ CONFIRM_ROLES = frozenset(
 TEXT_CATEGORY = "case_summary"
 #: How far ahead of this node's clock an arrival time may be (clock skew).
 FUTURE_SKEW = timedelta(minutes=5)
+#: How far from now a journey's times may be: a journey is announced as it
+#: starts, so its departure and expected arrival are within this of now (and
+#: the alert time computed from them always exists).
+PLAUSIBLE_SPAN = timedelta(days=366)
 #: The node user's access when a message moves a track (the message's own
 #: checks — reference, party, handover — stand for the role check).
 NODE_ACCESS = CaseAccess(roles=frozenset({Role.NATIONAL_CONTACT_POINT}))
@@ -233,6 +238,7 @@ def clean_handover(
             reason="past",
         )
     departure = now if departure_at is None else _aware(departure_at, "departure_at")
+    check_journey_times(departure, expected, now)
     if departure >= expected:
         raise _invalid(
             _("The departure must come before the expected arrival."),
@@ -275,6 +281,32 @@ def clean_handover(
         )[:MAX_ITINERARY_CHARS],
         legal_basis=basis,
     )
+
+
+def check_journey_times(departure: datetime, expected: datetime, now: datetime) -> None:
+    """Refuse a departure or an expected arrival further than
+    :data:`PLAUSIBLE_SPAN` from now (e.g. year 1 or 9999), or an arrival not
+    after the departure.
+
+    Raises:
+        CaseInvalidInput: ``field`` ``departure_at`` or ``expected_arrival_at``,
+            ``reason`` ``implausible``.
+    """
+    if abs(departure - now) > PLAUSIBLE_SPAN:
+        raise _invalid(
+            _("The departure is not plausible."), "departure_at", reason="implausible"
+        )
+    if abs(expected - now) > PLAUSIBLE_SPAN:
+        raise _invalid(
+            _("The expected arrival is not plausible."),
+            "expected_arrival_at",
+            reason="implausible",
+        )
+    if departure >= expected:
+        raise _invalid(
+            _("The departure must come before the expected arrival."),
+            "departure_at",
+        )
 
 
 def announce_handover(
@@ -386,7 +418,11 @@ def handover_receive(
 
     Raises:
         HandoverDuplicate: this handover reference is already recorded here.
+        CaseInvalidInput: implausible times (:func:`check_journey_times`).
     """
+    check_journey_times(
+        payload.departure_at, payload.expected_arrival_at, timezone.now()
+    )
     if ReturnHandover.objects.filter(
         handover_ref=payload.handover_ref, side=Side.ORIGIN
     ).exists():
@@ -428,6 +464,48 @@ def handover_receive(
         data={"handover": str(row.handover_ref), "from": peer_node},
     )
     return row
+
+
+def restrict_received(
+    *,
+    case: Case,
+    peer_node: str,
+    consent_ref: UUID,
+    categories: Iterable[str],
+    actor: User | None = None,
+) -> str | None:
+    """Restriction hook of ``consent.withdrawn`` (registered in ``ready()``):
+    erase the arrival point and itinerary of the origin handovers of ``case``
+    that ``peer_node`` announced under ``consent:<consent_ref>`` when the
+    withdrawn categories include theirs (``case_summary``). Times, functions
+    and the status stay (they are not the consented data). Returns
+    ``"erased"`` or None (nothing held)."""
+    if TEXT_CATEGORY not in set(categories):
+        return None
+    received = InboxMessage.objects.filter(
+        peer__node_id=peer_node,
+        type=RETURN_HANDOVER,
+        legal_basis=f"consent:{consent_ref}",
+    ).values_list("msg_id", flat=True)
+    erased = (
+        ReturnHandover.objects.filter(
+            case=case,
+            side=Side.ORIGIN,
+            peer_node=peer_node,
+            msg_id__in=list(received),
+        )
+        .exclude(sealed_text=None)
+        .update(sealed_text=None)
+    )
+    if not erased:
+        return None
+    audit.record(
+        actor=actor,
+        action="handover.received_restricted",
+        target=case,
+        data={"rows": erased, "from": peer_node},
+    )
+    return "erased"
 
 
 # --- origin: confirming the arrival -----------------------------------------------
@@ -494,8 +572,7 @@ def return_arrival_confirm(
         )
     when = _aware(at, "at")
     now = timezone.now()
-    if when > now + FUTURE_SKEW:
-        raise _invalid(_("The time cannot be in the future."), "at", reason="future")
+    check_arrival_time(row, when, now)
     text = clean_reason(note, field="note", required=False)
     if not case.trm_case_ref:
         raise HandoverNotLinked(
@@ -567,6 +644,25 @@ def return_arrival_confirm(
     return row
 
 
+def check_arrival_time(row: ReturnHandover, when: datetime, now: datetime) -> None:
+    """Refuse an arrival time in the future (beyond :data:`FUTURE_SKEW`) or
+    before the journey's departure (both nodes: the origin's form and API, and
+    the destination receiving ``return.handover.arrival``).
+
+    Raises:
+        CaseInvalidInput: ``field`` ``at``, ``reason`` ``future`` or
+            ``before_departure``.
+    """
+    if when > now + FUTURE_SKEW:
+        raise _invalid(_("The time cannot be in the future."), "at", reason="future")
+    if when < row.departure_at - FUTURE_SKEW:
+        raise _invalid(
+            _("The time cannot be before the journey's departure."),
+            "at",
+            reason="before_departure",
+        )
+
+
 # --- destination: the confirmation arrives ------------------------------------------
 
 
@@ -614,7 +710,8 @@ def arrival_receive(
 
     Raises:
         HandoverAlreadyConfirmed, TransitionNotAllowed (the case is no longer
-        in transit).
+        in transit), CaseInvalidInput (``at`` in the future or before the
+        departure).
     """
     case = row.case
     if row.status != HandoverStatus.ANNOUNCED:
@@ -623,6 +720,7 @@ def arrival_receive(
             details={"status": row.status},
         )
     now = timezone.now()
+    check_arrival_time(row, payload.at, now)
     if payload.arrived:
         move_track(
             actor=actor,

@@ -22,7 +22,7 @@ transaction).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 from django.db import transaction
@@ -71,6 +71,9 @@ REINTEGRATION_STATES = frozenset({Assistance.REINTEGRATION, Assistance.FOLLOW_UP
 MAX_GOALS_CHARS = 4000
 MAX_NOTE_CHARS = 2000
 MAX_LINE_CHARS = 200
+#: The furthest ahead a plan may start (its follow-ups are scheduled up to a
+#: few years after the start; year 9999 would overflow).
+MAX_DAYS_AHEAD = 366
 
 
 def _invalid(message: str, field: str, **details: object) -> CaseInvalidInput:
@@ -145,7 +148,8 @@ def reintegration_plan_record(
     its follow-ups (SOPS §2 SOP 4 steps 9–10).
 
     Args:
-        starts_on: the day the plan starts (from 1990; may be ahead).
+        starts_on: the day the plan starts (from 1990; may be ahead, at most
+            :data:`MAX_DAYS_AHEAD` days).
         services: :class:`~trm.directory.models.ServiceType` codes (at least
             one: shelter, medical, psychological, legal_aid, documents,
             education, vocational_training, employment, empowerment…).
@@ -175,6 +179,12 @@ def reintegration_plan_record(
         starts_on, field="starts_on", message=_("Give the day the plan starts.")
     )
     assert day is not None  # noqa: S101 - required
+    if day > timezone.localdate() + timedelta(days=MAX_DAYS_AHEAD):
+        raise _invalid(
+            _("The plan cannot start more than a year ahead."),
+            "starts_on",
+            reason="too_far",
+        )
     codes = _services(services, field="services", required=True)
     text = _text(
         goals,
