@@ -37,7 +37,7 @@ from trm.accounts.peer_organisations import record_peer_organisation
 from trm.audit import services as audit
 from trm.cases import services
 from trm.cases.access import case_access
-from trm.cases.models import AgeBand, Case, ClosureReason
+from trm.cases.models import AgeBand, Case, ClosureReason, Visibility
 from trm.cases.tracks import Legal, Reflection, TransnationalLink
 from trm.common.errors import DomainError
 from trm.common.htcds import Gender
@@ -909,9 +909,31 @@ def announce_closure(*, case: Case, actor: User) -> list[OutboxMessage]:
 # --- the exchange's hooks ---------------------------------------------------------
 
 
+#: Message types about assistance — referrals, the return and what follows
+#: it (SOPS §2 SOP 2-4): their timeline entries are hidden from legal-track-
+#: only roles (SOPS §3 unconditional assistance; issue "SOP 5": the
+#: prosecutor does not see assistance), like the assistance events themselves.
+ASSISTANCE_MESSAGE_PREFIXES = (
+    "referral.",
+    "return.",
+    "risk.assessment.",
+    "family.",
+    "followup.",
+    "travel.document.",
+)
+
+
+def message_visibility(message_type: str) -> str:
+    """Return the timeline visibility of a message of ``message_type``."""
+    if message_type.startswith(ASSISTANCE_MESSAGE_PREFIXES):
+        return Visibility.ASSISTANCE_ONLY
+    return Visibility.TEAM
+
+
 def timeline_observer(direction: str, message: Any) -> None:
     """Put every message in or out about a case on its timeline: the type as
-    the event's code, never the payload."""
+    the event's code, never the payload; assistance messages are hidden from
+    legal-track-only roles (:func:`message_visibility`)."""
     case_id = getattr(message, "case_id", None)
     if case_id is None:
         return
@@ -919,14 +941,15 @@ def timeline_observer(direction: str, message: Any) -> None:
     if case is None:
         return
     code = str(message.type)[:40]
-    if direction == "out":
-        services.record_case_event(
-            case=case, actor=None, kind="exchange.message_sent", code=code
-        )
-    else:
-        services.record_case_event(
-            case=case, actor=None, kind="exchange.message_received", code=code
-        )
+    services.record_case_event(
+        case=case,
+        actor=None,
+        kind="exchange.message_sent"
+        if direction == "out"
+        else "exchange.message_received",
+        code=code,
+        visibility=message_visibility(code),
+    )
 
 
 def payload_access(user: Any, case_id: UUID) -> bool:

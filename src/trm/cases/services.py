@@ -684,7 +684,8 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
 
     Raises:
         CaseNotFound, CaseRoleRequired (case manager or NCP only),
-        CaseInvalidInput (unknown or missing reason), TransitionNotAllowed.
+        CaseInvalidInput (unknown or missing reason), TransitionNotAllowed
+        (already closed, or the person is in transit: SOP 4).
     """
     case = _locked_case(case_id)
     access = _access_or_404(actor, case)
@@ -698,6 +699,20 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
         )
     if case.is_closed:
         raise TransitionNotAllowed(_("The case is already closed."))
+    if case.assistance != Assistance.CLOSED and not TRACKS["assistance"].allowed(
+        case.assistance, Assistance.CLOSED
+    ):
+        # The person is on the journey home (SOP 4): the arrival, or a
+        # transit incident, is recorded first — a closed case could not
+        # receive the arrival, and its missed-handover alert would still fire.
+        raise TransitionNotAllowed(
+            _(
+                "The case cannot be closed now (assistance: %(state)s): record "
+                "the arrival or a transit incident first."
+            )
+            % {"state": Assistance(case.assistance).label},
+            details={"from": case.assistance},
+        )
     note = note.strip()
     if note and case.person.is_erased:
         raise PersonErased(

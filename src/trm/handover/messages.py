@@ -39,6 +39,7 @@ from trm.handover.schemas import (
     ReturnHandoverArrivalV1,
     ReturnHandoverV1,
 )
+from trm.returns.sides import require_origin_side
 
 
 def return_handover_carried(payload: BaseModel) -> set[str]:
@@ -55,6 +56,8 @@ def apply_return_handover(message: registry.Inbound) -> UUID | None:
         HandoverNotLinked: no case here is linked under the reference.
         NotParty: the sender is not party to the case.
         HandoverDuplicate: the handover reference is already recorded.
+        WrongSide: this node is the destination of the case
+            (:func:`trm.returns.sides.require_origin_side`).
     """
     payload = message.payload
     assert isinstance(payload, ReturnHandoverV1)  # noqa: S101 - the schema
@@ -66,6 +69,7 @@ def apply_return_handover(message: registry.Inbound) -> UUID | None:
             details={"field": "trm_case_ref"},
         )
     require_party(message, case)
+    require_origin_side(case, message.sender, message.type)
     actor = actor_for(
         message.sender, payload.sending_organisation, "national_contact_point"
     )

@@ -274,13 +274,26 @@ def clean_handover(
             "arrival_point",
             MAX_ARRIVAL_POINT_CHARS,
         ),
-        itinerary=clean_reason(
-            itinerary or defaults.get("itinerary", ""),
-            field="itinerary",
-            required=False,
-        )[:MAX_ITINERARY_CHARS],
+        itinerary=_itinerary(itinerary or defaults.get("itinerary", "")),
         legal_basis=basis,
     )
+
+
+def _itinerary(text: str) -> str:
+    """The itinerary as sent (at most :data:`MAX_ITINERARY_CHARS`): a longer
+    one — typed, or taken from the return plan — is refused, never cut."""
+    cleaned = clean_reason(text, field="itinerary", required=False)
+    if len(cleaned) > MAX_ITINERARY_CHARS:
+        raise _invalid(
+            _(
+                "The itinerary is too long to send (at most %(max)d characters): "
+                "shorten it here."
+            )
+            % {"max": MAX_ITINERARY_CHARS},
+            "itinerary",
+            reason="too_long",
+        )
+    return cleaned
 
 
 def check_journey_times(departure: datetime, expected: datetime, now: datetime) -> None:
@@ -372,7 +385,7 @@ def announce_handover(
         actor=actor,
         kind="handover.announced",
         code="with_texts" if carried else "codes_only",
-        visibility=Visibility.TEAM,
+        visibility=Visibility.ASSISTANCE_ONLY,
     )
     audit.record(
         actor=actor,
@@ -455,7 +468,7 @@ def handover_receive(
         actor=actor,
         kind="handover.received",
         code="with_texts" if handover_carried(payload) else "codes_only",
-        visibility=Visibility.TEAM,
+        visibility=Visibility.ASSISTANCE_ONLY,
     )
     audit.record(
         actor=actor,
@@ -620,7 +633,7 @@ def return_arrival_confirm(
         actor=actor,
         kind="handover.arrival_recorded",
         code=code,
-        visibility=Visibility.TEAM,
+        visibility=Visibility.ASSISTANCE_ONLY,
     )
     if arrived:
         record_case_event(
@@ -628,7 +641,7 @@ def return_arrival_confirm(
             actor=actor,
             kind="handover.lead_moved",
             code="lead_moved_to_origin",
-            visibility=Visibility.TEAM,
+            visibility=Visibility.ASSISTANCE_ONLY,
         )
     audit.record(
         actor=actor,
@@ -762,7 +775,7 @@ def arrival_receive(
         actor=actor,
         kind="handover.arrival_received",
         code="arrived" if payload.arrived else "not_arrived",
-        visibility=Visibility.TEAM,
+        visibility=Visibility.ASSISTANCE_ONLY,
     )
     if payload.arrived:
         record_case_event(
@@ -770,7 +783,7 @@ def arrival_receive(
             actor=actor,
             kind="handover.lead_moved",
             code="lead_moved_to_origin",
-            visibility=Visibility.TEAM,
+            visibility=Visibility.ASSISTANCE_ONLY,
         )
     audit.record(
         actor=actor,
@@ -854,7 +867,7 @@ def raise_alert(row: ReturnHandover, *, reason: str) -> OutboxMessage | None:
         actor=None,
         kind="handover.arrival_overdue",
         code="missed_handover",
-        visibility=Visibility.TEAM,
+        visibility=Visibility.ASSISTANCE_ONLY,
     )
     if message is not None:
         record_case_event(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trm.common.errors import NotFound, PermissionDenied
+from trm.common.errors import Conflict, NotFound, PermissionDenied
 
 
 class ReintegrationNotForLegalTrack(PermissionDenied):
@@ -16,3 +16,11 @@ class FollowUpNotFound(NotFound):
     """No such follow-up on this case."""
 
     code = "reintegration.follow_up_not_found"
+
+
+class NotReturned(Conflict):
+    """A ``followup.report`` about a case whose person this node never handed
+    over to the sender: no journey to that node whose arrival was confirmed
+    (SOP 4 steps 8-10: follow-up is after the return)."""
+
+    code = "reintegration.not_returned"

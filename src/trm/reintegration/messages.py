@@ -33,6 +33,8 @@ from trm.cases.messages import (
 )
 from trm.directory.models import ServiceType
 from trm.exchange import registry
+from trm.handover.models import HandoverStatus, ReturnHandover, Side
+from trm.reintegration.errors import NotReturned
 
 FOLLOWUP_REPORT = "followup.report"
 _REF = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
@@ -106,6 +108,8 @@ def apply_followup_report(message: registry.Inbound) -> UUID | None:
         NotLinked: no case here is linked under the reference, or the
             conversation is not the reference.
         NotParty: the sender is not party to the case.
+        NotReturned: no journey of this case to the sender arrived (the
+            person was never handed over to it).
     """
     from trm.reintegration.services import followup_report_receive
 
@@ -119,6 +123,16 @@ def apply_followup_report(message: registry.Inbound) -> UUID | None:
             details={"field": "trm_case_ref"},
         )
     require_party(message, case)
+    if not ReturnHandover.objects.filter(
+        case=case,
+        side=Side.DESTINATION,
+        peer_node=message.sender,
+        status=HandoverStatus.ARRIVED,
+    ).exists():
+        raise NotReturned(
+            _("This node handed no one over to the sending node on this case."),
+            details={"field": "trm_case_ref", "reason": "not_returned"},
+        )
     actor = actor_for(message.sender, payload.sending_organisation, "service_provider")
     followup_report_receive(
         actor=actor,

@@ -221,6 +221,12 @@ class FollowUpReport(models.Model):
     class Meta:
         ordering = ["-reported_on", "-received_at"]
         indexes = [models.Index(fields=["case", "-reported_on"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "peer_node", "sequence"],
+                name="reintegration_one_report_per_follow_up",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"follow-up report {self.id}"

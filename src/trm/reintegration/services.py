@@ -441,7 +441,14 @@ def followup_report_receive(
     Writes ``sop4.follow_up_reported`` (code: the risk level; assistance
     only), which completes the SOP step ``sop4.follow_up``, and the audit
     entry ``reintegration.report_received``.
+
+    A second report of the same follow-up (``sequence``) from the same node
+    replaces the first: the newest is the origin's corrected report, and a
+    follow-up is never counted twice.
     """
+    FollowUpReport.objects.filter(
+        case=case, peer_node=peer_node, sequence=payload.sequence
+    ).delete()
     report = FollowUpReport(
         case=case,
         peer_node=peer_node,

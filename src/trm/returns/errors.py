@@ -61,3 +61,13 @@ class NothingArrived(Conflict):
     (``details["what"]``)."""
 
     code = "returns.nothing_arrived"
+
+
+class WrongSide(Conflict):
+    """A message of the country of origin's side (``return.plan``,
+    ``return.handover``, ``risk.assessment.joint`` side ``destination``,
+    ``family.*.request``) arrived about a case for which this node is the
+    country of destination: it alerted the sender, or prepares the return
+    itself (EXCHANGE.md §3 "from → to")."""
+
+    code = "returns.wrong_side"

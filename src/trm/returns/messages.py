@@ -66,6 +66,7 @@ from trm.returns.errors import UnknownAssessment
 from trm.returns.models import FamilyKind, JointRiskAssessment
 from trm.returns.services import across
 from trm.returns.services.assessment import apply_origin_ratings
+from trm.returns.sides import require_origin_side
 
 FAMILY_REQUESTS = {
     wire.FAMILY_ASSESSMENT_REQUEST: FamilyKind.ASSESSMENT,
@@ -89,6 +90,7 @@ def _linked(message: registry.Inbound, reference: str) -> Case:
             details={"field": "trm_case_ref"},
         )
     require_party(message, case)
+    require_origin_side(case, message.sender, message.type)
     return case
 
 

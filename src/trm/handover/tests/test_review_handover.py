@@ -252,3 +252,24 @@ def test_review_a_handover_about_our_own_outgoing_case_is_refused(caseworker_a):
             )
         )
     assert not ReturnHandover.objects.filter(case=case).exists()
+
+
+def test_a_too_long_itinerary_is_refused_not_cut(caseworker_a):
+    """The journey refuses an itinerary longer than the message allows,
+    naming the field, instead of sending a silently shortened one."""
+    from trm.handover.schemas import MAX_ITINERARY_CHARS
+    from trm.returns.services import return_in_transit
+    from trm.returns.tests.helpers import arrival_in, ready_case
+
+    case, ncp = ready_case(caseworker_a)
+    with pytest.raises(DomainError) as refused:
+        return_in_transit(
+            actor=ncp,
+            case_id=case.pk,
+            expected_arrival_at=arrival_in(),
+            itinerary="Fictional coach " + "x" * MAX_ITINERARY_CHARS,
+        )
+    assert refused.value.details.get("field") == "itinerary"
+    case.refresh_from_db()
+    assert case.assistance == "return_preparation"
+    assert not ReturnHandover.objects.filter(case=case).exists()

@@ -23,6 +23,7 @@ from trm.exchange import registry
 from trm.reintegration import selectors
 from trm.reintegration.messages import FOLLOWUP_REPORT, followup_report_carried
 from trm.reintegration.models import FollowUpReport
+from trm.reintegration.tests.factories import handed_over_to
 from trm.sop.engine import StepState
 from trm.sop.selectors import case_sop_panel_for_user
 
@@ -88,6 +89,7 @@ def returned(caseworker_a, ncp) -> Case:
         from_state="in_transit",
         to_state="handed_over",
     )
+    handed_over_to(case)
     case.refresh_from_db()
     return case
 

@@ -119,8 +119,11 @@ def test_review_the_same_follow_up_reported_twice_is_not_stored_twice(
     from trm.returns.tests.helpers import preparing_case
 
     make_peer("peer-ro", "RO")
+    from trm.reintegration.tests.factories import handed_over_to
+
     case, _ncp = preparing_case(caseworker_a)
     set_states(case, assistance="follow_up")
+    handed_over_to(case)
     for seq in (2, 3):
         with contextlib.suppress(DomainError):
             apply(

@@ -20,7 +20,7 @@ from trm.consent.models import Purpose
 from trm.consent.services import valid_consent
 from trm.exchange import services as exchange
 from trm.exchange.models import OutboxMessage
-from trm.identification.common import audit_case, clean_reason
+from trm.identification.common import audit_case, clean_reason, require_open
 from trm.returns import wire
 from trm.returns.errors import (
     NothingArrived,
@@ -389,11 +389,17 @@ def plan_response_apply(
     decision` with ``source="message"`` (and the carer for a child), then the
     case manager's function, the services offered and a decline's reason.
 
+    A late or replayed answer cannot rewrite a journey already under way:
+    the case must be open and its return still in preparation (or on hold).
+
     Raises:
-        UnknownPlan (the case's plan is not the one answered), CaseInvalidInput.
+        UnknownPlan (the case's plan is not the one answered), CaseInvalidInput,
+        TransitionNotAllowed (closed case, or the journey started).
     """
     from trm.returns.services.logistics import apply_receiver_decision
 
+    require_open(case)
+    require_planning(case)
     plan = ReturnPlan.objects.select_for_update().filter(case=case).first()
     if plan is None or plan.pk != payload.plan_ref:
         raise UnknownPlan(
