@@ -324,6 +324,13 @@ TRM_RETENTION_AUDIT_YEARS = env_int(
     "TRM_RETENTION_AUDIT_YEARS", 10, minimum=1, maximum=100
 )
 
+# --- Statistics (trm.statistics; docs/statistics.md) ---------------------------
+# Disclosure control: a published count of persons above 0 and below this is
+# suppressed (with its complements). At least 3: it cannot be switched off.
+TRM_STATS_SUPPRESSION_THRESHOLD = env_int(
+    "TRM_STATS_SUPPRESSION_THRESHOLD", 10, minimum=3, maximum=1000
+)
+
 # --- Node-to-node exchange (trm.exchange; docs/exchange.md) ---------------------
 # A message is accepted only if its sent_at is within this many seconds of now.
 TRM_EXCHANGE_CLOCK_SKEW_SECONDS = env_int(
