@@ -941,15 +941,23 @@ def timeline_observer(direction: str, message: Any) -> None:
     if case is None:
         return
     code = str(message.type)[:40]
-    services.record_case_event(
-        case=case,
-        actor=None,
-        kind="exchange.message_sent"
-        if direction == "out"
-        else "exchange.message_received",
-        code=code,
-        visibility=message_visibility(code),
-    )
+    visibility = message_visibility(code)
+    if direction == "out":
+        services.record_case_event(
+            case=case,
+            actor=None,
+            kind="exchange.message_sent",
+            code=code,
+            visibility=visibility,
+        )
+    else:
+        services.record_case_event(
+            case=case,
+            actor=None,
+            kind="exchange.message_received",
+            code=code,
+            visibility=visibility,
+        )
 
 
 def payload_access(user: Any, case_id: UUID) -> bool:

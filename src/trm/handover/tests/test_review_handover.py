@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -203,7 +204,7 @@ def test_review_the_journey_refuses_implausible_times(caseworker_a, times):
     from trm.returns.tests.helpers import ready_case
 
     case, ncp = ready_case(caseworker_a)
-    values = {k: datetime.fromisoformat(v) for k, v in times.items()}
+    values: dict[str, Any] = {k: datetime.fromisoformat(v) for k, v in times.items()}
     with pytest.raises(DomainError) as caught:
         returns.return_in_transit(actor=ncp, case_id=case.pk, **values)
     assert caught.value.details["reason"] == "implausible"
