@@ -75,6 +75,14 @@ def handovers_for_user(*, user: User, case: Case) -> list[HandoverView]:
     """
     access = case_access(user, case)
     if not may_read(access):
+        # The attempt is audited: it reached for assistance data about a
+        # person (issue "SOP 4 and SOP 5": refusals touching personal data).
+        audit.record(
+            actor=user,
+            action="handover.read_refused",
+            target=case,
+            data={"reason": "legal_track"},
+        )
         raise ReturnNotForLegalTrack(
             _("The handover is part of assistance, which the legal track does not see.")
         )

@@ -65,6 +65,14 @@ def reintegration_access_for_user(*, user: User, case: Case) -> CaseAccess:
     if access is None:
         raise CaseNotFound(_("No such case."))
     if not may_read(access):
+        # The attempt is audited: it reached for assistance data about a
+        # person (issue "SOP 4 and SOP 5": refusals touching personal data).
+        audit.record(
+            actor=user,
+            action="reintegration.read_refused",
+            target=case,
+            data={"reason": "legal_track"},
+        )
         raise ReintegrationNotForLegalTrack(
             _(
                 "Reintegration is part of assistance, which the legal track "

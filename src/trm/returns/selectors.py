@@ -61,6 +61,14 @@ def return_access_for_user(*, user: User, case: Case) -> CaseAccess:
     if access is None:
         raise CaseNotFound(_("No such case."))
     if not may_read(access):
+        # The attempt is audited: it reached for assistance data about a
+        # person (issue "SOP 4 and SOP 5": refusals touching personal data).
+        audit.record(
+            actor=user,
+            action="returns.read_refused",
+            target=case,
+            data={"reason": "legal_track"},
+        )
         raise ReturnNotForLegalTrack(
             _(
                 "The return record is part of assistance, which the legal track "

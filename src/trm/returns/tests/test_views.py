@@ -38,6 +38,13 @@ def test_a_prosecutor_sees_no_return_record(caseworker_a, signed_in):
     assert 'id="return"' not in client.get(f"/cases/{case.pk}/").content.decode()
     assert client.get(f"/cases/{case.pk}/return/").status_code == 403
     assert client.get(f"/api/v1/cases/{case.pk}/return").status_code == 403
+    # Each refused attempt is audited (codes only), and nothing was read.
+    assert AuditEntry.objects.filter(action="returns.read_refused").count() == 2
+    assert not AuditEntry.objects.filter(action="returns.read").exists()
+    assert client.get(f"/cases/{case.pk}/handover/").status_code == 403
+    assert AuditEntry.objects.filter(action="handover.read_refused").count() == 1
+    assert client.get(f"/cases/{case.pk}/reintegration/").status_code == 403
+    assert AuditEntry.objects.filter(action="reintegration.read_refused").count() == 1
 
 
 def test_the_record_page_opens_the_sealed_text_and_audits_the_read(
