@@ -9,9 +9,10 @@ into :class:`~trm.statistics.models.HistoricalRecord`. Two layouts are read:
 * the **full** 63-column CTDC file: semicolon-separated, first header cell
   holding the terms-of-use sentence, ``-99`` = missing.
 
-Both: ``0`` as a country code is CTDC's undocumented "unknown" (stored empty),
-``NA`` is Namibia (never "missing"). The column mapping is in
-docs/ctdc-import.md and in :data:`FULL_FLAG_LISTS` below.
+Both: ``ZZ`` (codebook) and ``0`` (2020 data, undocumented) as a country code
+mean "unknown" (stored empty); ``NA`` is Namibia (never "missing"). The
+full-layout columns follow the CTDC Data Codebook v6 (Nov 2017), section 2;
+the mapping is in docs/ctdc-import.md and in :data:`FULL_FLAG_LISTS` below.
 
 The file is read row by row (``csv``), records are written in batches inside
 one transaction, and by default nothing is kept if any row is rejected
@@ -41,7 +42,8 @@ SOURCE = "ctdc"
 DEFAULT_RELEASE = "2020-04-14"
 TERMS_PREFIX = "By using this data"
 MISSING = frozenset({"", "-99", "-99.0"})
-UNKNOWN_COUNTRY = "0"
+#: "Unknown" country codes: ``ZZ`` (codebook v6) and ``0`` (in the 2020 data).
+UNKNOWN_COUNTRY = frozenset({"0", "ZZ"})
 MAX_REPORTED = 50
 
 #: CTDC ``ageBroad`` bands (codebook), kept as codes.
@@ -88,7 +90,7 @@ _CONTROL: dict[str, tuple[str, ...]] = {
         ("RestrictsMedicalCare", MethodsOfControl.RESTRICTS_MEDICAL_CARE),
         ("ExcessiveWorkingHours", MethodsOfControl.EXCESSIVE_WORKING_HOURS),
         ("UsesChildren", MethodsOfControl.USES_CHILDREN),
-        ("ThreatOfLawAction", MethodsOfControl.THREAT_OF_LAW_ENFORCEMENT),
+        ("ThreatOfLawEnforcement", MethodsOfControl.THREAT_OF_LAW_ENFORCEMENT),
         ("WithholdsNecessities", MethodsOfControl.WITHHOLDS_NECESSITIES),
         ("WithholdsDocuments", MethodsOfControl.WITHHOLDS_DOCUMENTS),
         ("Other", MethodsOfControl.OTHER),
@@ -121,7 +123,7 @@ _SEX: dict[str, tuple[str, ...]] = {
     )
 }
 _RECRUITER: dict[str, tuple[str, ...]] = {
-    f"RecruiterRelation{name}": (name,)
+    f"recruiterRelation{name}": (name,)
     for name in ("IntimatePartner", "Friend", "Family", "Other")
 }
 
@@ -163,11 +165,26 @@ class Layout:
     flag_lists: dict[str, dict[str, tuple[str, ...]]]
     extra: tuple[str, ...] = ()
     ignored_flags: tuple[str, ...] = ()
+    #: columns read when present, not required (not in codebook v6).
+    optional: frozenset[str] = frozenset()
+    #: column -> other names it may have in a release.
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        flags = [c for cols in self.flag_lists.values() for c in cols]
+        return (*_COMMON, *self.extra, *flags, *self.ignored_flags)
 
     @property
     def required(self) -> tuple[str, ...]:
-        flags = [c for cols in self.flag_lists.values() for c in cols]
-        return (*_COMMON, *self.extra, *flags, *self.ignored_flags)
+        return tuple(c for c in self.columns if c not in self.optional)
+
+    def find(self, column: str, names: dict[str, int]) -> int | None:
+        """The index of ``column`` (or an alias) in the header, names lowercased."""
+        for name in (column, *self.aliases.get(column, ())):
+            if name.lower() in names:
+                return names[name.lower()]
+        return None
 
 
 SUBSET = Layout("CTDC subset (15 columns)", ",", SUBSET_FLAG_LISTS)
@@ -177,6 +194,10 @@ FULL = Layout(
     FULL_FLAG_LISTS,
     extra=("Datasource", "majorityStatus", "majorityStatusAtExploit", "isAbduction"),
     ignored_flags=FULL_IGNORED_FLAGS,
+    optional=frozenset({"isSlaveryAndPractices"}),
+    aliases={
+        "meansOfControlThreatOfLawEnforcement": ("meansOfControlThreatOfLawAction",)
+    },
 )
 
 
@@ -246,7 +267,7 @@ def _flag(value: str, column: str) -> bool | None:
 
 def _country(value: str, column: str) -> str:
     value = value.strip()
-    if value in MISSING or value == UNKNOWN_COUNTRY:
+    if value in MISSING or value in UNKNOWN_COUNTRY:
         return ""
     if value in COUNTRIES:  # "NA" is Namibia, read as text, never as missing
         return value
@@ -300,7 +321,8 @@ class _Reader:
         self.width = len(header)
         self.header = header
         by_name = {name.strip().lower(): i for i, name in enumerate(header)}
-        self.index = {c: by_name[c.lower()] for c in layout.required}
+        found = {c: layout.find(c, by_name) for c in layout.columns}
+        self.index = {c: i for c, i in found.items() if i is not None}
 
     def record(self, cells: list[str], row: int) -> HistoricalRecord:
         if len(cells) != self.width:
@@ -334,7 +356,7 @@ class _Reader:
         for list_field, columns in self.layout.flag_lists.items():
             codes: list[str] = []
             for column, added in columns.items():
-                if flag(column):
+                if column in self.index and flag(column):
                     codes.extend(str(c) for c in added if str(c) not in codes)
             values[list_field] = codes
         for column in self.layout.ignored_flags:
@@ -388,7 +410,8 @@ def _sniff(header_line: str) -> tuple[Layout, list[str]]:
             f"is separated by {layout.separator!r}",
             details={"line": 1, "separator": best},
         )
-    missing = [c for c in layout.required if c.lower() not in names]
+    by_name = {c.strip().lower(): i for i, c in enumerate(cells)}
+    missing = [c for c in layout.required if layout.find(c, by_name) is None]
     if missing:
         raise CtdcFormatError(
             f"line 1, column {missing[0]}: missing column"

@@ -196,101 +196,41 @@ TERMS = (
     "By using this data you agree to the Terms of Use: "
     "https://www.ctdatacollaborative.org/terms-use"
 )
-FULL_COLUMNS = [
-    TERMS,
-    "yearOfRegistration",
-    "Datasource",
-    "gender",
-    "ageBroad",
-    "majorityStatus",
-    "majorityStatusAtExploit",
-    "majorityEntry",
-    "citizenship",
-    *(
-        f"meansOfControl{n}"
-        for n in [
-            "DebtBondage",
-            "TakesEarnings",
-            "RestrictsFinancialAccess",
-            "Threats",
-            "PsychologicalAbuse",
-            "PhysicalAbuse",
-            "SexualAbuse",
-            "FalsePromises",
-            "PsychoactiveSubstances",
-            "RestrictsMovement",
-            "RestrictsMedicalCare",
-            "ExcessiveWorkingHours",
-            "UsesChildren",
-            "ThreatOfLawAction",
-            "WithholdsNecessities",
-            "WithholdsDocuments",
-            "Other",
-            "NotSpecified",
-            "Concatenated",
-        ]
-    ),
-    *(
-        f"is{n}"
-        for n in [
-            "ForcedLabour",
-            "SexualExploit",
-            "OtherExploit",
-            "SexAndLabour",
-            "ForcedMarriage",
-            "ForcedMilitary",
-            "OrganRemoval",
-            "SlaveryAndPractices",
-        ]
-    ),
-    "typeOfExploitConcatenated",
-    *(
-        f"typeOfLabour{n}"
-        for n in [
-            "Agriculture",
-            "Aquafarming",
-            "Begging",
-            "Construction",
-            "DomesticWork",
-            "Hospitality",
-            "IllicitActivities",
-            "Manufacturing",
-            "MiningOrDrilling",
-            "Peddling",
-            "Transportation",
-            "Other",
-            "NotSpecified",
-            "Concatenated",
-        ]
-    ),
-    *(
-        f"typeOfSex{n}"
-        for n in [
-            "Prostitution",
-            "Pornography",
-            "RemoteInteractiveServices",
-            "PrivateSexualServices",
-            "Concatenated",
-        ]
-    ),
-    "isAbduction",
-    *(
-        f"RecruiterRelation{n}"
-        for n in ("IntimatePartner", "Friend", "Family", "Other")
-    ),
-    "recruiterRelationUnknown",
-    "CountryOfExploitation",
-]
+# The codebook's list of variables (CTDC Data Codebook v6, section 2), in its
+# order and spelling, behind the terms-of-use cell of the published file.
+CODEBOOK_VARIABLES = """
+yearOfRegistration datasource gender ageBroad majorityStatus majorityStatusAtExploit
+majorityEntry citizenship meansOfControlDebtBondage meansOfControlTakesEarnings
+meansOfControlRestrictsFinancialAccess meansOfControlThreats
+meansOfControlPsychologicalAbuse meansOfControlPhysicalAbuse meansOfControlSexualAbuse
+meansOfControlFalsePromises meansOfControlPsychoactiveSubstances
+meansOfControlRestrictsMovement meansOfControlRestrictsMedicalCare
+meansOfControlExcessiveWorkingHours meansOfControlUsesChildren
+meansOfControlThreatOfLawEnforcement meansOfControlWithholdsNecessities
+meansOfControlWithholdsDocuments meansOfControlOther meansOfControlNotSpecified
+meansOfControlConcatenated isForcedLabour isSexualExploit isOtherExploit isSexAndLabour
+isForcedMarriage isForcedMilitary isOrganRemoval typeOfExploitConcatenated
+typeOfLabourAgriculture typeOfLabourAquafarming typeOfLabourBegging
+typeOfLabourConstruction typeOfLabourDomesticWork typeOfLabourHospitality
+typeOfLabourIllicitActivities typeOfLabourManufacturing typeOfLabourMiningOrDrilling
+typeOfLabourPeddling typeOfLabourTransportation typeOfLabourOther
+typeOfLabourNotSpecified typeOfLabourConcatenated typeOfSexProstitution
+typeOfSexPornography typeOfSexRemoteInteractiveServices typeOfSexPrivateSexualServices
+typeOfSexConcatenated isAbduction RecruiterRelationship CountryofExploitation
+recruiterRelationIntimatePartner recruiterRelationFriend recruiterRelationFamily
+recruiterRelationOther recruiterRelationUnknown
+""".split()  # noqa: SIM905 - the codebook's list, as printed
+FULL_COLUMNS = [TERMS, *CODEBOOK_VARIABLES]
 
 
-def full_row(**values: str) -> str:
-    cells = dict.fromkeys(FULL_COLUMNS[1:], "-99")
+def full_row(columns: list[str] = FULL_COLUMNS, **values: str) -> str:
+    cells = dict.fromkeys(columns[1:], "-99")
     cells.update(values)
-    return ";".join(["", *(cells[c] for c in FULL_COLUMNS[1:])])
+    return ";".join(["", *(cells[c] for c in columns[1:])])
 
 
-def full_file(*rows: str) -> str:
-    header = ";".join(f'"{c}"' if c == TERMS else c for c in FULL_COLUMNS)
+def full_file(*rows: str, columns: list[str] = FULL_COLUMNS) -> str:
+    header = ";".join(f'"{c}"' if c == TERMS else c for c in columns)
     return "\n".join([header, *rows]) + "\n"
 
 
@@ -304,7 +244,7 @@ def test_the_full_layout_is_mapped(tmp_path):
         full_file(
             full_row(
                 yearOfRegistration="2015",
-                Datasource="Case Management",
+                datasource="Case management",
                 gender="Female",
                 ageBroad="18--20",
                 majorityStatus="Adult",
@@ -312,18 +252,19 @@ def test_the_full_layout_is_mapped(tmp_path):
                 citizenship="UA",
                 meansOfControlDebtBondage="1",
                 meansOfControlThreats="1",
-                meansOfControlThreatOfLawAction="1",
+                meansOfControlThreatOfLawEnforcement="1",
                 meansOfControlNotSpecified="0",
                 isSexAndLabour="1",
                 isForcedMarriage="0",
-                isSlaveryAndPractices="1",
                 typeOfLabourDomesticWork="1",
                 typeOfSexProstitution="1",
                 isAbduction="0",
-                RecruiterRelationFriend="1",
-                CountryOfExploitation="NA",
+                RecruiterRelationship="Friend/Acquaintance",
+                recruiterRelationFriend="1",
+                recruiterRelationUnknown="0",
+                CountryofExploitation="NA",
             ),
-            full_row(Datasource="Hotline", citizenship="0", ageBroad="0--8"),
+            full_row(datasource="Hotline", citizenship="ZZ", ageBroad="0--8"),
             full_row(),  # every cell -99: all missing
         ),
     )
@@ -341,11 +282,7 @@ def test_the_full_layout_is_mapped(tmp_path):
         "Threats",
         "ThreatOfLawEnforcement",
     ]
-    assert first.exploitation_types == [
-        "ForcedLabour",
-        "SexualExploitation",
-        "Servitude",
-    ]
+    assert first.exploitation_types == ["ForcedLabour", "SexualExploitation"]
     assert first.types_of_labour == ["DomesticWork"]
     assert first.types_of_sexual_exploitation == ["Prostitution"]
     assert first.is_abduction is False
@@ -360,6 +297,44 @@ def test_the_full_layout_is_mapped(tmp_path):
     )
     assert (empty.is_child, empty.is_abduction) == (None, None)
     assert empty.exploitation_types == empty.means_of_control == []
+
+
+def test_a_later_release_may_add_slavery_and_rename_a_column(tmp_path):
+    columns = [
+        *(
+            "meansOfControlThreatOfLawAction"
+            if c == "meansOfControlThreatOfLawEnforcement"
+            else c
+            for c in FULL_COLUMNS
+        ),
+        "isSlaveryAndPractices",
+    ]
+    path = write(
+        tmp_path,
+        full_file(
+            full_row(
+                columns, meansOfControlThreatOfLawAction="1", isSlaveryAndPractices="1"
+            ),
+            columns=columns,
+        ),
+    )
+
+    run_import(path)
+
+    record = HistoricalRecord.objects.get()
+    assert record.means_of_control == ["ThreatOfLawEnforcement"]
+    assert record.exploitation_types == ["Servitude"]
+
+
+def test_the_full_layout_names_a_missing_column(tmp_path):
+    columns = [c for c in FULL_COLUMNS if c != "isForcedMilitary"]
+    path = write(tmp_path, full_file(full_row(columns), columns=columns))
+
+    with pytest.raises(ctdc.CtdcFormatError) as raised:
+        run_import(path)
+
+    assert raised.value.message.startswith("line 1, column isForcedMilitary: missing")
+    assert HistoricalRecord.objects.count() == 0
 
 
 def test_the_full_layout_reports_row_and_column(tmp_path):
