@@ -1,0 +1,92 @@
+"""``trm import``: load published datasets as historical, de-identified records.
+
+``ctdc PATH [--skip-invalid] [--release R]`` imports a CTDC Global Dataset
+file (the 15-column subset or the full 63-column layout;
+:mod:`trm.statistics.ctdc`, docs/ctdc-import.md). A progress line is shown on
+a terminal; stdout ends with exactly one line
+``imported N, already present M, rejected R``. Rejected rows are listed on
+stderr with row, line and column.
+
+Exit status: 0 done; 1 rows rejected without ``--skip-invalid`` (nothing
+imported) or the file unreadable (nothing imported).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trm.statistics import ctdc
+
+_RELEASE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Command(BaseCommand):
+    help = "Import a published dataset: ctdc PATH [--skip-invalid] [--release R]."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="dataset", required=True)
+        one = sub.add_parser(
+            "ctdc", help="The CTDC Global Dataset (subset or full 63-column file)."
+        )
+        one.add_argument("path", help="The CSV file.")
+        one.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Import the readable rows and report the others "
+            "(default: import nothing if any row is rejected).",
+        )
+        one.add_argument(
+            "--release",
+            default=ctdc.DEFAULT_RELEASE,
+            help=f"The CTDC release, YYYY-MM-DD (default {ctdc.DEFAULT_RELEASE}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["dataset"] == "ctdc":
+            self._ctdc(options)
+
+    def _ctdc(self, options: dict[str, Any]) -> None:
+        if not _RELEASE.match(options["release"]):
+            raise CommandError("--release must be YYYY-MM-DD.")
+        tty = sys.stderr.isatty()
+        last = [0.0]
+
+        def progress(rows: int, done: int, total: int) -> None:
+            now = time.monotonic()
+            if tty and (now - last[0] >= 0.2 or done >= total):
+                last[0] = now
+                percent = 100 * done // total if total else 100
+                sys.stderr.write(f"\r{rows:>9,} rows read  {percent:3d}%")
+                sys.stderr.flush()
+
+        try:
+            result = ctdc.import_ctdc(
+                actor=None,
+                path=options["path"],
+                release=options["release"],
+                skip_invalid=options["skip_invalid"],
+                progress=progress,
+            )
+        except FileNotFoundError:
+            raise CommandError(f"No such file: {options['path']}") from None
+        except ctdc.CtdcFormatError as exc:
+            raise CommandError(f"{exc.message}; nothing imported.") from None
+        finally:
+            if tty:
+                sys.stderr.write("\n")
+        for rejection in result.rejections[: ctdc.MAX_REPORTED]:
+            self.stderr.write(f"rejected: {rejection}")
+        if result.rejected > ctdc.MAX_REPORTED:
+            self.stderr.write(f"… and {result.rejected - ctdc.MAX_REPORTED} more")
+        self.stdout.write(result.summary())
+        if result.rejections and not options["skip_invalid"]:
+            raise CommandError(
+                "Rows were rejected, so nothing was imported "
+                "(--skip-invalid imports the readable rows)."
+            )

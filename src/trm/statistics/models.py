@@ -1,0 +1,100 @@
+"""Historical, de-identified records loaded from published datasets.
+
+A :class:`HistoricalRecord` is one identified victim of a published dataset
+(today only the CTDC Global Dataset, :mod:`trm.statistics.ctdc`) reduced to the
+statistical attributes the NRM-style tables need (issue 8, item 3). It is never
+linked to a Person or a Case and holds nothing that identifies anyone: no name,
+date, place below country level, or free text. Codes follow our HTCDS
+vocabulary (:mod:`trm.common.htcds`) where one exists; CTDC age bands are kept
+as CTDC writes them (``"0--8"`` … ``"48+"``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from trm.common.htcds import Gender
+
+
+class HistoricalRecord(models.Model):
+    """One de-identified record of a published dataset (see docs/ctdc-import.md).
+
+    ``row_key`` makes imports idempotent: SHA-256 (hex) of the source, the
+    release, the data-row number and the row's raw cells, so re-importing the
+    same file adds nothing while identical rows of the file (there are many:
+    records are coarse) stay distinct records.
+    """
+
+    source = models.CharField(_("source"), max_length=16)
+    release = models.CharField(_("release"), max_length=32)
+    row_key = models.CharField(_("row key"), max_length=64, unique=True)
+    year_of_registration = models.PositiveSmallIntegerField(
+        _("year of registration"), null=True, blank=True
+    )
+    data_source = models.CharField(
+        _("data source"),
+        max_length=32,
+        blank=True,
+        help_text=_('"CaseManagement", "Hotline" or empty when unknown.'),
+    )
+    gender = models.CharField(
+        _("gender"),
+        max_length=30,
+        choices=Gender.choices,
+        default=Gender.NOT_SPECIFIED_UNKNOWN,
+    )
+    age_group = models.CharField(
+        _("age group"),
+        max_length=8,
+        blank=True,
+        help_text=_('The CTDC age band as published, e.g. "9--17"; empty if unknown.'),
+    )
+    is_child = models.BooleanField(_("child at registration"), null=True)
+    is_child_at_exploitation = models.BooleanField(
+        _("child at exploitation"), null=True
+    )
+    citizenship = models.CharField(
+        _("citizenship"),
+        max_length=2,
+        blank=True,
+        help_text=_("ISO 3166-1 alpha-2; empty when missing or unknown."),
+    )
+    country_of_exploitation = models.CharField(
+        _("country of exploitation"),
+        max_length=2,
+        blank=True,
+        help_text=_("ISO 3166-1 alpha-2; empty when missing or unknown."),
+    )
+    exploitation_types = models.JSONField(
+        _("types of exploitation"),
+        default=list,
+        help_text=_("HTCDS TypeOfExploitation codes."),
+    )
+    means_of_control = models.JSONField(
+        _("means of control"),
+        default=list,
+        help_text=_("HTCDS MethodsOfControl codes."),
+    )
+    types_of_labour = models.JSONField(_("types of labour"), default=list)
+    types_of_sexual_exploitation = models.JSONField(
+        _("types of sexual exploitation"), default=list
+    )
+    is_abduction = models.BooleanField(_("abduction"), null=True)
+    recruiter_relations = models.JSONField(_("recruiter relations"), default=list)
+
+    class Meta:
+        verbose_name = _("historical record")
+        verbose_name_plural = _("historical records")
+        indexes = [
+            models.Index(fields=["year_of_registration"], name="stat_hist_year"),
+            models.Index(fields=["citizenship"], name="stat_hist_citizenship"),
+            models.Index(
+                fields=["country_of_exploitation"], name="stat_hist_exploitation"
+            ),
+            models.Index(fields=["gender"], name="stat_hist_gender"),
+            models.Index(fields=["source", "release"], name="stat_hist_release"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.release} {self.pk}"
