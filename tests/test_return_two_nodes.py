@@ -583,9 +583,9 @@ def walk(rs: Node, md: Node, *, child: bool) -> dict[str, Any]:
     return {"dest": case, "origin": origin, "reference": reference}
 
 
-def exchanged(rs: Node, md: Node, reference: str) -> list[tuple[str, str, str]]:
-    """Every message of the case's conversation: ``(type, from, to)`` in the
-    order sent, each delivered (``sent``) and applied by its receiver."""
+def _conversation(
+    rs: Node, md: Node, reference: str
+) -> tuple[list[tuple[str, str, str, str, str]], list[tuple[str, str]]]:
     out: list[tuple[str, str, str, str, str]] = []
     applied: list[tuple[str, str]] = []
     for node in (rs, md):
@@ -593,7 +593,22 @@ def exchanged(rs: Node, md: Node, reference: str) -> list[tuple[str, str, str]]:
         out.extend(tuple(m) for m in both["out"])
         applied.extend(tuple(m) for m in both["in"])
     out.sort(key=lambda m: m[4])
-    assert {m[3] for m in out} == {"sent"}, out
+    return out, applied
+
+
+def exchanged(rs: Node, md: Node, reference: str) -> list[tuple[str, str, str]]:
+    """Every message of the case's conversation: ``(type, from, to)`` in the
+    order sent, each delivered (``sent``) and applied by its receiver. (A
+    sender marks a message sent once the receiver's answer is back, a moment
+    after the receiver applied it: wait for every one.)"""
+    out, applied = wait_for(
+        lambda: (
+            (both := _conversation(rs, md, reference))
+            and {m[3] for m in both[0]} == {"sent"}
+            and both
+        ),
+        timeout=60,
+    )
     assert {s for _t, s in applied} == {"applied"}, applied
     assert sorted(t for t, _s in applied) == sorted(m[0] for m in out)
     return [(t, a, b) for t, a, b, _s, _at in out]

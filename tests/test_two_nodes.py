@@ -185,8 +185,18 @@ def test_a_referral_crosses_the_border_and_its_answer_comes_back(nodes):
     assert status["status"] == "accepted"
     # Each side holds exactly one delivered message of each kind: the
     # retries did not deliver anything twice.
-    assert [(t, s) for t, s, _ in md.python(OUTBOX)] == [("referral.request", "sent")]
-    assert [(t, s) for t, s, _ in rs.python(OUTBOX)] == [("referral.response", "sent")]
+    # (The sender marks its message sent once the receiver's answer is back,
+    # a moment after the receiver applied it: wait for that, then compare.)
+    for node, kind in ((md, "referral.request"), (rs, "referral.response")):
+        delivered = wait_for(
+            lambda n=node: (
+                (box := [(t, s) for t, s, _ in n.python(OUTBOX)])
+                and all(s == "sent" for _t, s in box)
+                and box
+            ),
+            timeout=60,
+        )
+        assert delivered == [(kind, "sent")]
 
     # The person withdraws the consent in Moldova: the restriction reaches
     # Serbia, which revokes its copy (shared content gone, risk kept) and
