@@ -82,6 +82,8 @@ NAMESPACES = (
     "exchange_protocol",
     # The exchange's pages: peers and the operator view.
     "exchange",
+    # Regional statistics (trm.statistics.regional_urls).
+    "regional_statistics",
 )
 API_PREFIXES = (
     "/api/v1/cases",
@@ -364,6 +366,29 @@ def exchange_url(path: str) -> Callable[[Any, str], str]:
         return path.format(node=peer.node_id, msg_id=message.msg_id)
 
     return build
+
+
+# Regional statistics (trm.statistics.regional): aggregates only, asked for and
+# read by the national coordinator (national contact points).
+def coordinators(role: str, which: str) -> Outcome:
+    return "ok" if role == R.NATIONAL_CONTACT_POINT else "forbidden"
+
+
+def regional_request_url(w: Any, which: str) -> str:
+    """A regional table request stored directly; its page."""
+    import uuid
+
+    from django.utils import timezone
+
+    from trm.statistics.models import AggregateRequest
+
+    sent = AggregateRequest.objects.create(
+        id=uuid.uuid4(),
+        rows="year",
+        sources=["historical"],
+        requested_at=timezone.now(),
+    )
+    return f"/statistics/regional/{sent.pk}/"
 
 
 # --- the world each test acts in -----------------------------------------------------
@@ -1959,6 +1984,13 @@ MATRIX: dict[str, Entry] = {
         "GET", with_node_keys("/.well-known/trm-node.json"), anyone
     ),
     # The exchange's pages and API (trm.exchange.views, trm.exchange.api).
+    "regional_statistics:list": Entry(
+        "GET", fixed("/statistics/regional/"), coordinators
+    ),
+    "regional_statistics:new": Entry(
+        "GET", fixed("/statistics/regional/new/"), coordinators
+    ),
+    "regional_statistics:detail": Entry("GET", regional_request_url, coordinators),
     "exchange:peers": Entry("GET", fixed("/exchange/"), exchange_operators),
     "exchange:peer_add": Entry("GET", fixed("/exchange/add/"), node_admin),
     "exchange:peer_detail": Entry(

@@ -330,6 +330,11 @@ TRM_RETENTION_AUDIT_YEARS = env_int(
 TRM_STATS_SUPPRESSION_THRESHOLD = env_int(
     "TRM_STATS_SUPPRESSION_THRESHOLD", 10, minimum=3, maximum=1000
 )
+# Regional statistics (stats.aggregate.request): the peer nodes this node answers
+# with its disclosure-controlled tables, "*" for every active peer. Default
+# none: sharing figures with another country is the controller's decision, so a
+# node opts in; a peer not listed gets a "refused" response (audited).
+TRM_STATS_SHARE_AGGREGATES = env_list("TRM_STATS_SHARE_AGGREGATES", [])
 
 # --- Node-to-node exchange (trm.exchange; docs/exchange.md) ---------------------
 # A message is accepted only if its sent_at is within this many seconds of now.

@@ -35,6 +35,8 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    # Regional statistics over the exchange (stats.aggregate.*).
+    path("statistics/regional/", include("trm.statistics.regional_urls")),
     # Node-to-node protocol (no session, no CSRF: authenticated by signatures).
     path("", include("trm.exchange.protocol_urls")),
     # The operator's view of peers and messages.

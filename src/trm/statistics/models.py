@@ -98,3 +98,85 @@ class HistoricalRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.release} {self.pk}"
+
+
+class AggregateStatus(models.TextChoices):
+    """Where one node's answer to a regional table request stands."""
+
+    WAITING = "waiting", _("Waiting")
+    ANSWERED = "answered", _("Answered")
+    REFUSED = "refused", _("Refused")
+
+
+class AggregateRequest(models.Model):
+    """A regional table this (coordinator) node asked its peers for
+    (``stats.aggregate.request``; :mod:`trm.statistics.regional`).
+
+    The table is agreed by its spec: ``rows`` and ``columns`` (codes of
+    :data:`trm.statistics.tables.DIMENSIONS`; ``columns`` ``""`` for none), the
+    years of registration (None: open) and the sources. ``id`` is the request id
+    every answer quotes. Holds no personal data.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    rows = models.CharField(_("rows"), max_length=40)
+    columns = models.CharField(_("columns"), max_length=40, blank=True)
+    first_year = models.PositiveSmallIntegerField(_("first year"), null=True)
+    last_year = models.PositiveSmallIntegerField(_("last year"), null=True)
+    sources = models.JSONField(_("sources"), default=list)
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+
+    class Meta:
+        ordering = ("-requested_at",)
+        verbose_name = _("regional table request")
+        verbose_name_plural = _("regional table requests")
+
+    def __str__(self) -> str:
+        return f"{self.rows} × {self.columns or 'total'} ({self.pk})"
+
+
+class AggregateResponse(models.Model):
+    """One peer node's part in an :class:`AggregateRequest`: the message that
+    asked it, then its answer (``stats.aggregate.response``).
+
+    ``table`` is the node's disclosure-controlled table as it sent it
+    (:class:`trm.statistics.messages.StatsAggregateResponseV1` fields ``rows``,
+    ``columns``, ``cells``, ``row_totals``, ``column_totals``,
+    ``grand_total``, ``threshold``, ``base``, ``note``): rounded figures and
+    suppressed ones (None with a reason), never exact small counts.
+    """
+
+    request = models.ForeignKey(
+        AggregateRequest, on_delete=models.CASCADE, related_name="responses"
+    )
+    peer_node = models.CharField(_("node"), max_length=64)
+    msg_id = models.UUIDField(_("request message"), unique=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=AggregateStatus.choices,
+        default=AggregateStatus.WAITING,
+    )
+    reason = models.CharField(_("reason"), max_length=40, blank=True)
+    table = models.JSONField(_("table"), null=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True)
+
+    class Meta:
+        ordering = ("peer_node",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("request", "peer_node"), name="statistics_one_answer_per_node"
+            )
+        ]
+        verbose_name = _("regional table answer")
+        verbose_name_plural = _("regional table answers")
+
+    def __str__(self) -> str:
+        return f"{self.peer_node}: {self.status}"
