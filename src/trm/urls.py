@@ -35,6 +35,8 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    # Disclosure-controlled figures only (trm.statistics.views).
+    path("statistics/", include("trm.statistics.urls")),
     # Node-to-node protocol (no session, no CSRF: authenticated by signatures).
     path("", include("trm.exchange.protocol_urls")),
     # The operator's view of peers and messages.
