@@ -76,9 +76,7 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
     (
         _("Statistics"),
         "statistics:dashboard",
-        frozenset(
-            {Role.NATIONAL_CONTACT_POINT, Role.AUDITOR, Role.NODE_ADMINISTRATOR}
-        ),
+        frozenset({Role.NATIONAL_CONTACT_POINT, Role.AUDITOR, Role.NODE_ADMINISTRATOR}),
     ),
     (
         _("Audit log"),

@@ -70,7 +70,7 @@ def _open(table: Published, height: int) -> str:
 
 
 def _legend(table: Published, y: int) -> list[str]:
-    parts = []
+    parts: list[str] = []
     x = LABEL_WIDTH
     for k, name in enumerate(table.series):
         parts.append(
@@ -184,6 +184,7 @@ def _columns(table: Published) -> SafeString:
         name = _row_label(table, row)
         x = round(left + slot * i + (slot - width) / 2, 1)
         middle = round(x + width / 2, 1)
+        column_height: float
         if value is None:
             column_height = 24
             parts.append(
@@ -231,4 +232,3 @@ def _columns(table: Published) -> SafeString:
             )
         )
     return SafeString(_open(table, height) + "".join(parts) + "</svg>")
-

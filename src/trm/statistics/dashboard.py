@@ -108,7 +108,7 @@ def label(dimension: str, value: str) -> str:
 
 def _choice_label(choices: type, value: str) -> str:
     try:
-        return str(choices(value).label)  # type: ignore[call-arg]
+        return str(choices(value).label)
     except ValueError:
         return value
 
@@ -247,9 +247,7 @@ def published(
         )
         return _flows(protect(table), top)
     if code == "sex_age":
-        table = count_table(
-            rows="sex", columns="child", period=period, sources=sources
-        )
+        table = count_table(rows="sex", columns="child", period=period, sources=sources)
         return _two_way(code, "sex", "child", protect(table))
     raise KeyError(code)
 

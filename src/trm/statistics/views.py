@@ -7,10 +7,13 @@ Every download is audited (``statistics.downloaded``, the table spec only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -19,6 +22,7 @@ from trm.statistics import dashboard, services
 from trm.statistics.charts import bar_chart
 from trm.statistics.forms import StatisticsFilterForm
 from trm.statistics.models import HistoricalRecord
+from trm.statistics.tables import Period, count_table
 
 #: Chart code → drawn as vertical columns (a trend) rather than horizontal bars.
 _VERTICAL = {"trend": True}
@@ -26,6 +30,12 @@ _FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+@dataclass(frozen=True)
+class _Chart:
+    table: dashboard.Published
+    svg: SafeString
 
 
 def _user(request: HttpRequest) -> User:
@@ -46,22 +56,20 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     services.require_dashboard_reader(_user(request))
     form = _form(request)
     valid = form.is_valid() if form.is_bound else True
-    charts = []
+    charts: list[_Chart] = []
     any_records = HistoricalRecord.objects.exists()
+    empty = False
     if valid:
-        period = form.period() if form.is_bound else dashboard.Period()
+        period = form.period() if form.is_bound else Period()
         sources = form.sources() if form.is_bound else ("historical", "live")
+        # Whether anyone is counted at all (exact, never shown): the empty state.
+        counted = count_table(rows="year", period=period, sources=sources)
+        empty = counted.grand_total == 0
+    if valid and not empty:
         for code in dashboard.CHARTS:
             table = dashboard.published(code, period=period, sources=sources)
-            charts.append(
-                {
-                    "table": table,
-                    "svg": bar_chart(table, vertical=_VERTICAL.get(code, False)),
-                }
-            )
-    empty = valid and not any(
-        c["table"].rows and any(v for v in c["table"].total[1:]) for c in charts
-    )
+            svg = bar_chart(table, vertical=_VERTICAL.get(code, False))
+            charts.append(_Chart(table=table, svg=svg))
     return render(
         request,
         "statistics/dashboard.html",
@@ -93,7 +101,7 @@ def download_view(request: HttpRequest, chart: str, file_format: str) -> HttpRes
             {"form": form, "valid": False, "charts": [], "any_records": True},
             status=400,
         )
-    period = form.period() if form.is_bound else dashboard.Period()
+    period = form.period() if form.is_bound else Period()
     sources = form.sources() if form.is_bound else ("historical", "live")
     table = dashboard.published(chart, period=period, sources=sources)
     services.record_download(

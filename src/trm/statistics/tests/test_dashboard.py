@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from html.parser import HTMLParser
 
@@ -24,10 +25,13 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = "/statistics/"
 
 
+_KEYS = itertools.count()
+
+
 def records(n: int, **fields: object) -> None:
-    for i in range(n):
+    for _i in range(n):
         HistoricalRecord.objects.create(
-            source="ctdc", release="test", row_key=f"{sorted(fields.items())}-{i}", **fields
+            source="ctdc", release="test", row_key=f"dash-{next(_KEYS)}", **fields
         )
 
 
@@ -154,7 +158,9 @@ def _as_text(value: object) -> str:
     return "–" if value is None else str(value)
 
 
-def test_the_dashboard_shows_every_chart_with_its_table(crafted, coordinator, signed_in):
+def test_the_dashboard_shows_every_chart_with_its_table(
+    crafted, coordinator, signed_in
+):
     response = signed_in(coordinator).get(DASHBOARD)
 
     assert response.status_code == 200
@@ -223,7 +229,7 @@ def test_downloads_hold_exactly_the_table_shown(crafted, coordinator, signed_in,
     assert [[v or "–" for v in row] for row in table_rows] == shown
     sheet = dashboard.read_xlsx(xlsx_response.content)
     assert [[_as_text(v) for v in row] for row in sheet[: len(shown)]] == shown
-    assert sheet[-1][0].startswith("Figures are rounded")
+    assert str(sheet[-1][0]).startswith("Figures are rounded")
 
 
 def test_every_download_is_audited_with_the_table_spec_only(
@@ -347,3 +353,17 @@ def test_a_chart_draws_suppressed_bars_hatched_and_labelled():
     assert "B: not shown" in svg
     assert ">20<" in svg
     assert str(bar_chart(table, vertical=True)).count("<rect") >= 3
+
+
+def test_when_every_count_is_small_nothing_but_not_shown_is_published(
+    coordinator, signed_in
+):
+    records(3, year_of_registration=2021, gender="Masculine", citizenship="UA")
+    client = signed_in(coordinator)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert "No records match" not in html
+    assert _parse(html).tables["trend"][1:] == [["2021", "–"], ["Total", "–"]]
+    rows = _csv_rows(client.get(f"{DASHBOARD}trend.csv").content)
+    assert rows[1:3] == [["2021", ""], ["Total", ""]]
