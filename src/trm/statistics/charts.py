@@ -37,6 +37,11 @@ def _row_label(table: Published, row: tuple[str | Value, ...]) -> str:
     return " → ".join(labels)
 
 
+def _short(name: str, limit: int = 30) -> str:
+    """The label drawn beside a bar (the bar's <title> and the table keep it whole)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def _number(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
@@ -115,7 +120,7 @@ def bar_chart(table: Published, *, vertical: bool = False) -> SafeString:
                 '<text x="{}" y="{}" text-anchor="end" class="chart-text">{}</text>',
                 LABEL_WIDTH - 8,
                 y + group_height / 2 + 5,
-                name,
+                _short(name),
             )
         )
         for k, value in enumerate(series):

@@ -113,6 +113,11 @@ def _choice_label(choices: type, value: str) -> str:
         return value
 
 
+def _known_first(labels: Sequence[str]) -> list[int]:
+    """Indices of ``labels`` in their order, the unknown value last."""
+    return sorted(range(len(labels)), key=lambda k: labels[k] == UNKNOWN)
+
+
 def _value(figure: Figure) -> Value:
     return None if figure.suppressed else figure.value
 
@@ -124,8 +129,8 @@ def _one_way(code: str, dimension: str, table: ProtectedTable) -> Published:
     title, description = CHARTS[code]
     people = gettext("People")
     rows = tuple(
-        (label(dimension, row), _value(cells[0]))
-        for row, cells in zip(table.rows, table.cells, strict=True)
+        (label(dimension, table.rows[i]), _value(table.cells[i][0]))
+        for i in _known_first(table.rows)
     )
     return Published(
         code=code,
@@ -145,21 +150,20 @@ def _two_way(
     code: str, row_dimension: str, column_dimension: str, table: ProtectedTable
 ) -> Published:
     title, description = CHARTS[code]
-    columns = tuple(label(column_dimension, c) for c in table.columns)
+    order = _known_first(table.columns)
+    columns = tuple(label(column_dimension, table.columns[j]) for j in order)
     total_label = gettext("Total")
     rows = tuple(
         (
-            label(row_dimension, row),
-            *(_value(f) for f in cells),
-            _value(row_total),
+            label(row_dimension, table.rows[i]),
+            *(_value(table.cells[i][j]) for j in order),
+            _value(table.row_totals[i]),
         )
-        for row, cells, row_total in zip(
-            table.rows, table.cells, table.row_totals, strict=True
-        )
+        for i in _known_first(table.rows)
     )
     total = (
         total_label,
-        *(_value(f) for f in table.column_totals),
+        *(_value(table.column_totals[j]) for j in order),
         _value(table.grand_total),
     )
     return Published(

@@ -367,3 +367,16 @@ def test_when_every_count_is_small_nothing_but_not_shown_is_published(
     assert _parse(html).tables["trend"][1:] == [["2021", "–"], ["Total", "–"]]
     rows = _csv_rows(client.get(f"{DASHBOARD}trend.csv").content)
     assert rows[1:3] == [["2021", ""], ["Total", ""]]
+
+
+def test_unknown_values_come_last_and_long_labels_are_shortened(coordinator):
+    records(20, year_of_registration=2019, gender="Feminine", citizenship="US")
+    records(20, gender="Feminine", citizenship="US", country_of_exploitation="US")
+
+    trend = dashboard.published("trend", period=Period(), sources=["historical"])
+    flows = dashboard.published("flows", period=Period(), sources=["historical"])
+
+    assert [row[0] for row in trend.rows] == ["2019", "Unknown"]
+    svg = str(bar_chart(flows))
+    assert "United States of America → Un…" in svg
+    assert "United States of America → United States of America: 20" in svg
