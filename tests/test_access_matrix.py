@@ -82,6 +82,8 @@ NAMESPACES = (
     "exchange_protocol",
     # The exchange's pages: peers and the operator view.
     "exchange",
+    # The statistics dashboard: disclosure-controlled figures only.
+    "statistics",
     # Regional statistics (trm.statistics.regional_urls).
     "regional_statistics",
 )
@@ -257,6 +259,15 @@ def capacity_reporters(role: str, which: str) -> Outcome:
     if role == R.NODE_ADMINISTRATOR:
         return "ok"
     return "ok" if which == "own" and role in CAPACITY_REPORTERS else "forbidden"
+
+
+# The statistics dashboard (trm.statistics.services.DASHBOARD_ROLES): aggregates
+# only, for the national coordinator, the auditor and the node administrator.
+STATISTICS_READERS = frozenset({R.NATIONAL_CONTACT_POINT, DPO, R.NODE_ADMINISTRATOR})
+
+
+def statistics_readers(role: str, which: str) -> Outcome:
+    return "ok" if role in STATISTICS_READERS else "forbidden"
 
 
 def dpo_or_admin_else_hidden(role: str, which: str) -> Outcome:
@@ -1943,6 +1954,10 @@ MATRIX: dict[str, Entry] = {
     # The service directory: anyone who works on cases reads it; an organisation's
     # staff report its capacity; node administrators keep it.
     "directory:list": Entry("GET", fixed("/directory/"), directory_readers),
+    "statistics:dashboard": Entry("GET", fixed("/statistics/"), statistics_readers),
+    "statistics:download": Entry(
+        "GET", fixed("/statistics/trend.csv"), statistics_readers
+    ),
     "directory:export": Entry("GET", fixed("/directory/export.csv"), node_admin),
     "directory:detail": Entry("GET", directory_url("/"), directory_readers),
     "directory:capacity": Entry("GET", directory_url("/capacity/"), capacity_reporters),

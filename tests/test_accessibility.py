@@ -282,3 +282,41 @@ def test_text_colours_meet_aa_contrast() -> None:
     assert contrast(colours["fg"], colours["bg"]) >= 3
     assert contrast(colours["focus"], colours["accent-dark"]) >= 3
     assert ":focus-visible { outline: 3px solid var(--fg)" in css
+
+
+@pytest.mark.django_db
+def test_statistics_dashboard_is_accessible(signed_in, admin_user) -> None:
+    from trm.statistics.models import HistoricalRecord
+
+    for i in range(30):
+        HistoricalRecord.objects.create(
+            source="ctdc",
+            release="a11y",
+            row_key=f"a11y-{i}",
+            year_of_registration=2018 + i % 2,
+            gender="Feminine",
+            is_child=i < 4,
+            citizenship="MD",
+            country_of_exploitation="RO",
+            exploitation_types=["ForcedLabour"],
+        )
+    client = signed_in(admin_user)
+    response = client.get(reverse("statistics:dashboard"))
+    assert response.status_code == 200
+    tree = assert_page_basics(response.content.decode())
+    current = [a for a in tree.find_all("a") if a.attrs.get("aria-current") == "page"]
+    assert [a.attrs["href"] for a in current] == [reverse("statistics:dashboard")]
+    headers = tree.find_all("th")
+    assert headers and all(th.attrs.get("scope") in {"col", "row"} for th in headers)
+    charts = tree.find_all("svg")
+    ids = tree.by_id()
+    assert charts
+    for svg in charts:
+        assert svg.attrs["role"] == "img"
+        for target in svg.attrs["aria-labelledby"].split():
+            assert ids[target].all_text(), f"{target} is empty"
+    # An invalid filter is announced and marked on its field.
+    response = client.get(reverse("statistics:dashboard") + "?first_year=abc")
+    tree = assert_page_basics(response.content.decode())
+    assert tree.by_id()["form-errors"].attrs["role"] == "alert"
+    assert assert_invalid_fields_described(tree)

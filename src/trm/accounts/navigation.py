@@ -72,6 +72,12 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
         "exchange:peers",
         frozenset({Role.NODE_ADMINISTRATOR, Role.NATIONAL_CONTACT_POINT}),
     ),
+    # Disclosure-controlled figures (trm.statistics.services.DASHBOARD_ROLES).
+    (
+        _("Statistics"),
+        "statistics:dashboard",
+        frozenset({Role.NATIONAL_CONTACT_POINT, Role.AUDITOR, Role.NODE_ADMINISTRATOR}),
+    ),
     (
         _("Audit log"),
         "audit:entry_list",

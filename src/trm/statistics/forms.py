@@ -1,4 +1,4 @@
-"""Forms of trm.statistics: the regional table request."""
+"""The dashboard's filter form (GET): period and source."""
 
 from __future__ import annotations
 
@@ -7,48 +7,53 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from trm.statistics.tables import DIMENSIONS, SOURCES
+from trm.statistics.tables import Period
 
-_SOURCE_LABELS = {
-    "historical": _("Historical records (published datasets)"),
-    "live": _("This node's cases"),
+#: Source choice → the sources passed to ``count_table``.
+SOURCE_CHOICES = {
+    "all": ("historical", "live"),
+    "historical": ("historical",),
+    "live": ("live",),
 }
 
 
-class RegionalRequestForm(forms.Form):
-    """The agreed table and the nodes to ask (``stats.aggregate.request``).
+class StatisticsFilterForm(forms.Form):
+    """Years of registration (both ends included) and where records come from."""
 
-    ``confirmed`` is set by the confirmation step: the first valid POST shows
-    what will be sent, the second (with ``confirmed``) sends it.
-    """
-
-    rows = forms.ChoiceField(label=_("Rows"), choices=list(DIMENSIONS.items()))
-    columns = forms.ChoiceField(
-        label=_("Columns"),
-        required=False,
-        choices=[("", _("None (one total column)")), *DIMENSIONS.items()],
-    )
     first_year = forms.IntegerField(
         label=_("From year"), required=False, min_value=1900, max_value=2100
     )
     last_year = forms.IntegerField(
         label=_("To year"), required=False, min_value=1900, max_value=2100
     )
-    sources = forms.MultipleChoiceField(
-        label=_("Sources"),
-        choices=[(s, _SOURCE_LABELS.get(s, s)) for s in sorted(SOURCES)],
-        initial=["historical"],
-        widget=forms.CheckboxSelectMultiple,
+    source = forms.ChoiceField(
+        label=_("Source"),
+        required=False,
+        choices=[
+            ("all", _("All records")),
+            ("historical", _("Imported historical records (e.g. CTDC)")),
+            ("live", _("This node's cases")),
+        ],
     )
-    peers = forms.MultipleChoiceField(
-        label=_("Nodes to ask"),
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("Active peer nodes. Each answers with its own protected table."),
-    )
-    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, peers: list[tuple[str, str]], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        field = self.fields["peers"]
-        assert isinstance(field, forms.MultipleChoiceField)  # noqa: S101 - declared above
-        field.choices = peers
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("first_year"), data.get("last_year")
+        if first is not None and last is not None and first > last:
+            self.add_error(
+                "last_year", _("The last year must not be before the first year.")
+            )
+        if not data.get("source"):
+            data["source"] = "all"
+        return data
+
+    def period(self) -> Period:
+        """Return the chosen period (call after ``is_valid()``)."""
+        return Period(
+            first_year=self.cleaned_data.get("first_year"),
+            last_year=self.cleaned_data.get("last_year"),
+        )
+
+    def sources(self) -> tuple[str, ...]:
+        """Return the chosen sources (call after ``is_valid()``)."""
+        return SOURCE_CHOICES[self.cleaned_data.get("source") or "all"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trm.statistics import views
+from trm.statistics import regional_views as views
 
 app_name = "regional_statistics"
 

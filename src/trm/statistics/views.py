@@ -1,28 +1,41 @@
-"""Pages of regional statistics (issue 8, item 6; docs/statistics.md,
-"Regional statistics"): the requests this node sent, a regional table with
-each node's status, and the request form with a confirmation step. National
-contact points only (:func:`trm.statistics.regional.require_coordinator`).
+"""The statistics dashboard (issue 8 item 5): charts, table views and downloads
+of disclosure-controlled figures only (:mod:`trm.statistics.dashboard`).
+
+Who may see it: :data:`trm.statistics.services.DASHBOARD_ROLES` (others: 403).
+Every download is audited (``statistics.downloaded``, the table spec only).
 """
 
 from __future__ import annotations
 
-from uuid import UUID
+from dataclasses import dataclass
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from trm.accounts.models import User
-from trm.common.errors import DomainError, NotFound, PermissionDenied
-from trm.common.forms import add_domain_error
-from trm.statistics import regional
-from trm.statistics.forms import RegionalRequestForm
-from trm.statistics.tables import DIMENSIONS, Period
+from trm.statistics import dashboard, services
+from trm.statistics.charts import bar_chart
+from trm.statistics.forms import StatisticsFilterForm
+from trm.statistics.models import HistoricalRecord
+from trm.statistics.tables import Period, count_table
+
+#: Chart code → drawn as vertical columns (a trend) rather than horizontal bars.
+_VERTICAL = {"trend": True}
+_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclass(frozen=True)
+class _Chart:
+    table: dashboard.Published
+    svg: SafeString
 
 
 def _user(request: HttpRequest) -> User:
@@ -31,93 +44,78 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+def _form(request: HttpRequest) -> StatisticsFilterForm:
+    return StatisticsFilterForm(request.GET or None)
+
+
 @login_required
-@never_cache
 @require_GET
-def request_list_view(request: HttpRequest) -> HttpResponse:
-    """List the regional table requests this node sent."""
-    rows = regional.request_list(user=_user(request))
-    return render(
-        request,
-        "statistics/regional_list.html",
-        {"requests": rows, "dimensions": DIMENSIONS},
-    )
-
-
-@login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
-def request_new_view(request: HttpRequest) -> HttpResponse:
-    """Ask peer nodes for an agreed table: fill in, confirm, send."""
-    user = _user(request)
-    regional.require_coordinator(user)
-    posted = request.method == "POST"
-    form = RegionalRequestForm(
-        request.POST if posted else None, peers=regional.active_peers()
-    )
-    if posted and form.is_valid():
-        data = form.cleaned_data
-        if not data["confirmed"]:
-            hidden = [
-                (name, value)
-                for name, values in request.POST.lists()
-                if name not in {"csrfmiddlewaretoken", "confirmed"}
-                for value in values
-            ]
-            return render(
-                request,
-                "statistics/regional_confirm.html",
-                {
-                    "hidden": hidden,
-                    "data": data,
-                    "rows_label": DIMENSIONS[data["rows"]],
-                    "columns_label": DIMENSIONS.get(data["columns"] or ""),
-                },
-            )
-        try:
-            sent = regional.regional_table_request(
-                actor=user,
-                rows=data["rows"],
-                columns=data["columns"] or None,
-                period=Period(data["first_year"], data["last_year"]),
-                peers=data["peers"],
-                sources=data["sources"],
-            )
-        except DomainError as exc:
-            if isinstance(exc, NotFound | PermissionDenied):
-                raise
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request,
-                _("The request was sent to %(n)s nodes.") % {"n": len(data["peers"])},
-            )
-            return HttpResponseRedirect(
-                reverse("regional_statistics:detail", args=[sent.pk])
-            )
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """The dashboard: a filter form, then each chart with its table and downloads."""
+    services.require_dashboard_reader(_user(request))
+    form = _form(request)
+    valid = form.is_valid() if form.is_bound else True
+    charts: list[_Chart] = []
+    any_records = HistoricalRecord.objects.exists()
+    empty = False
+    if valid:
+        period = form.period() if form.is_bound else Period()
+        sources = form.sources() if form.is_bound else ("historical", "live")
+        # Whether anyone is counted at all (exact, never shown): the empty state.
+        counted = count_table(rows="year", period=period, sources=sources)
+        empty = counted.grand_total == 0
+    if valid and not empty:
+        for code in dashboard.CHARTS:
+            table = dashboard.published(code, period=period, sources=sources)
+            svg = bar_chart(table, vertical=_VERTICAL.get(code, False))
+            charts.append(_Chart(table=table, svg=svg))
     return render(
         request,
-        "statistics/regional_new.html",
-        {"form": form},
-        status=400 if posted else 200,
-    )
-
-
-@login_required
-@never_cache
-@require_GET
-def request_detail_view(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    """Show the regional table of one request and each node's status."""
-    sent = regional.request_get(user=_user(request), request_id=request_id)
-    table = regional.regional_table(sent)
-    return render(
-        request,
-        "statistics/regional_detail.html",
+        "statistics/dashboard.html",
         {
-            "sent": sent,
-            "table": table,
-            "rows_label": DIMENSIONS.get(sent.rows, sent.rows),
-            "columns_label": DIMENSIONS.get(sent.columns, _("Total")),
-            "lines": list(zip(table.rows, table.cells, table.row_totals, strict=True)),
+            "form": form,
+            "valid": valid,
+            "charts": charts,
+            "empty": empty,
+            "any_records": any_records,
+            "query": request.GET.urlencode(),
         },
+        status=200,
     )
+
+
+@login_required
+@require_GET
+@never_cache
+def download_view(request: HttpRequest, chart: str, file_format: str) -> HttpResponse:
+    """One chart's published table as CSV or XLSX, exactly as the page shows it."""
+    user = services.require_dashboard_reader(_user(request))
+    if chart not in dashboard.CHARTS or file_format not in _FORMATS:
+        raise Http404
+    form = _form(request)
+    if form.is_bound and not form.is_valid():
+        return render(
+            request,
+            "statistics/dashboard.html",
+            {"form": form, "valid": False, "charts": [], "any_records": True},
+            status=400,
+        )
+    period = form.period() if form.is_bound else Period()
+    sources = form.sources() if form.is_bound else ("historical", "live")
+    table = dashboard.published(chart, period=period, sources=sources)
+    services.record_download(
+        actor=user, spec=dashboard.spec(chart, period, sources), file_format=file_format
+    )
+    if file_format == "csv":
+        content: str | bytes = dashboard.to_csv(table)
+    else:
+        content = dashboard.to_xlsx(table)
+    response = HttpResponse(content, content_type=_FORMATS[file_format])
+    response["Content-Disposition"] = (
+        content_disposition_header(
+            as_attachment=True, filename=f"trm-statistics-{chart}.{file_format}"
+        )
+        or "attachment"
+    )
+    return response
