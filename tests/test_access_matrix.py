@@ -82,6 +82,8 @@ NAMESPACES = (
     "exchange_protocol",
     # The exchange's pages: peers and the operator view.
     "exchange",
+    # Statistics: the HTCDS export (trm.statistics.htcds_io).
+    "statistics",
 )
 API_PREFIXES = (
     "/api/v1/cases",
@@ -248,6 +250,15 @@ def directory_readers(role: str, which: str) -> Outcome:
 
 def node_admin(role: str, which: str) -> Outcome:
     return "ok" if role == R.NODE_ADMINISTRATOR else "forbidden"
+
+
+def htcds_exporters(role: str, which: str) -> Outcome:
+    # trm.statistics.htcds_io.EXPORT_ROLES (personal fields: the NCP only).
+    return (
+        "ok"
+        if role in {R.NATIONAL_CONTACT_POINT, R.NODE_ADMINISTRATOR}
+        else "forbidden"
+    )
 
 
 def capacity_reporters(role: str, which: str) -> Outcome:
@@ -1922,6 +1933,10 @@ MATRIX: dict[str, Entry] = {
     "directory:detail": Entry("GET", directory_url("/"), directory_readers),
     "directory:capacity": Entry("GET", directory_url("/capacity/"), capacity_reporters),
     "directory:edit": Entry("GET", directory_url("/edit/"), node_admin),
+    # The HTCDS export of the node's cases (statistical, or personal with purpose).
+    "statistics:htcds_export": Entry(
+        "GET", fixed("/statistics/htcds/export/"), htcds_exporters
+    ),
     "GET /api/v1/directory": Entry(
         "GET", fixed("/api/v1/directory"), directory_readers, api=True
     ),
