@@ -663,6 +663,8 @@ def _json_records(text: str, result: ImportResult) -> list[tuple[int, dict[str, 
         raise HtcdsFormatError(
             'expected a list of records or {"records": [...]}', details={}
         )
+    if not document:  # an export of a node without cases
+        return []
     columns: dict[str, None] = {}
     for record in document:
         columns.update(dict.fromkeys(record))

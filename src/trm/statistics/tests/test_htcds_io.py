@@ -414,3 +414,11 @@ def test_page_downloads_and_refuses(world, ncp, signed_in):
     assert client.post(url, {"format": "csv"}).status_code == 400
     other = signed_in(UserFactory(roles=[Role.CASE_MANAGER]))
     assert other.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_empty_export_imports_as_nothing(tmp_path, fmt):
+    export = htcds_io.export_htcds(actor=None, fmt=fmt)
+    path = _write(tmp_path, export.content, f"empty.{fmt}")
+    result = htcds_io.import_htcds(actor=None, path=path, release="r1")
+    assert result.summary() == "imported 0, already present 0, rejected 0"
