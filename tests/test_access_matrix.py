@@ -93,6 +93,7 @@ API_PREFIXES = (
     "/api/v1/exchange",
     "/api/v1/referrals",
     "/api/v1/tasks",
+    "/api/v1/statistics",
 )
 # SOP 1 (trm.identification.services): who may take each action on a case.
 PRESUMERS = frozenset(
@@ -1936,6 +1937,13 @@ MATRIX: dict[str, Entry] = {
     # The HTCDS export of the node's cases (statistical, or personal with purpose).
     "statistics:htcds_export": Entry(
         "GET", fixed("/statistics/htcds/export/"), htcds_exporters
+    ),
+    "POST /api/v1/statistics/htcds/export": Entry(
+        "POST",
+        fixed("/api/v1/statistics/htcds/export"),
+        htcds_exporters,
+        lambda w, _: {"format": "csv"},
+        api=True,
     ),
     "GET /api/v1/directory": Entry(
         "GET", fixed("/api/v1/directory"), directory_readers, api=True

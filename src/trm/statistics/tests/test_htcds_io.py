@@ -11,6 +11,7 @@ import json
 from datetime import date
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -68,9 +69,10 @@ def world(ncp):
     return [one, two, three]
 
 
-def _rows(export: htcds_io.HtcdsExport) -> list[dict]:
+def _rows(export: htcds_io.HtcdsExport) -> list[dict[str, Any]]:
     if export.format == "json":
-        return json.loads(export.content)["records"]
+        records: list[dict[str, Any]] = json.loads(export.content)["records"]
+        return records
     return list(csv.DictReader(io.StringIO(export.content)))
 
 
@@ -422,3 +424,18 @@ def test_an_empty_export_imports_as_nothing(tmp_path, fmt):
     path = _write(tmp_path, export.content, f"empty.{fmt}")
     result = htcds_io.import_htcds(actor=None, path=path, release="r1")
     assert result.summary() == "imported 0, already present 0, rejected 0"
+
+
+def test_api_export(world, ncp, signed_in):
+    client = signed_in(ncp)
+    url = "/api/v1/statistics/htcds/export"
+    response = client.post(url, {"format": "json"}, content_type="application/json")
+    assert response.status_code == 200
+    assert json.loads(response.content)["personal"] is False
+    response = client.post(
+        url,
+        {"format": "csv", "personal": True, "purpose": ""},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "statistics.htcds_export_refused"
