@@ -95,6 +95,7 @@ API_PREFIXES = (
     "/api/v1/exchange",
     "/api/v1/referrals",
     "/api/v1/tasks",
+    "/api/v1/statistics",
 )
 # SOP 1 (trm.identification.services): who may take each action on a case.
 PRESUMERS = frozenset(
@@ -252,6 +253,15 @@ def directory_readers(role: str, which: str) -> Outcome:
 
 def node_admin(role: str, which: str) -> Outcome:
     return "ok" if role == R.NODE_ADMINISTRATOR else "forbidden"
+
+
+def htcds_exporters(role: str, which: str) -> Outcome:
+    # trm.statistics.htcds_io.EXPORT_ROLES (personal fields: the NCP only).
+    return (
+        "ok"
+        if role in {R.NATIONAL_CONTACT_POINT, R.NODE_ADMINISTRATOR}
+        else "forbidden"
+    )
 
 
 def capacity_reporters(role: str, which: str) -> Outcome:
@@ -1962,6 +1972,17 @@ MATRIX: dict[str, Entry] = {
     "directory:detail": Entry("GET", directory_url("/"), directory_readers),
     "directory:capacity": Entry("GET", directory_url("/capacity/"), capacity_reporters),
     "directory:edit": Entry("GET", directory_url("/edit/"), node_admin),
+    # The HTCDS export of the node's cases (statistical, or personal with purpose).
+    "statistics:htcds_export": Entry(
+        "GET", fixed("/statistics/htcds/export/"), htcds_exporters
+    ),
+    "POST /api/v1/statistics/htcds/export": Entry(
+        "POST",
+        fixed("/api/v1/statistics/htcds/export"),
+        htcds_exporters,
+        lambda w, _: {"format": "csv"},
+        api=True,
+    ),
     "GET /api/v1/directory": Entry(
         "GET", fixed("/api/v1/directory"), directory_readers, api=True
     ),

@@ -36,6 +36,7 @@ from trm.reintegration.api import router as reintegration_router
 from trm.returns.api import router as returns_router
 from trm.screening.api import router as screening_router
 from trm.sop.api import router as sop_router
+from trm.statistics.api import router as statistics_router
 
 api = NinjaAPI(
     title="TRM node API",
@@ -69,6 +70,7 @@ api.add_router("/cases/{case_id}/handover", handover_router)
 api.add_router("/cases/{case_id}/reintegration", reintegration_router)
 api.add_router("/cases/{case_id}/proceedings", proceedings_router)
 api.add_router("/referrals", referrals_router)
+api.add_router("/statistics", statistics_router)
 
 
 @csrf_exempt  # changes nothing; a POST to a wrong URL gets the 404, not a CSRF page

@@ -37,7 +37,7 @@ urlpatterns = [
     path("directory/", include("trm.directory.urls")),
     # Regional statistics over the exchange (stats.aggregate.*).
     path("statistics/regional/", include("trm.statistics.regional_urls")),
-    # Disclosure-controlled figures only (trm.statistics.views).
+    # The dashboard (disclosure-controlled figures only) and the HTCDS export.
     path("statistics/", include("trm.statistics.urls")),
     # Node-to-node protocol (no session, no CSRF: authenticated by signatures).
     path("", include("trm.exchange.protocol_urls")),

@@ -7,6 +7,12 @@ a terminal; stdout ends with exactly one line
 ``imported N, already present M, rejected R``. Rejected rows are listed on
 stderr with row, line and column.
 
+``htcds PATH [--release R] [--skip-invalid] [--format csv|json]`` imports an
+HTCDS CSV or JSON file (as written by ``trm export htcds``) as de-identified
+historical records (:mod:`trm.statistics.htcds_io`, docs/htcds.md); rejected
+records are listed on stderr with row and column, stdout ends with the same
+summary line.
+
 Exit status: 0 done; 1 rows rejected without ``--skip-invalid`` (nothing
 imported) or the file unreadable (nothing imported).
 """
@@ -16,17 +22,22 @@ from __future__ import annotations
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trm.statistics import ctdc
+from trm.common.errors import DomainError
+from trm.statistics import ctdc, htcds_io
 
 _RELEASE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Command(BaseCommand):
-    help = "Import a published dataset: ctdc PATH [--skip-invalid] [--release R]."
+    help = (
+        "Import a published dataset: ctdc PATH [--skip-invalid] [--release R] | "
+        "htcds PATH [--release R] [--skip-invalid]."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,9 +58,61 @@ class Command(BaseCommand):
             help=f"The CTDC release, YYYY-MM-DD (default {ctdc.DEFAULT_RELEASE}).",
         )
 
+        two = sub.add_parser(
+            "htcds", help="An HTCDS CSV or JSON file (de-identified records only)."
+        )
+        two.add_argument("path", help="The CSV or JSON file.")
+        two.add_argument(
+            "--release",
+            default="",
+            help="A name for this release of the data (default: the file's name).",
+        )
+        two.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Import the valid records and report the others "
+            "(default: import nothing if any record is rejected).",
+        )
+        two.add_argument(
+            "--format",
+            choices=htcds_io.FORMATS,
+            default=None,
+            help="Default: from the file name or its first character.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["dataset"] == "ctdc":
             self._ctdc(options)
+        elif options["dataset"] == "htcds":
+            self._htcds(options)
+
+    def _htcds(self, options: dict[str, Any]) -> None:
+        path = Path(options["path"])
+        release = options["release"] or path.stem[:32]
+        try:
+            result = htcds_io.import_htcds(
+                actor=None,
+                path=path,
+                release=release,
+                skip_invalid=options["skip_invalid"],
+                fmt=options["format"],
+            )
+        except FileNotFoundError:
+            raise CommandError(f"No such file: {path}") from None
+        except DomainError as exc:
+            raise CommandError(f"{exc.message}; nothing imported.") from None
+        if result.ignored_columns:
+            self.stderr.write("ignored columns: " + ", ".join(result.ignored_columns))
+        for rejection in result.rejections[: htcds_io.MAX_REPORTED]:
+            self.stderr.write(f"rejected: {rejection}")
+        if result.rejected > htcds_io.MAX_REPORTED:
+            self.stderr.write(f"… and {result.rejected - htcds_io.MAX_REPORTED} more")
+        self.stdout.write(result.summary())
+        if result.rejections and not options["skip_invalid"]:
+            raise CommandError(
+                "Records were rejected, so nothing was imported "
+                "(--skip-invalid imports the valid records)."
+            )
 
     def _ctdc(self, options: dict[str, Any]) -> None:
         if not _RELEASE.match(options["release"]):
