@@ -21,7 +21,9 @@ from trm.accounts.models import User
 from trm.statistics import dashboard, services
 from trm.statistics.charts import bar_chart
 from trm.statistics.forms import StatisticsFilterForm
+from trm.statistics.htcds_io import EXPORT_ROLES
 from trm.statistics.models import HistoricalRecord
+from trm.statistics.regional import COORDINATOR_ROLES
 from trm.statistics.tables import Period, count_table
 
 #: Chart code → drawn as vertical columns (a trend) rather than horizontal bars.
@@ -53,7 +55,7 @@ def _form(request: HttpRequest) -> StatisticsFilterForm:
 @never_cache
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """The dashboard: a filter form, then each chart with its table and downloads."""
-    services.require_dashboard_reader(_user(request))
+    user = services.require_dashboard_reader(_user(request))
     form = _form(request)
     valid = form.is_valid() if form.is_bound else True
     charts: list[_Chart] = []
@@ -80,6 +82,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "empty": empty,
             "any_records": any_records,
             "query": request.GET.urlencode(),
+            "may_request_regional": user.has_role(*sorted(COORDINATOR_ROLES)),
+            "may_export_htcds": user.has_role(*sorted(EXPORT_ROLES)),
         },
         status=200,
     )

@@ -380,3 +380,21 @@ def test_unknown_values_come_last_and_long_labels_are_shortened(coordinator):
     svg = str(bar_chart(flows))
     assert "United States of America → Un…" in svg
     assert "United States of America → United States of America: 20" in svg
+
+
+@pytest.mark.parametrize(
+    ("role", "regional", "htcds"),
+    [
+        (Role.NATIONAL_CONTACT_POINT, True, True),
+        (Role.NODE_ADMINISTRATOR, False, True),
+        (Role.AUDITOR, False, False),
+    ],
+)
+def test_the_dashboard_links_what_the_role_may_do(
+    crafted, org_a, signed_in, role, regional, htcds
+):
+    user = UserFactory(username=f"links-{role}", organisation=org_a, roles=[role])
+    html = signed_in(user).get(DASHBOARD).content.decode()
+
+    assert (f'href="{reverse("regional_statistics:list")}"' in html) == regional
+    assert (f'href="{reverse("statistics:htcds_export")}"' in html) == htcds
