@@ -82,6 +82,8 @@ NAMESPACES = (
     "exchange_protocol",
     # The exchange's pages: peers and the operator view.
     "exchange",
+    # Statistics: the node administrator's exact figures (quality control).
+    "statistics_qc",
 )
 API_PREFIXES = (
     "/api/v1/cases",
@@ -856,6 +858,9 @@ MATRIX: dict[str, Entry] = {
         "GET",
         case_url("identification/identity-verification/answer/"),
         team_roles(VERIFIERS),
+    ),
+    "statistics_qc:unrounded": Entry(
+        "GET", fixed("/statistics/qc/unrounded/"), node_admin
     ),
     "identity_checks:received": Entry(
         "GET", fixed("/identity-checks/"), check_receivers

@@ -35,6 +35,7 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    path("statistics/qc/", include("trm.statistics.qc_urls")),
     # Node-to-node protocol (no session, no CSRF: authenticated by signatures).
     path("", include("trm.exchange.protocol_urls")),
     # The operator's view of peers and messages.
