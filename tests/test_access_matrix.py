@@ -86,6 +86,8 @@ NAMESPACES = (
     "statistics",
     # Regional statistics (trm.statistics.regional_urls).
     "regional_statistics",
+    # Statistics: the node administrator's exact figures (quality control).
+    "statistics_qc",
 )
 API_PREFIXES = (
     "/api/v1/cases",
@@ -902,6 +904,9 @@ MATRIX: dict[str, Entry] = {
         "GET",
         case_url("identification/identity-verification/answer/"),
         team_roles(VERIFIERS),
+    ),
+    "statistics_qc:unrounded": Entry(
+        "GET", fixed("/statistics/qc/unrounded/"), node_admin
     ),
     "identity_checks:received": Entry(
         "GET", fixed("/identity-checks/"), check_receivers

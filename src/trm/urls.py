@@ -35,6 +35,8 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    # The node administrator's exact figures (quality control, audited).
+    path("statistics/qc/", include("trm.statistics.qc_urls")),
     # Regional statistics over the exchange (stats.aggregate.*).
     path("statistics/regional/", include("trm.statistics.regional_urls")),
     # The dashboard (disclosure-controlled figures only) and the HTCDS export.

@@ -9,8 +9,8 @@ before it leaves the node or reaches a role without case access.
 
 Sources: ``historical`` — the de-identified records imported from published
 datasets (:class:`~trm.statistics.models.HistoricalRecord`, e.g. CTDC);
-``live`` — this node's cases (not counted yet by this first version: see
-:data:`SOURCES`).
+``live`` — this node's cases whose person is presumed or identified as a
+trafficked person (:data:`LIVE_IDENTIFICATION`), one person per case.
 
 Dimensions (:data:`DIMENSIONS`): ``year`` (of registration), ``sex`` (HTCDS
 ``prs_Gender`` codes), ``age_group``, ``citizenship`` and
@@ -18,16 +18,48 @@ Dimensions (:data:`DIMENSIONS`): ``year`` (of registration), ``sex`` (HTCDS
 ``exploitation_type`` (HTCDS ``vic_TypeOfExploitation``; a person exploited in
 several ways counts once in each, so a table's cells may add up to more than
 its persons), ``child`` (``"child"`` / ``"adult"`` / ``""`` unknown).
+
+How live cases map to the dimensions (no personal data is ever decrypted: only
+clear, non-identifying columns are read):
+
+* ``year`` — the year (UTC) the case was opened (``Case.opened_at``), the
+  live counterpart of CTDC's year of registration; the period filters on it;
+* ``sex`` — ``Person.gender`` (HTCDS ``prs_Gender``);
+* ``age_group`` — ``Person.age_band``, recorded in clear at registration with
+  the CTDC bands (:class:`trm.cases.models.AgeBand`; ``"unknown"`` → ``""``);
+* ``child`` — ``"child"`` when ``Person.presumed_child`` (SOPS: a person who
+  may be a child is treated as one) or the age band is a child band,
+  ``"adult"`` for any other known band, ``""`` otherwise;
+* ``citizenship`` — EACH of ``Person.citizenships`` (a dual citizen counts
+  once under each, like exploitation types; none → ``""``);
+* ``country_of_exploitation`` — not recorded in clear on live cases yet:
+  always ``""`` (unknown);
+* ``exploitation_type`` — the types looked for at the case's screenings
+  (``Screening.exploitation``: ``labour`` → ``ForcedLabour``, ``sexual`` →
+  ``SexualExploitation``), each type once per case whatever the number of
+  screenings; no screening → ``""``.
+
+Aggregation happens in the database: one ``GROUP BY`` query per source
+(:func:`_grouped_sql`). The JSON list columns (``exploitation_types``,
+``citizenships``, ``Screening.exploitation``) are expanded in SQL with
+``json_each`` (SQLite) or ``jsonb_array_elements_text`` (PostgreSQL) in a
+lateral ``LEFT JOIN`` (an empty list gives one unknown value); live cells count
+``DISTINCT`` cases so several screenings do not count a case twice. Measured
+against the bare ``GROUP BY`` in ``bench/stats.py`` (docs/statistics.md).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from trm.cases.models import AgeBand, Case, Person
+from trm.cases.tracks import Identification
+from trm.screening.models import Screening
 from trm.statistics.disclosure import Table
 from trm.statistics.models import HistoricalRecord
 
@@ -45,16 +77,12 @@ DIMENSIONS = {
 SOURCES = frozenset({"historical", "live"})
 #: The label of an unknown value in every dimension.
 UNKNOWN = ""
-#: A dimension's value → the column of :class:`HistoricalRecord` it is read from.
-_HISTORICAL_FIELDS = {
-    "year": "year_of_registration",
-    "sex": "gender",
-    "age_group": "age_group",
-    "citizenship": "citizenship",
-    "country_of_exploitation": "country_of_exploitation",
-    "exploitation_type": "exploitation_types",
-    "child": "is_child",
-}
+#: Identification states (Region A) of the live cases counted: presumed and
+#: identified trafficked persons (SOPS §4 counts persons, not signals).
+LIVE_IDENTIFICATION = (Identification.PRESUMED, Identification.IDENTIFIED)
+#: Screening exploitation kinds → HTCDS ``vic_TypeOfExploitation`` codes.
+SCREENING_EXPLOITATION = {"labour": "ForcedLabour", "sexual": "SexualExploitation"}
+_CHILD_BANDS = tuple(sorted(b.value for b in AgeBand if b.is_child))
 
 
 @dataclass(frozen=True)
@@ -69,25 +97,121 @@ class UnknownDimension(ValueError):
     """A dimension or source not in :data:`DIMENSIONS` / :data:`SOURCES`."""
 
 
-def _values(dimension: str, raw: object) -> list[str]:
-    """The dimension value(s) of one record's raw column value."""
-    if dimension == "exploitation_type":
-        values = [str(v) for v in (raw or []) if v]  # type: ignore[attr-defined]
-        return values or [UNKNOWN]
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _json_join(column: str, alias: str) -> str:
+    """A LEFT JOIN giving one row per element (text) of a JSON list column."""
+    if connection.vendor == "postgresql":
+        return (
+            f"LEFT JOIN LATERAL jsonb_array_elements_text("
+            f"CASE WHEN jsonb_typeof({column}) = 'array' THEN {column} "
+            f"ELSE '[]'::jsonb END) AS {alias}(value) ON TRUE"
+        )
+    return f"LEFT JOIN json_each({column}) AS {alias} ON 1 = 1"
+
+
+def _year_of(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC') AS INTEGER)"
+    return f"CAST(strftime('%Y', {column}) AS INTEGER)"
+
+
+def _historical_dimension(dimension: str, joins: dict[str, str]) -> str:
+    """SQL expression of ``dimension`` over a historical record ``r``."""
+    if dimension == "year":
+        return "r.year_of_registration"
+    if dimension == "sex":
+        return "r.gender"
+    if dimension == "age_group":
+        return "r.age_group"
+    if dimension == "citizenship":
+        return "r.citizenship"
+    if dimension == "country_of_exploitation":
+        return "r.country_of_exploitation"
     if dimension == "child":
-        return ["child" if raw else "adult"] if raw is not None else [UNKNOWN]
-    if raw is None:
-        return [UNKNOWN]
-    return [str(raw)]
+        return (
+            "CASE WHEN r.is_child IS NULL THEN '' "
+            "WHEN r.is_child THEN 'child' ELSE 'adult' END"
+        )
+    joins.setdefault("xt", _json_join("r.exploitation_types", "xt"))
+    return "xt.value"
 
 
-def _historical_rows(fields: list[str], period: Period) -> Iterator[tuple[object, ...]]:
-    records = HistoricalRecord.objects.all()
+def _live_dimension(dimension: str, joins: dict[str, str]) -> str:
+    """SQL expression of ``dimension`` over a live case ``c`` and person ``p``."""
+    if dimension == "year":
+        return _year_of("c.opened_at")
+    if dimension == "sex":
+        return "p.gender"
+    if dimension == "age_group":
+        unknown = AgeBand.UNKNOWN.value
+        return f"CASE WHEN p.age_band = '{unknown}' THEN '' ELSE p.age_band END"
+    if dimension == "child":
+        bands = ", ".join(f"'{b}'" for b in _CHILD_BANDS)
+        return (
+            f"CASE WHEN p.presumed_child OR p.age_band IN ({bands}) THEN 'child' "
+            f"WHEN p.age_band IN ('', '{AgeBand.UNKNOWN.value}') THEN '' "
+            "ELSE 'adult' END"
+        )
+    if dimension == "citizenship":
+        joins.setdefault("cz", _json_join("p.citizenships", "cz"))
+        return "cz.value"
+    if dimension == "country_of_exploitation":
+        return "''"
+    joins.setdefault(
+        "s",
+        f"LEFT JOIN {_q(Screening._meta.db_table)} AS s ON s.case_id = c.id",
+    )
+    joins.setdefault("sx", _json_join("s.exploitation", "sx"))
+    mapped = " ".join(
+        f"WHEN '{kind}' THEN '{code}'" for kind, code in SCREENING_EXPLOITATION.items()
+    )
+    return f"CASE sx.value {mapped} ELSE sx.value END"
+
+
+def _grouped_sql(
+    source: str, dimensions: list[str], period: Period
+) -> tuple[str, list[str | int]]:
+    """The GROUP BY query counting ``source``'s people by ``dimensions``."""
+    joins: dict[str, str] = {}
+    params: list[str | int] = []
+    where: list[str] = []
+    if source == "historical":
+        expressions = [_historical_dimension(d, joins) for d in dimensions]
+        base = f"FROM {_q(HistoricalRecord._meta.db_table)} AS r"
+        count = "COUNT(*)"
+        year = "r.year_of_registration"
+    else:
+        expressions = [_live_dimension(d, joins) for d in dimensions]
+        base = (
+            f"FROM {_q(Case._meta.db_table)} AS c "
+            f"JOIN {_q(Person._meta.db_table)} AS p ON p.id = c.person_id"
+        )
+        count = "COUNT(DISTINCT c.id)" if joins else "COUNT(*)"
+        year = _year_of("c.opened_at")
+        placeholders = ", ".join(["%s"] * len(LIVE_IDENTIFICATION))
+        where.append(f"c.identification IN ({placeholders})")
+        params.extend(str(state) for state in LIVE_IDENTIFICATION)
     if period.first_year is not None:
-        records = records.filter(year_of_registration__gte=period.first_year)
+        where.append(f"{year} >= %s")
+        params.append(period.first_year)
     if period.last_year is not None:
-        records = records.filter(year_of_registration__lte=period.last_year)
-    yield from records.values_list(*fields).iterator(chunk_size=5000)
+        where.append(f"{year} <= %s")
+        params.append(period.last_year)
+    selected = ", ".join(f"{e} AS d{i}" for i, e in enumerate(expressions))
+    groups = ", ".join(f"d{i}" for i in range(len(expressions)))
+    sql = f"SELECT {selected}, {count} {base} " + " ".join(joins.values())
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" GROUP BY {groups}"
+    return sql, params
+
+
+def _label(value: object) -> str:
+    """A dimension value as a table label (NULL and empty → unknown)."""
+    return UNKNOWN if value is None else str(value)
 
 
 def count_table(
@@ -102,8 +226,10 @@ def count_table(
     Args:
         rows, columns: codes of :data:`DIMENSIONS`; without ``columns`` the
             table has one column labelled ``"total"``.
-        period: years of registration (default: all).
-        sources: a subset of :data:`SOURCES`.
+        period: years of registration / of opening of a live case (default:
+            all).
+        sources: a subset of :data:`SOURCES`; the counts of several sources
+            are added cell by cell.
 
     Returns:
         An exact :class:`~trm.statistics.disclosure.Table` (row and column
@@ -120,19 +246,25 @@ def count_table(
         if dimension is not None and dimension not in DIMENSIONS:
             raise UnknownDimension(f"unknown dimension {dimension!r}")
     period = period or Period()
+    if columns == rows:
+        # The same dimension twice: one expression, counted on the diagonal.
+        dimensions = [rows]
+    else:
+        dimensions = [rows] if columns is None else [rows, columns]
     counts: Counter[tuple[str, str]] = Counter()
-    if "historical" in chosen:
-        fields = [_HISTORICAL_FIELDS[rows]]
-        if columns is not None:
-            fields.append(_HISTORICAL_FIELDS[columns])
-        for record in _historical_rows(fields, period):
-            row_values = _values(rows, record[0])
-            column_values = (
-                _values(columns, record[1]) if columns is not None else ["total"]
-            )
-            for row_value in row_values:
-                for column_value in column_values:
-                    counts[(row_value, column_value)] += 1
+    for source in sorted(chosen):
+        sql, params = _grouped_sql(source, dimensions, period)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for *values, n in cursor.fetchall():
+                row = _label(values[0])
+                if columns is None:
+                    column = "total"
+                elif columns == rows:
+                    column = row
+                else:
+                    column = _label(values[1])
+                counts[(row, column)] += n
     row_labels = sorted({r for r, _c in counts}) or [UNKNOWN]
     column_labels = sorted({c for _r, c in counts}) or ["total"]
     cells = [[counts[(r, c)] for c in column_labels] for r in row_labels]
