@@ -1,0 +1,144 @@
+"""Review 8 of the statistics capability (issue 8): failing tests for the
+problems found. All data synthetic, except the CTDC header line."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from trm.statistics import ctdc, dashboard
+from trm.statistics.dashboard import Published
+from trm.statistics.disclosure import protect
+from trm.statistics.models import HistoricalRecord
+from trm.statistics.tables import count_table
+
+pytestmark = pytest.mark.django_db
+
+HEADER = (
+    "yearOfRegistration,gender,ageBroad,citizenship,isForcedLabour,isSexualExploit,"
+    "CountryOfExploitation,nacionalidade_lat,nacionalidade_long,nacionalidade,"
+    "pais_exploracao_lat,pais_exploracao_long,pais_exploracao,nacionalidade_alpha3,"
+    "pais_exploracao_alpha3"
+)
+ROW = "2016,Male,9--17,MD,1.0,0.0,RU,,,Moldova,,,Russia,MDA,RUS"
+
+
+# --- CTDC import: malformed files end in a format error, not a traceback ---------
+
+
+def test_an_empty_ctdc_file_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(ctdc.CtdcFormatError):  # today: IndexError (ctdc.py:399)
+        ctdc.import_ctdc(actor=None, path=path)
+
+
+def test_a_huge_ctdc_header_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("A" * 200_000 + ",b\n")
+    with pytest.raises(ctdc.CtdcFormatError):  # today: _csv.Error (ctdc.py:390)
+        ctdc.import_ctdc(actor=None, path=path)
+
+
+@pytest.mark.parametrize("dataset", ["ctdc", "htcds"])
+def test_a_directory_as_path_is_a_command_error(tmp_path: Path, dataset) -> None:
+    # today: IsADirectoryError traceback from `trm import ctdc|htcds DIR`
+    with pytest.raises(CommandError):
+        call_command("import", dataset, str(tmp_path), stdout=io.StringIO())
+
+
+# --- CTDC import: a corrected file under a new release doubles every count ------
+
+
+def test_a_corrected_file_under_its_own_release_does_not_double_the_counts(
+    tmp_path: Path,
+) -> None:
+    """docs/ctdc-import.md: "import a changed file under its own release". The
+    dashboard and regional tables then count both releases: every person twice."""
+    first = tmp_path / "v1.csv"
+    first.write_text("\n".join([HEADER, *[ROW] * 20]) + "\n")
+    ctdc.import_ctdc(actor=None, path=first, release="2020-04-14")
+    corrected = tmp_path / "v2.csv"
+    corrected.write_text("\n".join([HEADER, *[ROW] * 20]) + "\n")
+    ctdc.import_ctdc(actor=None, path=corrected, release="2020-05-01")
+
+    assert HistoricalRecord.objects.count() == 40
+    assert count_table(rows="year").grand_total == 20  # today: 40
+
+
+# --- Dashboard: mixing public historical data with live cases ------------------
+
+
+def _live_case(actor, *, opened: int, **fields):
+    from trm.cases.models import Case
+    from trm.cases.tests.factories import open_case, set_states
+
+    case = open_case(actor, **fields)
+    set_states(case, identification="identified")
+    Case.objects.filter(pk=case.pk).update(opened_at=datetime(opened, 6, 1, tzinfo=UTC))
+    return case
+
+
+def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_a):
+    """The historical records are a PUBLIC file (CTDC), so anyone knows their exact
+    counts. Adding 3 live boys to 20 public ones gives a published 25 on the
+    dashboard's "All records" sex × child table: the reader learns that this
+    node has between 3 and 7 boys (25 ± 2 − 20) — a count of 1..9 that the
+    live-only table suppresses."""
+    for i in range(20):
+        HistoricalRecord.objects.create(
+            source="ctdc",
+            release="2020-04-14",
+            row_key=f"pub-{i}",
+            year_of_registration=2016,
+            gender="Masculine",
+            age_group="9--17",
+            is_child=True,
+        )
+    for _ in range(3):
+        _live_case(
+            caseworker_a, opened=2025, gender="Masculine", birth_date=date(2012, 1, 1)
+        )
+    live = protect(count_table(rows="sex", columns="child", sources=["live"]))
+    boys = live.cells[live.rows.index("Masculine")][live.columns.index("child")]
+    assert boys.suppressed  # the live-only view hides them
+
+    both = protect(
+        count_table(rows="sex", columns="child", sources=["historical", "live"])
+    )
+    published = both.cells[both.rows.index("Masculine")][both.columns.index("child")]
+    public_exact = 20
+    if not published.suppressed:
+        lowest_live = published.value - 2 - public_exact  # rounding to 5: ±2
+        assert lowest_live < 1, (
+            f"published {published.value}: the reader knows this node has at "
+            f"least {lowest_live} live boys"
+        )
+
+
+# --- Downloads: a label is never a spreadsheet formula --------------------------
+
+
+def test_an_xlsx_label_is_never_a_formula() -> None:
+    from openpyxl import load_workbook
+
+    table = Published(
+        code="flows",
+        title="t",
+        description="d",
+        header=("Citizenship", "=1+1", "People"),
+        label_columns=2,
+        rows=(('=HYPERLINK("http://example.invalid/","x")', "@SUM(1)", 25),),
+        total=(),
+        series=("People",),
+        note="n",
+        suppressed_any=False,
+    )
+    sheet = load_workbook(io.BytesIO(dashboard.to_xlsx(table))).worksheets[0]
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f", f"{cell.coordinate} is a formula"
