@@ -387,7 +387,10 @@ class _Reader:
 
 
 def _split(line: str, separator: str) -> list[str]:
-    return next(csv.reader([line], delimiter=separator))
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error as exc:
+        raise CtdcFormatError(f"line 1: {exc}", details={"line": 1}) from None
 
 
 def _sniff(header_line: str) -> tuple[Layout, list[str]]:
@@ -396,8 +399,14 @@ def _sniff(header_line: str) -> tuple[Layout, list[str]]:
     best = max(splits, key=lambda sep: len(splits[sep]))
     cells = splits[best]
     names = {c.strip().lower() for c in cells}
-    full = cells[0].startswith(TERMS_PREFIX) or "datasource" in names or len(cells) > 30
+    full = bool(cells) and (
+        cells[0].startswith(TERMS_PREFIX) or "datasource" in names or len(cells) > 30
+    )
     layout = FULL if full else SUBSET
+    if not cells:
+        raise CtdcFormatError(
+            "line 1: the file is empty (no header line)", details={"line": 1}
+        )
     if len(cells) < 2:
         raise CtdcFormatError(
             f"line 1: the header does not split on {layout.separator!r} "

@@ -99,6 +99,8 @@ class Command(BaseCommand):
             )
         except FileNotFoundError:
             raise CommandError(f"No such file: {path}") from None
+        except IsADirectoryError:
+            raise CommandError(f"{path} is a directory, not a file") from None
         except DomainError as exc:
             raise CommandError(f"{exc.message}; nothing imported.") from None
         if result.ignored_columns:
@@ -138,6 +140,10 @@ class Command(BaseCommand):
             )
         except FileNotFoundError:
             raise CommandError(f"No such file: {options['path']}") from None
+        except IsADirectoryError:
+            raise CommandError(
+                f"{options['path']} is a directory, not a file"
+            ) from None
         except ctdc.CtdcFormatError as exc:
             raise CommandError(f"{exc.message}; nothing imported.") from None
         finally:
