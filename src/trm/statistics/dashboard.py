@@ -292,6 +292,12 @@ def to_xlsx(table: Published) -> bytes:
         sheet.append([None if v is None else v for v in row])
     sheet.append([])
     sheet.append([table.note])
+    # openpyxl stores a string starting with "=" as a formula: labels are text,
+    # never formulas (spreadsheet formula injection).
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

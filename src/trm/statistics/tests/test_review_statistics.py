@@ -87,7 +87,7 @@ def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_
     """The historical records are a PUBLIC file (CTDC), so anyone knows their exact
     counts. Adding 3 live boys to 20 public ones gives a published 25 on the
     dashboard's "All records" sex × child table: the reader learns that this
-    node has between 3 and 7 boys (25 ± 2 − 20) — a count of 1..9 that the
+    node has between 3 and 7 boys (25 ± 2 - 20) — a count of 1..9 that the
     live-only table suppresses."""
     for i in range(20):
         HistoricalRecord.objects.create(
