@@ -142,3 +142,25 @@ def test_an_xlsx_label_is_never_a_formula() -> None:
     for row in sheet.iter_rows():
         for cell in row:
             assert cell.data_type != "f", f"{cell.coordinate} is a formula"
+
+
+# --- Dashboard: a node with live cases and no import ----------------------------
+
+
+def test_live_cases_are_shown_without_any_historical_import(
+    caseworker_a, org_a, signed_in
+):
+    """views.py:62 sets ``any_records`` from HistoricalRecord only, so a node that
+    never imported CTDC sees "There are no records to count yet" instead of the
+    charts of its own cases."""
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+
+    for _ in range(12):
+        _live_case(caseworker_a, opened=2025, gender="Feminine")
+    ncp = UserFactory(
+        username="review-ncp", organisation=org_a, roles=[Role.NATIONAL_CONTACT_POINT]
+    )
+    html = signed_in(ncp).get("/statistics/").content.decode()
+    assert "There are no records to count yet" not in html
+    assert 'id="chart-trend"' in html
