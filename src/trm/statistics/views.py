@@ -18,13 +18,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from trm.accounts.models import User
+from trm.cases.models import Case
 from trm.statistics import dashboard, services
 from trm.statistics.charts import bar_chart
 from trm.statistics.forms import StatisticsFilterForm
 from trm.statistics.htcds_io import EXPORT_ROLES
 from trm.statistics.models import HistoricalRecord
 from trm.statistics.regional import COORDINATOR_ROLES
-from trm.statistics.tables import Period, count_table
+from trm.statistics.tables import LIVE_IDENTIFICATION, Period, count_table
 
 #: Chart code → drawn as vertical columns (a trend) rather than horizontal bars.
 _VERTICAL = {"trend": True}
@@ -59,7 +60,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     valid = form.is_valid() if form.is_bound else True
     charts: list[_Chart] = []
-    any_records = HistoricalRecord.objects.exists()
+    # Anything to count at all: imported records or this node's counted cases.
+    any_records = (
+        HistoricalRecord.objects.exists()
+        or Case.objects.filter(identification__in=LIVE_IDENTIFICATION).exists()
+    )
     empty = False
     if valid:
         period = form.period() if form.is_bound else Period()
