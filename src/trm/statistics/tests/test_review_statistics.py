@@ -164,3 +164,49 @@ def test_live_cases_are_shown_without_any_historical_import(
     html = signed_in(ncp).get("/statistics/").content.decode()
     assert "There are no records to count yet" not in html
     assert 'id="chart-trend"' in html
+
+
+# --- Regional: the same public dataset on every node is summed N times --------
+
+
+def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_a):
+    """Each node imports "the CTDC Global Dataset" (README); the regional request
+    form defaults to sources=["historical"]; each member answers with the SAME
+    global records and regional_table() sums them: every figure x N nodes. The
+    answer does not even say which release it counted, so the coordinator cannot
+    tell."""
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.exchange_fakes import apply, make_peer, reply_to
+    from trm.exchange.models import OutboxMessage
+    from trm.statistics import regional
+    from trm.statistics.messages import AGGREGATE_REQUEST, AGGREGATE_RESPONSE
+    from trm.statistics.tables import Period
+
+    for i in range(40):
+        HistoricalRecord.objects.create(
+            source="ctdc", release="2020-04-14", row_key=f"g-{i}", gender="Feminine"
+        )
+    coordinator = UserFactory(
+        username="review-coord",
+        organisation=org_a,
+        roles=[Role.NATIONAL_CONTACT_POINT],
+    )
+    make_peer("peer-md", "MD")
+    make_peer("peer-ro", "RO")
+    sent = regional.regional_table_request(
+        actor=coordinator,
+        rows="sex",
+        columns=None,
+        period=Period(),
+        peers=["peer-md", "peer-ro"],
+    )
+    # Both members hold the same imported global dataset: identical answers.
+    same = regional.protected_payload(
+        sent.pk, protect(count_table(rows="sex"))
+    ).model_dump(mode="json")
+    for out in OutboxMessage.objects.filter(type=AGGREGATE_REQUEST):
+        apply(reply_to(out, AGGREGATE_RESPONSE, same))
+
+    table = regional.regional_table(sent)
+    assert table.grand_total.value == 40  # today: 80, the dataset counted twice
