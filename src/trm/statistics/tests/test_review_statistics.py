@@ -210,3 +210,30 @@ def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_
 
     table = regional.regional_table(sent)
     assert table.grand_total.value == 40  # today: 80, the dataset counted twice
+
+
+# --- HTCDS: case-level rows for a role without case access --------------------
+
+
+def test_the_node_administrator_gets_no_case_level_rows(
+    caseworker_a, admin_user, signed_in
+):
+    """htcds_io.EXPORT_ROLES lets the node administrator ("manages users but has
+    no access to case data", docs/htcds.md) download one row per case of the
+    whole node, without a purpose and without disclosure control: sex, all
+    citizenships, age band, child flag, years opened/closed, closure reason and
+    every track state (legal, child protection...). On a small node the row of
+    "the only Moldovan boy opened in 2025" singles a person out and tells the
+    administrator where his proceedings stand."""
+    _live_case(
+        caseworker_a,
+        opened=2025,
+        gender="Masculine",
+        birth_date=date(2012, 1, 1),
+        citizenships=["MD"],
+    )
+    response = signed_in(admin_user).post(
+        "/statistics/htcds/export/", {"format": "csv", "purpose": "", "confirm": "on"}
+    )
+    rows = response.content.decode().splitlines() if response.status_code == 200 else []
+    assert len(rows) <= 1, rows  # today: the header and the boy's row
