@@ -125,6 +125,10 @@ def _value(figure: Figure) -> Value:
 # --- the charts' tables ---------------------------------------------------------
 
 
+#: Dimensions in which one person may count under several values.
+MULTI_VALUED = frozenset({"exploitation_type"})
+
+
 def _one_way(code: str, dimension: str, table: ProtectedTable) -> Published:
     title, description = CHARTS[code]
     people = gettext("People")
@@ -139,7 +143,11 @@ def _one_way(code: str, dimension: str, table: ProtectedTable) -> Published:
         header=(str(DIMENSIONS[dimension]), people),
         label_columns=1,
         rows=rows,
-        total=(gettext("Total"), _value(table.grand_total)),
+        # A person exploited in several ways counts once under each type, so
+        # the types' sum is not a number of people: no total for that chart.
+        total=()
+        if dimension in MULTI_VALUED
+        else (gettext("Total"), _value(table.grand_total)),
         series=(people,),
         note=table.note,
         suppressed_any=any(f.suppressed for f in table.figures()),

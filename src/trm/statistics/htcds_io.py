@@ -417,12 +417,26 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
+#: A cell a spreadsheet would read as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Return ``value`` as a spreadsheet shows it as text: a string that
+    starts like a formula gets a leading apostrophe (names and addresses are
+    written as typed; a typed ``=HYPERLINK(…)`` must not run when the file is
+    opened)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _to_csv(records: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for record in records:
-        writer.writerow([_cell(c, record.get(c)) for c in columns])
+        writer.writerow([_inert(_cell(c, record.get(c))) for c in columns])
     return buffer.getvalue()
 
 

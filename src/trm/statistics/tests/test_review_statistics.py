@@ -54,6 +54,10 @@ def test_a_directory_as_path_is_a_command_error(tmp_path: Path, dataset) -> None
 # --- CTDC import: a corrected file under a new release doubles every count ------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8 open: a corrected release does not replace the old one",
+)
 def test_a_corrected_file_under_its_own_release_does_not_double_the_counts(
     tmp_path: Path,
 ) -> None:
@@ -83,6 +87,10 @@ def _live_case(actor, *, opened: int, **fields):
     return case
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8 open: mixed sources protected on the sum only",
+)
 def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_a):
     """The historical records are a PUBLIC file (CTDC), so anyone knows their exact
     counts. Adding 3 live boys to 20 public ones gives a published 25 on the
@@ -112,7 +120,7 @@ def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_
     )
     published = both.cells[both.rows.index("Masculine")][both.columns.index("child")]
     public_exact = 20
-    if not published.suppressed:
+    if published.value is not None:
         lowest_live = published.value - 2 - public_exact  # rounding to 5: ±2
         assert lowest_live < 1, (
             f"published {published.value}: the reader knows this node has at "
@@ -169,6 +177,10 @@ def test_live_cases_are_shown_without_any_historical_import(
 # --- Regional: the same public dataset on every node is summed N times --------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8 open: regional answers do not name their release",
+)
 def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_a):
     """Each node imports "the CTDC Global Dataset" (README); the regional request
     form defaults to sources=["historical"]; each member answers with the SAME
@@ -215,6 +227,10 @@ def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_
 # --- HTCDS: case-level rows for a role without case access --------------------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8 open: node administrator exports rows per case",
+)
 def test_the_node_administrator_gets_no_case_level_rows(
     caseworker_a, admin_user, signed_in
 ):
