@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from trm.audit.models import AuditEntry
@@ -13,7 +15,7 @@ URL = "/statistics/qc/unrounded/"
 
 def records(n: int, **fields: object) -> None:
     HistoricalRecord.objects.bulk_create(
-        HistoricalRecord(source="ctdc", release="t", row_key=f"{fields}{i}", **fields)
+        HistoricalRecord(source="ctdc", release="t", row_key=uuid.uuid4().hex, **fields)
         for i in range(n)
     )
 

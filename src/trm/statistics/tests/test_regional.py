@@ -46,7 +46,7 @@ SMALL = 3  # a count below the threshold (10): it must never leave the node.
 def record(n: int, **fields: object) -> None:
     HistoricalRecord.objects.bulk_create(
         HistoricalRecord(
-            source="ctdc", release="test", row_key=f"{fields}-{i}", **fields
+            source="ctdc", release="test", row_key=uuid.uuid4().hex, **fields
         )
         for i in range(n)
     )

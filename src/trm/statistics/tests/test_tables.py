@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from trm.statistics.models import HistoricalRecord
@@ -11,11 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 def record(n: int, **fields: object) -> None:
-    for i in range(n):
+    for _i in range(n):
         HistoricalRecord.objects.create(
             source="ctdc",
             release="test",
-            row_key=f"{fields}-{i}",
+            row_key=uuid.uuid4().hex,
             **fields,
         )
 
