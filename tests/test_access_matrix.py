@@ -258,12 +258,9 @@ def node_admin(role: str, which: str) -> Outcome:
 
 
 def htcds_exporters(role: str, which: str) -> Outcome:
-    # trm.statistics.htcds_io.EXPORT_ROLES (personal fields: the NCP only).
-    return (
-        "ok"
-        if role in {R.NATIONAL_CONTACT_POINT, R.NODE_ADMINISTRATOR}
-        else "forbidden"
-    )
+    # trm.statistics.htcds_io.EXPORT_ROLES: rows per case, the NCP only (over
+    # the cases they may see).
+    return "ok" if role == R.NATIONAL_CONTACT_POINT else "forbidden"
 
 
 def capacity_reporters(role: str, which: str) -> Outcome:
@@ -1985,7 +1982,7 @@ MATRIX: dict[str, Entry] = {
         "POST",
         fixed("/api/v1/statistics/htcds/export"),
         htcds_exporters,
-        lambda w, _: {"format": "csv"},
+        lambda w, _: {"format": "csv", "purpose": "Annual report"},
         api=True,
     ),
     "GET /api/v1/directory": Entry(

@@ -36,6 +36,7 @@ from django_countries.data import COUNTRIES
 from trm.audit import services as audit
 from trm.common.errors import DomainError
 from trm.common.htcds import Gender, MethodsOfControl, TypeOfExploitation
+from trm.statistics import releases
 from trm.statistics.models import HistoricalRecord
 
 SOURCE = "ctdc"
@@ -489,6 +490,7 @@ def import_ctdc(
                     result.imported = 0
                     transaction.set_rollback(True)
                 else:
+                    releases.register(SOURCE, release)
                     audit.record(
                         actor=actor,
                         action="statistics.ctdc_imported",

@@ -1,8 +1,9 @@
 """The statistics dashboard's figures (issue 8 item 5; SOPS §4): what each chart,
 its table view and its CSV/XLSX download publish.
 
-Every figure comes from :func:`trm.statistics.tables.count_table` and passes
-:func:`trm.statistics.disclosure.protect` before it reaches this module's
+Every figure comes from :func:`trm.statistics.tables.protected_table` (each
+source counted and disclosure controlled on its own, then added) before it
+reaches this module's
 :class:`Published` tables, so a chart, its table and its downloads show the same
 disclosure-controlled figures and nothing else: suppressed figures are ``None``
 ("not shown"), published ones are rounded to base 5.
@@ -25,8 +26,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from trm.common.htcds import Gender, TypeOfExploitation
-from trm.statistics.disclosure import Figure, ProtectedTable, protect
-from trm.statistics.tables import DIMENSIONS, UNKNOWN, Period, count_table
+from trm.statistics.disclosure import Figure, ProtectedTable
+from trm.statistics.tables import DIMENSIONS, UNKNOWN, Period, protected_table
 
 #: How many citizenship → country of exploitation pairs the flows chart shows.
 TOP_FLOWS = 10
@@ -245,22 +246,26 @@ def published(
     """
     sources = tuple(sources)
     if code == "trend":
-        table = count_table(rows="year", period=period, sources=sources)
-        return _one_way(code, "year", protect(table))
+        table = protected_table(rows="year", period=period, sources=sources)
+        return _one_way(code, "year", table)
     if code == "exploitation":
-        table = count_table(rows="exploitation_type", period=period, sources=sources)
-        return _one_way(code, "exploitation_type", protect(table))
+        table = protected_table(
+            rows="exploitation_type", period=period, sources=sources
+        )
+        return _one_way(code, "exploitation_type", table)
     if code == "flows":
-        table = count_table(
+        table = protected_table(
             rows="citizenship",
             columns="country_of_exploitation",
             period=period,
             sources=sources,
         )
-        return _flows(protect(table), top)
+        return _flows(table, top)
     if code == "sex_age":
-        table = count_table(rows="sex", columns="child", period=period, sources=sources)
-        return _two_way(code, "sex", "child", protect(table))
+        table = protected_table(
+            rows="sex", columns="child", period=period, sources=sources
+        )
+        return _two_way(code, "sex", "child", table)
     raise KeyError(code)
 
 

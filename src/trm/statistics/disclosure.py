@@ -69,6 +69,7 @@ __all__ = [
     "UnroundedTable",
     "protect",
     "protect_counts",
+    "protect_parts",
     "round_to_base",
     "suppression_threshold",
     "unrounded",
@@ -306,6 +307,61 @@ def protect(
         column_totals=tuple(figure((n_rows, j)) for j in range(n_columns)),
         grand_total=figure((n_rows, n_columns)),
         threshold=threshold,
+        base=base,
+    )
+
+
+def protect_parts(
+    tables: Sequence[Table], *, threshold: int | None = None, base: int = DEFAULT_BASE
+) -> ProtectedTable:
+    """Protect tables of disjoint sources of persons and publish their sum.
+
+    Each table is protected on its own (:func:`protect`); a figure of the sum
+    is the sum of the parts' published figures, or suppressed when any part
+    suppressed it (reason ``"suppressed"`` if a part's is primary, else
+    ``"secondary"``). A reader who knows one part exactly (a public dataset)
+    therefore learns no more about another part than that part's own
+    protected table shows.
+
+    Args:
+        tables: at least one; all with the same row and column labels.
+        threshold, base: as for :func:`protect`.
+
+    Raises:
+        ValueError: no table, tables of different shapes, bad threshold/base.
+    """
+    if not tables:
+        raise ValueError("protect_parts needs at least one table.")
+    first = tables[0]
+    if any(t.rows != first.rows or t.columns != first.columns for t in tables):
+        raise ValueError("The parts must have the same row and column labels.")
+    parts = [protect(t, threshold=threshold, base=base) for t in tables]
+    if len(parts) == 1:
+        return parts[0]
+
+    def add(figures: Sequence[Figure]) -> Figure:
+        reasons = {f.reason for f in figures if f.reason is not None}
+        if reasons:
+            primary = Reason.SUPPRESSED in reasons
+            return Figure(
+                value=None, reason=Reason.SUPPRESSED if primary else Reason.SECONDARY
+            )
+        return Figure(value=sum(f.value or 0 for f in figures))
+
+    n_rows, n_columns = len(first.rows), len(first.columns)
+    return ProtectedTable(
+        rows=first.rows,
+        columns=first.columns,
+        cells=tuple(
+            tuple(add([p.cells[i][j] for p in parts]) for j in range(n_columns))
+            for i in range(n_rows)
+        ),
+        row_totals=tuple(add([p.row_totals[i] for p in parts]) for i in range(n_rows)),
+        column_totals=tuple(
+            add([p.column_totals[j] for p in parts]) for j in range(n_columns)
+        ),
+        grand_total=add([p.grand_total for p in parts]),
+        threshold=parts[0].threshold,
         base=base,
     )
 

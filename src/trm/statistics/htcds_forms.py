@@ -24,10 +24,9 @@ class HtcdsExportForm(forms.Form):
     )
     purpose = forms.CharField(
         label=_("Purpose"),
-        required=False,
         max_length=MAX_PURPOSE,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required with personal fields; recorded in the audit log."),
+        help_text=_("Why you need this file; recorded in the audit log."),
     )
     confirm = forms.BooleanField(
         label=_(

@@ -5,14 +5,15 @@ Issue 8, item 1. Field names and code lists follow :mod:`trm.common.htcds`
 prefix. The mapping of every column, and what is left out, is in
 docs/htcds.md.
 
-**Export** (:func:`export_htcds`): one row per case of the node, as CSV or
-JSON. By default only statistical, non-identifying columns
-(:data:`STATISTICAL_COLUMNS`). Personal columns (:data:`PERSONAL_COLUMNS`:
-names, birth date, documents, contact, case number and shared reference) are
-added only when ``include_personal=True`` by a user holding
-:data:`PERSONAL_ROLE` who states a purpose; then the rows are the cases that
-user may see (:func:`trm.cases.selectors.case_list_for_user`) and every
-identity is read through :func:`trm.cases.selectors.person_identity_for_user`
+**Export** (:func:`export_htcds`): one row per case, as CSV or JSON, made by
+a national contact point who states a purpose, over the cases that user may
+see (:func:`trm.cases.selectors.case_list_for_user`), or by the node's
+operator on the command line. By default only statistical columns
+(:data:`STATISTICAL_COLUMNS`: no name, date or document, but still one row
+per person, so never for a role without case access). Personal columns
+(:data:`PERSONAL_COLUMNS`: names, birth date, documents, contact, case number
+and shared reference) are added only when ``include_personal=True``, every
+identity read through :func:`trm.cases.selectors.person_identity_for_user`
 (access-checked and audited per case). Every export, and every refused one, is
 audited with counts, format, purpose and whether personal — never data.
 
@@ -49,6 +50,7 @@ from trm.cases.selectors import case_list_for_user, person_identity_for_user
 from trm.common import htcds
 from trm.common.errors import DomainError, PermissionDenied
 from trm.referrals.models import Referral
+from trm.statistics import releases
 from trm.statistics.models import HistoricalRecord
 
 SOURCE = "htcds"
@@ -61,9 +63,13 @@ MULTI_SEPARATOR = ";"
 MAX_REPORTED = 50
 MAX_PURPOSE = 500
 
-#: Roles that may export the de-identified rows: the national contact point
-#: (national coordinator, SOPS §2 "NCP") and the node administrator.
-EXPORT_ROLES = frozenset({Role.NATIONAL_CONTACT_POINT, Role.NODE_ADMINISTRATOR})
+#: Roles that may export rows: the national contact point (national
+#: coordinator, SOPS §2 "NCP"), and only the cases they may see. Rows are one
+#: per case and not disclosure controlled (on a small node "the only Moldovan
+#: boy opened in 2025" is one person), so a role without case access — the
+#: node administrator, the auditor — never exports them; they have the
+#: dashboard's protected tables.
+EXPORT_ROLES = frozenset({Role.NATIONAL_CONTACT_POINT})
 #: The one role that may export personal fields: the national contact point
 #: (national coordinator / TRM contact point), who coordinates the national
 #: mechanism and its transnational cases. A node administrator grants roles but
@@ -218,9 +224,9 @@ def _refuse(actor: Any, *, reason: str, fmt: str, personal: bool) -> None:
     message = (
         _("Only the national contact point may export personal fields.")
         if personal and reason == "role"
-        else _("Only the national contact point or a node administrator may export.")
+        else _("Only the national contact point may export case rows.")
         if reason == "role"
-        else _("State the purpose of an export with personal fields.")
+        else _("State the purpose of the export.")
     )
     details = {"reason": reason}
     if reason == "purpose":
@@ -233,9 +239,10 @@ def check_export_allowed(
 ) -> str:
     """Check who may export what; return the cleaned purpose.
 
-    ``actor=None`` is the command line without ``--as``: it may export the
-    statistical columns only. A user needs one of :data:`EXPORT_ROLES`, and
-    :data:`PERSONAL_ROLE` plus a non-empty purpose for personal fields.
+    ``actor=None`` is the command line without ``--as`` (the node's operator,
+    who holds the database anyway): it may export the statistical columns
+    only. A user needs one of :data:`EXPORT_ROLES` and a non-empty purpose for
+    any export, and :data:`PERSONAL_ROLE` for personal fields.
 
     Raises:
         HtcdsInvalidInput: unknown format or a purpose over 500 characters.
@@ -253,6 +260,8 @@ def check_export_allowed(
         actor.is_active and actor.has_role(*sorted(EXPORT_ROLES))
     ):
         _refuse(actor, reason="role", fmt=fmt, personal=include_personal)
+    if actor is not None and not purpose:
+        _refuse(actor, reason="purpose", fmt=fmt, personal=include_personal)
     if include_personal:
         if actor is None or not actor.has_role(PERSONAL_ROLE):
             _refuse(actor, reason="role", fmt=fmt, personal=True)
@@ -271,13 +280,14 @@ def export_htcds(
     """Export the node's cases with HTCDS field names and codes.
 
     Args:
-        actor: the exporting user, or ``None`` for the command line (statistical
-            columns only).
+        actor: the exporting user (then only the cases they may see,
+            :func:`case_list_for_user`), or ``None`` for the command line
+            (every case; statistical columns only).
         fmt: ``"csv"`` or ``"json"``.
         include_personal: add :data:`PERSONAL_COLUMNS`; then only the cases the
             actor may see are exported, each identity read through
             :func:`person_identity_for_user` (audited ``cases.person_read``).
-        purpose: why the export is made; required for a personal export.
+        purpose: why the export is made; required for every user's export.
 
     Returns:
         The file (CSV: header of the columns, multi-values ";"-separated,
@@ -293,11 +303,10 @@ def export_htcds(
     )
     columns = STATISTICAL_COLUMNS + (PERSONAL_COLUMNS if include_personal else ())
     reader = actor if include_personal else None  # checked above: not None
-    if reader is not None:
+    if actor is not None:
+        # A user exports only the cases they may see (need to know).
         cases = list(
-            case_list_for_user(user=reader, status="all").order_by(
-                "opened_at", "number"
-            )
+            case_list_for_user(user=actor, status="all").order_by("opened_at", "number")
         )
     else:
         cases = list(
@@ -773,6 +782,7 @@ def import_htcds(
         HistoricalRecord.objects.bulk_create(new, batch_size=1000)
         result.imported = len(new)
         result.already_present = len(present)
+        releases.register(SOURCE, release)
         audit.record(
             actor=actor,
             action="statistics.htcds_imported",

@@ -180,3 +180,33 @@ class AggregateResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.peer_node}: {self.status}"
+
+
+class HistoricalRelease(models.Model):
+    """A release of a published dataset imported into :class:`HistoricalRecord`
+    (e.g. CTDC ``2020-04-14``; :mod:`trm.statistics.releases`).
+
+    A corrected or newer file is imported under its own release; the release
+    of a source first imported most recently is the one counted, the older
+    ones are ``superseded_at`` that moment and left out of every table
+    (otherwise each person would be counted once per release). Their records
+    stay, so an import can be compared or rolled back by an administrator.
+    """
+
+    source = models.CharField(_("source"), max_length=16)
+    release = models.CharField(_("release"), max_length=32)
+    imported_at = models.DateTimeField(_("first imported at"))
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("source", "-imported_at")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("source", "release"), name="statistics_one_release"
+            )
+        ]
+        verbose_name = _("dataset release")
+        verbose_name_plural = _("dataset releases")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.release}"

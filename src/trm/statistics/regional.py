@@ -5,11 +5,14 @@ A coordinator node (its national contact point) asks member nodes for an
 agreed table (:func:`regional_table_request`). Each member answers
 automatically, if it shares its tables with that peer
 (``settings.TRM_STATS_SHARE_AGGREGATES``), with ONLY its
-disclosure-controlled table: :func:`~trm.statistics.tables.count_table` then
+disclosure-controlled table of its OWN cases (source ``live``):
+:func:`~trm.statistics.tables.count_table` then
 :func:`~trm.statistics.disclosure.protect` with its own threshold
 (:func:`answer_aggregate_request`). No case-level record, and no exact small
-count, leaves a node. The coordinator stores each answer
-(:func:`receive_aggregate_response`) and combines them
+count, leaves a node. The published datasets (``historical``, e.g. CTDC) are
+the same public records on every node: members never count them; when the
+request includes them the coordinator adds its own count once. The
+coordinator stores each answer (:func:`receive_aggregate_response`) and combines them
 (:func:`regional_table`): a regional figure is the sum of the nodes' published
 (rounded) figures; if any node suppressed it, the regional figure is
 *incomplete* (no value) rather than silently summed lower.
@@ -57,7 +60,13 @@ from trm.statistics.messages import (
     StatsAggregateResponseV1,
 )
 from trm.statistics.models import AggregateRequest, AggregateResponse, AggregateStatus
-from trm.statistics.tables import DIMENSIONS, SOURCES, Period, count_table
+from trm.statistics.tables import (
+    DIMENSIONS,
+    SOURCES,
+    Period,
+    count_table,
+    protected_table,
+)
 
 #: Who asks for and reads regional tables: the national coordinator.
 COORDINATOR_ROLES = frozenset({Role.NATIONAL_CONTACT_POINT})
@@ -152,7 +161,7 @@ def regional_table_request(
     columns: str | None,
     period: Period,
     peers: Sequence[str],
-    sources: Iterable[str] = ("historical",),
+    sources: Iterable[str] = ("live",),
 ) -> AggregateRequest:
     """Ask ``peers`` for an agreed table (``stats.aggregate.request`` v1).
 
@@ -161,7 +170,10 @@ def regional_table_request(
         rows, columns: codes of :data:`~trm.statistics.tables.DIMENSIONS`.
         period: years of registration.
         peers: node ids of active peers (at least one; each asked once).
-        sources: subset of :data:`~trm.statistics.tables.SOURCES`.
+        sources: subset of :data:`~trm.statistics.tables.SOURCES`. Members
+            count only their own cases (``live``); ``historical`` (the
+            published datasets every node may hold, e.g. CTDC) is counted once,
+            by this node, in :func:`regional_table` — never once per member.
 
     Returns:
         The stored :class:`AggregateRequest`, with one ``waiting``
@@ -169,7 +181,8 @@ def regional_table_request(
 
     Raises:
         NotCoordinator: the actor is not a national contact point.
-        UnknownDimension, InvalidTable: see :func:`table_spec`; no peer.
+        UnknownDimension, InvalidTable: see :func:`table_spec`; no peer;
+            ``live`` not among the sources.
         PeerUnavailable: a peer is unknown or disabled (nothing is sent).
     """
     require_coordinator(actor)
@@ -180,6 +193,15 @@ def regional_table_request(
         last_year=period.last_year,
         sources=sources,
     )
+    if "live" not in spec.sources:
+        raise InvalidTable(
+            _(
+                "A regional table counts the member nodes' own cases: keep "
+                "their cases among the sources (the published datasets alone "
+                "are on this node's dashboard)."
+            ),
+            details={"field": "sources"},
+        )
     nodes = list(dict.fromkeys(peers))
     if not nodes:
         raise InvalidTable(_("Choose at least one node."), details={"field": "peers"})
@@ -274,6 +296,10 @@ def receive_aggregate_response(message: registry.Inbound) -> UUID | None:
 # --- Member side ------------------------------------------------------------------
 
 
+#: What a member node counts in its answer, whatever the request's sources.
+MEMBER_SOURCES = ("live",)
+
+
 def shares_with(node_id: str) -> bool:
     """Whether this node answers ``node_id``'s requests with its tables
     (``TRM_STATS_SHARE_AGGREGATES``: node ids, or ``*`` for every peer)."""
@@ -330,11 +356,15 @@ def answer_aggregate_request(message: registry.Inbound) -> UUID | None:
         sources=payload.sources,
     )
     if shares_with(message.sender):
+        # Only this node's own cases: the published datasets (historical) are
+        # the same public records on every node and the coordinator counts them
+        # once itself (regional_table), so summing them per member would count
+        # each of their persons once per node.
         exact = count_table(
             rows=spec.rows,
             columns=spec.columns,
             period=Period(spec.first_year, spec.last_year),
-            sources=spec.sources,
+            sources=MEMBER_SOURCES,
         )
         answer = protected_payload(payload.request_id, disclosure.protect(exact))
     else:
@@ -456,8 +486,34 @@ def _node_status(response: AggregateResponse, outbox: dict[UUID, str]) -> NodeSt
     )
 
 
+#: The name under which the coordinator's own count of the published datasets
+#: enters a regional table (see :func:`regional_table`).
+PUBLISHED_DATASETS = "published-datasets"
+
+
+def _own_historical(request: AggregateRequest) -> dict[str, Any]:
+    """This node's protected count of the published datasets for ``request``,
+    in the shape of an answer's table."""
+    table = protected_table(
+        rows=request.rows,
+        columns=request.columns or None,
+        period=Period(request.first_year, request.last_year),
+        sources=("historical",),
+    )
+    return protected_payload(request.pk, table).model_dump(
+        mode="json", exclude={"request_id", "status", "reason"}
+    )
+
+
 def regional_table(request: AggregateRequest) -> RegionalTable:
     """Combine the answers to ``request`` into the regional table.
+
+    Members answer with their own cases only; when the request includes
+    ``historical``, the published datasets (the same public records on every
+    node) are added ONCE, from this node's own import, as the part named
+    :data:`PUBLISHED_DATASETS` (a figure it suppresses makes the regional
+    figure incomplete, like a member's). Nothing is added while no member has
+    answered.
 
     A cell, row total, column total or grand total is the sum of the
     answering nodes' published figures; if any answering node suppressed it,
@@ -477,6 +533,8 @@ def regional_table(request: AggregateRequest) -> RegionalTable:
         for r in responses
         if r.status == AggregateStatus.ANSWERED and r.table
     ]
+    if "historical" in (request.sources or []) and tables:
+        tables.append((PUBLISHED_DATASETS, _own_historical(request)))
     rows = tuple(sorted({label for _n, t in tables for label in t["rows"]}))
     columns = tuple(sorted({label for _n, t in tables for label in t["columns"]}))
 

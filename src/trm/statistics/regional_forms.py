@@ -10,8 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from trm.statistics.tables import DIMENSIONS, SOURCES
 
 _SOURCE_LABELS = {
-    "historical": _("Historical records (published datasets)"),
-    "live": _("This node's cases"),
+    "historical": _(
+        "Published datasets (counted once, from this node's import: every node "
+        "holds the same public records)"
+    ),
+    "live": _("Each node's own cases"),
 }
 
 
@@ -37,7 +40,7 @@ class RegionalRequestForm(forms.Form):
     sources = forms.MultipleChoiceField(
         label=_("Sources"),
         choices=[(s, _SOURCE_LABELS.get(s, s)) for s in sorted(SOURCES)],
-        initial=["historical"],
+        initial=["live"],
         widget=forms.CheckboxSelectMultiple,
     )
     peers = forms.MultipleChoiceField(

@@ -8,7 +8,8 @@ that the caller passes through :func:`~trm.statistics.disclosure.protect`
 before it leaves the node or reaches a role without case access.
 
 Sources: ``historical`` — the de-identified records imported from published
-datasets (:class:`~trm.statistics.models.HistoricalRecord`, e.g. CTDC);
+datasets (:class:`~trm.statistics.models.HistoricalRecord`, e.g. CTDC), only
+the current release of each (:mod:`trm.statistics.releases`);
 ``live`` — this node's cases whose person is presumed or identified as a
 trafficked person (:data:`LIVE_IDENTIFICATION`), one person per case.
 
@@ -60,7 +61,8 @@ from django.utils.translation import gettext_lazy as _
 from trm.cases.models import AgeBand, Case, Person
 from trm.cases.tracks import Identification
 from trm.screening.models import Screening
-from trm.statistics.disclosure import Table
+from trm.statistics import releases
+from trm.statistics.disclosure import ProtectedTable, Table, protect_parts
 from trm.statistics.models import HistoricalRecord
 
 #: Dimension code → label.
@@ -183,6 +185,10 @@ def _grouped_sql(
         base = f"FROM {_q(HistoricalRecord._meta.db_table)} AS r"
         count = "COUNT(*)"
         year = "r.year_of_registration"
+        # Only the current release of each source (trm.statistics.releases).
+        for source_code, release in releases.superseded():
+            where.append("NOT (r.source = %s AND r.release = %s)")
+            params.extend([source_code, release])
     else:
         expressions = [_live_dimension(d, joins) for d in dimensions]
         base = (
@@ -214,6 +220,75 @@ def _label(value: object) -> str:
     return UNKNOWN if value is None else str(value)
 
 
+def _counts(
+    dimensions: list[str], rows: str, columns: str | None, period: Period, source: str
+) -> Counter[tuple[str, str]]:
+    """Counts of one source by (row label, column label)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    sql, params = _grouped_sql(source, dimensions, period)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for *values, n in cursor.fetchall():
+            row = _label(values[0])
+            if columns is None:
+                column = "total"
+            elif columns == rows:
+                column = row
+            else:
+                column = _label(values[1])
+            counts[(row, column)] += n
+    return counts
+
+
+def source_tables(
+    *,
+    rows: str,
+    columns: str | None = None,
+    period: Period | None = None,
+    sources: Iterable[str] = ("historical",),
+) -> dict[str, Table]:
+    """Count people by ``rows`` (and ``columns``), one exact table per source.
+
+    Same arguments as :func:`count_table`. Every table has the same row and
+    column labels (the union over the sources), so they can be added cell by
+    cell.
+
+    Returns:
+        Source code → exact :class:`~trm.statistics.disclosure.Table`, sources
+        in sorted order.
+
+    Raises:
+        UnknownDimension: a dimension or source that does not exist.
+    """
+    chosen = set(sources)
+    if not chosen <= SOURCES or not chosen:
+        raise UnknownDimension(f"unknown source in {sorted(chosen)}")
+    for dimension in (rows, columns):
+        if dimension is not None and dimension not in DIMENSIONS:
+            raise UnknownDimension(f"unknown dimension {dimension!r}")
+    period = period or Period()
+    if columns == rows:
+        # The same dimension twice: one expression, counted on the diagonal.
+        dimensions = [rows]
+    else:
+        dimensions = [rows] if columns is None else [rows, columns]
+    by_source = {
+        source: _counts(dimensions, rows, columns, period, source)
+        for source in sorted(chosen)
+    }
+    keys = {key for counts in by_source.values() for key in counts}
+    row_labels = sorted({r for r, _c in keys}) or [UNKNOWN]
+    column_labels = sorted({c for _r, c in keys}) or ["total"]
+    return {
+        source: Table(
+            rows=row_labels,
+            columns=column_labels,
+            cells=[[counts[(r, c)] for c in column_labels] for r in row_labels],
+        )
+        for source, counts in by_source.items()
+    }
+
+
 def count_table(
     *,
     rows: str,
@@ -234,38 +309,43 @@ def count_table(
     Returns:
         An exact :class:`~trm.statistics.disclosure.Table` (row and column
         labels sorted; ``""`` is the unknown value). NOT disclosure
-        controlled: pass it through :func:`~trm.statistics.disclosure.protect`.
+        controlled, and never to be protected as a whole when it adds several
+        sources (a reader who knows the public historical figures could
+        subtract them): publish :func:`protected_table` instead.
 
     Raises:
         UnknownDimension: a dimension or source that does not exist.
     """
-    chosen = set(sources)
-    if not chosen <= SOURCES or not chosen:
-        raise UnknownDimension(f"unknown source in {sorted(chosen)}")
-    for dimension in (rows, columns):
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise UnknownDimension(f"unknown dimension {dimension!r}")
-    period = period or Period()
-    if columns == rows:
-        # The same dimension twice: one expression, counted on the diagonal.
-        dimensions = [rows]
-    else:
-        dimensions = [rows] if columns is None else [rows, columns]
-    counts: Counter[tuple[str, str]] = Counter()
-    for source in sorted(chosen):
-        sql, params = _grouped_sql(source, dimensions, period)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for *values, n in cursor.fetchall():
-                row = _label(values[0])
-                if columns is None:
-                    column = "total"
-                elif columns == rows:
-                    column = row
-                else:
-                    column = _label(values[1])
-                counts[(row, column)] += n
-    row_labels = sorted({r for r, _c in counts}) or [UNKNOWN]
-    column_labels = sorted({c for _r, c in counts}) or ["total"]
-    cells = [[counts[(r, c)] for c in column_labels] for r in row_labels]
-    return Table(rows=row_labels, columns=column_labels, cells=cells)
+    tables = list(
+        source_tables(
+            rows=rows, columns=columns, period=period, sources=sources
+        ).values()
+    )
+    first = tables[0]
+    cells = [
+        [sum(t.cells[i][j] for t in tables) for j in range(len(first.columns))]
+        for i in range(len(first.rows))
+    ]
+    return Table(rows=first.rows, columns=first.columns, cells=cells)
+
+
+def protected_table(
+    *,
+    rows: str,
+    columns: str | None = None,
+    period: Period | None = None,
+    sources: Iterable[str] = ("historical",),
+    threshold: int | None = None,
+) -> ProtectedTable:
+    """The publishable table of :func:`count_table`: each source protected on
+    its own, then added (:func:`~trm.statistics.disclosure.protect_parts`).
+
+    Protecting the sum instead would leak: the historical records are a public
+    dataset, so a reader who subtracts their known counts from a published
+    sum learns the node's live count, even one the live table suppresses.
+
+    Raises:
+        UnknownDimension: a dimension or source that does not exist.
+    """
+    tables = source_tables(rows=rows, columns=columns, period=period, sources=sources)
+    return protect_parts(list(tables.values()), threshold=threshold)

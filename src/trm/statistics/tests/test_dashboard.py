@@ -386,7 +386,7 @@ def test_unknown_values_come_last_and_long_labels_are_shortened(coordinator):
     ("role", "regional", "htcds"),
     [
         (Role.NATIONAL_CONTACT_POINT, True, True),
-        (Role.NODE_ADMINISTRATOR, False, True),
+        (Role.NODE_ADMINISTRATOR, False, False),
         (Role.AUDITOR, False, False),
     ],
 )

@@ -128,7 +128,7 @@ def test_csv_export_uses_semicolons_booleans_and_empty_cells(world):
 
 
 def test_every_export_is_audited_without_data(world, ncp):
-    htcds_io.export_htcds(actor=ncp, fmt="csv")
+    htcds_io.export_htcds(actor=ncp, fmt="csv", purpose="Annual report")
     entry = AuditEntry.objects.get(action="statistics.htcds_exported")
     assert "Testa" not in str(entry.__dict__)
 
@@ -158,7 +158,8 @@ def test_personal_export_covers_only_the_cases_the_user_may_see(world):
         actor=other_ncp, fmt="csv", include_personal=True, purpose="Audit"
     )
     assert export.count == 0
-    assert htcds_io.export_htcds(actor=other_ncp, fmt="csv").count == 3
+    # The statistical rows too: one row per person is still about someone.
+    assert htcds_io.export_htcds(actor=other_ncp, fmt="csv", purpose="Audit").count == 0
 
 
 @pytest.mark.parametrize(
@@ -166,6 +167,8 @@ def test_personal_export_covers_only_the_cases_the_user_may_see(world):
     [
         ([Role.CASE_MANAGER], False, "", "role"),
         ([Role.AUDITOR], False, "", "role"),
+        ([Role.NODE_ADMINISTRATOR], False, "Statistics", "role"),
+        ([NCP], False, "", "purpose"),
         ([Role.NODE_ADMINISTRATOR], True, "Statistics", "role"),
         ([Role.CASE_MANAGER], True, "Statistics", "role"),
         ([NCP], True, "   ", "purpose"),
@@ -192,9 +195,13 @@ def test_command_line_needs_a_user_for_personal_fields(world):
     assert AuditEntry.objects.filter(action="statistics.htcds_export_refused").exists()
 
 
-def test_node_administrator_exports_statistical_rows(world):
-    admin = UserFactory(roles=[Role.NODE_ADMINISTRATOR])
-    assert htcds_io.export_htcds(actor=admin, fmt="json").count == 3
+def test_the_command_line_exports_every_case_without_personal_fields(world):
+    # The node's operator (no --as): every case, statistical columns only.
+    assert htcds_io.export_htcds(actor=None, fmt="json").count == 3
+    with pytest.raises(htcds_io.HtcdsExportRefused):
+        htcds_io.export_htcds(
+            actor=None, fmt="json", include_personal=True, purpose="Audit"
+        )
 
 
 def test_unknown_format_is_refused():
@@ -404,14 +411,19 @@ def test_page_downloads_and_refuses(world, ncp, signed_in):
     client = signed_in(ncp)
     url = "/statistics/htcds/export/"
     assert client.get(url).status_code == 200
-    response = client.post(url, {"format": "csv", "confirm": "on"})
+    # Every export states its purpose.
+    assert client.post(url, {"format": "csv", "confirm": "on"}).status_code == 400
+    response = client.post(
+        url, {"format": "csv", "purpose": "Annual report", "confirm": "on"}
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     assert b"prs_Gender" in response.content
-    # Personal without a purpose: the form says why; audited.
+    # Personal without a purpose: the form says why; nothing exported.
     response = client.post(url, {"format": "csv", "personal": "on", "confirm": "on"})
     assert response.status_code == 400
-    assert AuditEntry.objects.filter(action="statistics.htcds_export_refused").exists()
+    assert b"This field is required" in response.content
+    assert AuditEntry.objects.filter(action="statistics.htcds_exported").count() == 1
     # Without the confirmation nothing is exported.
     assert client.post(url, {"format": "csv"}).status_code == 400
     other = signed_in(UserFactory(roles=[Role.CASE_MANAGER]))
@@ -429,7 +441,11 @@ def test_an_empty_export_imports_as_nothing(tmp_path, fmt):
 def test_api_export(world, ncp, signed_in):
     client = signed_in(ncp)
     url = "/api/v1/statistics/htcds/export"
-    response = client.post(url, {"format": "json"}, content_type="application/json")
+    response = client.post(
+        url,
+        {"format": "json", "purpose": "Annual report"},
+        content_type="application/json",
+    )
     assert response.status_code == 200
     assert json.loads(response.content)["personal"] is False
     response = client.post(

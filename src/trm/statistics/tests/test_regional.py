@@ -35,21 +35,20 @@ from trm.statistics.messages import (
     AGGREGATE_RESPONSE,
     StatsAggregateResponseV1,
 )
-from trm.statistics.models import AggregateRequest, AggregateResponse, HistoricalRecord
+from trm.statistics.models import AggregateRequest, AggregateResponse
 from trm.statistics.tables import Period
+from trm.statistics.tests.test_tables import live_case
 
 pytestmark = pytest.mark.django_db
 
 SMALL = 3  # a count below the threshold (10): it must never leave the node.
 
 
-def record(n: int, **fields: object) -> None:
-    HistoricalRecord.objects.bulk_create(
-        HistoricalRecord(
-            source="ctdc", release="test", row_key=uuid.uuid4().hex, **fields
-        )
-        for i in range(n)
-    )
+def record(actor, n: int, *, year: int, gender: str, citizenship: str) -> None:
+    """``n`` live cases (identified trafficked persons) opened in ``year``:
+    what a member node counts in its answers (its own cases)."""
+    for _ in range(n):
+        live_case(actor, opened=year, gender=gender, citizenships=[citizenship])
 
 
 def request_body(**overrides: object) -> dict[str, object]:
@@ -59,7 +58,7 @@ def request_body(**overrides: object) -> dict[str, object]:
         "columns": "sex",
         "first_year": 2018,
         "last_year": 2019,
-        "sources": ["historical"],
+        "sources": ["live"],
     }
     body.update(overrides)
     return body
@@ -73,13 +72,13 @@ def coordinator(org_a):
 
 
 @pytest.fixture
-def records():
-    record(SMALL, year_of_registration=2018, gender="Female", citizenship="MD")
-    record(42, year_of_registration=2018, gender="Male", citizenship="MD")
-    record(37, year_of_registration=2019, gender="Female", citizenship="RO")
-    record(51, year_of_registration=2019, gender="Male", citizenship="RO")
-    record(12, year_of_registration=2019, gender="Female", citizenship="MD")
-    record(99, year_of_registration=2015, gender="Male", citizenship="UA")
+def records(caseworker_a):
+    record(caseworker_a, SMALL, year=2018, gender="Feminine", citizenship="MD")
+    record(caseworker_a, 42, year=2018, gender="Masculine", citizenship="MD")
+    record(caseworker_a, 37, year=2019, gender="Feminine", citizenship="RO")
+    record(caseworker_a, 51, year=2019, gender="Masculine", citizenship="RO")
+    record(caseworker_a, 12, year=2019, gender="Feminine", citizenship="MD")
+    record(caseworker_a, 99, year=2015, gender="Masculine", citizenship="UA")
 
 
 # --- member side --------------------------------------------------------------------
@@ -101,7 +100,7 @@ def test_the_member_answers_only_protected_figures(records, settings):
     assert answer["status"] == "answered"
     assert answer["request_id"] == body["request_id"]
     assert answer["rows"] == ["MD", "RO"]  # 2015 is outside the period
-    assert answer["columns"] == ["Female", "Male"]
+    assert answer["columns"] == ["Feminine", "Masculine"]
     assert answer["threshold"] == 10 and answer["base"] == 5 and answer["note"]
     figures = [f for line in answer["cells"] for f in line]
     figures += answer["row_totals"] + answer["column_totals"] + [answer["grand_total"]]
@@ -116,7 +115,7 @@ def test_the_member_answers_only_protected_figures(records, settings):
     assert entry.target_id == body["request_id"]
 
 
-def test_a_small_count_is_suppressed_not_sent(records, settings):
+def test_a_small_count_is_suppressed_not_sent(records, settings, caseworker_a):
     settings.TRM_STATS_SHARE_AGGREGATES = ["*"]
     make_peer("peer-coord", "BG")
     apply(
@@ -131,8 +130,8 @@ def test_a_small_count_is_suppressed_not_sent(records, settings):
     [[cell]] = answer["cells"]
     assert cell["value"] == 45  # 45 persons (42 + 3), rounded: still 45
     # A table whose only small figure is a cell: it is suppressed with its complement.
-    record(SMALL, year_of_registration=2017, gender="Female", citizenship="RO")
-    record(30, year_of_registration=2017, gender="Male", citizenship="RO")
+    record(caseworker_a, SMALL, year=2017, gender="Feminine", citizenship="RO")
+    record(caseworker_a, 30, year=2017, gender="Masculine", citizenship="RO")
     apply(
         inbound(
             AGGREGATE_REQUEST,
@@ -369,7 +368,7 @@ def test_the_pages_send_a_request_after_confirmation_and_show_the_table(
     form = {
         "rows": "year",
         "columns": "sex",
-        "sources": ["historical"],
+        "sources": ["live"],
         "peers": ["peer-md"],
     }
     confirm = client.post("/statistics/regional/new/", form)

@@ -14,7 +14,7 @@ from trm.statistics import ctdc, dashboard
 from trm.statistics.dashboard import Published
 from trm.statistics.disclosure import protect
 from trm.statistics.models import HistoricalRecord
-from trm.statistics.tables import Period, count_table
+from trm.statistics.tables import Period, count_table, protected_table
 
 pytestmark = pytest.mark.django_db
 
@@ -54,10 +54,6 @@ def test_a_directory_as_path_is_a_command_error(tmp_path: Path, dataset) -> None
 # --- CTDC import: a corrected file under a new release doubles every count ------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 open: a corrected release does not replace the old one",
-)
 def test_a_corrected_file_under_its_own_release_does_not_double_the_counts(
     tmp_path: Path,
 ) -> None:
@@ -87,10 +83,6 @@ def _live_case(actor, *, opened: int, **fields):
     return case
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 open: mixed sources protected on the sum only",
-)
 def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_a):
     """The historical records are a PUBLIC file (CTDC), so anyone knows their exact
     counts. Adding 3 live boys to 20 public ones gives a published 25 on the
@@ -115,9 +107,8 @@ def test_a_small_live_count_is_not_revealed_by_the_all_records_table(caseworker_
     boys = live.cells[live.rows.index("Masculine")][live.columns.index("child")]
     assert boys.suppressed  # the live-only view hides them
 
-    both = protect(
-        count_table(rows="sex", columns="child", sources=["historical", "live"])
-    )
+    # What the dashboard publishes for "All records".
+    both = protected_table(rows="sex", columns="child", sources=["historical", "live"])
     published = both.cells[both.rows.index("Masculine")][both.columns.index("child")]
     public_exact = 20
     if published.value is not None:
@@ -177,16 +168,11 @@ def test_live_cases_are_shown_without_any_historical_import(
 # --- Regional: the same public dataset on every node is summed N times --------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 open: regional answers do not name their release",
-)
 def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_a):
-    """Each node imports "the CTDC Global Dataset" (README); the regional request
-    form defaults to sources=["historical"]; each member answers with the SAME
-    global records and regional_table() sums them: every figure x N nodes. The
-    answer does not even say which release it counted, so the coordinator cannot
-    tell."""
+    """Each node imports "the CTDC Global Dataset" (README); summing every
+    member's count of the SAME public records counted each person once per
+    node. Members now answer with their own cases only, and the coordinator
+    adds the published datasets once, from its own import."""
     from trm.accounts.models import Role
     from trm.accounts.tests.factories import UserFactory
     from trm.cases.tests.exchange_fakes import apply, make_peer, reply_to
@@ -212,25 +198,47 @@ def test_the_regional_table_does_not_count_one_public_dataset_once_per_node(org_
         columns=None,
         period=Period(),
         peers=["peer-md", "peer-ro"],
+        sources=["historical", "live"],
     )
-    # Both members hold the same imported global dataset: identical answers.
+    # Both members hold the same imported global dataset and no case: each
+    # answers as the member handler does (its own cases only: nobody).
     same = regional.protected_payload(
-        sent.pk, protect(count_table(rows="sex"))
+        sent.pk, protect(count_table(rows="sex", sources=regional.MEMBER_SOURCES))
     ).model_dump(mode="json")
     for out in OutboxMessage.objects.filter(type=AGGREGATE_REQUEST):
         apply(reply_to(out, AGGREGATE_RESPONSE, same))
 
     table = regional.regional_table(sent)
-    assert table.grand_total.value == 40  # today: 80, the dataset counted twice
+    assert table.grand_total.value == 40  # was 80: the dataset counted twice
+
+
+def test_a_regional_request_without_the_members_cases_is_refused(org_a):
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.exchange_fakes import make_peer
+    from trm.statistics import regional
+    from trm.statistics.errors import InvalidTable
+
+    coordinator = UserFactory(
+        username="review-coord2",
+        organisation=org_a,
+        roles=[Role.NATIONAL_CONTACT_POINT],
+    )
+    make_peer("peer-md", "MD")
+    with pytest.raises(InvalidTable):
+        regional.regional_table_request(
+            actor=coordinator,
+            rows="sex",
+            columns=None,
+            period=Period(),
+            peers=["peer-md"],
+            sources=["historical"],
+        )
 
 
 # --- HTCDS: case-level rows for a role without case access --------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 open: node administrator exports rows per case",
-)
 def test_the_node_administrator_gets_no_case_level_rows(
     caseworker_a, admin_user, signed_in
 ):
