@@ -10,7 +10,8 @@ disclosure-controlled figures and nothing else: suppressed figures are ``None``
 
 Charts (:data:`CHARTS`): ``trend`` (people by year of registration),
 ``exploitation`` (by type of exploitation), ``flows`` (the largest published
-citizenship → country of exploitation pairs), ``sex_age`` (sex × child/adult).
+citizenship → country of exploitation pairs), ``sex_age`` (sex × child/adult),
+``compliance`` (the share indicators of :mod:`trm.statistics.indicators`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from trm.common.htcds import Gender, TypeOfExploitation
-from trm.statistics.disclosure import Figure, ProtectedTable
+from trm.statistics.disclosure import Figure, ProtectedTable, protect_counts
 from trm.statistics.tables import DIMENSIONS, UNKNOWN, Period, protected_table
 
 #: How many citizenship → country of exploitation pairs the flows chart shows.
@@ -56,6 +57,15 @@ CHARTS: dict[str, tuple[Promise, Promise]] = {
     "sex_age": (
         _("Sex and age"),
         _("Number of people by sex, children and adults."),
+    ),
+    "compliance": (
+        _("SOP compliance"),
+        _(
+            "For each monitoring indicator with a time limit or a required "
+            "step, the share of this node's cases opened in the period that "
+            "met it (from the published, rounded counts; this node's cases "
+            "only)."
+        ),
     ),
 }
 
@@ -266,7 +276,53 @@ def published(
             rows="sex", columns="child", period=period, sources=sources
         )
         return _two_way(code, "sex", "child", table)
+    if code == "compliance":
+        return _compliance(period, sources)
     raise KeyError(code)
+
+
+def _compliance(period: Period, sources: Sequence[str]) -> Published:
+    """The SOP compliance chart: each share indicator of
+    :mod:`trm.statistics.indicators` with at least one case, as the published
+    (protected) counts met / not met and the share computed from them; the
+    share is not shown when either count is. Live cases only: nothing when
+    ``sources`` excludes ``live``."""
+    from trm.statistics import indicators
+
+    title, description = CHARTS["compliance"]
+    share, met, not_met = (
+        gettext("Share met (%)"),
+        gettext("Met"),
+        gettext("Not met"),
+    )
+    rows: list[tuple[str | Value, ...]] = []
+    note = protect_counts({"met": 0, "not met": 0}).note
+    suppressed_any = False
+    if "live" in sources:
+        for indicator in indicators.compute(period):
+            if indicator.unit != "share" or not indicator.denominator:
+                continue
+            counts = indicator.protected()
+            yes, no = (_value(f) for f in counts.figures)
+            suppressed_any = suppressed_any or yes is None or no is None
+            percent = (
+                round(100 * yes / (yes + no))
+                if yes is not None and no is not None and yes + no
+                else None
+            )
+            rows.append((indicator.title, percent, yes, no))
+    return Published(
+        code="compliance",
+        title=str(title),
+        description=str(description),
+        header=(gettext("Indicator"), share, met, not_met),
+        label_columns=1,
+        rows=tuple(rows),
+        total=(),
+        series=(share,),
+        note=note,
+        suppressed_any=suppressed_any,
+    )
 
 
 # --- downloads ------------------------------------------------------------------

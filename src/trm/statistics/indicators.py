@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from trm.cases.models import Case, CaseEvent
-from trm.cases.tracks import ChildProtection, Identification
+from trm.cases.tracks import Assistance, ChildProtection, Identification
 from trm.exchange.models import InboxMessage, OutboxMessage
 from trm.identification.common import node_definition
 from trm.statistics.disclosure import ProtectedCounts, protect_counts
@@ -280,6 +281,89 @@ def alerts_acknowledged(period: Period) -> Indicator:
     )
 
 
+def _departures(cases: QuerySet[Case]) -> dict[UUID, datetime]:
+    """case id → time of the first move of the assistance track to in transit
+    (the person left with the return: :func:`trm.handover` ``return_in_transit``)."""
+    return {
+        case_id: at
+        for case_id, (_opened_at, at) in _first_move(
+            cases, "assistance", [Assistance.IN_TRANSIT]
+        ).items()
+    }
+
+
+def joint_risk_assessment_share(period: Period) -> Indicator:
+    """sop4.joint_risk_assessment_share: returns with a documented joint risk
+    assessment (SOPS §2 SOP 4 step 2): departed cases (assistance track moved
+    to in transit) with a :class:`~trm.returns.models.JointRiskAssessment`
+    rated by both sides (``origin_rated_on`` set) on or before the day of
+    departure."""
+    from trm.returns.models import JointRiskAssessment
+
+    departed = _departures(_opened(period))
+    joint = JointRiskAssessment.objects.filter(
+        case_id__in=list(departed), origin_rated_on__isnull=False
+    ).values_list("case_id", "assessed_on", "origin_rated_on")
+    documented = {
+        case_id
+        for case_id, assessed_on, origin_on in joint
+        if origin_on is not None
+        and max(assessed_on, origin_on) <= departed[case_id].date()
+    }
+    return _make(
+        "sop4.joint_risk_assessment_share",
+        4,
+        str(_("Returns with a documented joint risk assessment")),
+        value=_share(len(documented), len(departed)),
+        numerator=len(documented),
+        denominator=len(departed),
+        unit="share",
+        period=period,
+        note=str(
+            _(
+                "Cases opened in the period whose person left on a return "
+                "(assistance track moved to in transit); documented = a joint "
+                "risk assessment rated by both countries on or before the day "
+                "of departure."
+            )
+        ),
+    )
+
+
+def followed_up_share(period: Period) -> Indicator:
+    """sop4.followed_up_share: follow-ups after a return reported on time
+    (SOPS §6.3 "1/3/6/12 months"; the node's ``follow_up.months_after_return``):
+    every :class:`~trm.reintegration.models.FollowUp` of a case opened in the
+    period that is due by today, reported on or before its due date."""
+    from trm.reintegration.models import FollowUp
+
+    due = FollowUp.objects.filter(
+        case__in=_opened(period), due_on__lte=timezone.localdate()
+    )
+    total = due.count()
+    on_time = due.filter(
+        reported_on__isnull=False, reported_on__lte=F("due_on")
+    ).count()
+    return _make(
+        "sop4.followed_up_share",
+        4,
+        str(_("Follow-ups after return reported on time")),
+        value=_share(on_time, total),
+        numerator=on_time,
+        denominator=total,
+        unit="share",
+        period=period,
+        note=str(
+            _(
+                "Follow-ups due by today of the cases opened in the period "
+                "(months after the reintegration plan starts, from the "
+                "national SOP variant); on time = reported on or before the "
+                "due date."
+            )
+        ),
+    )
+
+
 #: Indicator id → how it is computed.
 COMPUTABLE: dict[str, Callable[[Period], Indicator]] = {
     "sop1.days_to_decision": days_to_decision,
@@ -287,14 +371,12 @@ COMPUTABLE: dict[str, Callable[[Period], Indicator]] = {
     "sop1.guardian_share": guardian_share,
     "sop3.case_duration": case_duration,
     "transnational.response_time": alerts_acknowledged,
+    "sop4.joint_risk_assessment_share": joint_risk_assessment_share,
+    "sop4.followed_up_share": followed_up_share,
 }
 
 #: Indicators of the definition not computed yet, with the reason.
 NOT_COMPUTABLE: dict[str, str] = {
-    "sop4.joint_risk_assessment_share": "the return record's joint assessment "
-    "is not yet marked in a clear column (trm.returns)",
-    "sop4.followed_up_share": "follow-up due dates of trm.reintegration are not "
-    "yet read here",
     "sop1.presumed_by_referrer": "the type of first contact point is not "
     "recorded in clear",
     "sop1.reflection_informed_share": "needs the rights-information items "

@@ -167,7 +167,9 @@ def test_the_dashboard_shows_every_chart_with_its_table(
     html = response.content.decode()
     parsed = _parse(html)
     assert set(parsed.tables) == set(dashboard.CHARTS)
-    assert html.count("<svg") == len(dashboard.CHARTS)
+    # Every chart but SOP compliance (this node's cases; there are none here).
+    assert html.count("<svg") == len(dashboard.CHARTS) - 1
+    assert parsed.tables["compliance"] == []
     assert 'role="img"' in html and "<title" in html and "<desc" in html
     assert "Figures are rounded to the nearest multiple of 5" in html
     # The trend: 2017 (3) and its complement (2019, the smallest) are not shown.
@@ -211,7 +213,8 @@ def test_a_small_count_never_appears_anywhere(crafted, coordinator, signed_in):
         assert all(n % 5 == 0 for n in numbers)
 
 
-@pytest.mark.parametrize("code", sorted(dashboard.CHARTS))
+# (compliance: this node's cases, none in ``crafted``; its own test below.)
+@pytest.mark.parametrize("code", sorted(set(dashboard.CHARTS) - {"compliance"}))
 def test_downloads_hold_exactly_the_table_shown(crafted, coordinator, signed_in, code):
     client = signed_in(coordinator)
     query = "?first_year=2018&last_year=2020&source=historical"
@@ -398,3 +401,46 @@ def test_the_dashboard_links_what_the_role_may_do(
 
     assert (f'href="{reverse("regional_statistics:list")}"' in html) == regional
     assert (f'href="{reverse("statistics:htcds_export")}"' in html) == htcds
+
+
+def test_the_sop_compliance_chart_shows_shares_from_published_counts(
+    caseworker_a, coordinator, signed_in
+):
+    from trm.statistics.tests.test_tables import live_case
+
+    for _ in range(15):
+        live_case(caseworker_a, opened=2025, screenings=[("labour",)])
+    for _ in range(10):
+        live_case(caseworker_a, opened=2025)
+    client = signed_in(coordinator)
+
+    table = _parse(client.get(DASHBOARD).content.decode()).tables["compliance"]
+
+    assert table[0] == ["Indicator", "Share met (%)", "Met", "Not met"]
+    assert ["Share screened with the standard instrument", "60", "15", "10"] in table
+    # Only the cases of this node: nothing for the historical records alone.
+    historical = client.get(DASHBOARD + "?source=historical").content.decode()
+    assert _parse(historical).tables.get("compliance", []) == []
+    rows = _csv_rows(client.get(f"{DASHBOARD}compliance.csv").content)
+    # The table, a blank line, the disclosure note.
+    assert [[v or "–" for v in row] for row in rows[:-2]] == table
+    assert rows[-1][0].startswith("Figures are rounded")
+
+
+def test_a_compliance_share_is_not_shown_when_its_counts_are_not():
+    from trm.statistics.indicators import Indicator
+
+    small = Indicator(
+        id="sop1.screened_share",
+        sop=1,
+        title="t",
+        value=0.9,
+        numerator=12,
+        denominator=13,
+        unit="share",
+        period=Period(),
+        note="",
+        small=False,
+    )
+    yes, no = small.protected().figures
+    assert no.suppressed and yes.suppressed  # 1 not screened, and its complement

@@ -122,3 +122,71 @@ def test_compute_and_protected_counts(caseworker_a):
     protected = results[1].protected()  # 0 screened, 1 not: suppressed
     assert protected.categories == ("yes", "no")
     assert protected.figures[1].value is None
+
+
+def test_returns_with_a_joint_risk_assessment_before_departure(caseworker_a):
+    from datetime import date
+
+    from trm.returns.models import JointRiskAssessment
+
+    def joint(case, assessed_on, origin_rated_on):
+        JointRiskAssessment.objects.create(
+            case=case,
+            assessed_on=assessed_on,
+            valid_until=assessed_on + timedelta(days=30),
+            overall_level="medium",
+            origin_rated_on=origin_rated_on,
+            recorded_at=case.opened_at,
+        )
+
+    departs = OPENED + timedelta(days=20)  # 2024-03-21
+    documented, late, one_sided, none = (case_opened(caseworker_a) for _ in range(4))
+    stays = case_opened(caseworker_a)
+    for case in (documented, late, one_sided, none):
+        moved(case, "assistance", "in_transit", timedelta(days=20))
+    joint(documented, date(2024, 3, 10), date(2024, 3, 12))
+    joint(late, date(2024, 3, 10), date(2024, 3, 25))  # origin rated after leaving
+    joint(one_sided, date(2024, 3, 10), None)  # the origin never rated
+    joint(stays, date(2024, 3, 10), date(2024, 3, 12))  # no return: not counted
+    assert departs.date() == date(2024, 3, 21)
+
+    result = indicators.joint_risk_assessment_share(Period(2024, 2024))
+
+    assert (result.numerator, result.denominator) == (1, 4)
+    assert result.value == 0.25 and result.sop == 4
+    assert indicators.joint_risk_assessment_share(Period(2025, 2025)).denominator == 0
+
+
+def test_follow_ups_reported_on_time(caseworker_a):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from trm.reintegration.models import FollowUp, ReintegrationPlan
+
+    case = case_opened(caseworker_a)
+    plan = ReintegrationPlan.objects.create(
+        case=case, starts_on=date(2024, 4, 1), recorded_at=case.opened_at
+    )
+    today = timezone.localdate()
+
+    def follow_up(sequence, due_on, reported_on):
+        FollowUp.objects.create(
+            case=case,
+            plan=plan,
+            sequence=sequence,
+            months=sequence,
+            due_on=due_on,
+            reported_on=reported_on,
+        )
+
+    follow_up(1, date(2024, 5, 1), date(2024, 4, 28))  # on time
+    follow_up(2, date(2024, 7, 1), date(2024, 7, 1))  # on the day
+    follow_up(3, date(2024, 10, 1), date(2024, 10, 9))  # late
+    follow_up(4, date(2025, 4, 1), None)  # overdue, never reported
+    follow_up(5, today + timedelta(days=30), None)  # not due yet: not counted
+
+    result = indicators.followed_up_share(Period(2024, 2024))
+
+    assert (result.numerator, result.denominator) == (2, 4)
+    assert result.value == 0.5
