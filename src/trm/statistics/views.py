@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from trm.accounts.models import User
 from trm.cases.models import Case
-from trm.statistics import dashboard, services
+from trm.statistics import dashboard, releases, services
 from trm.statistics.charts import bar_chart
 from trm.statistics.forms import StatisticsFilterForm
 from trm.statistics.htcds_io import EXPORT_ROLES
@@ -89,6 +89,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "query": request.GET.urlencode(),
             "may_request_regional": user.has_role(*sorted(COORDINATOR_ROLES)),
             "may_export_htcds": user.has_role(*sorted(EXPORT_ROLES)),
+            "dataset_releases": releases.current(),
         },
         status=200,
     )

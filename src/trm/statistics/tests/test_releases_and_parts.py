@@ -88,3 +88,20 @@ def test_parts_must_have_the_same_labels():
         protect_parts([Table(["a"], ["x"], [[1]]), Table(["b"], ["x"], [[1]])])
     with pytest.raises(ValueError):
         protect_parts([])
+
+
+@pytest.mark.django_db
+def test_the_dashboard_names_the_release_it_counts(tmp_path, signed_in, org_a):
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+
+    ctdc.import_ctdc(
+        actor=None, path=_file(tmp_path, "a.csv", 2016, 12), release="2020-01-01"
+    )
+    ctdc.import_ctdc(
+        actor=None, path=_file(tmp_path, "b.csv", 2017, 15), release="2020-02-01"
+    )
+    ncp = UserFactory(organisation=org_a, roles=[Role.NATIONAL_CONTACT_POINT])
+    html = signed_in(ncp).get("/statistics/").content.decode()
+    assert "CTDC release 2020-02-01" in html
+    assert "2020-01-01" not in html
