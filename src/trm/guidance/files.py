@@ -181,8 +181,7 @@ def _pdf_text(content: bytes) -> str:
 def _check_package(content: bytes, kind: str, extension: str) -> None:
     """Refuse a file that is not the Office or OpenDocument package it claims."""
     wrong = _invalid(
-        _("The file is called %(ext)s but is not such a document.")
-        % {"ext": extension}
+        _("The file is called %(ext)s but is not such a document.") % {"ext": extension}
     )
     if not content.startswith(b"PK\x03\x04"):
         raise wrong

@@ -37,6 +37,7 @@ MAX_PART_CHARS = 200_000
 
 _WORD = re.compile(r"[^\W_]+")
 
+
 def words(text: str) -> list[str]:
     """Return the words of ``text`` folded: lower case, no diacritics.
 

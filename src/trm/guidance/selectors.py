@@ -147,7 +147,9 @@ def guidance_for_steps(step_ids: Iterable[str]) -> dict[str, list[Resource]]:
     return result
 
 
-def unknown_guidance_slugs(step_guidance: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+def unknown_guidance_slugs(
+    step_guidance: dict[str, tuple[str, ...]],
+) -> list[tuple[str, str]]:
     """Return ``(step id, slug)`` for each named slug the library does not hold."""
     slugs = {slug for values in step_guidance.values() for slug in values}
     held = set(Resource.objects.filter(slug__in=slugs).values_list("slug", flat=True))

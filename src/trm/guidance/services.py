@@ -12,7 +12,6 @@ to run again.
 
 from __future__ import annotations
 
-import datetime
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,6 +23,7 @@ from uuid import UUID
 import yaml
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -32,7 +32,11 @@ from trm.audit import services as audit
 from trm.common.languages import is_language_code
 from trm.common.text import InvalidText, clean_text
 from trm.guidance import search
-from trm.guidance.errors import GuidanceInvalidInput, NotGuidanceEditor, ResourceNotFound
+from trm.guidance.errors import (
+    GuidanceInvalidInput,
+    NotGuidanceEditor,
+    ResourceNotFound,
+)
 from trm.guidance.files import CheckedFile
 from trm.guidance.models import Category, Region, Resource
 
@@ -53,7 +57,9 @@ FIRST_YEAR = 1900
 def is_editor(user: User) -> bool:
     """Return whether ``user`` may create, change and delete resources."""
     return bool(
-        user.is_authenticated and user.may_use_account() and user.has_role(*EDITOR_ROLES)
+        user.is_authenticated
+        and user.may_use_account()
+        and user.has_role(*EDITOR_ROLES)
     )
 
 
@@ -122,7 +128,9 @@ def clean_link(value: str) -> str:
         return ""
     scheme, sep, rest = link.partition("://")
     if not sep or scheme.lower() not in {"http", "https"} or not rest.strip("/"):
-        raise _invalid(_("Give a web address starting with https:// or http://."), "link")
+        raise _invalid(
+            _("Give a web address starting with https:// or http://."), "link"
+        )
     if " " in link:
         raise _invalid(_("A web address has no spaces."), "link")
     return link
@@ -132,7 +140,7 @@ def clean_year(value: int | None) -> int | None:
     """Return a year between 1900 and next year, or None."""
     if value is None:
         return None
-    latest = datetime.date.today().year + 1
+    latest = timezone.localdate().year + 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid(_("Give a year such as 2009."), "year")
     if not FIRST_YEAR <= value <= latest:
@@ -244,7 +252,9 @@ def _free_slug(base: str, *, exclude: UUID | None = None) -> str:
 
 def _attach(resource: Resource, upload: CheckedFile) -> None:
     """Store the checked file under a random name and describe it."""
-    resource.file.save(f"{uuid.uuid4().hex}{upload.extension}", ContentFile(upload.content), save=False)
+    resource.file.save(
+        f"{uuid.uuid4().hex}{upload.extension}", ContentFile(upload.content), save=False
+    )
     resource.file_name = upload.name
     resource.file_type = upload.content_type
     resource.file_size = len(upload.content)
@@ -294,7 +304,7 @@ def _create(
 ) -> Resource:
     cleaned = clean_values(values)
     slug = clean_slug(values.slug)
-    if slug and Resource.objects.filter(slug=slug).exists() or slug in RESERVED_SLUGS:
+    if slug in RESERVED_SLUGS or (slug and Resource.objects.filter(slug=slug).exists()):
         raise _invalid(_("Another resource has this short name."), "slug")
     resource = Resource(
         **cleaned,
@@ -339,7 +349,13 @@ def resource_update(
     """
     require_editor(actor)
     resource = _locked(resource_id)
-    return _update(actor=actor, resource=resource, values=values, upload=upload, remove_file=remove_file)
+    return _update(
+        actor=actor,
+        resource=resource,
+        values=values,
+        upload=upload,
+        remove_file=remove_file,
+    )
 
 
 def _update(
@@ -417,7 +433,11 @@ def load_seed(path: Path = SEED_FILE) -> list[ResourceInput]:
     known = {f.name for f in fields(ResourceInput)}
     result = []
     for index, entry in enumerate(entries):
-        if not isinstance(entry, Mapping) or set(entry) - known or not entry.get("slug"):
+        if (
+            not isinstance(entry, Mapping)
+            or set(entry) - known
+            or not entry.get("slug")
+        ):
             raise _invalid(
                 f"seed: entry {index} must be a mapping with a slug and only "
                 f"the fields {', '.join(sorted(known))}",

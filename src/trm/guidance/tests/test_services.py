@@ -111,7 +111,10 @@ def test_search_ranks_title_matches_first_and_filters():
     )
     found = list(selectors.search_resources(Filters(q="return")))
     assert [r.title for r in found] == ["Return handbook", "Other"]
-    assert [r.title for r in selectors.search_resources(Filters(q="return", category="tools"))] == ["Other"]
+    assert [
+        r.title
+        for r in selectors.search_resources(Filters(q="return", category="tools"))
+    ] == ["Other"]
     assert len(selectors.search_resources(Filters(language="bg"))) == 2
     assert len(selectors.search_resources(Filters(region="eu"))) == 0
     assert len(selectors.search_resources(Filters(q="'\"*()"))) == 0
@@ -127,7 +130,9 @@ def test_update_reindexes_and_delete_unindexes(settings, tmp_path):
         values=values(title="Renamed"),
         upload=check_upload("x.pdf", make_pdf("zebrafinch")),
     )
-    assert [r.title for r in selectors.search_resources(Filters(q="zebrafinch"))] == ["Renamed"]
+    assert [r.title for r in selectors.search_resources(Filters(q="zebrafinch"))] == [
+        "Renamed"
+    ]
     services.resource_delete(actor=actor, resource_id=resource.pk)
     assert search.matching_ids("zebrafinch") == []
     assert not Resource.objects.exists()
@@ -135,7 +140,9 @@ def test_update_reindexes_and_delete_unindexes(settings, tmp_path):
 
 def test_upload_checks(settings):
     assert check_upload("Guide (final).PDF", make_pdf("x")).name == "Guide_final.pdf"
-    assert check_upload("t.docx", make_docx()).content_type == "application/octet-stream"
+    assert (
+        check_upload("t.docx", make_docx()).content_type == "application/octet-stream"
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ A failure exits with status 1 (``CommandError``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -200,6 +201,8 @@ class Command(BaseCommand):
                 f"{name}: valid (variant {definition.variant}, "
                 f"{len(definition.steps())} steps)"
             )
+            for warning in _guidance_warnings(definition):
+                self.stdout.write(f"{name}: warning: {warning}")
         if failed:
             raise CommandError(f"{failed} of {len(files)} file(s) not valid")
 
@@ -263,6 +266,31 @@ class Command(BaseCommand):
             return
         STRINGS_FILE.write_text(source, encoding="utf-8")
         self.stdout.write(f"{STRINGS_FILE}: written")
+
+
+def _guidance_warnings(definition: Definition) -> list[str]:
+    """Name the ``guidance:`` slugs that are neither in the starter catalogue
+    nor (when the database is reachable) in the node's library.
+
+    Only warnings: a step shows nothing for a slug the library lacks, so the
+    node still starts.
+    """
+    from django.db import DatabaseError
+
+    from trm.guidance.models import Resource
+    from trm.guidance.services import load_seed
+
+    known = {values.slug for values in load_seed()}
+    # Not migrated or not reachable: the catalogue is what we know.
+    with contextlib.suppress(DatabaseError):
+        known |= set(Resource.objects.values_list("slug", flat=True))
+    return [
+        f"{step.id}: guidance {slug!r} is not in the guidance library "
+        "(the step shows nothing for it)"
+        for step in definition.steps()
+        for slug in step.guidance
+        if slug not in known
+    ]
 
 
 def _flat_settings(value: object, prefix: str = "") -> list[tuple[str, str]]:
