@@ -11,6 +11,7 @@ the same services.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import ClassVar
 
@@ -43,13 +44,24 @@ class Region(models.TextChoices):
     OCEANIA = "oceania", _("Oceania")
 
 
-def guidance_storage() -> Storage:
-    """Return the storage of uploaded files: ``settings.TRM_GUIDANCE_DIR``.
+class GuidanceStorage(FileSystemStorage):
+    """Plain files under ``settings.TRM_GUIDANCE_DIR``, read at each use (so
+    tests and a changed setting take effect), with no public URL: files are
+    served only by :func:`trm.guidance.views.download_view`."""
 
-    A callable, so the directory is read when used (tests point it elsewhere)
-    and migrations do not record a path.
-    """
-    return FileSystemStorage(location=settings.TRM_GUIDANCE_DIR, base_url=None)
+    @property  # type: ignore[override]
+    def base_location(self) -> str:
+        return str(settings.TRM_GUIDANCE_DIR)
+
+    @property  # type: ignore[override]
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+
+def guidance_storage() -> Storage:
+    """Return the storage of uploaded files (a callable: migrations record no
+    path)."""
+    return GuidanceStorage()
 
 
 class Resource(models.Model):

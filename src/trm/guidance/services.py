@@ -38,7 +38,7 @@ from trm.guidance.errors import (
     ResourceNotFound,
 )
 from trm.guidance.files import CheckedFile
-from trm.guidance.models import Category, Region, Resource
+from trm.guidance.models import Category, Region, Resource, guidance_storage
 
 #: Who keeps the library.
 EDITOR_ROLES: frozenset[str] = frozenset(
@@ -273,10 +273,10 @@ def _detach(resource: Resource) -> str:
 
 
 def _delete_stored(name: str) -> None:
+    """Delete a stored file once the change is committed (kept on rollback)."""
     if name:
-        from trm.guidance.models import guidance_storage
-
-        transaction.on_commit(lambda: guidance_storage().delete(name))
+        storage = guidance_storage()
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 def _require_file_or_link(resource: Resource) -> None:
