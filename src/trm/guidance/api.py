@@ -14,19 +14,24 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import File, Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
 from trm.common.api import MAX_PAGE, request_actor
 from trm.common.pagination import capped_count
 from trm.guidance import selectors, services
+from trm.guidance.errors import GuidanceInvalidInput
 from trm.guidance.files import check_upload, max_upload_bytes, too_large_error
 from trm.guidance.models import Resource
 from trm.guidance.selectors import Filters
 from trm.guidance.services import ResourceInput
 
 router = Router(tags=["guidance"])
+#: The upload's optional multipart field (optional, so that a caller who may
+#: not edit is refused for that, not for a missing file).
+NO_FILE = File(None)
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -150,11 +155,11 @@ def guidance_detail(request: HttpRequest, slug: str) -> GuidanceResourceOut:
 )
 def guidance_create(
     request: HttpRequest, payload: GuidanceResourceIn
-) -> tuple[int, GuidanceResourceOut]:
+) -> Status[GuidanceResourceOut]:
     resource = services.resource_create(
         actor=request_actor(request), values=_values(payload)
     )
-    return 201, _out(resource)
+    return Status(201, _out(resource))
 
 
 @router.put(
@@ -181,11 +186,16 @@ def guidance_update(
     summary="Upload or replace a resource's file (multipart; editors)",
 )
 def guidance_upload(
-    request: HttpRequest, slug: str, file: File[UploadedFile]
+    request: HttpRequest, slug: str, file: UploadedFile | None = NO_FILE
 ) -> GuidanceResourceOut:
     actor = request_actor(request)
     services.require_editor(actor)
     resource = selectors.resource_get(slug=slug)
+    if file is None:
+        raise GuidanceInvalidInput(
+            _("Send the file as multipart form data in the field 'file'."),
+            details={"field": "file"},
+        )
     if (file.size or 0) > max_upload_bytes():
         raise too_large_error()
     checked = check_upload(file.name or "", b"".join(file.chunks()))
@@ -213,9 +223,9 @@ def guidance_upload(
     response={204: None},
     summary="Delete a resource and its file (editors)",
 )
-def guidance_delete(request: HttpRequest, slug: str) -> tuple[int, None]:
+def guidance_delete(request: HttpRequest, slug: str) -> Status[None]:
     actor = request_actor(request)
     services.require_editor(actor)
     resource = selectors.resource_get(slug=slug)
     services.resource_delete(actor=actor, resource_id=resource.pk)
-    return 204, None
+    return Status(204, None)

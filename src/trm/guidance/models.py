@@ -11,8 +11,8 @@ the same services.
 
 from __future__ import annotations
 
-import os
 import uuid
+from pathlib import Path
 from typing import ClassVar
 
 from django.conf import settings
@@ -55,7 +55,7 @@ class GuidanceStorage(FileSystemStorage):
 
     @property  # type: ignore[override]
     def location(self) -> str:
-        return os.path.abspath(self.base_location)
+        return str(Path(self.base_location).resolve())
 
 
 def guidance_storage() -> Storage:
