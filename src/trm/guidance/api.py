@@ -15,8 +15,9 @@ from uuid import UUID
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import File, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from ninja.params.functions import File
 from pydantic import ConfigDict, Field
 
 from trm.common.api import MAX_PAGE, request_actor

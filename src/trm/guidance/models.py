@@ -49,11 +49,11 @@ class GuidanceStorage(FileSystemStorage):
     tests and a changed setting take effect), with no public URL: files are
     served only by :func:`trm.guidance.views.download_view`."""
 
-    @property  # type: ignore[override]
+    @property
     def base_location(self) -> str:
         return str(settings.TRM_GUIDANCE_DIR)
 
-    @property  # type: ignore[override]
+    @property
     def location(self) -> str:
         return str(Path(self.base_location).resolve())
 

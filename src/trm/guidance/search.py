@@ -91,7 +91,7 @@ def unindex_resource(resource_id: UUID) -> None:
         )
 
 
-def _id(resource: Resource) -> object:
+def _id(resource: Resource) -> UUID | str:
     # Django stores UUIDs on SQLite as 32 hex digits; the FTS table does the same.
     return resource.pk if connection.vendor == "postgresql" else resource.pk.hex
 

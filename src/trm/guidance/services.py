@@ -238,9 +238,9 @@ def clean_values(values: ResourceInput) -> dict[str, Any]:
     }
 
 
-def _free_slug(base: str, *, exclude: UUID | None = None) -> str:
+def _free_slug(base: str) -> str:
     base = base or "resource"
-    taken = Resource.objects.exclude(pk=exclude).filter(slug__startswith=base)
+    taken = Resource.objects.filter(slug__startswith=base)
     names = set(taken.values_list("slug", flat=True)) | RESERVED_SLUGS
     if base not in names:
         return base
@@ -265,7 +265,7 @@ def _attach(resource: Resource, upload: CheckedFile) -> None:
 def _detach(resource: Resource) -> str:
     """Forget the resource's file; return its stored name (deleted on commit)."""
     old = resource.file.name or ""
-    resource.file = ""  # type: ignore[assignment]
+    resource.file = ""
     resource.file_name = resource.file_type = resource.file_sha256 = ""
     resource.file_size = None
     resource.file_text = ""

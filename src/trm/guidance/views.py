@@ -109,7 +109,7 @@ def detail_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @never_cache
 @require_GET
-def download_view(request: HttpRequest, slug: str) -> HttpResponse:
+def download_view(request: HttpRequest, slug: str) -> FileResponse:
     """Send the resource's file as a download, never as a page."""
     resource = selectors.resource_get(slug=slug)
     if not resource.file:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -34,7 +36,7 @@ def resource(**changes: object) -> Resource:
         summary="Our own words.",
         link="https://example.org/guide",
     )
-    upload = changes.pop("upload", None)
+    upload: Any = changes.pop("upload", None)
     for name, value in changes.items():
         setattr(values, name, value)
     return services.resource_create(actor=editor(), values=values, upload=upload)
