@@ -258,3 +258,25 @@ def test_sop_panel_links_each_steps_guidance(signed_in, caseworker_a):
     page = signed_in(caseworker_a).get(f"/cases/{case.pk}/sop/").content.decode()
     assert "Guidance for this step:" in page
     assert reverse("guidance:detail", args=["cets-197"]) in page
+
+
+def test_pages_are_accessible(signed_in):
+    from tests.test_accessibility import (
+        assert_invalid_fields_described,
+        assert_page_basics,
+    )
+
+    item = resource(topics=["indicators"], languages=["en"], regions=["global"])
+    client = signed_in(editor())
+    for url in (
+        reverse("guidance:list"),
+        reverse("guidance:list") + "?q=indicator&category=tools",
+        reverse("guidance:detail", args=[item.slug]),
+        reverse("guidance:create"),
+        reverse("guidance:edit", args=[item.slug]),
+        reverse("guidance:delete", args=[item.slug]),
+    ):
+        assert_page_basics(client.get(url).content.decode())
+    response = client.post(reverse("guidance:create"), form_data(title=""))
+    tree = assert_page_basics(response.content.decode())
+    assert assert_invalid_fields_described(tree)
