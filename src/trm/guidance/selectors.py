@@ -42,7 +42,7 @@ class Filters:
     language: str = ""
     year: int | None = None
 
-    def any(self) -> bool:
+    def given(self) -> bool:
         """Return whether any filter is given."""
         return any(
             (self.q.strip(), self.category, self.region, self.topic, self.language)

@@ -82,7 +82,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "resources": page.object_list,
-            "filtered": filters.any() or bool(form.errors),
+            "filtered": filters.given() or bool(form.errors),
             "is_editor": services.is_editor(user),
         },
     )
