@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,21 @@ def _free_slug(base: str) -> str:
     return f"{base[:75]}-{number}"
 
 
-def _attach(resource: Resource, upload: CheckedFile) -> None:
+@contextmanager
+def _new_files_removed_on_failure() -> Iterator[list[str]]:
+    """Yield a list for the names of files stored during a change; delete them
+    if the change fails (its transaction rolled back), so no orphan is left."""
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        storage = guidance_storage()
+        for name in written:
+            storage.delete(name)
+        raise
+
+
+def _attach(resource: Resource, upload: CheckedFile, written: list[str]) -> None:
     """Store the checked file under a random name and describe it."""
     resource.file.save(
         f"{uuid.uuid4().hex}{upload.extension}", ContentFile(upload.content), save=False
@@ -260,6 +275,7 @@ def _attach(resource: Resource, upload: CheckedFile) -> None:
     resource.file_size = len(upload.content)
     resource.file_sha256 = upload.sha256
     resource.file_text = upload.text
+    written.append(resource.file.name or "")
 
 
 def _detach(resource: Resource) -> str:
@@ -284,23 +300,32 @@ def _require_file_or_link(resource: Resource) -> None:
         raise _invalid(_("Give a file or a public link (or both)."), "file")
 
 
-@transaction.atomic(durable=True)
 def resource_create(
     *, actor: User, values: ResourceInput, upload: CheckedFile | None = None
 ) -> Resource:
-    """Add a resource to the library (editors).
+    """Add a resource to the library (editors), in one durable transaction.
 
-    ``upload`` is a file checked by :func:`trm.guidance.files.check_upload`.
+    ``upload`` is a file checked by :func:`trm.guidance.files.check_upload`;
+    it is stored before the row is written and deleted again if the change
+    fails.
 
     Raises:
         NotGuidanceEditor, GuidanceInvalidInput.
     """
     require_editor(actor)
-    return _create(actor=actor, values=values, upload=upload)
+    with (
+        _new_files_removed_on_failure() as written,
+        transaction.atomic(durable=True),
+    ):
+        return _create(actor=actor, values=values, upload=upload, written=written)
 
 
 def _create(
-    *, actor: User | None, values: ResourceInput, upload: CheckedFile | None
+    *,
+    actor: User | None,
+    values: ResourceInput,
+    upload: CheckedFile | None,
+    written: list[str] | None = None,
 ) -> Resource:
     cleaned = clean_values(values)
     slug = clean_slug(values.slug)
@@ -313,7 +338,7 @@ def _create(
         updated_by=actor,
     )
     if upload is not None:
-        _attach(resource, upload)
+        _attach(resource, upload, written if written is not None else [])
     _require_file_or_link(resource)
     resource.save(force_insert=True)
     search.index_resource(resource)
@@ -333,7 +358,6 @@ def _locked(resource_id: UUID) -> Resource:
     return resource
 
 
-@transaction.atomic(durable=True)
 def resource_update(
     *,
     actor: User,
@@ -344,18 +368,26 @@ def resource_update(
 ) -> Resource:
     """Change a resource (editors); a new ``upload`` replaces the file.
 
+    One durable transaction; the old file is deleted once it commits, a new
+    one again if it fails.
+
     Raises:
         NotGuidanceEditor, ResourceNotFound, GuidanceInvalidInput.
     """
     require_editor(actor)
-    resource = _locked(resource_id)
-    return _update(
-        actor=actor,
-        resource=resource,
-        values=values,
-        upload=upload,
-        remove_file=remove_file,
-    )
+    with (
+        _new_files_removed_on_failure() as written,
+        transaction.atomic(durable=True),
+    ):
+        resource = _locked(resource_id)
+        return _update(
+            actor=actor,
+            resource=resource,
+            values=values,
+            upload=upload,
+            remove_file=remove_file,
+            written=written,
+        )
 
 
 def _update(
@@ -365,6 +397,7 @@ def _update(
     values: ResourceInput,
     upload: CheckedFile | None,
     remove_file: bool,
+    written: list[str],
 ) -> Resource:
     cleaned = clean_values(values)
     slug = clean_slug(values.slug)
@@ -380,7 +413,7 @@ def _update(
         old_file = _detach(resource)
         changed.append("file")
     if upload is not None:
-        _attach(resource, upload)
+        _attach(resource, upload, written)
     _require_file_or_link(resource)
     resource.updated_by = actor
     resource.save()

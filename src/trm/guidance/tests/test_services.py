@@ -177,3 +177,18 @@ def test_seed_is_idempotent_and_names_no_file():
     assert Resource.objects.count() == added
     assert not Resource.objects.exclude(file="").exists()
     assert all(r.link.startswith("https://") for r in Resource.objects.all())
+
+
+def test_a_failed_change_leaves_no_stored_file(settings, tmp_path, monkeypatch):
+    settings.TRM_GUIDANCE_DIR = tmp_path
+    upload = check_upload("a.pdf", make_pdf("x"))
+
+    def broken_index(resource: Resource) -> None:
+        raise RuntimeError("index unavailable")
+
+    # The failure comes after the file was stored.
+    monkeypatch.setattr(search, "index_resource", broken_index)
+    with pytest.raises(RuntimeError):
+        services.resource_create(actor=editor(), values=values(), upload=upload)
+    assert not Resource.objects.exists()
+    assert list(tmp_path.iterdir()) == []
