@@ -21,6 +21,7 @@ run: $(STAMP)
 	TRM_ENV=development $(BIN)/trm keys init --if-missing
 	TRM_ENV=development $(BIN)/trm migrate --noinput
 	TRM_ENV=development $(BIN)/trm createadmin --if-none
+	TRM_ENV=development $(BIN)/trm guidance seed
 	@# The worker (reminders, reflection-period expiry) runs beside the server
 	@# and stops with it.
 	TRM_ENV=development sh -c '$(BIN)/trm worker --interval 300 & worker=$$!; \

@@ -73,6 +73,8 @@ NAMESPACES = (
     "consent",
     "dataprotection",
     "directory",
+    # The guidance library: everyone signed in reads it; editors keep it.
+    "guidance",
     "identification",
     # Identity checks asked by counterpart nodes (trm.identification.node_urls).
     "identity_checks",
@@ -95,6 +97,7 @@ API_PREFIXES = (
     "/api/v1/data-protection",
     "/api/v1/directory",
     "/api/v1/exchange",
+    "/api/v1/guidance",
     "/api/v1/referrals",
     "/api/v1/tasks",
     "/api/v1/statistics",
@@ -607,6 +610,48 @@ def directory_url(
         return f"{prefix}{organisation.pk}{suffix}"
 
     return build
+
+
+# The guidance library (trm.guidance): no personal data; everyone signed in reads
+# it, national contact points and node administrators keep it.
+GUIDANCE_EDITORS = frozenset({R.NATIONAL_CONTACT_POINT, R.NODE_ADMINISTRATOR})
+
+
+def guidance_editors(role: str, which: str) -> Outcome:
+    return "ok" if role in GUIDANCE_EDITORS else "forbidden"
+
+
+def guidance_url(
+    suffix: str = "", prefix: str = "/guidance/"
+) -> Callable[[World, str], str]:
+    """A resource with an uploaded PDF (set-up written directly); its URL."""
+
+    def build(w: World, which: str) -> str:
+        from django.core.files.base import ContentFile
+
+        from trm.guidance.models import Resource
+
+        resource = Resource(
+            slug=f"matrix-{which}",
+            title=f"Fictional matrix guide {which}",
+            category="guidance",
+            link="https://example.org/guide",
+            file_name="guide.pdf",
+            file_type="application/pdf",
+        )
+        resource.file.save(f"matrix-{which}.pdf", ContentFile(PDF), save=False)
+        resource.save()
+        return f"{prefix}{resource.slug}{suffix}"
+
+    return build
+
+
+def guidance_body(w: World, which: str) -> dict[str, Any]:
+    return {
+        "title": f"Fictional guide {which}",
+        "category": "tools",
+        "link": "https://example.org/tool",
+    }
 
 
 # Needs, risks and the support plan (trm.assessments): assistance material, so
@@ -1983,6 +2028,43 @@ MATRIX: dict[str, Entry] = {
         fixed("/api/v1/statistics/htcds/export"),
         htcds_exporters,
         lambda w, _: {"format": "csv", "purpose": "Annual report"},
+        api=True,
+    ),
+    # The guidance library (trm.guidance).
+    "guidance:list": Entry("GET", fixed("/guidance/"), any_signed_in),
+    "guidance:detail": Entry("GET", guidance_url("/"), any_signed_in),
+    "guidance:download": Entry("GET", guidance_url("/file"), any_signed_in),
+    "guidance:create": Entry("GET", fixed("/guidance/new/"), guidance_editors),
+    "guidance:edit": Entry("GET", guidance_url("/edit/"), guidance_editors),
+    "guidance:delete": Entry("GET", guidance_url("/delete/"), guidance_editors),
+    "GET /api/v1/guidance": Entry(
+        "GET", fixed("/api/v1/guidance"), any_signed_in, api=True
+    ),
+    "GET /api/v1/guidance/{slug}": Entry(
+        "GET", guidance_url(prefix="/api/v1/guidance/"), any_signed_in, api=True
+    ),
+    "POST /api/v1/guidance": Entry(
+        "POST", fixed("/api/v1/guidance"), guidance_editors, guidance_body, api=True
+    ),
+    "PUT /api/v1/guidance/{slug}": Entry(
+        "PUT",
+        guidance_url(prefix="/api/v1/guidance/"),
+        guidance_editors,
+        guidance_body,
+        api=True,
+    ),
+    # Multipart in real use; the matrix's JSON call reaches the role check
+    # (an editor is then told to send the file: 400, "ok").
+    "POST /api/v1/guidance/{slug}/file": Entry(
+        "POST",
+        guidance_url("/file", prefix="/api/v1/guidance/"),
+        guidance_editors,
+        api=True,
+    ),
+    "DELETE /api/v1/guidance/{slug}": Entry(
+        "DELETE",
+        guidance_url(prefix="/api/v1/guidance/"),
+        guidance_editors,
         api=True,
     ),
     "GET /api/v1/directory": Entry(

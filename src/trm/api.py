@@ -28,6 +28,7 @@ from trm.consent.api import router as consent_router
 from trm.dataprotection.api import router as dataprotection_router
 from trm.directory.api import router as directory_router
 from trm.exchange.api import router as exchange_router
+from trm.guidance.api import router as guidance_router
 from trm.handover.api import router as handover_router
 from trm.identification.api import router as identification_router
 from trm.proceedings.api import router as proceedings_router
@@ -61,6 +62,7 @@ api.add_router("/consent", consent_router)
 api.add_router("/data-protection", dataprotection_router)
 api.add_router("/directory", directory_router)
 api.add_router("/exchange", exchange_router)
+api.add_router("/guidance", guidance_router)
 api.add_router("/cases/{case_id}/screening", screening_router)
 api.add_router("/cases/{case_id}/assistance", assistance_router)
 api.add_router("/cases/{case_id}/assessments", assessments_router)

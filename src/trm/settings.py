@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "trm.proceedings",
     "trm.statistics",
     "trm.exchange",
+    "trm.guidance",
 ]
 
 MIDDLEWARE = [
@@ -402,6 +403,14 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         f"TRM_TIME_ZONE must be an IANA time zone such as UTC or Europe/Sofia; "
         f"got {TIME_ZONE!r}."
     ) from None
+
+# --- Guidance library (trm.guidance) -------------------------------------------
+# Uploaded guidance files (not personal data: stored in plain files, served only
+# as downloads). The largest file an editor may upload, in MiB.
+TRM_GUIDANCE_DIR = DATA_DIR / "guidance"
+TRM_GUIDANCE_MAX_UPLOAD_MB = env_int(
+    "TRM_GUIDANCE_MAX_UPLOAD_MB", 20, minimum=1, maximum=500
+)
 
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"

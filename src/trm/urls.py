@@ -35,6 +35,7 @@ urlpatterns = [
     path("consent/", include("trm.consent.urls")),
     path("data-protection/", include("trm.dataprotection.urls")),
     path("directory/", include("trm.directory.urls")),
+    path("guidance/", include("trm.guidance.urls")),
     # The node administrator's exact figures (quality control, audited).
     path("statistics/qc/", include("trm.statistics.qc_urls")),
     # Regional statistics over the exchange (stats.aggregate.*).

@@ -60,6 +60,8 @@ _ITEMS: list[tuple[Promise, str, frozenset[str]]] = [
         "directory:list",
         _CASE_ROLES | {Role.NODE_ADMINISTRATOR},
     ),
+    # The guidance library (trm.guidance): everyone signed in reads it.
+    (_("Guidance"), "guidance:list", frozenset()),
     (
         _("Organisations"),
         "accounts:organisation_list",

@@ -320,6 +320,20 @@ def detail_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     )
 
 
+#: The SOP 4 steps each form serves ("Guidance for this step", trm.guidance);
+#: a form not listed shows the guidance of every SOP 4 step.
+GUIDANCE_STEPS: dict[str, tuple[str, ...]] = {
+    "bid": ("sop4.best_interests_determination",),
+    "joint_risk": ("sop4.joint_risk_assessment",),
+    "joint_risk_origin": ("sop4.joint_risk_assessment",),
+    "joint_risk_share": ("sop4.joint_risk_assessment",),
+    "joint_risk_rate": ("sop4.joint_risk_assessment",),
+    "receiver": ("sop4.receiver_confirmation",),
+    "logistics": ("sop4.travel_documents",),
+    "in_transit": ("sop4.handover",),
+}
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -359,7 +373,13 @@ def form_view(request: HttpRequest, case_id: UUID, name: str) -> HttpResponse:
     return render(
         request,
         "returns/form.html",
-        {"case": case, "title": page.title(), "form": form, "blockers": blockers},
+        {
+            "case": case,
+            "title": page.title(),
+            "form": form,
+            "blockers": blockers,
+            "guidance_steps": GUIDANCE_STEPS.get(name, ("sop4",)),
+        },
         status=400 if posted else 200,
     )
 

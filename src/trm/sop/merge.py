@@ -31,7 +31,15 @@ from trm.sop.constants import (
 from trm.sop.diff import show_yaml
 from trm.sop.types import Deadline, Definition, MonitoringIndicator, Sop, Step
 
-_LIST_FIELDS = ("roles", "trigger", "done_when", "applies_when", "guards", "messages")
+_LIST_FIELDS = (
+    "roles",
+    "trigger",
+    "done_when",
+    "applies_when",
+    "guards",
+    "messages",
+    "guidance",
+)
 _STEP_FIELDS = (
     "title",
     "description",
@@ -150,6 +158,7 @@ def _build_step(draft: _StepDraft) -> Step:
         applies_when=_tuple(values.get("applies_when")),
         guards=_tuple(values.get("guards")),
         messages=_tuple(values.get("messages")),
+        guidance=_tuple(values.get("guidance")),
     )
 
 

@@ -54,6 +54,9 @@ class Step:
             latest (e.g. the reflection and recovery period, which a later
             decision does not restart).
         source: where the step comes from (SOPS section, [BG], CETS article).
+        guidance: slugs of the guidance library's resources for this step
+            (:mod:`trm.guidance`); a slug the library does not hold shows
+            nothing (``trm sop validate`` warns).
     """
 
     id: str
@@ -72,6 +75,7 @@ class Step:
     source: str = ""
     once: bool = False
     period: bool = False
+    guidance: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,8 @@ class Command(BaseCommand):
                 f"{name}: valid (variant {definition.variant}, "
                 f"{len(definition.steps())} steps)"
             )
+            for warning in _guidance_warnings(definition):
+                self.stdout.write(f"{name}: warning: {warning}")
         if failed:
             raise CommandError(f"{failed} of {len(files)} file(s) not valid")
 
@@ -263,6 +265,25 @@ class Command(BaseCommand):
             return
         STRINGS_FILE.write_text(source, encoding="utf-8")
         self.stdout.write(f"{STRINGS_FILE}: written")
+
+
+def _guidance_warnings(definition: Definition) -> list[str]:
+    """Name the ``guidance:`` slugs that are not in the starter catalogue.
+
+    Only warnings, read from files (``validate`` needs no database): a step
+    shows nothing for a slug the node's library lacks, so the node still
+    starts. ``trm guidance check`` compares with the node's library itself.
+    """
+    from trm.guidance.services import load_seed
+
+    known = {values.slug for values in load_seed()}
+    return [
+        f"{step.id}: guidance {slug!r} is not in the starter catalogue "
+        "(fine if the node's library holds it: `trm guidance check`)"
+        for step in definition.steps()
+        for slug in step.guidance
+        if slug not in known
+    ]
 
 
 def _flat_settings(value: object, prefix: str = "") -> list[tuple[str, str]]:
