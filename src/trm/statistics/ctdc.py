@@ -14,8 +14,9 @@ mean "unknown" (stored empty); ``NA`` is Namibia (never "missing"). The
 full-layout columns follow the CTDC Data Codebook v6 (Nov 2017), section 2;
 the mapping is in docs/ctdc-import.md and in :data:`FULL_FLAG_LISTS` below.
 
-The file is read row by row (``csv``), records are written in batches inside
-one transaction, and by default nothing is kept if any row is rejected
+The file is read row by row (``csv``); each distinct set of mapped cells is
+mapped once; records are written in batches (:mod:`trm.statistics.bulk`) inside
+one transaction. By default nothing is kept if any row is rejected
 (``skip_invalid=True`` keeps the good rows). Each rejection names the data row,
 the file line and the column.
 """
