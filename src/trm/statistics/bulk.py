@@ -9,7 +9,9 @@ combination is prepared once, by the model's own fields
 a temporary table, and each row is sent as just its ``row_key`` and the number
 of its combination:
 
-* SQLite: one ``INSERT … SELECT`` per batch over ``json_each`` of the batch;
+* SQLite: one ``INSERT … SELECT`` per batch over ``json_each`` of the batch,
+  run by a thread on the same connection (sqlite3 releases the GIL while it
+  inserts, so the caller reads the next batch meanwhile);
 * PostgreSQL: one ``INSERT … SELECT`` per batch over ``unnest`` of two arrays
   (bound on the server, in binary), sent in psycopg's pipeline mode so that the
   server inserts a batch while the caller reads the next one.
@@ -22,6 +24,8 @@ given (so primary keys follow the file). Use inside a transaction.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
@@ -52,6 +56,50 @@ FIELDS = (
 _TEMP = "trm_bulk_combination"
 
 
+class _SQLiteInserter(threading.Thread):
+    """Runs statements, in order, on the caller's SQLite connection.
+
+    Django opens SQLite connections with ``check_same_thread=False``; the
+    caller must not use the connection until :meth:`finish` returns (it only
+    reads the file meanwhile). Counts the rows of the counted statements.
+    """
+
+    def __init__(self, raw: Any):
+        super().__init__(name="trm-bulk-insert", daemon=True)
+        self.raw = raw
+        self.jobs: queue.Queue[tuple[str, Any, bool] | None] = queue.Queue(maxsize=4)
+        self.inserted = 0
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                sql, params, counted = job
+                try:
+                    if counted:
+                        self.inserted += self.raw.execute(sql, params).rowcount
+                    else:
+                        self.raw.executemany(sql, params)
+                except BaseException as exc:  # raised by finish()
+                    self.error = exc
+
+    def put(self, sql: str, params: Any, *, counted: bool) -> None:
+        self.raise_error()
+        self.jobs.put((sql, params, counted))
+
+    def finish(self, *, raise_error: bool) -> None:
+        self.jobs.put(None)
+        self.join()
+        if raise_error:
+            self.raise_error()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            with connection.wrap_database_errors:  # as Django's own cursors
+                raise self.error
+
+
 class RecordWriter:
     """Inserts records of one source and release, skipping stored row keys.
 
@@ -75,6 +123,7 @@ class RecordWriter:
         self.inserted = 0
         self._cursors: list[psycopg.Cursor[Any]] = []
         self._stack = ExitStack()
+        self._thread: _SQLiteInserter | None = None
         self.vendor = connection.vendor
 
     def __enter__(self) -> RecordWriter:
@@ -108,14 +157,16 @@ class RecordWriter:
                 cursor.execute(
                     f"CREATE TEMP TABLE {_TEMP} (id INTEGER PRIMARY KEY, {names})"
                 )
+                # Run by sqlite3 itself: "?" placeholders.
                 self.insert_sql = (
-                    into + f"SELECT %s, %s, json_extract(r.value, '$[0]'), {pick} "  # noqa: S608
-                    f"FROM json_each(%s) AS r JOIN {_TEMP} AS c "
+                    into + f"SELECT ?, ?, json_extract(r.value, '$[0]'), {pick} "  # noqa: S608
+                    f"FROM json_each(?) AS r JOIN {_TEMP} AS c "
                     "ON c.id = json_extract(r.value, '$[1]') "
                     # The plan scans r in array order (no sort needed).
                     "WHERE true "
                     "ON CONFLICT (row_key) DO NOTHING"
                 )
+                self._thread = _SQLiteInserter(connection.connection)
         return self
 
     def __exit__(
@@ -125,6 +176,9 @@ class RecordWriter:
         traceback: TracebackType | None,
     ) -> None:
         self._stack.__exit__(kind, exc, traceback)  # waits for the pipeline
+        if self._thread:
+            self._thread.finish(raise_error=kind is None)
+            self.inserted += self._thread.inserted
         if kind is None:
             self.inserted += sum(c.rowcount for c in self._cursors)
             with connection.cursor() as cursor:
@@ -153,28 +207,26 @@ class RecordWriter:
         if not rows:
             return
         self.sent += len(rows)
-        if self.vendor == "postgresql":
-            with psycopg.Cursor(self._raw) as cursor:
-                self._flush_combinations(cursor)
-            keys, numbers = zip(*rows, strict=True)
-            cursor = psycopg.Cursor(self._raw)
-            cursor.execute(
-                self.insert_sql,
-                [self.source, self.release, list(keys), list(numbers)],
-            )
-            self._cursors.append(cursor)
-        else:
-            with connection.cursor() as django_cursor:
-                self._flush_combinations(django_cursor)
-                params = [self.source, self.release, json.dumps(rows)]
-                django_cursor.execute(self.insert_sql, params)
-                self.inserted += int(django_cursor.rowcount)
-
-    def _flush_combinations(self, cursor: Any) -> None:
+        if self._thread:
+            if self.pending:
+                sql = self._combinations_sql("?")
+                self._thread.put(sql, self.pending, counted=False)
+                self.pending = []
+            params = [self.source, self.release, json.dumps(rows)]
+            self._thread.put(self.insert_sql, params, counted=True)
+            return
         if self.pending:
-            marks = ", ".join(["%s"] * (len(FIELDS) + 1))
-            cursor.executemany(
-                f"INSERT INTO {_TEMP} (id, {', '.join(FIELDS)}) VALUES ({marks})",  # noqa: S608
-                self.pending,
-            )
+            with psycopg.Cursor(self._raw) as cursor:
+                cursor.executemany(self._combinations_sql("%s"), self.pending)
             self.pending = []
+        keys, numbers = zip(*rows, strict=True)
+        cursor = psycopg.Cursor(self._raw)
+        cursor.execute(
+            self.insert_sql, [self.source, self.release, list(keys), list(numbers)]
+        )
+        self._cursors.append(cursor)
+
+    @staticmethod
+    def _combinations_sql(mark: str) -> str:
+        marks = ", ".join([mark] * (len(FIELDS) + 1))
+        return f"INSERT INTO {_TEMP} (id, {', '.join(FIELDS)}) VALUES ({marks})"  # noqa: S608

@@ -264,6 +264,33 @@ def test_a_rejected_row_keeps_the_counts_of_present_rows_and_imports_nothing(
     assert HistoricalRecord.objects.count() == 2
 
 
+def test_broken_quoting_after_inserted_batches_imports_nothing(tmp_path):
+    good = "2016,Female,18--20,UA,0.0,1.0,PL"
+    text = subset(*[good] * 5) + '"2016"x,Female,18--20,UA,0.0,1.0,PL' + TAIL + "\n"
+    path = write(tmp_path, text)
+
+    with pytest.raises(ctdc.CtdcFormatError, match="line 7"):
+        run_import(path, batch_size=2)
+
+    assert HistoricalRecord.objects.count() == 0
+    assert run_import(write(tmp_path, subset(good), "good.csv")).imported == 1
+
+
+def test_a_database_error_of_the_insert_thread_is_raised_as_django_s():
+    from django.db import DatabaseError, connection, transaction
+
+    from trm.statistics.bulk import _SQLiteInserter
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the insert thread is SQLite's")
+    with transaction.atomic():
+        connection.ensure_connection()
+        inserter = _SQLiteInserter(connection.connection)
+        inserter.put("INSERT INTO no_such_table VALUES (?)", [1], counted=True)
+        with pytest.raises(DatabaseError):
+            inserter.finish(raise_error=True)
+
+
 # --- the full 63-column layout ----------------------------------------------------
 
 TERMS = (
