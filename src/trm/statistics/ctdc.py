@@ -334,7 +334,8 @@ class _Reader:
 
     A row's values depend only on its cells in the mapped columns, and the
     files repeat few of those (936 distinct in the 48,773-row subset), so each
-    distinct set of mapped cells is mapped (or rejected) once and remembered.
+    distinct set of mapped cells is mapped once and remembered (a rejected row
+    is read again each time: rejections are few).
     """
 
     def __init__(self, layout: Layout, header: list[str], release: str):
