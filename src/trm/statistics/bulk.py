@@ -59,9 +59,11 @@ _TEMP = "trm_bulk_combination"
 class _SQLiteInserter(threading.Thread):
     """Runs statements, in order, on the caller's SQLite connection.
 
-    Django opens SQLite connections with ``check_same_thread=False``; the
-    caller must not use the connection until :meth:`finish` returns (it only
-    reads the file meanwhile). Counts the rows of the counted statements.
+    Django opens SQLite connections with ``check_same_thread=False``. The
+    caller should leave the connection alone until :meth:`finish` returns (the
+    CTDC import only reads its file meanwhile); if it does not, its statements
+    run between these, in the same transaction (sqlite3 is built serialized,
+    ``sqlite3.threadsafety == 3``). Counts the rows of the counted statements.
     """
 
     def __init__(self, raw: Any):
