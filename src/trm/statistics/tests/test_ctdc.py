@@ -291,6 +291,20 @@ def test_a_database_error_of_the_insert_thread_is_raised_as_django_s():
             inserter.finish(raise_error=True)
 
 
+def test_a_byte_order_mark_is_ignored_and_counted_in_the_progress(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + subset("2016,Female,9--17,MD,0.0,1.0,RU").encode()
+    )
+    calls = []
+
+    result = run_import(path, progress=lambda *args: calls.append(args))
+
+    assert result.summary() == "imported 1, already present 0, rejected 0"
+    size = path.stat().st_size
+    assert calls[-1] == (1, size, size)
+
+
 # --- the full 63-column layout ----------------------------------------------------
 
 TERMS = (
