@@ -190,6 +190,121 @@ def test_skip_invalid_imports_the_good_rows_and_reports_the_bad(tmp_path):
     assert HistoricalRecord.objects.count() == 2
 
 
+def test_row_keys_are_those_of_row_key_over_the_raw_cells(tmp_path):
+    quoted = '2016,Female,9--17,MD,0.0,1.0,RU,1.0,2.0,"Moldova, Rep.",,,,AAA,'
+    # A blank line is not a row; a quoted cell may hold the separator.
+    text = "\n".join(
+        [SUBSET_HEADER, "2017,Male,30--38,UA,1.0,0.0,PL" + TAIL, "", quoted]
+    )
+    path = write(tmp_path, text + "\n")
+
+    run_import(path, release="2021-02-03")
+
+    first = ["2017", "Male", "30--38", "UA", "1.0", "0.0", "PL", *TAIL[1:].split(",")]
+    second = quoted.replace('"Moldova, Rep."', "M").split(",")
+    second[9] = "Moldova, Rep."
+    assert list(HistoricalRecord.objects.order_by("pk").values_list("row_key")) == [
+        (ctdc.row_key(release="2021-02-03", row=1, cells=first),),
+        (ctdc.row_key(release="2021-02-03", row=2, cells=second),),
+    ]
+
+
+def test_lists_are_stored_as_the_json_field_stores_them(tmp_path):
+    from django.db import connection
+
+    path = write(tmp_path, subset("2016,Female,9--17,MD,1.0,1.0,RU"))
+    run_import(path)
+    HistoricalRecord.objects.create(
+        source="orm",
+        release="x",
+        row_key="orm",
+        exploitation_types=["ForcedLabour", "SexualExploitation"],
+    )
+
+    as_text = "::text" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT exploitation_types{as_text}, means_of_control{as_text} "  # noqa: S608
+            f"FROM {HistoricalRecord._meta.db_table} ORDER BY id"
+        )
+        imported, created = cursor.fetchall()
+    assert imported == created
+
+
+def test_batches_count_new_and_present_rows_and_report_progress(tmp_path):
+    first = ["2016,Female,18--20,UA,0.0,1.0,PL", "2016,Male,21--23,UA,1.0,0.0,PL"]
+    more = [*first, "2017,Female,9--17,MD,0.0,1.0,RU", "2018,Male,48+,UA,1.0,0.0,"]
+    run_import(write(tmp_path, subset(*first), "first.csv"))
+    path = write(tmp_path, subset(*more, more[0]))
+    calls = []
+
+    result = run_import(path, batch_size=2, progress=lambda *args: calls.append(args))
+
+    assert result.summary() == "imported 3, already present 2, rejected 0"
+    size = path.stat().st_size
+    assert [rows for rows, _, _ in calls] == [2, 4, 5]
+    assert calls[-1] == (5, size, size)
+    assert list(
+        HistoricalRecord.objects.order_by("pk").values_list(
+            "year_of_registration", flat=True
+        )
+    ) == [2016, 2016, 2017, 2018, 2016]
+
+
+def test_a_rejected_row_keeps_the_counts_of_present_rows_and_imports_nothing(
+    tmp_path,
+):
+    rows = ["2016,Female,18--20,UA,0.0,1.0,PL", "2016,Male,21--23,UA,1.0,0.0,PL"]
+    run_import(write(tmp_path, subset(*rows), "first.csv"))
+    path = write(tmp_path, subset(*rows, "2017,Female,9--17,MD,0.0,1.0,RU", "x"))
+
+    result = run_import(path, batch_size=1)
+
+    assert result.summary() == "imported 0, already present 2, rejected 1"
+    assert HistoricalRecord.objects.count() == 2
+
+
+def test_broken_quoting_after_inserted_batches_imports_nothing(tmp_path):
+    good = "2016,Female,18--20,UA,0.0,1.0,PL"
+    text = subset(*[good] * 5) + '"2016"x,Female,18--20,UA,0.0,1.0,PL' + TAIL + "\n"
+    path = write(tmp_path, text)
+
+    with pytest.raises(ctdc.CtdcFormatError, match="line 7"):
+        run_import(path, batch_size=2)
+
+    assert HistoricalRecord.objects.count() == 0
+    assert run_import(write(tmp_path, subset(good), "good.csv")).imported == 1
+
+
+def test_a_database_error_of_the_insert_thread_is_raised_as_django_s():
+    from django.db import DatabaseError, connection, transaction
+
+    from trm.statistics.bulk import _SQLiteInserter
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the insert thread is SQLite's")
+    with transaction.atomic():
+        connection.ensure_connection()
+        inserter = _SQLiteInserter(connection.connection)
+        inserter.put("INSERT INTO no_such_table VALUES (?)", [1], counted=True)
+        with pytest.raises(DatabaseError):
+            inserter.finish(raise_error=True)
+
+
+def test_a_byte_order_mark_is_ignored_and_counted_in_the_progress(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + subset("2016,Female,9--17,MD,0.0,1.0,RU").encode()
+    )
+    calls = []
+
+    result = run_import(path, progress=lambda *args: calls.append(args))
+
+    assert result.summary() == "imported 1, already present 0, rejected 0"
+    size = path.stat().st_size
+    assert calls[-1] == (1, size, size)
+
+
 # --- the full 63-column layout ----------------------------------------------------
 
 TERMS = (
