@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,8 @@ class ImportResult:
 
     imported: int = 0
     already_present: int = 0
+    #: Readable rows left out by the ``keep`` predicate (e.g. another country's).
+    left_out: int = 0
     rejections: list[Rejection] = field(default_factory=list)
 
     @property
@@ -305,6 +307,21 @@ def _age_band(value: str, column: str) -> str:
     if value not in AGE_BANDS:
         raise _RowError(column, f"unknown age band {value!r}")
     return value
+
+
+def of_countries(codes: Iterable[str]) -> Callable[[HistoricalRecord], bool]:
+    """A ``keep`` predicate for :func:`import_ctdc`: the rows of these countries.
+
+    A row is kept when its citizenship or its country of exploitation is one of
+    ``codes`` (ISO 3166-1 alpha-2, any case), e.g. ``{"MD"}`` for the records a
+    Moldovan node holds.
+    """
+    wanted = frozenset(code.strip().upper() for code in codes)
+
+    def keep(record: HistoricalRecord) -> bool:
+        return record.citizenship in wanted or record.country_of_exploitation in wanted
+
+    return keep
 
 
 def row_key(*, release: str, row: int, cells: list[str]) -> str:
@@ -446,6 +463,7 @@ def import_ctdc(
     skip_invalid: bool = False,
     batch_size: int = 1000,
     progress: Callable[[int, int, int], None] | None = None,
+    keep: Callable[[HistoricalRecord], bool] | None = None,
 ) -> ImportResult:
     """Import a CTDC file (subset or full layout) as historical records.
 
@@ -458,6 +476,9 @@ def import_ctdc(
         batch_size: records per ``bulk_create``.
         progress: called as ``progress(rows, bytes_read, bytes_total)`` after
             each batch.
+        keep: when given, only the readable rows for which it returns True
+            are imported (:func:`of_countries`); the others are counted in
+            ``left_out``. Row keys stay those of the whole file.
 
     Returns:
         The counts and the rejections (row, line, column, message).
@@ -484,7 +505,14 @@ def import_ctdc(
             mapper = _Reader(layout, header, release)
             with transaction.atomic(durable=True):
                 _import_rows(
-                    reader, mapper, result, skip_invalid, batch_size, state, progress
+                    reader,
+                    mapper,
+                    result,
+                    skip_invalid,
+                    batch_size,
+                    state,
+                    progress,
+                    keep,
                 )
                 if result.rejections and not skip_invalid:
                     result.imported = 0
@@ -499,6 +527,7 @@ def import_ctdc(
                             "release": release,
                             "imported": result.imported,
                             "already_present": result.already_present,
+                            "left_out": result.left_out,
                             "rejected": result.rejected,
                         },
                     )
@@ -517,6 +546,7 @@ def _import_rows(
     batch_size: int,
     state: _Progress,
     progress: Callable[[int, int, int], None] | None,
+    keep: Callable[[HistoricalRecord], bool] | None = None,
 ) -> None:
     batch: list[HistoricalRecord] = []
     row = 0
@@ -551,11 +581,16 @@ def _import_rows(
             continue
         row += 1
         try:
-            batch.append(mapper.record(cells, row))
+            record = mapper.record(cells, row)
         except _RowError as exc:
             result.rejections.append(
                 Rejection(row, reader.line_num + 1, exc.column, exc.message)
             )
+        else:
+            if keep is None or keep(record):
+                batch.append(record)
+            else:
+                result.left_out += 1
         if len(batch) >= batch_size:
             flush()
     flush()
