@@ -4,8 +4,9 @@ Every node of the demo federation gets the same six kinds of organisation —
 national contact point, competent authority, police, an NGO shelter, social
 services and a prosecutor's office — named "Demo … <country> (fictional)",
 and one user per :class:`~trm.accounts.models.Role`, named ``<cc>-<role>``
-(e.g. ``md-ncp``). Everything goes through the accounts services, as an
-administrator would (audited); running it again creates only what is missing.
+(e.g. ``md-ncp``; :mod:`trm.demo.names`). Everything goes through the
+accounts services, as an administrator would (audited); running it again
+creates only what is missing.
 
 With ``settings.TRM_DEMO`` on (``TRM_DEMO=1``, development only) each new user
 also gets ``password`` instead of a one-time password, and an authenticator
@@ -26,6 +27,7 @@ from django_otp.oath import totp
 from trm.accounts import services
 from trm.accounts.models import Organisation, Role, TrmFunction, User
 from trm.common.htcds import OrgType
+from trm.demo.names import USERS, username_for
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,6 @@ ORG_KINDS: tuple[OrgKind, ...] = (
     ),
 )
 
-#: role → (username suffix, organisation kind); one user per role.
-USERS: dict[str, tuple[str, str]] = {
-    Role.FIRST_CONTACT_POINT: ("fcp", "police"),
-    Role.CASE_MANAGER: ("cm", "social"),
-    Role.COMPETENT_AUTHORITY: ("ca", "authority"),
-    Role.NATIONAL_CONTACT_POINT: ("ncp", "ncp"),
-    Role.SERVICE_PROVIDER: ("sp", "shelter"),
-    Role.PROSECUTOR: ("prosecutor", "prosecutor"),
-    Role.GUARDIAN: ("guardian", "social"),
-    Role.AUDITOR: ("auditor", "ncp"),
-    Role.NODE_ADMINISTRATOR: ("admin", "ncp"),
-}
-
 
 @dataclass(frozen=True)
 class SeededUser:
@@ -111,11 +100,6 @@ class SeedResult:
     @property
     def users_created(self) -> int:
         return sum(1 for u in self.users if u.created)
-
-
-def username_for(country: str, role: str) -> str:
-    """``md-ncp`` for the national contact point of a Moldovan node."""
-    return f"{country.lower()}-{USERS[role][0]}"
 
 
 def seed(
@@ -164,7 +148,7 @@ def seed(
             )
             result.organisations_created += 1
         orgs[kind.key] = org
-    for role, (_suffix, kind_key) in USERS.items():
+    for role, (_suffix, kind_key, _what) in USERS.items():
         username = username_for(code, role)
         org = orgs[kind_key]
         if User.objects.filter(username__iexact=username).exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -28,10 +29,11 @@ def demo(settings, monkeypatch):
     monkeypatch.setenv("TRM_DEMO_TOTP_SECRET", SECRET)
 
 
-def run(*args: str) -> dict:
+def run(*args: str) -> dict[str, Any]:
     out = StringIO()
     call_command("demo", "seed", "--json", *args, stdout=out)
-    return json.loads(out.getvalue())
+    answer: dict[str, Any] = json.loads(out.getvalue())
+    return answer
 
 
 def test_seeding_creates_six_organisations_and_one_user_per_role(demo):
