@@ -6,7 +6,8 @@ in the CTDC data), exactly what an administrator would run on a real node, in
 the node's own environment (data directory, SQLite database, keys, port, SOP
 variant):
 
-1. ``trm keys init --if-missing``, ``trm migrate``, ``trm keys init``;
+1. ``trm keys init --if-missing``, ``trm migrate`` (which creates the exchange
+   keys);
 2. ``trm demo seed`` (fictional organisations, one user per role; demo mode
    gives them a known password and authenticator secret, DEMO ONLY);
 3. ``trm import ctdc FILE --country CC --skip-invalid`` once (the CTDC records
@@ -41,8 +42,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +117,9 @@ def port_free(port: int, host: str = HOST) -> bool:
         if probe.connect_ex((host, port)) == 0:
             return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds (waitress sets SO_REUSEADDR): connections of a
+        # stopped node still in TIME_WAIT do not make the port busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -228,6 +234,7 @@ class Node:
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.reported: set[str] = set()
+        self.steps: set[subprocess.Popen[str]] = set()
         env = {k: v for k, v in os.environ.items() if k not in _STRIP}
         env.update(
             {
@@ -258,22 +265,29 @@ class Node:
         Raises:
             DemoError: it failed (with the end of its output).
         """
-        done = subprocess.run(
+        proc = subprocess.Popen(
             [*trm_command(), *args],
             env=self.env,
             cwd=self.dir,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
         )
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip()[-2000:]
+        self.steps.add(proc)  # stopped with the federation
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        finally:
+            self.steps.discard(proc)
+        if proc.returncode != 0:
+            tail = (stdout + stderr).strip()[-2000:]
             raise DemoError(
                 f"[{self.code}] `trm {' '.join(args[:2])}` failed "
-                f"(exit {done.returncode}):\n{tail}"
+                f"(exit {proc.returncode}):\n{tail}"
             )
-        return done.stdout
+        return stdout
 
     def _spawn(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
         log = self.log(name).open("ab")
@@ -327,7 +341,7 @@ class Node:
 
 
 def stop_processes(
-    procs: Iterable[subprocess.Popen[bytes]], *, grace: float = 20
+    procs: Iterable[subprocess.Popen[Any]], *, grace: float = 20
 ) -> None:
     """SIGTERM every running process, wait ``grace`` seconds, then SIGKILL."""
     running = [p for p in procs if p.poll() is None]
@@ -366,6 +380,8 @@ class Federation:
         base_port: int,
         data: Path | None,
         exchange_interval: float = 1.0,
+        seed: bool = True,
+        parallel: int = 2,
         out: Callable[[str], None] = say,
     ) -> None:
         self.root = root.resolve()
@@ -379,6 +395,10 @@ class Federation:
         self.base_port = base_port
         self.data = data
         self.exchange_interval = exchange_interval
+        self.seed = seed
+        self.parallel = max(1, parallel)
+        self.stopping = False
+        self.lock = threading.Lock()
         self.out = out
         self.state_path = self.root / STATE_FILE
         self.nodes: list[Node] = []
@@ -438,22 +458,42 @@ class Federation:
         self.state.save(self.state_path)
         self.nodes = [Node(c, ports[c], self.root, self.state) for c in self.codes]
         data = self._data_file()
-        for node in self.nodes:
-            self.out(f"[{node.code}] setting up {node.name} ({node.dir}) …")
-            node.trm("keys", "init", "--if-missing")
-            node.trm("migrate", "--noinput")
-            node.trm("keys", "init", "--if-missing")
-            node.trm("demo", "seed")
-            entry = self.state.nodes[node.code]
-            if data is not None and not entry.ctdc_imported:
-                summary = node.trm(
-                    "import", "ctdc", str(data), "--country", node.code,
-                    "--skip-invalid",
-                )  # fmt: skip
-                lines = summary.strip().splitlines()
-                self.out(f"[{node.code}] CTDC records: {lines[-1] if lines else '?'}")
+        # Two nodes at a time: each step is one CPU-bound process (migrations,
+        # Argon2id password hashes), and a small machine has two cores.
+        pool = ThreadPoolExecutor(max_workers=self.parallel)
+        try:
+            for done in [pool.submit(self._set_up, node, data) for node in self.nodes]:
+                done.result()
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failed step: stop the other nodes' steps too.
+            self.stopping = True
+            stop_processes(p for n in self.nodes for p in list(n.steps))
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _set_up(self, node: Node, data: Path | None) -> None:
+        def trm(*args: str) -> str:
+            if self.stopping:
+                raise DemoError(f"[{node.code}] set-up interrupted")
+            return node.trm(*args)
+
+        self.out(f"[{node.code}] setting up {node.name} in {node.dir} …")
+        trm("keys", "init", "--if-missing")
+        trm("migrate", "--noinput")  # also creates the exchange keys
+        if self.seed:
+            trm("demo", "seed")
+        entry = self.state.nodes[node.code]
+        if data is not None and not entry.ctdc_imported:
+            summary = trm(
+                "import", "ctdc", str(data), "--country", node.code, "--skip-invalid"
+            )
+            lines = summary.strip().splitlines()
+            self.out(f"[{node.code}] CTDC records: {lines[-1] if lines else '?'}")
+            with self.lock:
                 entry.ctdc_imported = True
                 self.state.save(self.state_path)
+        self.out(f"[{node.code}] ready to start")
 
     def _data_file(self) -> Path | None:
         if self.data is None:
@@ -481,28 +521,46 @@ class Federation:
             for node in list(waiting):
                 server = node.server
                 if server is not None and server.poll() is not None:
+                    # The others keep going without it.
                     tail = node.log("server").read_text(errors="replace")[-1500:]
-                    raise DemoError(
-                        f"[{node.code}] the server exited (code {server.returncode}):"
-                        f"\n{tail}"
+                    self.out(
+                        f"[{node.code}] the server exited (code {server.returncode}) "
+                        f"and is left out; the other nodes go on. End of "
+                        f"{node.log('server')}:\n{tail}"
                     )
-                if node.answers():
+                    node.reported.update(("server", "worker"))
+                    stop_processes(node.processes().values())
+                    waiting.remove(node)
+                elif node.answers():
                     waiting.remove(node)
             if waiting and time.monotonic() > deadline:
                 names = ", ".join(n.code for n in waiting)
                 raise DemoError(f"Nodes {names} did not answer within 120 s.")
             time.sleep(0.2)
+        if not self.running_nodes():
+            raise DemoError("No node started; see the logs above.")
+
+    def running_nodes(self) -> list[Node]:
+        return [
+            n for n in self.nodes if n.server is not None and n.server.poll() is None
+        ]
 
     def connect(self) -> None:
         """Make every pair of nodes peers (``trm peers add``), once."""
-        prints = {n.code: n.fingerprint() for n in self.nodes}
-        for node in self.nodes:
+        nodes = self.running_nodes()
+        prints = {n.code: n.fingerprint() for n in nodes}
+
+        def connect_one(node: Node) -> None:
             have = node.peer_ids()
-            for other in self.nodes:
+            for other in nodes:
                 if other is node or other.node_id in have:
                     continue
                 node.trm("peers", "add", other.url, "--fingerprint", prints[other.code])
                 self.out(f"[{node.code}] added peer {other.node_id} ({other.url})")
+
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            for done in [pool.submit(connect_one, node) for node in nodes]:
+                done.result()
 
     def _record_pids(self) -> None:
         self.state.pids = {
@@ -536,7 +594,9 @@ class Federation:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        stop_processes(self.all_processes())
+        self.stopping = True
+        steps = [p for n in self.nodes for p in list(n.steps)]
+        stop_processes([*steps, *self.all_processes()])
         self.state.pids = {}
         self.state.launcher_pid = 0
         with contextlib.suppress(OSError):
@@ -605,6 +665,7 @@ def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
         base_port=args.base_port,
         data=data,
         exchange_interval=args.exchange_interval,
+        seed=not args.no_seed,
         out=out,
     )
     previous = {
@@ -716,6 +777,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"The CTDC subset CSV (default {DEFAULT_DATA}).",
     )
     start.add_argument("--no-data", action="store_true", help="Import no CTDC data.")
+    start.add_argument(
+        "--no-seed",
+        action="store_true",
+        help="No demo organisations and users (empty nodes; for tests).",
+    )
     start.add_argument(
         "--exchange-interval",
         type=float,
