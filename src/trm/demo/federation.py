@@ -157,6 +157,9 @@ class NodeState:
     country: str
     port: int
     ctdc_imported: bool = False
+    #: Whether ``trm peers add`` ran on the node: only then can it have peers
+    #: to look up (``trm peers list``) before adding.
+    peered: bool = False
 
 
 @dataclass
@@ -551,10 +554,14 @@ class Federation:
         prints = {n.code: n.fingerprint() for n in nodes}
 
         def connect_one(node: Node) -> None:
-            have = node.peer_ids()
+            entry = self.state.nodes[node.code]
+            have = node.peer_ids() if entry.peered else set()
             for other in nodes:
                 if other is node or other.node_id in have:
                     continue
+                with self.lock:
+                    entry.peered = True
+                    self.state.save(self.state_path)
                 node.trm("peers", "add", other.url, "--fingerprint", prints[other.code])
                 self.out(f"[{node.code}] added peer {other.node_id} ({other.url})")
 

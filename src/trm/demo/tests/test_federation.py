@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -148,8 +149,11 @@ def test_a_two_node_federation_starts_connects_and_stops_on_ctrl_c(tmp_path):
         for node in nodes.values():
             answer = httpx.get(f"{node.url}/.well-known/trm-node.json", timeout=5)
             assert answer.json()["node_id"] == node.node_id
-        assert nodes["MD"].peer_ids() == {"demo-ro"}
-        assert nodes["RO"].peer_ids() == {"demo-md"}
+        with ThreadPoolExecutor(2) as pool:
+            peers = dict(
+                zip(nodes, pool.map(Node.peer_ids, nodes.values()), strict=True)
+            )
+        assert peers == {"MD": {"demo-ro"}, "RO": {"demo-md"}}
         assert "DEMO ONLY" in "".join(output)
 
         launcher.send_signal(signal.SIGINT)
