@@ -115,7 +115,7 @@ def _free_port_pair() -> int:
 
 
 @pytest.mark.slow
-def test_a_two_node_federation_starts_connects_and_stops_on_ctrl_c(tmp_path):
+def test_a_two_node_federation_starts_connects_survives_a_death_and_stops(tmp_path):
     root = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRM_", "DJANGO"))}
     env["PYTHONUNBUFFERED"] = "1"
@@ -155,6 +155,13 @@ def test_a_two_node_federation_starts_connects_and_stops_on_ctrl_c(tmp_path):
             )
         assert peers == {"MD": {"demo-ro"}, "RO": {"demo-md"}}
         assert "DEMO ONLY" in "".join(output)
+
+        # A node's server dies: the launcher says so, the other node goes on.
+        os.kill(state.pids["MD-server"], signal.SIGKILL)
+        line = launcher.stdout.readline()
+        assert line.startswith("[MD] the server stopped"), line
+        assert "the other nodes keep running" in line
+        assert httpx.get(f"{nodes['RO'].url}/healthz", timeout=5).status_code == 200
 
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=40) == 0
