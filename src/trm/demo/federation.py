@@ -401,6 +401,7 @@ class Federation:
         self.seed = seed
         self.parallel = max(1, parallel)
         self.stopping = False
+        self.owner = False  # True once this launcher runs the federation
         self.lock = threading.Lock()
         self.out = out
         self.state_path = self.root / STATE_FILE
@@ -458,6 +459,7 @@ class Federation:
         for code in self.codes:
             self.state.nodes.setdefault(code, NodeState(code, ports[code]))
         self.state.launcher_pid = os.getpid()
+        self.owner = True
         self.state.save(self.state_path)
         self.nodes = [Node(c, ports[c], self.root, self.state) for c in self.codes]
         data = self._data_file()
@@ -604,6 +606,8 @@ class Federation:
         self.stopping = True
         steps = [p for n in self.nodes for p in list(n.steps)]
         stop_processes([*steps, *self.all_processes()])
+        if not self.owner:  # another launcher's state: leave it alone
+            return
         self.state.pids = {}
         self.state.launcher_pid = 0
         with contextlib.suppress(OSError):
@@ -665,19 +669,23 @@ def _raise_stop(signum: int, frame: Any) -> None:
 
 
 def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
-    data = None if args.no_data else Path(args.data)
-    federation = Federation(
-        root=Path(args.dir),
-        codes=args.nodes.split(","),
-        base_port=args.base_port,
-        data=data,
-        exchange_interval=args.exchange_interval,
-        seed=not args.no_seed,
-        out=out,
-    )
+    try:
+        federation = Federation(
+            root=Path(args.dir),
+            codes=args.nodes.split(","),
+            base_port=args.base_port,
+            data=None if args.no_data else Path(args.data),
+            exchange_interval=args.exchange_interval,
+            seed=not args.no_seed,
+            out=out,
+        )
+    except DemoError as exc:
+        out(f"make demo: {exc}")
+        return 2
     previous = {
         sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    code = 0
     try:
         federation.prepare()
         federation.start()
@@ -696,14 +704,18 @@ def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
         out("\nStopping the demo federation …")
     except DemoError as exc:
         out(f"make demo: {exc}")
-        federation.stop()
-        return 1
+        code = 1
     finally:
+        # A second Ctrl-C must not leave children behind: stopping ends in
+        # SIGKILL after 20 s anyway.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        federation.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    federation.stop()
-    out("Stopped. `make demo` resumes with the same data.")
-    return 0
+    if code == 0:
+        out("Stopped. `make demo` resumes with the same data.")
+    return code
 
 
 def status(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:

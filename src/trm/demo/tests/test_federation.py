@@ -180,3 +180,36 @@ def _zombie(pid: int) -> bool:
         return " Z " in Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
+
+
+def test_a_second_launcher_is_refused_and_leaves_the_running_ones_state(tmp_path):
+    # Stands for the first launcher.
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        state = State.new()
+        state.launcher_pid = running.pid
+        state.pids = {"MD-server": running.pid}
+        state.nodes["MD"] = federation.NodeState("MD", 8101)
+        path = tmp_path / federation.STATE_FILE
+        state.save(path)
+        before = path.read_text()
+        said: list[str] = []
+
+        args = federation.parser().parse_args(
+            ["--dir", str(tmp_path), "up", "--nodes", "MD,RO", "--no-data"]
+        )
+        assert federation.up(args, out=said.append) == 1
+
+        assert "already running" in said[-1] and str(running.pid) in said[-1]
+        assert path.read_text() == before
+        assert running.poll() is None
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_unknown_nodes_on_the_command_line_are_named():
+    said: list[str] = []
+    args = federation.parser().parse_args(["up", "--nodes", "MD,BG"])
+    assert federation.up(args, out=said.append) == 2
+    assert "MD, RO, RS, MK" in said[0]
