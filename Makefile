@@ -1,11 +1,11 @@
-# TRM developer commands. `make run` and `make test` are the README's two commands.
+# TRM developer commands. `make demo` and `make test` are the README's two commands.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TRM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint fmt typecheck check install messages clean
+.PHONY: demo run test lint fmt typecheck check install messages clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Start the demo federation: Moldova, Romania, Serbia and North Macedonia nodes on
+## http://127.0.0.1:8101-8104 with fictional users and the CTDC records (docs/demo.md).
+## Ctrl-C stops every node; running it again resumes (data in ./var/demo).
+demo: $(STAMP)
+	$(BIN)/python -m trm.demo up $(DEMO_ARGS)
 
 ## Start a development node on http://127.0.0.1:8000 with an SQLite database in ./var
 run: $(STAMP)

@@ -169,6 +169,7 @@ def test_secret_key_from_file_starts(data_dir, tmp_path):
         ({"TRM_ALLOWED_HOSTS": " , "}, ["TRM_ALLOWED_HOSTS"]),
         ({"TRM_ENV": "staging"}, ["TRM_ENV", "production, development"]),
         ({"TRM_DEBUG": "1"}, ["TRM_DEBUG", "TRM_ENV=development"]),
+        ({"TRM_DEMO": "1"}, ["TRM_DEMO", "TRM_ENV=development"]),
         ({"TRM_DEBUG": "maybe"}, ["TRM_DEBUG"]),
         ({"TRM_HTTPS": "sometimes"}, ["TRM_HTTPS"]),
         ({"TRM_LOG_LEVEL": "verbose"}, ["TRM_LOG_LEVEL", "INFO"]),

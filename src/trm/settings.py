@@ -42,6 +42,13 @@ if DEBUG and not DEVELOPMENT:
 
 DATA_DIR = Path(env_str("TRM_DATA_DIR", "var") or "var").resolve()
 
+# Demo mode (``make demo``, trm.demo): ``trm demo seed`` gives its fictional
+# users a known password and a pre-enrolled authenticator secret, printed as
+# DEMO ONLY. Never in production.
+TRM_DEMO = env_bool("TRM_DEMO", default=False)
+if TRM_DEMO and not DEVELOPMENT:
+    raise ImproperlyConfigured("TRM_DEMO=1 is allowed only with TRM_ENV=development.")
+
 
 def _secret_key() -> str:
     key = env_secret("TRM_SECRET_KEY")
@@ -140,6 +147,7 @@ INSTALLED_APPS = [
     "trm.statistics",
     "trm.exchange",
     "trm.guidance",
+    "trm.demo",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +304,10 @@ TRM_SESSION_IDLE_MINUTES = env_int(
 SESSION_COOKIE_AGE = env_int("TRM_SESSION_MAX_HOURS", 12, minimum=1, maximum=72) * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
+# Several nodes on one host (``make demo``: 127.0.0.1 on different ports) share
+# cookies, which ignore the port: each needs its own cookie names.
+SESSION_COOKIE_NAME = env_str("TRM_SESSION_COOKIE_NAME", "sessionid") or "sessionid"
+CSRF_COOKIE_NAME = env_str("TRM_CSRF_COOKIE_NAME", "csrftoken") or "csrftoken"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True

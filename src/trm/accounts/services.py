@@ -598,11 +598,15 @@ class PendingDevice:
 
 
 @transaction.atomic(durable=True)
-def totp_enrol_start(*, user: User) -> PendingDevice:
-    """Create (or replace) the user's unconfirmed authenticator and its secret."""
+def totp_enrol_start(*, user: User, secret_hex: str | None = None) -> PendingDevice:
+    """Create (or replace) the user's unconfirmed authenticator and its secret.
+
+    ``secret_hex`` (20 bytes as hex) is for ``trm demo seed`` only (demo mode,
+    a secret printed as DEMO ONLY); by default the secret is random.
+    """
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     device = TOTPDevice(user=user, name="Authenticator app", confirmed=False)
-    secret = device.set_secret()
+    secret = device.set_secret(secret_hex)
     device.save()
     return PendingDevice(device=device, secret_hex=secret)
 

@@ -28,7 +28,7 @@ import hashlib
 import io
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from trm.common.errors import DomainError
 from trm.common.htcds import Gender, MethodsOfControl, TypeOfExploitation
 from trm.statistics import releases
 from trm.statistics.bulk import RecordWriter
+from trm.statistics.models import HistoricalRecord
 
 SOURCE = "ctdc"
 DEFAULT_RELEASE = "2020-04-14"
@@ -238,6 +239,8 @@ class ImportResult:
 
     imported: int = 0
     already_present: int = 0
+    #: Readable rows left out by the ``keep`` predicate (e.g. another country's).
+    left_out: int = 0
     rejections: list[Rejection] = field(default_factory=list)
 
     @property
@@ -310,6 +313,21 @@ def _age_band(value: str, column: str) -> str:
     return value
 
 
+def of_countries(codes: Iterable[str]) -> Callable[[HistoricalRecord], bool]:
+    """A ``keep`` predicate for :func:`import_ctdc`: the rows of these countries.
+
+    A row is kept when its citizenship or its country of exploitation is one of
+    ``codes`` (ISO 3166-1 alpha-2, any case), e.g. ``{"MD"}`` for the records a
+    Moldovan node holds.
+    """
+    wanted = frozenset(code.strip().upper() for code in codes)
+
+    def keep(record: HistoricalRecord) -> bool:
+        return record.citizenship in wanted or record.country_of_exploitation in wanted
+
+    return keep
+
+
 def row_key(*, release: str, row: int, cells: list[str]) -> str:
     """The idempotency key of a data row (see
     :class:`~trm.statistics.models.HistoricalRecord`)."""
@@ -351,6 +369,10 @@ class _Reader:
         self.pick = operator.itemgetter(*sorted(set(self.index.values())))
         #: picked cells -> the writer's number for their values.
         self.cache: dict[Any, int] = {}
+        #: Which rows to import (``import_ctdc(keep=...)``), decided once per
+        #: combination of values: combination number -> kept.
+        self.keep: Callable[[HistoricalRecord], bool] | None = None
+        self.kept: dict[int, bool] = {}
 
     def combination(self, cells: list[str], writer: RecordWriter) -> int:
         """The ``writer``'s combination number of a row's values.
@@ -369,7 +391,10 @@ class _Reader:
         key = self.pick(cells)
         number = self.cache.get(key)
         if number is None:
-            number = self.cache[key] = writer.combination(self.values(cells))
+            values = self.values(cells)
+            number = self.cache[key] = writer.combination(values)
+            if self.keep is not None:
+                self.kept[number] = self.keep(HistoricalRecord(**values))
         return number
 
     def values(self, cells: list[str]) -> dict[str, Any]:
@@ -482,6 +507,7 @@ def import_ctdc(
     skip_invalid: bool = False,
     batch_size: int = 1000,
     progress: Callable[[int, int, int], None] | None = None,
+    keep: Callable[[HistoricalRecord], bool] | None = None,
 ) -> ImportResult:
     """Import a CTDC file (subset or full layout) as historical records.
 
@@ -494,6 +520,9 @@ def import_ctdc(
         batch_size: records per insert statement.
         progress: called as ``progress(rows, bytes_read, bytes_total)`` after
             each batch.
+        keep: when given, only the readable rows for which it returns True
+            are imported (:func:`of_countries`); the others are counted in
+            ``left_out``. Row keys stay those of the whole file.
 
     Returns:
         The counts and the rejections (row, line, column, message).
@@ -517,7 +546,14 @@ def import_ctdc(
             mapper = _Reader(layout, header, release)
             with transaction.atomic(durable=True):
                 _import_rows(
-                    reader, mapper, result, skip_invalid, batch_size, state, progress
+                    reader,
+                    mapper,
+                    result,
+                    skip_invalid,
+                    batch_size,
+                    state,
+                    progress,
+                    keep,
                 )
                 if result.rejections and not skip_invalid:
                     result.imported = 0
@@ -532,6 +568,7 @@ def import_ctdc(
                             "release": release,
                             "imported": result.imported,
                             "already_present": result.already_present,
+                            "left_out": result.left_out,
                             "rejected": result.rejected,
                         },
                     )
@@ -550,8 +587,10 @@ def _import_rows(
     batch_size: int,
     state: _Progress,
     progress: Callable[[int, int, int], None] | None,
+    keep: Callable[[HistoricalRecord], bool] | None = None,
 ) -> None:
     writer = RecordWriter(source=SOURCE, release=mapper.release)
+    mapper.keep = keep
     with writer:
         batch: list[tuple[str, int]] = []
         row = 0
@@ -582,6 +621,9 @@ def _import_rows(
                             Rejection(row, reader.line_num + 1, exc.column, exc.message)
                         )
                         continue
+                if keep is not None and not mapper.kept[number]:
+                    result.left_out += 1
+                    continue
                 batch.append((key(row, cells), number))
                 if len(batch) >= batch_size:
                     flush()

@@ -1,11 +1,12 @@
 """``trm import``: load published datasets as historical, de-identified records.
 
-``ctdc PATH [--skip-invalid] [--release R]`` imports a CTDC Global Dataset
-file (the 15-column subset or the full 63-column layout;
-:mod:`trm.statistics.ctdc`, docs/ctdc-import.md). A progress line is shown on
-a terminal; stdout ends with exactly one line
-``imported N, already present M, rejected R``. Rejected rows are listed on
-stderr with row, line and column.
+``ctdc PATH [--skip-invalid] [--release R] [--country CC]`` imports a CTDC
+Global Dataset file (the 15-column subset or the full 63-column layout;
+:mod:`trm.statistics.ctdc`, docs/ctdc-import.md); ``--country MD`` keeps only
+the rows whose citizenship or country of exploitation is MD (repeatable; the
+rows left out are counted on stderr). A progress line is shown on a terminal;
+stdout ends with exactly one line ``imported N, already present M, rejected
+R``. Rejected rows are listed on stderr with row, line and column.
 
 ``htcds PATH [--release R] [--skip-invalid] [--format csv|json]`` imports an
 HTCDS CSV or JSON file (as written by ``trm export htcds``) as de-identified
@@ -56,6 +57,14 @@ class Command(BaseCommand):
             "--release",
             default=ctdc.DEFAULT_RELEASE,
             help=f"The CTDC release, YYYY-MM-DD (default {ctdc.DEFAULT_RELEASE}).",
+        )
+        one.add_argument(
+            "--country",
+            action="append",
+            default=[],
+            metavar="CC",
+            help="Keep only the rows whose citizenship or country of exploitation "
+            "is this ISO code, e.g. MD (repeat for several; default: every row).",
         )
 
         two = sub.add_parser(
@@ -119,6 +128,12 @@ class Command(BaseCommand):
     def _ctdc(self, options: dict[str, Any]) -> None:
         if not _RELEASE.match(options["release"]):
             raise CommandError("--release must be YYYY-MM-DD.")
+        countries = [c.strip().upper() for c in options["country"]]
+        for code in countries:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise CommandError(
+                    f"--country {code!r}: give an ISO 3166-1 alpha-2 code such as MD."
+                )
         tty = sys.stderr.isatty()
         last = [0.0]
 
@@ -137,6 +152,7 @@ class Command(BaseCommand):
                 release=options["release"],
                 skip_invalid=options["skip_invalid"],
                 progress=progress,
+                keep=ctdc.of_countries(countries) if countries else None,
             )
         except FileNotFoundError:
             raise CommandError(f"No such file: {options['path']}") from None
@@ -153,6 +169,11 @@ class Command(BaseCommand):
             self.stderr.write(f"rejected: {rejection}")
         if result.rejected > ctdc.MAX_REPORTED:
             self.stderr.write(f"… and {result.rejected - ctdc.MAX_REPORTED} more")
+        if countries:
+            self.stderr.write(
+                f"kept the rows of {', '.join(countries)}; left out "
+                f"{result.left_out} rows of other countries"
+            )
         self.stdout.write(result.summary())
         if result.rejections and not options["skip_invalid"]:
             raise CommandError(
