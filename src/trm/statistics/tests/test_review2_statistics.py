@@ -240,3 +240,97 @@ def test_a_threshold_of_12_does_not_publish_exact_figures(settings) -> None:
         if (n == 0 or n >= 12) and (n + 2) // 5 * 5 == published.value
     ]
     assert len(possible) > 1, f"published {published.value} is exactly {possible}"
+
+
+# --- Compliance chart: the person threshold applied to events ------------------
+
+
+def test_the_compliance_chart_does_not_publish_follow_ups_of_three_persons(
+    caseworker_a,
+) -> None:
+    """The threshold protects counts of PERSONS (disclosure.py). The SOP 4
+    follow-up indicator counts follow-ups (1/3/6/12 months: four per returned
+    person), and the compliance chart protects those counts as if they were
+    persons: 3 returned persons whose 12 follow-ups were all late are published
+    to the auditor and the administrator as "Met 0, Not met 10" — a statement
+    about all of 3 persons (a count the other charts would suppress)."""
+    from datetime import UTC, date, datetime
+
+    from trm.cases.models import Case
+    from trm.cases.tests.factories import open_case
+    from trm.reintegration.models import FollowUp, ReintegrationPlan
+
+    for _ in range(3):
+        case = open_case(caseworker_a)
+        Case.objects.filter(pk=case.pk).update(
+            opened_at=datetime(2024, 3, 1, 9, tzinfo=UTC)
+        )
+        plan = ReintegrationPlan.objects.create(
+            case=case,
+            starts_on=date(2024, 4, 1),
+            recorded_at=datetime(2024, 3, 1, 9, tzinfo=UTC),
+        )
+        for sequence, month in enumerate((5, 7, 10, 12), start=1):
+            FollowUp.objects.create(
+                case=case,
+                plan=plan,
+                sequence=sequence,
+                months=sequence,
+                due_on=date(2024, month, 1),
+                reported_on=date(2024, month, 20),  # late
+            )
+    chart = dashboard.published(
+        "compliance", period=Period(2024, 2024), sources=["live"]
+    )
+    [row] = [
+        r for r in chart.rows if r[0] == "Follow-ups after return reported on time"
+    ]
+    _title, share, met, not_met = row
+    assert not_met is None, (
+        f"3 persons published as met={met}, not met={not_met}, share={share}%"
+    )
+
+
+# --- Period filters: the same year for every chart ------------------------------
+
+
+def test_the_compliance_cohort_and_the_trend_use_the_same_year(
+    caseworker_a, settings
+) -> None:
+    """tables.py counts the year of opening in UTC (SQL); indicators.py filters
+    ``opened_at__year`` in the node's time zone (TRM_TIME_ZONE). On a node in
+    Europe/Sofia a case opened on 31 December 2024 at 23:30 UTC is a 2024 case
+    in the trend chart and a 2025 case in the compliance chart of the same
+    page: "2024" does not mean the same cases across charts."""
+    from datetime import UTC, datetime
+
+    from trm.cases.models import Case
+    from trm.statistics import indicators
+    from trm.statistics.tests.test_tables import live_case
+
+    settings.TIME_ZONE = "Europe/Sofia"
+    case = live_case(caseworker_a, opened=2024)
+    Case.objects.filter(pk=case.pk).update(
+        opened_at=datetime(2024, 12, 31, 23, 30, tzinfo=UTC)
+    )
+    period = Period(2024, 2024)
+    trend = count_table(rows="year", period=period, sources=["live"]).grand_total
+    cohort = indicators.screened_share(period).denominator
+    assert trend == cohort  # today: 1 != 0
+
+
+# --- HTCDS import: the child dimension ------------------------------------------
+
+
+def test_an_imported_child_age_band_counts_as_a_child(tmp_path: Path) -> None:
+    """Live cases count "child" when presumed a child OR in a child age band
+    (tables.py); the HTCDS import reads is_child from trm_presumed_child only. A
+    partner's file with trm_age_band 9--17 and no trm_presumed_child column
+    (any non-TRM HTCDS producer) counts its children as "unknown"."""
+    path = tmp_path / "partner.csv"
+    path.write_text(
+        "prs_Gender,trm_age_band\n" + "Feminine,9--17\n" * 12, encoding="utf-8"
+    )
+    htcds_io.import_htcds(actor=None, path=path, release="partner")
+    table = count_table(rows="child")
+    assert dict(zip(table.rows, table.row_totals, strict=True)) == {"child": 12}
