@@ -334,3 +334,28 @@ def test_an_imported_child_age_band_counts_as_a_child(tmp_path: Path) -> None:
     htcds_io.import_htcds(actor=None, path=path, release="partner")
     table = count_table(rows="child")
     assert dict(zip(table.rows, table.row_totals, strict=True)) == {"child": 12}
+
+
+# --- Development node (DEBUG): the live year in SQLite --------------------------
+
+
+def test_the_dashboard_works_on_a_debug_sqlite_node(
+    caseworker_a, admin_user, signed_in, settings
+) -> None:
+    """`make run` serves the SQLite node with DEBUG on. tables._year_of writes
+    the literal ``strftime('%Y', …)`` into SQL that also has parameters;
+    Django's debug cursor logs each query as ``sql % params`` and raises
+    "ValueError: unsupported format character 'Y'": with any live case, the
+    dashboard (and every table by year or period over live cases) is a 500 on
+    the development node (tests run with DEBUG off, so they never saw it)."""
+    from django.db import connection
+
+    from trm.statistics.tests.test_tables import live_case
+
+    live_case(caseworker_a, opened=2025)
+    settings.DEBUG = True
+    client = signed_in(admin_user)
+    client.raise_request_exception = False
+    response = client.get("/statistics/?source=live&first_year=2025")
+    if connection.vendor == "sqlite":
+        assert response.status_code == 200  # today: 500 (ValueError)
