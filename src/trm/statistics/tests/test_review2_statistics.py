@@ -359,3 +359,69 @@ def test_the_dashboard_works_on_a_debug_sqlite_node(
     response = client.get("/statistics/?source=live&first_year=2025")
     if connection.vendor == "sqlite":
         assert response.status_code == 200  # today: 500 (ValueError)
+
+
+# --- Regional: a peer's crafted answer -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "value"),
+    [
+        # A label that is no code of the requested dimension (sex): free text
+        # under the "pseudonymous" legal basis, stored and shown as a row.
+        (["Ion Popescu, born 2010-03-04, Chisinau"], 15),
+        # A small exact count (3 with threshold 10, base 5): the answer claims a
+        # protection it does not have; the coordinator stores and shows it.
+        (["Feminine"], 3),
+    ],
+    ids=["free-text-label", "small-exact-count"],
+)
+def test_a_crafted_regional_answer_is_refused(org_a, rows, value) -> None:
+    from trm.accounts.models import Role
+    from trm.accounts.tests.factories import UserFactory
+    from trm.cases.tests.exchange_fakes import apply, make_peer, reply_to
+    from trm.common.errors import DomainError
+    from trm.exchange.models import OutboxMessage
+    from trm.statistics.messages import AGGREGATE_REQUEST, AGGREGATE_RESPONSE
+
+    coordinator = UserFactory(
+        username="review2-coord",
+        organisation=org_a,
+        roles=[Role.NATIONAL_CONTACT_POINT],
+    )
+    make_peer("peer-md", "MD")
+    sent = regional.regional_table_request(
+        actor=coordinator,
+        rows="sex",
+        columns=None,
+        period=Period(),
+        peers=["peer-md"],
+        sources=["live"],
+    )
+    figure = {"value": value, "reason": None}
+    body = {
+        "request_id": str(sent.pk),
+        "status": "answered",
+        "rows": rows,
+        "columns": ["total"],
+        "cells": [[figure]],
+        "row_totals": [figure],
+        "column_totals": [figure],
+        "grand_total": figure,
+        "threshold": 10,
+        "base": 5,
+        "note": "",
+    }
+    out = OutboxMessage.objects.get(type=AGGREGATE_REQUEST)
+    try:
+        apply(reply_to(out, AGGREGATE_RESPONSE, body))
+    except DomainError:
+        return  # refused: fine
+    from trm.common.htcds import Gender
+
+    table = regional.regional_table(sent)
+    shown = {f.value for f in (*table.row_totals, table.grand_total)}
+    assert set(table.rows) <= {*Gender.values, ""}, f"stored and shown: {table.rows}"
+    assert not any(v is not None and 0 < v < 10 for v in shown), (
+        f"stored and shown: {sorted(shown)}"
+    )
