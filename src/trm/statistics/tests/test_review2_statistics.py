@@ -425,3 +425,46 @@ def test_a_crafted_regional_answer_is_refused(org_a, rows, value) -> None:
     assert not any(v is not None and 0 < v < 10 for v in shown), (
         f"stored and shown: {sorted(shown)}"
     )
+
+
+# --- Quality control: the marks must match what is published -------------------
+
+
+def test_the_unrounded_view_marks_what_the_dashboard_suppresses(
+    caseworker_a, admin_user, signed_in
+) -> None:
+    """The QC page explains "how publication treats each" figure, but it runs
+    protect() on the SUM of the sources while the dashboard publishes
+    protect_parts() (each source on its own). 20 historical + 3 live boys: the
+    dashboard hides the boys' figure (the live part suppresses 3), the QC page
+    shows 23 as published — the administrator checks the wrong rule."""
+    from datetime import date
+
+    from trm.statistics.tests.test_tables import live_case
+
+    for i in range(20):
+        HistoricalRecord.objects.create(
+            source="ctdc",
+            release="t",
+            row_key=f"qc-{i}",
+            gender="Masculine",
+            is_child=True,
+        )
+    for _ in range(3):
+        live_case(caseworker_a, gender="Masculine", birth_date=date(2014, 1, 1))
+    published = protected_table(
+        rows="sex", columns="child", sources=["historical", "live"]
+    )
+    boys = published.cells[published.rows.index("Masculine")][
+        published.columns.index("child")
+    ]
+    assert boys.suppressed
+
+    response = signed_in(admin_user).get(
+        "/statistics/qc/unrounded/",
+        {"rows": "sex", "columns": "child", "sources": ["historical", "live"]},
+    )
+    table = response.context["table"]
+    exact = table.cells[table.rows.index("Masculine")][table.columns.index("child")]
+    assert exact.value == 23
+    assert exact.reason is not None  # today: None ("published")
