@@ -1,8 +1,8 @@
 """API endpoint of the HTCDS export (issue 8, item 1; docs/htcds.md).
 
-The same service as the page and the command: the national contact point or a
-node administrator exports the statistical columns; personal fields need the
-national contact point and a purpose. Every export and refusal is audited.
+The same service as the page and the command: the national contact point
+exports the cases they may see, with a purpose; personal fields on request.
+Every export and refusal is audited.
 """
 
 from __future__ import annotations

@@ -559,7 +559,8 @@ def import_ctdc(
                     result.imported = 0
                     transaction.set_rollback(True)
                 else:
-                    releases.register(SOURCE, release)
+                    if result.imported or result.already_present:
+                        releases.register(SOURCE, release)
                     audit.record(
                         actor=actor,
                         action="statistics.ctdc_imported",

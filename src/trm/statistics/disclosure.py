@@ -67,12 +67,14 @@ __all__ = [
     "Reason",
     "Table",
     "UnroundedTable",
+    "effective_threshold",
     "protect",
     "protect_counts",
     "protect_parts",
     "round_to_base",
     "suppression_threshold",
     "unrounded",
+    "unrounded_parts",
 ]
 
 DEFAULT_BASE = 5
@@ -284,9 +286,9 @@ def protect(
     Raises:
         ValueError: ``threshold`` or ``base`` below 1.
     """
-    threshold = _threshold(threshold)
     if base < 1:
         raise ValueError("base must be at least 1.")
+    threshold = effective_threshold(_threshold(threshold), base)
     grid = _extended(table)
     marks = _suppress(grid, threshold)
 
@@ -412,7 +414,7 @@ def unrounded(table: Table, *, threshold: int | None = None) -> UnroundedTable:
         table: the exact counts.
         threshold: as for :func:`protect` (for the ``reason`` of each figure).
     """
-    threshold = _threshold(threshold)
+    threshold = effective_threshold(_threshold(threshold))
     grid = _extended(table)
     marks = _suppress(grid, threshold)
 
@@ -435,6 +437,52 @@ def unrounded(table: Table, *, threshold: int | None = None) -> UnroundedTable:
     )
 
 
+def unrounded_parts(
+    tables: Sequence[Table], *, threshold: int | None = None
+) -> UnroundedTable:
+    """:func:`unrounded` of tables published with :func:`protect_parts`: the
+    exact figures of their sum, each marked as the published sum treats it
+    (suppressed when any part suppressed it). Same restrictions as
+    :func:`unrounded`.
+
+    Raises:
+        ValueError: no table, or tables of different shapes.
+    """
+    published = protect_parts(tables, threshold=threshold)
+    first = tables[0]
+    total = Table(
+        rows=first.rows,
+        columns=first.columns,
+        cells=[
+            [sum(t.cells[i][j] for t in tables) for j in range(len(first.columns))]
+            for i in range(len(first.rows))
+        ],
+    )
+    exact = unrounded(total, threshold=published.threshold)
+
+    def mark(value: ExactFigure, figure: Figure) -> ExactFigure:
+        return ExactFigure(value=value.value, reason=figure.reason)
+
+    return UnroundedTable(
+        rows=exact.rows,
+        columns=exact.columns,
+        cells=tuple(
+            tuple(mark(v, f) for v, f in zip(line, pline, strict=True))
+            for line, pline in zip(exact.cells, published.cells, strict=True)
+        ),
+        row_totals=tuple(
+            mark(v, f)
+            for v, f in zip(exact.row_totals, published.row_totals, strict=True)
+        ),
+        column_totals=tuple(
+            mark(v, f)
+            for v, f in zip(exact.column_totals, published.column_totals, strict=True)
+        ),
+        grand_total=mark(exact.grand_total, published.grand_total),
+        threshold=exact.threshold,
+    )
+
+
 # --- Internals ------------------------------------------------------------------
 
 
@@ -445,6 +493,22 @@ def _note(threshold: int, base: int) -> str:
         "from 1 to %(largest)s are not shown, nor are other figures that would reveal "
         "them."
     ) % {"base": base, "largest": threshold - 1}
+
+
+def effective_threshold(threshold: int, base: int = DEFAULT_BASE) -> int:
+    """The threshold actually applied with rounding to ``base``.
+
+    The smallest published count is the threshold ``t``; if ``t + 1`` rounds
+    to another multiple of ``base`` than ``t`` does (with base 5: ``t`` = 7,
+    12, 17…), every published ``round(t)`` is exactly ``t`` (a smaller count
+    is suppressed, a larger one rounds up). Such a threshold is raised by
+    one. With base 1 (no rounding) the threshold is kept.
+    """
+    if base > 1 and round_to_base(threshold, base) != round_to_base(
+        threshold + 1, base
+    ):
+        return threshold + 1
+    return threshold
 
 
 def _threshold(threshold: int | None) -> int:

@@ -36,3 +36,11 @@ class AlreadyAnswered(Conflict):
     """A node answered the same request twice."""
 
     code = "statistics.already_answered"
+
+
+class InvalidAnswer(DomainError):
+    """A node's answer to a regional table request is not a protected table of
+    the agreed spec: a label that is no code of its dimension, or a figure
+    that protection could not have published (``details["field"]``)."""
+
+    code = "statistics.invalid_answer"

@@ -604,6 +604,14 @@ def record_from_row(
         for value in _values(values.get(column), column):
             _country(value, column)
     is_child = _bool(values.get("trm_presumed_child"), "trm_presumed_child")
+    age_group = _age_band(values.get("trm_age_band"), "trm_age_band")
+    if age_group:
+        # Like live cases (trm.statistics.tables): presumed a child OR in a
+        # child age band; a known adult band without the flag is an adult.
+        band_is_child = AgeBand(age_group).is_child
+        is_child = True if is_child or band_is_child else is_child
+        if is_child is None:
+            is_child = False
     cells = json.dumps(values, sort_keys=True, ensure_ascii=False)
     return HistoricalRecord(
         source=SOURCE,
@@ -612,7 +620,7 @@ def record_from_row(
         year_of_registration=_year(values.get("trm_year_opened"), "trm_year_opened"),
         gender=_code(values.get("prs_Gender"), "prs_Gender")
         or htcds.Gender.NOT_SPECIFIED_UNKNOWN,
-        age_group=_age_band(values.get("trm_age_band"), "trm_age_band"),
+        age_group=age_group,
         is_child=is_child,
         citizenship=_country(values.get("prs_Nationality"), "prs_Nationality"),
         exploitation_types=_codes(
@@ -679,6 +687,12 @@ def _json_records(text: str, result: ImportResult) -> list[tuple[int, dict[str, 
     except json.JSONDecodeError as exc:
         raise HtcdsFormatError(
             f"not JSON (line {exc.lineno}: {exc.msg})", details={"line": exc.lineno}
+        ) from None
+    except (ValueError, RecursionError):
+        # A number beyond Python's digit limit, or nesting too deep to read.
+        raise HtcdsFormatError(
+            "not a readable HTCDS JSON file (a number too long or nesting too deep)",
+            details={},
         ) from None
     if isinstance(document, dict):
         document = document.get("records")
@@ -782,7 +796,8 @@ def import_htcds(
         HistoricalRecord.objects.bulk_create(new, batch_size=1000)
         result.imported = len(new)
         result.already_present = len(present)
-        releases.register(SOURCE, release)
+        if result.imported or result.already_present:
+            releases.register(SOURCE, release)
         audit.record(
             actor=actor,
             action="statistics.htcds_imported",

@@ -35,7 +35,7 @@ def htcds_export_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not user.has_role(*sorted(htcds_io.EXPORT_ROLES)):
         raise PermissionDenied(
-            _("Only the national contact point or a node administrator may export.")
+            _("Only the national contact point may export case rows.")
         )
     may_personal = user.has_role(htcds_io.PERSONAL_ROLE)
     form = HtcdsExportForm(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from django.db.models import F, Min, Q, QuerySet
@@ -77,12 +77,19 @@ class Indicator:
 
 
 def _opened(period: Period) -> QuerySet[Case]:
-    cases = Case.objects.all()
+    return Case.objects.filter(_in_period("opened_at", period))
+
+
+def _in_period(field: str, period: Period) -> Q:
+    """``field`` (a datetime) within the period's years, counted in UTC like
+    the count tables (:mod:`trm.statistics.tables`), so "2024" means the same
+    cases in every chart whatever the node's time zone."""
+    q = Q()
     if period.first_year is not None:
-        cases = cases.filter(opened_at__year__gte=period.first_year)
+        q &= Q(**{f"{field}__gte": datetime(period.first_year, 1, 1, tzinfo=UTC)})
     if period.last_year is not None:
-        cases = cases.filter(opened_at__year__lte=period.last_year)
-    return cases
+        q &= Q(**{f"{field}__lt": datetime(period.last_year + 1, 1, 1, tzinfo=UTC)})
+    return q
 
 
 def _first_move(
@@ -229,15 +236,6 @@ def case_duration(period: Period) -> Indicator:
     )
 
 
-def _in_period(field: str, period: Period) -> Q:
-    q = Q()
-    if period.first_year is not None:
-        q &= Q(**{f"{field}__year__gte": period.first_year})
-    if period.last_year is not None:
-        q &= Q(**{f"{field}__year__lte": period.last_year})
-    return q
-
-
 def alerts_acknowledged(period: Period) -> Indicator:
     """transnational.response_time (part): ``case.alert`` sent by this node and
     acknowledged (``case.alert.ack`` received in the same conversation) within
@@ -331,34 +329,40 @@ def joint_risk_assessment_share(period: Period) -> Indicator:
 
 
 def followed_up_share(period: Period) -> Indicator:
-    """sop4.followed_up_share: follow-ups after a return reported on time
-    (SOPS §6.3 "1/3/6/12 months"; the node's ``follow_up.months_after_return``):
-    every :class:`~trm.reintegration.models.FollowUp` of a case opened in the
-    period that is due by today, reported on or before its due date."""
+    """sop4.followed_up_share: returned persons followed up on time (SOPS §6.3
+    "1/3/6/12 months"; the node's ``follow_up.months_after_return``): among
+    the cases opened in the period with at least one
+    :class:`~trm.reintegration.models.FollowUp` due by today, those whose
+    every due follow-up was reported on or before its due date. Counted in
+    persons (cases), not follow-ups: the suppression threshold protects
+    counts of persons."""
     from trm.reintegration.models import FollowUp
 
     due = FollowUp.objects.filter(
         case__in=_opened(period), due_on__lte=timezone.localdate()
     )
-    total = due.count()
-    on_time = due.filter(
-        reported_on__isnull=False, reported_on__lte=F("due_on")
-    ).count()
+    persons = set(due.values_list("case_id", flat=True))
+    late = set(
+        due.exclude(
+            reported_on__isnull=False, reported_on__lte=F("due_on")
+        ).values_list("case_id", flat=True)
+    )
+    on_time = len(persons - late)
     return _make(
         "sop4.followed_up_share",
         4,
-        str(_("Follow-ups after return reported on time")),
-        value=_share(on_time, total),
+        str(_("Returned persons followed up on time")),
+        value=_share(on_time, len(persons)),
         numerator=on_time,
-        denominator=total,
+        denominator=len(persons),
         unit="share",
         period=period,
         note=str(
             _(
-                "Follow-ups due by today of the cases opened in the period "
-                "(months after the reintegration plan starts, from the "
-                "national SOP variant); on time = reported on or before the "
-                "due date."
+                "Cases opened in the period with a follow-up after return due "
+                "by today (months after the reintegration plan starts, from the "
+                "national SOP variant); on time = every due follow-up reported "
+                "on or before its due date."
             )
         ),
     )

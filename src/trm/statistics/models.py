@@ -186,11 +186,12 @@ class HistoricalRelease(models.Model):
     """A release of a published dataset imported into :class:`HistoricalRecord`
     (e.g. CTDC ``2020-04-14``; :mod:`trm.statistics.releases`).
 
-    A corrected or newer file is imported under its own release; the release
-    of a source first imported most recently is the one counted, the older
-    ones are ``superseded_at`` that moment and left out of every table
-    (otherwise each person would be counted once per release). Their records
-    stay, so an import can be compared or rolled back by an administrator.
+    A corrected or newer CTDC file is imported under its own release; the
+    newest release is the one counted, the older ones are ``superseded_at``
+    and left out of every table (otherwise each person would be counted once
+    per release). Their records stay, so releases can be compared. HTCDS
+    files are datasets of their own and never superseded
+    (:data:`trm.statistics.releases.VERSIONED_SOURCES`).
     """
 
     source = models.CharField(_("source"), max_length=16)

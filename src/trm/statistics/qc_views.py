@@ -22,8 +22,8 @@ from django.views.decorators.http import require_http_methods
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
-from trm.statistics.disclosure import unrounded
-from trm.statistics.tables import DIMENSIONS, SOURCES, Period, count_table
+from trm.statistics.disclosure import unrounded_parts
+from trm.statistics.tables import DIMENSIONS, SOURCES, Period, part_tables
 
 #: Who may see exact figures.
 UNROUNDED_ROLES = frozenset({Role.NODE_ADMINISTRATOR})
@@ -74,8 +74,9 @@ def unrounded_view(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         period = Period(data["first_year"], data["last_year"])
         with transaction.atomic():
-            table = unrounded(
-                count_table(
+            # Marked as the dashboard publishes it: each part on its own.
+            table = unrounded_parts(
+                part_tables(
                     rows=data["rows"],
                     columns=data["columns"] or None,
                     period=period,

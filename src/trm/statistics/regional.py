@@ -28,6 +28,7 @@ nodes.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,15 +39,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_countries import countries
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
+from trm.cases.models import AgeBand
+from trm.common.htcds import Gender, TypeOfExploitation
 from trm.exchange import registry
 from trm.exchange import services as exchange
 from trm.exchange.models import OutboxMessage, OutboxStatus, PeerStatus
 from trm.statistics import disclosure
+from trm.statistics.ctdc import AGE_BANDS as CTDC_AGE_BANDS
 from trm.statistics.errors import (
     AlreadyAnswered,
+    InvalidAnswer,
     InvalidTable,
     NotCoordinator,
     UnknownAggregateRequest,
@@ -148,6 +154,9 @@ def require_coordinator(user: User) -> None:
         raise NotCoordinator(
             _("Only national contact points may ask for regional tables.")
         )
+
+
+_WORD = re.compile(r"[A-Za-z_]{1,40}")
 
 
 # --- Coordinator side -------------------------------------------------------------
@@ -274,6 +283,8 @@ def receive_aggregate_response(message: registry.Inbound) -> UUID | None:
             details={"field": "request_id"},
         )
     answered = payload.status == "answered"
+    if answered:
+        check_answer(response.request, payload)
     response.status = AggregateStatus.ANSWERED if answered else AggregateStatus.REFUSED
     response.reason = "" if answered else (payload.reason or NOT_SHARED)
     response.table = (
@@ -293,6 +304,73 @@ def receive_aggregate_response(message: registry.Inbound) -> UUID | None:
     return None
 
 
+def _label_is_code(dimension: str, label: str) -> bool:
+    """Whether ``label`` is a value :func:`count_table` can give ``dimension``."""
+    if label == "":
+        return True
+    if dimension == "year":
+        return label.isdigit() and len(label) == 4
+    if dimension == "sex":
+        return label in Gender.values
+    if dimension == "age_group":
+        return label in AgeBand.values or label in CTDC_AGE_BANDS
+    if dimension in {"citizenship", "country_of_exploitation"}:
+        return label in dict(countries)
+    if dimension == "child":
+        return label in {"child", "adult"}
+    # exploitation_type: HTCDS codes, or a screening kind passed through.
+    return label in TypeOfExploitation.values or _WORD.fullmatch(label) is not None
+
+
+def check_answer(request: AggregateRequest, payload: StatsAggregateResponseV1) -> None:
+    """Refuse an answer that is not a protected table of ``request``'s spec.
+
+    Every row label must be a code of the rows' dimension and every column
+    label one of the columns' (``"total"`` without columns); every published
+    figure a multiple of the answer's ``base`` and either 0 or at least the
+    smallest figure its ``threshold`` lets through (threshold - base // 2),
+    with a threshold of at least 3.
+
+    Raises:
+        InvalidAnswer: the first problem (``details["field"]``).
+    """
+    for label in payload.rows:
+        if not _label_is_code(request.rows, label):
+            raise InvalidAnswer(
+                _("An answer row is not a code of the table's rows."),
+                details={"field": "rows"},
+            )
+    for label in payload.columns:
+        ok = (
+            label == "total"
+            if not request.columns
+            else _label_is_code(request.columns, label)
+        )
+        if not ok:
+            raise InvalidAnswer(
+                _("An answer column is not a code of the table's columns."),
+                details={"field": "columns"},
+            )
+    threshold, base = payload.threshold or 0, payload.base or 0
+    if threshold < 3 or base < 1:
+        raise InvalidAnswer(
+            _("An answer must state a threshold of at least 3 and its base."),
+            details={"field": "threshold"},
+        )
+    smallest = max(threshold - base // 2, 1)
+    figures = [f for line in payload.cells for f in line]
+    figures += [*payload.row_totals, *payload.column_totals]
+    if payload.grand_total is not None:
+        figures.append(payload.grand_total)
+    for figure in figures:
+        value = figure.value
+        if value is not None and (value % base or (value != 0 and value < smallest)):
+            raise InvalidAnswer(
+                _("An answer holds a figure that protection cannot publish."),
+                details={"field": "cells"},
+            )
+
+
 # --- Member side ------------------------------------------------------------------
 
 
@@ -308,9 +386,12 @@ def shares_with(node_id: str) -> bool:
 
 
 def _figure(figure: disclosure.Figure) -> dict[str, Any]:
+    # One reason for every hidden figure: "secondary" would tell the
+    # coordinator that figure is at least the threshold (and "suppressed"
+    # that it is below), which narrows the hidden counts beside it.
     return {
         "value": figure.value,
-        "reason": str(figure.reason) if figure.reason is not None else None,
+        "reason": "suppressed" if figure.reason is not None else None,
     }
 
 

@@ -117,7 +117,9 @@ def _json_join(column: str, alias: str) -> str:
 def _year_of(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"CAST(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC') AS INTEGER)"
-    return f"CAST(strftime('%Y', {column}) AS INTEGER)"
+    # "%%": the query always goes with a parameter list, so Django turns it
+    # into "%" (and its debug log, which formats "sql % params", works).
+    return f"CAST(strftime('%%Y', {column}) AS INTEGER)"
 
 
 def _historical_dimension(dimension: str, joins: dict[str, str]) -> str:
@@ -174,9 +176,13 @@ def _live_dimension(dimension: str, joins: dict[str, str]) -> str:
 
 
 def _grouped_sql(
-    source: str, dimensions: list[str], period: Period
+    source: str,
+    dimensions: list[str],
+    period: Period,
+    record_source: str | None = None,
 ) -> tuple[str, list[str | int]]:
-    """The GROUP BY query counting ``source``'s people by ``dimensions``."""
+    """The GROUP BY query counting ``source``'s people by ``dimensions``
+    (``record_source``: only the historical records of that dataset)."""
     joins: dict[str, str] = {}
     params: list[str | int] = []
     where: list[str] = []
@@ -185,6 +191,9 @@ def _grouped_sql(
         base = f"FROM {_q(HistoricalRecord._meta.db_table)} AS r"
         count = "COUNT(*)"
         year = "r.year_of_registration"
+        if record_source is not None:
+            where.append("r.source = %s")
+            params.append(record_source)
         # Only the current release of each source (trm.statistics.releases).
         for source_code, release in releases.superseded():
             where.append("NOT (r.source = %s AND r.release = %s)")
@@ -221,11 +230,16 @@ def _label(value: object) -> str:
 
 
 def _counts(
-    dimensions: list[str], rows: str, columns: str | None, period: Period, source: str
+    dimensions: list[str],
+    rows: str,
+    columns: str | None,
+    period: Period,
+    source: str,
+    record_source: str | None = None,
 ) -> Counter[tuple[str, str]]:
-    """Counts of one source by (row label, column label)."""
+    """Counts of one source (or one historical dataset) by (row, column)."""
     counts: Counter[tuple[str, str]] = Counter()
-    sql, params = _grouped_sql(source, dimensions, period)
+    sql, params = _grouped_sql(source, dimensions, period, record_source)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for *values, n in cursor.fetchall():
@@ -238,6 +252,69 @@ def _counts(
                 column = _label(values[1])
             counts[(row, column)] += n
     return counts
+
+
+def _checked(
+    rows: str, columns: str | None, sources: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(sorted sources, dimensions to group by), or UnknownDimension."""
+    chosen = set(sources)
+    if not chosen <= SOURCES or not chosen:
+        raise UnknownDimension(f"unknown source in {sorted(chosen)}")
+    for dimension in (rows, columns):
+        if dimension is not None and dimension not in DIMENSIONS:
+            raise UnknownDimension(f"unknown dimension {dimension!r}")
+    if columns == rows:
+        # The same dimension twice: one expression, counted on the diagonal.
+        return sorted(chosen), [rows]
+    return sorted(chosen), [rows] if columns is None else [rows, columns]
+
+
+def _aligned(parts: list[Counter[tuple[str, str]]]) -> list[Table]:
+    """Tables of the counters, all with the union of their labels."""
+    keys = {key for counts in parts for key in counts}
+    row_labels = sorted({r for r, _c in keys}) or [UNKNOWN]
+    column_labels = sorted({c for _r, c in keys}) or ["total"]
+    return [
+        Table(
+            rows=row_labels,
+            columns=column_labels,
+            cells=[[counts[(r, c)] for c in column_labels] for r in row_labels],
+        )
+        for counts in parts
+    ]
+
+
+def part_tables(
+    *,
+    rows: str,
+    columns: str | None = None,
+    period: Period | None = None,
+    sources: Iterable[str] = ("historical",),
+) -> list[Table]:
+    """Exact tables of the disjoint parts that are protected apart: the live
+    cases, and each historical dataset (``HistoricalRecord.source``: the
+    public CTDC records, a partner's HTCDS records…) on its own. Same labels
+    in every table. Arguments as :func:`count_table`.
+
+    Raises:
+        UnknownDimension: a dimension or source that does not exist.
+    """
+    chosen, dimensions = _checked(rows, columns, sources)
+    period = period or Period()
+    parts: list[Counter[tuple[str, str]]] = []
+    for source in chosen:
+        if source == "historical":
+            datasets: list[str | None] = [
+                *sorted(set(HistoricalRecord.objects.values_list("source", flat=True)))
+            ]
+            for dataset in datasets or [None]:
+                parts.append(
+                    _counts(dimensions, rows, columns, period, source, dataset)
+                )
+        else:
+            parts.append(_counts(dimensions, rows, columns, period, source))
+    return _aligned(parts)
 
 
 def source_tables(
@@ -260,33 +337,12 @@ def source_tables(
     Raises:
         UnknownDimension: a dimension or source that does not exist.
     """
-    chosen = set(sources)
-    if not chosen <= SOURCES or not chosen:
-        raise UnknownDimension(f"unknown source in {sorted(chosen)}")
-    for dimension in (rows, columns):
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise UnknownDimension(f"unknown dimension {dimension!r}")
+    chosen, dimensions = _checked(rows, columns, sources)
     period = period or Period()
-    if columns == rows:
-        # The same dimension twice: one expression, counted on the diagonal.
-        dimensions = [rows]
-    else:
-        dimensions = [rows] if columns is None else [rows, columns]
-    by_source = {
-        source: _counts(dimensions, rows, columns, period, source)
-        for source in sorted(chosen)
-    }
-    keys = {key for counts in by_source.values() for key in counts}
-    row_labels = sorted({r for r, _c in keys}) or [UNKNOWN]
-    column_labels = sorted({c for _r, c in keys}) or ["total"]
-    return {
-        source: Table(
-            rows=row_labels,
-            columns=column_labels,
-            cells=[[counts[(r, c)] for c in column_labels] for r in row_labels],
-        )
-        for source, counts in by_source.items()
-    }
+    tables = _aligned(
+        [_counts(dimensions, rows, columns, period, source) for source in chosen]
+    )
+    return dict(zip(chosen, tables, strict=True))
 
 
 def count_table(
@@ -337,15 +393,17 @@ def protected_table(
     sources: Iterable[str] = ("historical",),
     threshold: int | None = None,
 ) -> ProtectedTable:
-    """The publishable table of :func:`count_table`: each source protected on
-    its own, then added (:func:`~trm.statistics.disclosure.protect_parts`).
+    """The publishable table of :func:`count_table`: each part
+    (:func:`part_tables`: the live cases, each historical dataset) protected
+    on its own, then added (:func:`~trm.statistics.disclosure.protect_parts`).
 
-    Protecting the sum instead would leak: the historical records are a public
+    Protecting the sum instead would leak: the CTDC records are a public
     dataset, so a reader who subtracts their known counts from a published
-    sum learns the node's live count, even one the live table suppresses.
+    sum learns the rest (the node's live count, a partner's HTCDS count),
+    even one its own table suppresses.
 
     Raises:
         UnknownDimension: a dimension or source that does not exist.
     """
-    tables = source_tables(rows=rows, columns=columns, period=period, sources=sources)
-    return protect_parts(list(tables.values()), threshold=threshold)
+    tables = part_tables(rows=rows, columns=columns, period=period, sources=sources)
+    return protect_parts(tables, threshold=threshold)

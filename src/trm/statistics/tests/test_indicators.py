@@ -157,36 +157,43 @@ def test_returns_with_a_joint_risk_assessment_before_departure(caseworker_a):
     assert indicators.joint_risk_assessment_share(Period(2025, 2025)).denominator == 0
 
 
-def test_follow_ups_reported_on_time(caseworker_a):
+def test_returned_persons_followed_up_on_time(caseworker_a):
     from datetime import date
 
     from django.utils import timezone
 
     from trm.reintegration.models import FollowUp, ReintegrationPlan
 
-    case = case_opened(caseworker_a)
-    plan = ReintegrationPlan.objects.create(
-        case=case, starts_on=date(2024, 4, 1), recorded_at=case.opened_at
-    )
     today = timezone.localdate()
 
-    def follow_up(sequence, due_on, reported_on):
-        FollowUp.objects.create(
-            case=case,
-            plan=plan,
-            sequence=sequence,
-            months=sequence,
-            due_on=due_on,
-            reported_on=reported_on,
+    def returned(*follow_ups):
+        case = case_opened(caseworker_a)
+        plan = ReintegrationPlan.objects.create(
+            case=case, starts_on=date(2024, 4, 1), recorded_at=case.opened_at
         )
+        for sequence, (due_on, reported_on) in enumerate(follow_ups, start=1):
+            FollowUp.objects.create(
+                case=case,
+                plan=plan,
+                sequence=sequence,
+                months=sequence,
+                due_on=due_on,
+                reported_on=reported_on,
+            )
 
-    follow_up(1, date(2024, 5, 1), date(2024, 4, 28))  # on time
-    follow_up(2, date(2024, 7, 1), date(2024, 7, 1))  # on the day
-    follow_up(3, date(2024, 10, 1), date(2024, 10, 9))  # late
-    follow_up(4, date(2025, 4, 1), None)  # overdue, never reported
-    follow_up(5, today + timedelta(days=30), None)  # not due yet: not counted
+    # On time: early, on the day; the one not due yet does not count.
+    returned(
+        (date(2024, 5, 1), date(2024, 4, 28)),
+        (date(2024, 7, 1), date(2024, 7, 1)),
+        (today + timedelta(days=30), None),
+    )
+    returned(
+        (date(2024, 5, 1), date(2024, 5, 1)), (date(2024, 10, 1), date(2024, 10, 9))
+    )
+    returned((date(2025, 4, 1), None))  # overdue, never reported
+    returned((today + timedelta(days=30), None))  # nothing due yet: not counted
 
     result = indicators.followed_up_share(Period(2024, 2024))
 
-    assert (result.numerator, result.denominator) == (2, 4)
-    assert result.value == 0.5
+    assert (result.numerator, result.denominator) == (1, 3)
+    assert result.unit == "share"

@@ -226,12 +226,14 @@ def test_the_coordinator_combines_answers_and_marks_suppressed_cells(coordinator
 
     # peer-md: 2019 × Female is small (4), suppressed with its complements.
     md = disclosure.Table(
-        rows=["2018", "2019"], columns=["Female", "Male"], cells=[[20, 30], [4, 40]]
+        rows=["2018", "2019"],
+        columns=["Feminine", "Masculine"],
+        cells=[[20, 30], [4, 40]],
     )
     # peer-ro: everything publishable, and a column peer-md does not have.
     ro = disclosure.Table(
         rows=["2018", "2019"],
-        columns=["Female", "Male", "Unknown"],
+        columns=["Feminine", "Masculine", "NonSpecifiedUnknown"],
         cells=[[50, 60, 10], [70, 80, 15]],
     )
     apply(reply_to(outs["peer-md"], AGGREGATE_RESPONSE, _answer(md, sent.pk)))
@@ -245,7 +247,7 @@ def test_the_coordinator_combines_answers_and_marks_suppressed_cells(coordinator
 
     table = regional.regional_table(sent)
     assert table.rows == ("2018", "2019")
-    assert table.columns == ("Female", "Male", "Unknown")
+    assert table.columns == ("Feminine", "Masculine", "NonSpecifiedUnknown")
     female_2019 = table.cells[1][0]
     assert female_2019.incomplete and female_2019.value is None
     assert female_2019.suppressed_by == ("peer-md",)
@@ -293,7 +295,7 @@ def test_an_answer_to_a_request_not_sent_to_that_node_is_refused(coordinator):
     sent = regional.regional_table_request(
         actor=coordinator, rows="sex", columns=None, period=Period(), peers=["peer-md"]
     )
-    table = disclosure.Table(rows=["Male"], columns=["total"], cells=[[20]])
+    table = disclosure.Table(rows=["Masculine"], columns=["total"], cells=[[20]])
     with pytest.raises(UnknownAggregateRequest):
         apply(inbound(AGGREGATE_RESPONSE, _answer(table, sent.pk), sender="peer-ua"))
     assert AggregateResponse.objects.get(peer_node="peer-md").status == "waiting"
@@ -380,7 +382,9 @@ def test_the_pages_send_a_request_after_confirmation_and_show_the_table(
     request = AggregateRequest.objects.get()
     out = OutboxMessage.objects.get(type=AGGREGATE_REQUEST)
     md = disclosure.Table(
-        rows=["2018", "2019"], columns=["Female", "Male"], cells=[[20, 30], [4, 40]]
+        rows=["2018", "2019"],
+        columns=["Feminine", "Masculine"],
+        cells=[[20, 30], [4, 40]],
     )
     apply(reply_to(out, AGGREGATE_RESPONSE, _answer(md, request.pk)))
     page = client.get(sent["Location"])
