@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "trm.proceedings",
     "trm.statistics",
     "trm.exchange",
+    "trm.demo_replay",
 ]
 
 MIDDLEWARE = [
