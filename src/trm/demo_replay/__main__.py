@@ -14,7 +14,6 @@ each node's environment as the launcher starts it (``TRM_NODE_ID``,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -43,10 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             progress=sys.stderr,
         )
-    except ReplayFailed as exc:
-        print(f"replay: {exc}", file=sys.stderr)
+    except ReplayFailed:
         return 2
-    print(json.dumps(summary.as_json(), indent=2) if args.json else summary.table())
     return 0 if summary.ok else 1
 
 

@@ -104,7 +104,7 @@ class NodeHandle:
         program = str(trm or Path(sys.executable).parent / "trm")
 
         def call(action: str, payload: Mapping[str, Any]) -> Any:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - fixed argv, no shell
                 [program, "replay", action],
                 input=json.dumps(payload),
                 env=dict(env),
@@ -114,7 +114,9 @@ class NodeHandle:
                 timeout=timeout,
                 check=False,
             )
-            return parse_output(node_id, action, done.returncode, done.stdout, done.stderr)
+            return parse_output(
+                node_id, action, done.returncode, done.stdout, done.stderr
+            )
 
         return cls(node_id=node_id, country=country.upper(), call=call)
 
@@ -183,7 +185,9 @@ class Summary:
         rows = [list(COLUMNS.values())]
         rows += [[str(n.get(key, "")) for key in COLUMNS] for n in self.nodes]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        lines = [
+            "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         head = (
             f"Replayed {self.records} CTDC records ({self.returning} returned home, "
@@ -331,9 +335,7 @@ class Replay:
                 "backdate_days": self.backdate_days,
             }
 
-        self.opened = self._fan_out(
-            "open", self._record, "dest", "open", payload
-        )
+        self.opened = self._fan_out("open", self._record, "dest", "open", payload)
         self.going = {k for k in self.opened if self._record[k].returns}
 
     def link(self) -> None:
@@ -351,12 +353,18 @@ class Replay:
         self.going &= set(self.linked)
 
     def _refs(self, keys: list[str]) -> dict[str, Any]:
-        return {"refs": {k: self.opened[k]["ref"] for k in keys}, "timeout": self.timeout}
+        return {
+            "refs": {k: self.opened[k]["ref"] for k in keys},
+            "timeout": self.timeout,
+        }
 
     def _cases(self, keys: list[str]) -> dict[str, Any]:
         return {
             "cases": {
-                k: {"case": self.opened[k]["case"], "transfer": self.opened[k]["transfer"]}
+                k: {
+                    "case": self.opened[k]["case"],
+                    "transfer": self.opened[k]["transfer"],
+                }
                 for k in keys
             },
             "timeout": self.timeout,
@@ -391,7 +399,7 @@ class Replay:
                 pool.map(lambda n: n.call("settle", {"timeout": self.timeout}), handles)
             )
             nodes = list(pool.map(lambda n: n.call("summary", {}), handles))
-        for node, settle in zip(nodes, settled):
+        for node, settle in zip(nodes, settled, strict=False):
             node["waiting"] = settle["waiting"]
         self.progress.close()
         return Summary(
@@ -439,14 +447,29 @@ def replay(
 
 def handles_from_file(path: str | Path) -> list[NodeHandle]:
     """Node handles from a JSON file: a list of ``{"node_id", "country",
-    "env": {...}, "cwd"}`` (``env`` is added to this process's environment)."""
+    "env": {...}, "cwd"}``. Each node's ``env`` is laid over this process's
+    environment without its ``TRM_*``, ``DJANGO_SETTINGS_MODULE`` and
+    ``DATABASE_URL`` (a node's settings come from the file only).
+
+    Raises:
+        OSError, ValueError (not JSON), KeyError (an entry lacks a key).
+    """
     entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TRM_") and k not in _NODE_ONLY
+    }
     return [
         NodeHandle.command(
             entry["node_id"],
             entry["country"],
-            {**os.environ, **entry.get("env", {})},
+            {**base, **entry.get("env", {})},
             cwd=entry.get("cwd"),
         )
         for entry in entries
     ]
+
+
+#: Variables of the caller that must not reach a node unless its entry sets them.
+_NODE_ONLY = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")

@@ -31,7 +31,6 @@ from uuid import UUID
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
-from faker import Faker
 
 from trm.accounts.models import Organisation, Role, User
 from trm.common.errors import DomainError
@@ -90,7 +89,7 @@ def deciding_authority() -> User:
 # --- fictional identities ----------------------------------------------------
 
 
-def _birth_date(band: str, on: date, rng: Faker) -> date | None:
+def _birth_date(band: str, on: date, rng: Any) -> date | None:
     """A birth date making the person's age fall in the CTDC ``band`` on ``on``."""
     if not band:
         return None
@@ -101,6 +100,8 @@ def _birth_date(band: str, on: date, rng: Faker) -> date | None:
 
 def identity(record: Mapping[str, Any], on: date, seed: int) -> Any:
     """A clearly fictional identity for ``record`` (reproducible per record)."""
+    from faker import Faker  # a development dependency, like the replay
+
     from trm.cases.identity import PersonIdentity
 
     fake = Faker(LOCALES.get(record["citizenship"], "en_US"))
@@ -185,7 +186,9 @@ def open_case(
     language = LANGUAGES.get(record["citizenship"], "en")
     given_by = "both" if child else "person"
     kinds = list(record["exploitation"])
-    start = timezone.now() - timedelta(days=backdate_days, hours=int(record["row"]) % 48)
+    start = timezone.now() - timedelta(
+        days=backdate_days, hours=int(record["row"]) % 48
+    )
     with time_machine.travel(start, tick=False):
         case = cases.case_open(
             actor=fcp,
@@ -349,7 +352,9 @@ def linked(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
         case = _linked_case(ref)
         return case is not None and case.transnational == "linked"
 
-    return when_ready(refs, ready, lambda ref: str(_linked_case(ref).pk), timeout=timeout)
+    return when_ready(
+        refs, ready, lambda ref: str(_linked_case(ref).pk), timeout=timeout
+    )
 
 
 def joint_share(cases: Mapping[str, str]) -> dict[str, Any]:
@@ -557,9 +562,7 @@ def summary() -> dict[str, Any]:
         .values_list("assistance")
         .annotate(n=Count("pk"))
     )
-    outbox = dict(
-        OutboxMessage.objects.values_list("status").annotate(n=Count("pk"))
-    )
+    outbox = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("pk")))
     return {
         "node": settings.TRM_NODE_ID,
         "country": settings.TRM_COUNTRY,
