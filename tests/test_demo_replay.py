@@ -187,6 +187,7 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
     summary = Replay(handles, records, seed=7, timeout=60).run()
 
     assert summary.ok, summary.table()
+    assert summary.problems() == []
     assert summary.records == 10 and summary.returning == 3
     serbia = summary.node("node-rs")
     assert serbia["cases_opened"] == 10 and serbia["cases_linked"] == 0
@@ -242,8 +243,8 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
         timeout=300,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    again = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = json.loads(done.stdout[done.stdout.index("{") :])
     assert again["ok"] and again["records"] == 0
     assert [
         {k: n[k] for k in ("node", "cases_opened", "cases_linked", "sent", "received")}

@@ -14,6 +14,7 @@ each node's environment as the launcher starts it (``TRM_NODE_ID``,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -42,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             progress=sys.stderr,
         )
-    except ReplayFailed:
+    except ReplayFailed as exc:
+        sys.stderr.write(f"replay: {exc}\n")
         return 2
+    text = json.dumps(summary.as_json(), indent=2) if args.json else summary.table()
+    sys.stdout.write(text + "\n")
     return 0 if summary.ok else 1
 
 

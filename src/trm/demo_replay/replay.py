@@ -59,6 +59,16 @@ COLUMNS = {
 }
 
 
+#: The counts :attr:`Summary.expected` gives per node.
+EXPECTED = (
+    "cases_opened",
+    "cases_linked",
+    "long_term",
+    "follow_up",
+    "returns_completed",
+)
+
+
 class ReplayFailed(RuntimeError):
     """A node could not run a replay step (its command failed)."""
 
@@ -150,6 +160,9 @@ class Summary:
             ``waiting`` (messages still pending or retrying in its outbox).
         errors: record key → why a node refused it.
         waiting: phase → record keys it could not finish in time.
+        expected: node id → the least each count of :data:`EXPECTED` must be
+            once every record went its whole way (a node may hold more: cases
+            of earlier replays).
     """
 
     records: int
@@ -157,15 +170,32 @@ class Summary:
     nodes: list[dict[str, Any]]
     errors: dict[str, str] = field(default_factory=dict)
     waiting: dict[str, list[str]] = field(default_factory=dict)
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the end state: refused or unfinished records,
+        dead or undelivered messages, a node count below :attr:`expected`."""
+        found = [f"record {key} refused: {why}" for key, why in self.errors.items()]
+        found += [
+            f"still waiting at {phase}: {', '.join(keys)}"
+            for phase, keys in self.waiting.items()
+        ]
+        for node in self.nodes:
+            name = node["node"]
+            if node["dead"]:
+                found.append(f"{name}: {node['dead']} dead messages")
+            if node["waiting"]:
+                found.append(f"{name}: {node['waiting']} messages not delivered")
+            for key, least in self.expected.get(name, {}).items():
+                if node[key] < least:
+                    found.append(f"{name}: {key} {node[key]}, expected {least}")
+        return found
 
     @property
     def ok(self) -> bool:
-        """Every record went its whole way and no message is dead or waiting."""
-        return not (
-            self.errors
-            or self.waiting
-            or any(n["dead"] or n["waiting"] for n in self.nodes)
-        )
+        """Every record went its whole way, every node holds what it should,
+        and no message is dead or waiting."""
+        return not self.problems()
 
     def node(self, node_id: str) -> dict[str, Any]:
         return next(n for n in self.nodes if n["node"] == node_id)
@@ -177,6 +207,8 @@ class Summary:
             "nodes": self.nodes,
             "errors": self.errors,
             "waiting": self.waiting,
+            "expected": self.expected,
+            "problems": self.problems(),
             "ok": self.ok,
         }
 
@@ -193,11 +225,7 @@ class Summary:
             f"Replayed {self.records} CTDC records ({self.returning} returned home, "
             f"{self.records - self.returning} in long-term assistance)."
         )
-        tail = []
-        for key, why in sorted(self.errors.items()):
-            tail.append(f"record {key} refused: {why}")
-        for phase, keys in sorted(self.waiting.items()):
-            tail.append(f"still waiting at {phase}: {', '.join(keys)}")
+        tail = self.problems() or ["End state as expected on every node."]
         return "\n".join([head, *lines, *tail])
 
 
@@ -394,20 +422,31 @@ class Replay:
     def summary(self) -> Summary:
         """Wait for every outbox to empty (``timeout``), then ask each node."""
         handles = self.nodes
-        with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(handles))) as pool:
             settled = list(
                 pool.map(lambda n: n.call("settle", {"timeout": self.timeout}), handles)
             )
             nodes = list(pool.map(lambda n: n.call("summary", {}), handles))
-        for node, settle in zip(nodes, settled, strict=False):
+        for node, settle in zip(nodes, settled, strict=True):
             node["waiting"] = settle["waiting"]
         self.progress.close()
+        expected: dict[str, dict[str, int]] = {
+            n.node_id: dict.fromkeys(EXPECTED, 0) for n in self.nodes
+        }
+        for r in self.records:
+            dest = expected[self.by_country[r.exploitation_country].node_id]
+            origin = expected[self.by_country[r.citizenship].node_id]
+            dest["cases_opened"] += 1
+            origin["cases_linked"] += 1
+            dest["follow_up" if r.returns else "long_term"] += 1
+            origin["returns_completed"] += r.returns
         return Summary(
             records=len(self.records),
             returning=sum(1 for r in self.records if r.returns),
             nodes=nodes,
             errors=dict(self.errors),
             waiting={p: sorted(set(k)) for p, k in self.waiting.items()},
+            expected=expected,
         )
 
     def run(self) -> Summary:
