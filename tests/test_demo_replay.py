@@ -28,7 +28,7 @@ import pytest
 from tests.federation import Node, peer, wait_for
 
 from trm.demo_replay.records import load
-from trm.demo_replay.replay import NodeHandle, Replay, parse_output
+from trm.demo_replay.replay import NodeHandle, Replay
 
 pytestmark = [pytest.mark.slow]
 
@@ -153,27 +153,6 @@ ROWS = [
     ("RO", "RS", "Female", "21--23"),
     ("RO", "RS", "Female", "24--26"),
 ]
-
-
-def test_records_are_sampled_between_the_demo_countries(tmp_path):
-    path = ctdc_csv(tmp_path / "dados_app.csv", ROWS)
-    records = load(path, ["RS", "MD", "RO"], 50, seed=1)
-    assert len(records) == len(ROWS)  # the RS→RS and unknown rows left out
-    assert [r.key for r in records][:2] == ["r001", "r002"]
-    children = [r for r in records if r.child]
-    assert len(children) == 1 and not children[0].returns
-    assert sum(r.returns for r in records) == 3  # every third adult
-    assert {r.exploitation for r in records} == {("sexual",)}
-    assert {r.gender for r in records} == {"Feminine", "Masculine"}
-    assert load(path, ["RS", "MD"], 3, seed=1) == load(path, ["RS", "MD"], 3, seed=1)
-
-
-def test_a_failed_node_command_names_the_node():
-    with pytest.raises(RuntimeError, match=r"\[node-x\] trm replay open failed"):
-        parse_output("node-x", "open", 1, "", "CommandError: no fcp")
-    assert parse_output("n", "summary", 0, 'noise\n__REPLAY__{"a": 1}\n', "") == {
-        "a": 1
-    }
 
 
 def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_path):
