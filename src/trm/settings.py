@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "trm.exchange",
     "trm.guidance",
     "trm.demo",
+    "trm.demo_replay",
 ]
 
 MIDDLEWARE = [

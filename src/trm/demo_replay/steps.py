@@ -1,0 +1,588 @@
+"""What one node does in the replay, each step through the services the UI
+and API call (one write path). Run inside a node by ``trm replay ACTION``
+(:mod:`trm.demo_replay.management.commands.replay`).
+
+The node's people are its users found by role (the first active user holding
+it, by username): a first contact point opens the case and screens; a case
+manager leads it; the competent authority — of an organisation acting as the
+variant's deciding body — identifies; the national contact point alerts the
+counterpart and speaks for the node across the border.
+
+Dates: the CTDC records are past cases, so the SOP 1 steps of a case
+(opening, screening, presumption, identification, first assistance) are
+recorded :data:`BACKDATE_DAYS` days ago (``time_machine``, a development
+dependency: the replay is a development tool), so the reflection period has
+ended when the return is prepared, as it would have. Everything that crosses
+the border happens now (a receiver refuses messages from another time).
+
+Waiting steps (``*_when_ready``) poll this node's database for what the other
+node sent, act on each case as soon as it is ready, and return what is still
+waiting after ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from trm.accounts.models import Organisation, Role, User
+from trm.common.errors import DomainError
+
+#: How long before now the SOP 1 steps of a replayed case are recorded.
+BACKDATE_DAYS = 120
+#: Language spoken with a person of each demo citizenship (ISO 639-1).
+LANGUAGES = {"MD": "ro", "RO": "ro", "RS": "sr", "MK": "mk", "BG": "bg", "UA": "uk"}
+#: Faker locales for names that fit the citizenship (still fictional).
+LOCALES = {"MD": "ro_RO", "RO": "ro_RO", "RS": "sr_RS", "MK": "en_US"}
+FICTIONAL = "(fictional)"
+POLL_SECONDS = 0.4
+
+
+class ReplayError(DomainError):
+    """The node cannot play its part (e.g. no user with a needed role)."""
+
+    code = "demo_replay.cannot_play"
+
+
+# --- people ------------------------------------------------------------------
+
+
+def user_with(role: str, *, functions: frozenset[str] = frozenset()) -> User:
+    """Return the first active user holding ``role`` (of an active organisation
+    performing one of ``functions``, when given).
+
+    Raises:
+        ReplayError: nobody holds it.
+    """
+    users = User.objects.filter(is_active=True, memberships__role=role).order_by(
+        "username"
+    )
+    for user in users.select_related("organisation"):
+        org: Organisation | None = user.organisation
+        if not functions or (
+            org is not None and org.is_active and functions & set(org.functions)
+        ):
+            return user
+    raise ReplayError(
+        f"No active user with the role {role}"
+        + (f" at an organisation acting as {sorted(functions)}" if functions else "")
+        + " on this node: run the demo seed first."
+    )
+
+
+def deciding_authority() -> User:
+    """The competent authority whose organisation the variant lets decide."""
+    from trm.identification.common import node_definition
+
+    value = node_definition().setting("formal_identification.authority_functions")
+    functions = frozenset(str(v) for v in value) if isinstance(value, list) else None
+    return user_with(Role.COMPETENT_AUTHORITY, functions=functions or frozenset())
+
+
+# --- fictional identities ----------------------------------------------------
+
+
+def _birth_date(band: str, on: date, rng: Any) -> date | None:
+    """A birth date making the person's age fall in the CTDC ``band`` on ``on``."""
+    if not band:
+        return None
+    low, _sep, high = band.replace("+", "--70").partition("--")
+    years = rng.random_int(int(low), int(high or low))
+    return on - timedelta(days=365 * years + rng.random_int(30, 330))
+
+
+def identity(record: Mapping[str, Any], on: date, seed: int) -> Any:
+    """A clearly fictional identity for ``record`` (reproducible per record)."""
+    from faker import Faker  # a development dependency, like the replay
+
+    from trm.cases.identity import PersonIdentity
+
+    fake = Faker(LOCALES.get(record["citizenship"], "en_US"))
+    fake.seed_instance(f"{seed}-{record['key']}")
+    female = record["gender"] == "Feminine"
+    given = fake.first_name_female() if female else fake.first_name_male()
+    return PersonIdentity.model_validate(
+        {
+            "given_names": given,
+            "family_names": f"{fake.last_name()} {FICTIONAL}",
+            "birth_date": _birth_date(record["age_band"], on, fake),
+            "place_of_birth": f"{fake.city()} {FICTIONAL}",
+        }
+    )
+
+
+# --- destination: open, identify, assist, alert ---------------------------------
+
+
+def _screening_answers(child: bool, kinds: list[str]) -> dict[str, dict[str, str]]:
+    """Mark the strong indicators of each list present (self-reported)."""
+    from trm.screening.instrument import lists_for, load_instrument
+
+    instrument = load_instrument()
+    answers: dict[str, dict[str, str]] = {}
+    for indicator_list in lists_for(instrument, child=child, exploitation=kinds):
+        for indicator in indicator_list.indicators[:6]:
+            answers[indicator.id] = {"value": "present", "evidence": "self_reported"}
+    return answers
+
+
+def _needs(kind: str) -> dict[str, str]:
+    from trm.assessments.models import DOMAINS
+
+    return dict.fromkeys(DOMAINS[kind], "met")
+
+
+def open_case(
+    record: Mapping[str, Any], *, peer_node: str, seed: int, backdate_days: int
+) -> dict[str, Any]:
+    """Replay one record on the country of exploitation's node.
+
+    SOP 1 (backdated): open the case with a fictional identity, screen it,
+    presumed → identified, first assistance under the person's consent (a
+    child gets a guardian first). Now: the reflection period ended; a
+    returning adult consents to return and to the transfer of what the return
+    needs, and return preparation starts; the others get a long-term needs
+    assessment and long-term assistance. Last, the national contact point
+    alerts the citizenship country's node.
+
+    Returns:
+        ``{"case": id, "ref": trm_case_ref, "transfer": consent id or ""}``.
+        A record whose case exists already (same number) is not replayed again.
+
+    Raises:
+        DomainError: from the services; ReplayError: a role missing.
+    """
+    import time_machine
+
+    from trm.assessments.services import needs_assessment_record
+    from trm.assistance.services import (
+        assistance_start,
+        long_term_start,
+        return_preparation_start,
+    )
+    from trm.cases import services as cases
+    from trm.cases.models import Case
+    from trm.consent.services import consent_record
+    from trm.identification import children, reflection
+    from trm.identification.services import decide, presume
+    from trm.screening.services import screening_record
+
+    number = f"RPL-{seed}-{record['key']}"
+    existing = Case.objects.filter(number=number).first()
+    if existing is not None:
+        return {"case": str(existing.pk), "ref": existing.trm_case_ref, "transfer": ""}
+    fcp = user_with(Role.FIRST_CONTACT_POINT)
+    cm = user_with(Role.CASE_MANAGER)
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+    ca = deciding_authority()
+    child = record["age_band"] in {"0--8", "9--17"}
+    language = LANGUAGES.get(record["citizenship"], "en")
+    given_by = "both" if child else "person"
+    kinds = list(record["exploitation"])
+    start = timezone.now() - timedelta(
+        days=backdate_days, hours=int(record["row"]) % 48
+    )
+    with time_machine.travel(start, tick=False):
+        case = cases.case_open(
+            actor=fcp,
+            identity=identity(record, timezone.localdate(), seed),
+            gender=record["gender"],
+            citizenships=[record["citizenship"]],
+            languages=[language],
+            may_be_child=child,
+            number=number,
+        )
+        cases.case_team_add(
+            actor=fcp, case_id=case.pk, user_id=cm.pk, role=Role.CASE_MANAGER
+        )
+        for user, role in (
+            (ncp, Role.NATIONAL_CONTACT_POINT),
+            (ca, Role.COMPETENT_AUTHORITY),
+        ):
+            cases.case_team_add(actor=cm, case_id=case.pk, user_id=user.pk, role=role)
+        screening_record(
+            actor=fcp,
+            case_id=case.pk,
+            exploitation=kinds,
+            responses=_screening_answers(child, kinds),
+            note=f"Demo replay of CTDC record (row {record['row']}, {record['year']})",
+        )
+        presume(
+            actor=cm,
+            case_id=case.pk,
+            reason="Demo replay: indicators of "
+            + " and ".join(kinds)
+            + " exploitation (CTDC record)",
+        )
+        if child:
+            children.guardian_appoint(
+                actor=cm,
+                case_id=case.pk,
+                guardian_user_id=user_with(Role.GUARDIAN).pk,
+            )
+    with time_machine.travel(start + timedelta(days=2), tick=False):
+        decide(
+            actor=ca,
+            case_id=case.pk,
+            outcome="identified",
+            reasons="Demo replay: identified as in the CTDC record",
+            language=language,
+            interpreter=True,
+            informed=[
+                "decision_and_reasons",
+                "reflection_period",
+                "assistance_unconditional",
+                "legal_counselling",
+            ],
+        )
+        consent_record(
+            actor=cm,
+            case_id=case.pk,
+            purpose="assistance",
+            categories=["case_summary"],
+            given_by=given_by,
+            language=language,
+            recipient_organisation_id=case.lead_organisation_id,
+            declaration="Demo replay (fictional)",
+        )
+        assistance_start(actor=cm, case_id=case.pk, basis="consent")
+    reflection.expire_reflection_periods()
+    transfer = ""
+    if record["returns"]:
+        consent_record(
+            actor=cm,
+            case_id=case.pk,
+            purpose="return",
+            categories=["case_summary"],
+            given_by=given_by,
+            language=language,
+            recipient_organisation_id=case.lead_organisation_id,
+            declaration="Demo replay (fictional): wants to go home",
+        )
+        transfer = str(
+            consent_record(
+                actor=cm,
+                case_id=case.pk,
+                purpose="cross_border_transfer",
+                categories=["case_summary", "health", "legal", "family"],
+                given_by=given_by,
+                language=language,
+                recipient_country=record["citizenship"],
+                declaration="Demo replay (fictional)",
+            ).pk
+        )
+        return_preparation_start(actor=cm, case_id=case.pk)
+    else:
+        needs_assessment_record(
+            actor=cm,
+            case_id=case.pk,
+            kind="long_term",
+            willing_participation=True,
+            in_private=True,
+            language=language,
+            statuses=_needs("long_term"),
+            interpreter=True,
+        )
+        long_term_start(actor=cm, case_id=case.pk)
+    alerted = cases.case_alert_send(
+        actor=ncp,
+        case_id=case.pk,
+        peer_node=peer_node,
+        urgency="normal",
+        requests=["return_planning"] if record["returns"] else ["services"],
+    )
+    return {"case": str(case.pk), "ref": alerted.trm_case_ref, "transfer": transfer}
+
+
+# --- waiting for the other node ------------------------------------------------
+
+
+def when_ready(
+    items: Mapping[str, Any],
+    ready: Callable[[Any], bool],
+    act: Callable[[Any], Any],
+    *,
+    timeout: float,
+) -> dict[str, Any]:
+    """Act on each item as soon as ``ready(item)``; give up after ``timeout``.
+
+    Returns:
+        ``{"done": {key: act's result}, "waiting": [keys]}``.
+    """
+    waiting = dict(items)
+    done: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for key, item in list(waiting.items()):
+            if ready(item):
+                done[key] = act(item)
+                del waiting[key]
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return {"done": done, "waiting": sorted(waiting)}
+
+
+def _linked_case(ref: str) -> Any:
+    from trm.cases.models import Case
+
+    return Case.objects.filter(trm_case_ref=ref).first()
+
+
+def _blockers(case_id: str) -> list[str]:
+    from trm.cases.models import Case
+    from trm.returns.guards import gather, return_blockers
+
+    case = Case.objects.select_related("person").get(pk=case_id)
+    today = timezone.localdate()
+    return sorted(b.code for b in return_blockers(case, gather(case), today=today))
+
+
+def linked(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Wait until this node holds a linked case for each shared reference."""
+
+    def ready(ref: str) -> bool:
+        case = _linked_case(ref)
+        return case is not None and case.transnational == "linked"
+
+    return when_ready(
+        refs, ready, lambda ref: str(_linked_case(ref).pk), timeout=timeout
+    )
+
+
+def joint_share(cases: Mapping[str, str]) -> dict[str, Any]:
+    """Destination: record the joint pre-return risk assessment; share it."""
+    from trm.returns.models import MATRIX_ITEMS
+    from trm.returns.services import joint_risk_record
+    from trm.returns.services.across import joint_risk_share
+
+    cm = user_with(Role.CASE_MANAGER)
+    today = timezone.localdate()
+    for case_id in cases.values():
+        joint_risk_record(
+            actor=cm,
+            case_id=UUID(case_id),
+            assessed_on=today,
+            valid_until=today + timedelta(days=30),
+            ratings=dict.fromkeys(MATRIX_ITEMS, "low"),
+            overall_level="low",
+            first_needs=["housing"],
+            origin_organisation="Counterpart national contact point",
+        )
+        joint_risk_share(actor=cm, case_id=UUID(case_id))
+    return {"done": dict(cases), "waiting": []}
+
+
+def origin_rate(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Origin: once the joint assessment arrived, rate the origin's side."""
+    from trm.returns.models import MATRIX_ITEMS, JointRiskAssessment
+    from trm.returns.services.across import joint_risk_origin_rate
+
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def ready(ref: str) -> bool:
+        case = _linked_case(ref)
+        return bool(case and JointRiskAssessment.objects.filter(case=case).exists())
+
+    def act(ref: str) -> str:
+        case = _linked_case(ref)
+        joint_risk_origin_rate(
+            actor=ncp, case_id=case.pk, ratings=dict.fromkeys(MATRIX_ITEMS, "low")
+        )
+        return str(case.pk)
+
+    return when_ready(refs, ready, act, timeout=timeout)
+
+
+def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+    """Destination: once the origin rated, plan the journey (travel document
+    issued) and send the return plan. ``cases``: key → ``{"case", "transfer"}``."""
+    from trm.returns.services import return_plan_update
+    from trm.returns.services.across import return_plan_send
+
+    cm = user_with(Role.CASE_MANAGER)
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def ready(item: Mapping[str, str]) -> bool:
+        return "joint_risk_origin_missing" not in _blockers(item["case"])
+
+    def act(item: Mapping[str, str]) -> str:
+        today = timezone.localdate()
+        return_plan_update(
+            actor=cm,
+            case_id=UUID(item["case"]),
+            travel_document_requested_on=today - timedelta(days=5),
+            travel_document_issued_on=today,
+            travel_document_valid_until=today + timedelta(days=60),
+            departure_on=today,
+            itinerary="Demo replay: coach (fictional)",
+            medical_fitness="fit",
+            medical_fitness_on=today,
+            meeting_person_function="Social worker",
+            meeting_point="Bus station (fictional)",
+        )
+        return_plan_send(
+            actor=ncp, case_id=UUID(item["case"]), consent_id=UUID(item["transfer"])
+        )
+        return item["case"]
+
+    return when_ready(cases, ready, act, timeout=timeout)
+
+
+def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Origin: once the return plan arrived, the receiving organisation accepts."""
+    from trm.returns.models import IncomingReturn
+    from trm.returns.services.across import return_plan_answer
+
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def ready(ref: str) -> bool:
+        case = _linked_case(ref)
+        return bool(case and IncomingReturn.objects.filter(case=case).exists())
+
+    def act(ref: str) -> str:
+        case = _linked_case(ref)
+        return_plan_answer(
+            actor=ncp,
+            case_id=case.pk,
+            decision="accepted",
+            receiving_organisation="Reception centre (fictional)",
+            case_manager_function="Social worker",
+            services=["shelter"],
+        )
+        return str(case.pk)
+
+    return when_ready(refs, ready, act, timeout=timeout)
+
+
+def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+    """Destination: once nothing blocks the journey, the person travels."""
+    from trm.returns.services import return_in_transit
+
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def act(item: Mapping[str, str]) -> str:
+        return_in_transit(
+            actor=ncp,
+            case_id=UUID(item["case"]),
+            expected_arrival_at=timezone.now() + timedelta(hours=20),
+            legal_basis=f"consent:{item['transfer']}",
+        )
+        return item["case"]
+
+    return when_ready(
+        cases, lambda item: not _blockers(item["case"]), act, timeout=timeout
+    )
+
+
+def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Origin: once the handover was announced, confirm the arrival."""
+    from trm.handover.models import ReturnHandover
+    from trm.handover.services import return_arrival_confirm
+
+    ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def handover(ref: str) -> Any:
+        case = _linked_case(ref)
+        return case and ReturnHandover.objects.filter(case=case, side="origin").first()
+
+    def act(ref: str) -> str:
+        found = handover(ref)
+        return_arrival_confirm(
+            actor=ncp,
+            case_id=found.case_id,
+            handover_id=found.pk,
+            arrived=True,
+            at=timezone.now(),
+        )
+        return str(found.case_id)
+
+    return when_ready(refs, lambda ref: bool(handover(ref)), act, timeout=timeout)
+
+
+def followed_up(cases: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Destination: wait until the origin's arrival confirmation moved each
+    case to follow-up."""
+    from trm.cases.models import Case
+
+    return when_ready(
+        cases,
+        lambda case_id: Case.objects.get(pk=case_id).assistance == "follow_up",
+        lambda case_id: case_id,
+        timeout=timeout,
+    )
+
+
+# --- the end state -------------------------------------------------------------
+
+
+def outbox_settled(timeout: float) -> dict[str, Any]:
+    """Wait until no message of this node waits for delivery (pending or
+    retrying); return the outbox counts by status."""
+    from trm.exchange.models import OutboxMessage
+
+    deadline = time.monotonic() + timeout
+    while True:
+        open_ = OutboxMessage.objects.filter(status__in=["pending", "retrying"]).count()
+        if not open_ or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return {"waiting": open_}
+
+
+def summary() -> dict[str, Any]:
+    """This node's part of the replay, as data.
+
+    Returns:
+        ``node``, ``country``; ``cases_opened`` (replayed cases opened here),
+        ``cases_linked`` (cases opened here from a counterpart's alert),
+        ``long_term`` / ``return_preparation`` / ``in_transit`` /
+        ``follow_up`` / ``reintegration`` (replayed or linked cases by
+        assistance state), ``returns_completed`` (arrivals confirmed here,
+        the origin side), ``sent`` / ``received`` (messages delivered out /
+        applied in), ``outbox`` (status → count), ``dead`` (messages given up).
+    """
+    from trm.cases.models import Case
+    from trm.exchange.models import InboxMessage, OutboxMessage
+    from trm.handover.models import ReturnHandover
+
+    replayed = Case.objects.filter(number__startswith="RPL-")
+    linked_here = Case.objects.filter(
+        ~Q(number__startswith="RPL-"), transnational="linked", trm_case_ref__gt=""
+    ).exclude(pk__in=replayed.values("pk"))
+    states = dict(
+        Case.objects.filter(Q(pk__in=replayed.values("pk")) | Q(pk__in=linked_here))
+        .values_list("assistance")
+        .annotate(n=Count("pk"))
+    )
+    outbox = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("pk")))
+    return {
+        "node": settings.TRM_NODE_ID,
+        "country": settings.TRM_COUNTRY,
+        "cases_opened": replayed.count(),
+        "cases_linked": linked_here.count(),
+        **{
+            state: states.get(state, 0)
+            for state in (
+                "long_term",
+                "return_preparation",
+                "in_transit",
+                "follow_up",
+                "reintegration",
+            )
+        },
+        "returns_completed": ReturnHandover.objects.filter(
+            side="origin", status="arrived"
+        ).count(),
+        "sent": outbox.get("sent", 0),
+        "received": InboxMessage.objects.filter(status="applied").count(),
+        "outbox": outbox,
+        "dead": outbox.get("dead", 0),
+    }

@@ -1,0 +1,287 @@
+"""Issue 10: the demo replay of CTDC cross-border records across real nodes.
+
+Serbia (``node-rs``) is the country of exploitation; Moldova (``node-md``) and
+Romania (``node-ro``) are the citizenship countries. Each node runs its own
+server, worker, SQLite database and keys (:mod:`tests.federation`); they
+become peers through ``trm peers add``. The set-up (organisations, one user
+per role) uses the test factories inside each node; the replay itself runs
+``trm replay`` steps, which call the services a person would use, and every
+message crosses over real HTTP.
+
+The records come from a small CSV in the layout of the CTDC subset
+``dados_app.csv`` (rows written here, nothing real).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.federation import Node, peer, wait_for
+
+from trm.demo_replay.records import load
+from trm.demo_replay.replay import NodeHandle, Replay
+
+pytestmark = [pytest.mark.slow]
+
+SETUP = """
+from trm.accounts.models import Role
+from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+lead = OrganisationFactory(name=f"Fictional NCP {COUNTRY}", country=COUNTRY,
+                           functions=["NCP", "SP"])
+authority = OrganisationFactory(name=f"Fictional social work centre {COUNTRY}",
+                                country=COUNTRY, functions=["SS", "CA"])
+for username, org, role in [
+    ("fcp", lead, Role.FIRST_CONTACT_POINT),
+    ("cm", lead, Role.CASE_MANAGER),
+    ("ncp", lead, Role.NATIONAL_CONTACT_POINT),
+    ("ca", authority, Role.COMPETENT_AUTHORITY),
+    ("guardian", authority, Role.GUARDIAN),
+]:
+    UserFactory(username=username, organisation=org, roles=[role])
+result = True
+"""
+
+HEADER = [
+    "yearOfRegistration",
+    "gender",
+    "ageBroad",
+    "citizenship",
+    "isForcedLabour",
+    "isSexualExploit",
+    "CountryOfExploitation",
+    "nacionalidade_lat",
+    "nacionalidade_long",
+    "nacionalidade",
+    "pais_exploracao_lat",
+    "pais_exploracao_long",
+    "pais_exploracao",
+    "nacionalidade_alpha3",
+    "pais_exploracao_alpha3",
+]
+
+
+def ctdc_csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    """Write ``(citizenship, exploitation country, gender, age band)`` rows in
+    the CTDC subset's layout, plus rows the replay must leave out."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        extra = [("RS", "RS", "Female", "18--20"), ("0", "RS", "Male", "")]
+        for origin, where, gender, band in rows + extra:
+            out.writerow(
+                ["2016", gender, band, origin, "0.0", "1.0", where]
+                + [""] * (len(HEADER) - 7)
+            )
+    return path
+
+
+def snippet_handle(node: Node) -> NodeHandle:
+    """Run ``trm replay`` steps in the node's long-lived snippet runner (the
+    same code the command runs, without a new interpreter per step)."""
+
+    def call(action: str, payload: Any) -> Any:
+        code = textwrap.dedent(
+            f"""
+            import json
+            from trm.demo_replay.management.commands.replay import run_action
+            result = run_action({action!r}, json.loads({json_text(payload)!r}))
+            """
+        )
+        return node.python(code)
+
+    return NodeHandle(node.node_id, node.country, call)
+
+
+def json_text(payload: Any) -> str:
+    return json.dumps(payload)
+
+
+def _prepare(node: Node) -> None:
+    node.setup()
+    node.python(f"COUNTRY = {node.country!r}\n" + SETUP)
+    node.start()
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
+    """Three nodes for the module (set up side by side: a node costs most of a
+    minute to migrate); the tests replay different records (seeds) on it."""
+    root = tmp_path_factory.mktemp("federation")
+    env = {
+        "TRM_EXCHANGE_RETRY_BASE_SECONDS": "1",
+        "TRM_EXCHANGE_RETRY_CAP_SECONDS": "2",
+    }
+    nodes = {
+        country: Node(
+            f"node-{country.lower()}",
+            country,
+            root,
+            sop_variant=country.lower(),
+            extra_env=env,
+        )
+        for country in ("RS", "MD", "RO")
+    }
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(_prepare, nodes.values()))
+        peer(nodes["RS"], nodes["MD"])
+        peer(nodes["RS"], nodes["RO"])
+        yield nodes
+    finally:
+        for node in nodes.values():
+            node.destroy()
+
+
+ROWS = [
+    ("MD", "RS", "Female", "21--23"),
+    ("MD", "RS", "Female", "24--26"),
+    ("MD", "RS", "Male", "30--38"),
+    ("MD", "RS", "Female", "18--20"),
+    ("MD", "RS", "Female", "27--29"),
+    ("MD", "RS", "Female", "48+"),
+    ("RO", "RS", "Female", "9--17"),
+    ("RO", "RS", "Female", "18--20"),
+    ("RO", "RS", "Female", "21--23"),
+    ("RO", "RS", "Female", "24--26"),
+]
+
+
+def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_path):
+    rs, md, ro = federation["RS"], federation["MD"], federation["RO"]
+    path = ctdc_csv(tmp_path / "dados_app.csv", ROWS)
+    records = load(path, ["RS", "MD", "RO"], 50, 7)
+    returning = {r.citizenship: 0 for r in records}
+    for r in records:
+        returning[r.citizenship] += r.returns
+    handles = [snippet_handle(n) for n in (rs, md, ro)]
+    summary = Replay(handles, records, seed=7, timeout=60).run()
+
+    assert summary.ok, summary.table()
+    assert summary.problems() == []
+    assert summary.records == 10 and summary.returning == 3
+    serbia = summary.node("node-rs")
+    assert serbia["cases_opened"] == 10 and serbia["cases_linked"] == 0
+    assert serbia["follow_up"] == 3 and serbia["long_term"] == 7
+    for node, country in ((md, "MD"), (ro, "RO")):
+        mine = summary.node(node.node_id)
+        assert mine["cases_opened"] == 0
+        assert mine["cases_linked"] == sum(r.citizenship == country for r in records)
+        assert mine["returns_completed"] == returning[country]
+        assert mine["reintegration"] == returning[country]
+        assert mine["dead"] == 0 and mine["waiting"] == 0
+    # Serbia sent an alert per case and three messages per return (joint
+    # assessment, plan, handover); each was applied by its receiver, and the
+    # answers came back (ack; joint assessment, plan response, arrival).
+    assert serbia["sent"] == 10 + 3 * 3
+    assert serbia["received"] == 10 + 3 * 3
+    assert sum(summary.node(n.node_id)["received"] for n in (md, ro)) == serbia["sent"]
+    assert "returns done" in summary.table()
+
+    # The command line, through `trm replay` in each node's environment: the
+    # same seed again opens nothing twice (here: no record between the nodes
+    # in the file), and the summary is the one above.
+    nodes_file = tmp_path / "nodes.json"
+    nodes_file.write_text(
+        json.dumps(
+            [
+                {
+                    "node_id": n.node_id,
+                    "country": n.country,
+                    "env": n.env,
+                    "cwd": str(n.dir),
+                }
+                for n in (rs, md, ro)
+            ]
+        )
+    )
+    empty = ctdc_csv(tmp_path / "none.csv", [])
+    done = subprocess.run(  # noqa: S603 - our own interpreter, fixed argv
+        [
+            sys.executable,
+            "-m",
+            "trm.demo_replay",
+            "--nodes",
+            str(nodes_file),
+            "--csv",
+            str(empty),
+            "--seed",
+            "7",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = json.loads(done.stdout[done.stdout.index("{") :])
+    assert again["ok"] and again["records"] == 0
+    assert [
+        {k: n[k] for k in ("node", "cases_opened", "cases_linked", "sent", "received")}
+        for n in again["nodes"]
+    ] == [
+        {k: n[k] for k in ("node", "cases_opened", "cases_linked", "sent", "received")}
+        for n in summary.nodes
+    ]
+
+
+OUTBOX = """
+from trm.exchange.models import OutboxMessage
+result = OutboxMessage.objects.filter(
+    peer__node_id=PEER, status__in=["pending", "retrying"]).count()
+"""
+
+
+def undelivered(sender: Node, to: str) -> int:
+    """How many of ``sender``'s messages to ``to`` wait in its outbox."""
+    return int(sender.python(f"PEER = {to!r}\n" + OUTBOX))
+
+
+def test_a_node_down_gets_its_messages_when_it_is_back(federation, tmp_path):
+    rs, md, ro = federation["RS"], federation["MD"], federation["RO"]
+    records = load(
+        ctdc_csv(tmp_path / "dados_app.csv", ROWS), ["RS", "MD", "RO"], 50, 3
+    )
+    handles = [snippet_handle(n) for n in (rs, md, ro)]
+    before = Replay(handles, [], seed=3).summary()  # what earlier tests left
+    replay = Replay(handles, records, seed=3, timeout=60)
+
+    md.stop()  # Moldova's server and worker die
+    replay.open()  # Serbia keeps going: it opens every case, alerts both
+    assert len(replay.opened) == 10 and not replay.errors
+    # Romania links its cases; Moldova's alerts wait in Serbia's outbox.
+    ro_refs = {
+        k: v["ref"]
+        for k, v in replay.opened.items()
+        if replay._record[k].citizenship == "RO"
+    }
+    linked = snippet_handle(ro).call("linked", {"refs": ro_refs, "timeout": 30})
+    assert not linked["waiting"]
+    assert undelivered(rs, "node-md") == 6
+    assert undelivered(rs, "node-ro") == 0
+
+    md.start()  # back: Serbia's worker delivers what waited
+    wait_for(lambda: undelivered(rs, "node-md") == 0, timeout=60)
+    replay.link()
+    replay.returns()
+    summary = replay.summary()
+    assert summary.ok, summary.table()
+
+    def grew(node: str, key: str) -> int:
+        return int(summary.node(node)[key] - before.node(node)[key])
+
+    assert grew("node-md", "cases_linked") == 6
+    assert grew("node-rs", "cases_opened") == 10
+    assert grew("node-md", "returns_completed") + grew(
+        "node-ro", "returns_completed"
+    ) == sum(r.returns for r in records)
+    assert summary.node("node-rs")["dead"] == 0
