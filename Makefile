@@ -20,7 +20,7 @@ install: $(STAMP)
 ## http://127.0.0.1:8101-8104 with fictional users and the CTDC records (docs/demo.md).
 ## Ctrl-C stops every node; running it again resumes (data in ./var/demo).
 demo: $(STAMP)
-	$(BIN)/python -m trm.demo up $(DEMO_ARGS)
+	$(BIN)/python -m trm.demo up --replay 40 $(DEMO_ARGS)
 
 ## Start a development node on http://127.0.0.1:8000 with an SQLite database in ./var
 run: $(STAMP)

@@ -171,6 +171,8 @@ class State:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     launcher_pid: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    #: The replay sample sizes already run (``up --replay N``), by seed.
+    replayed: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> State | None:
@@ -183,6 +185,7 @@ class State:
             nodes={k: NodeState(**v) for k, v in raw.get("nodes", {}).items()},
             launcher_pid=int(raw.get("launcher_pid", 0)),
             pids={k: int(v) for k, v in raw.get("pids", {}).items()},
+            replayed={k: int(v) for k, v in raw.get("replayed", {}).items()},
         )
 
     @classmethod
@@ -201,6 +204,7 @@ class State:
             "nodes": {k: vars(v) for k, v in self.nodes.items()},
             "launcher_pid": self.launcher_pid,
             "pids": self.pids,
+            "replayed": self.replayed,
         }
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -545,6 +549,44 @@ class Federation:
         if not self.running_nodes():
             raise DemoError("No node started; see the logs above.")
 
+    def replay(self, sample: int, *, seed: int, data: Path) -> bool:
+        """Replay ``sample`` CTDC cross-border records between the running
+        nodes as live cases through the real exchange
+        (:func:`trm.demo_replay.replay.replay`), once per seed and size: a
+        resume does not replay again. Prints the per-node summary.
+
+        Returns:
+            Whether the end state is as expected on every node (no dead
+            message, nothing left waiting).
+        """
+        from trm.demo_replay.replay import NodeHandle, ReplayFailed, replay
+
+        key = str(seed)
+        if self.state.replayed.get(key, 0) >= sample:
+            self.out(f"The replay of {sample} records (seed {seed}) already ran.")
+            return True
+        if not data.is_file():
+            self.out(f"No replay: the CTDC file is expected at {data.resolve()}.")
+            return True
+        handles = [
+            NodeHandle.command(n.node_id, n.code, n.env, cwd=n.dir)
+            for n in self.running_nodes()
+        ]
+        self.out(f"Replaying {sample} CTDC cross-border records as live cases …")
+        try:
+            summary = replay(handles, data, sample=sample, seed=seed)
+        except ReplayFailed as exc:
+            self.out(f"The replay stopped: {exc}")
+            return False
+        self.out(summary.table())
+        if summary.ok:
+            self.state.replayed[key] = sample
+            self.state.save(self.state_path)
+        else:
+            for problem in summary.problems():
+                self.out(f"  {problem}")
+        return bool(summary.ok)
+
     def running_nodes(self) -> list[Node]:
         return [
             n for n in self.nodes if n.server is not None and n.server.poll() is None
@@ -690,6 +732,10 @@ def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
         federation.prepare()
         federation.start()
         federation.connect()
+        if args.replay and not federation.replay(
+            args.replay, seed=args.replay_seed, data=Path(args.data)
+        ):
+            code = 1
         ready = time.monotonic() - federation.started
         out("")
         out(federation.table())
@@ -806,6 +852,17 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="Seconds between the workers' exchange rounds (default 1).",
+    )
+    start.add_argument(
+        "--replay",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Replay N CTDC cross-border records between the nodes as live "
+        "cases through the exchange, once (make demo: 40).",
+    )
+    start.add_argument(
+        "--replay-seed", type=int, default=2020, help="Which records (default 2020)."
     )
     sub.add_parser("status", help="Print the table and what runs.")
     sub.add_parser("down", help="Stop a federation started in another terminal.")

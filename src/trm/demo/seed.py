@@ -102,6 +102,25 @@ class SeedResult:
         return sum(1 for u in self.users if u.created)
 
 
+def _functions(kind: OrgKind) -> list[str]:
+    """The kind's TRM functions; the identification authority also acts as
+    the bodies the node's SOP variant lets decide on formal identification
+    (``formal_identification.authority_functions``: e.g. social services in
+    Serbia, the national contact point in Moldova), so that its competent
+    authority user can take the decision."""
+    functions = list(kind.functions)
+    if kind.key == "authority":
+        from trm.identification.common import node_definition
+
+        deciding = node_definition().setting(
+            "formal_identification.authority_functions"
+        )
+        for function in deciding if isinstance(deciding, list) else []:
+            if str(function) not in functions:
+                functions.append(str(function))
+    return functions
+
+
 def seed(
     *, country: str | None = None, password: str = "", totp_secret_hex: str = ""
 ) -> SeedResult:
@@ -144,7 +163,7 @@ def seed(
                 name=name,
                 country=code,
                 org_type=kind.org_type,
-                functions=list(kind.functions),
+                functions=_functions(kind),
             )
             result.organisations_created += 1
         orgs[kind.key] = org

@@ -213,3 +213,48 @@ def test_unknown_nodes_on_the_command_line_are_named():
     args = federation.parser().parse_args(["up", "--nodes", "MD,BG"])
     assert federation.up(args, out=said.append) == 2
     assert "MD, RO, RS, MK" in said[0]
+
+
+def test_the_replay_runs_once_and_a_resume_does_not_repeat_it(tmp_path, monkeypatch):
+    """`up --replay N`: the replay runs on the running nodes, its summary is
+    printed, and once it succeeded the state remembers it."""
+    from trm.demo_replay import replay as replay_module
+
+    calls: list[tuple[list[str], int, int]] = []
+
+    class Summary:
+        ok = True
+
+        def table(self) -> str:
+            return "SUMMARY TABLE"
+
+        def problems(self) -> list[str]:
+            return []
+
+    def fake_replay(handles, data, *, sample, seed):
+        calls.append(([h.node_id for h in handles], sample, seed))
+        return Summary()
+
+    monkeypatch.setattr(replay_module, "replay", fake_replay)
+    data = tmp_path / "dados_app.csv"
+    data.write_text("header\n")
+    said: list[str] = []
+    fed = Federation(
+        root=tmp_path, codes=["MD", "RS"], base_port=9000, data=data, out=said.append
+    )
+    nodes = [
+        Node("MD", 9000, tmp_path, fed.state),
+        Node("RS", 9001, tmp_path, fed.state),
+    ]
+    monkeypatch.setattr(fed, "running_nodes", lambda: nodes)
+
+    assert fed.replay(12, seed=7, data=data)
+    assert calls == [(["demo-md", "demo-rs"], 12, 7)]
+    assert "SUMMARY TABLE" in said
+    saved = State.load(tmp_path / federation.STATE_FILE)
+    assert saved is not None and saved.replayed == {"7": 12}
+    assert fed.replay(12, seed=7, data=data)  # a resume: not again
+    assert len(calls) == 1
+    # A missing file: no replay, and the place it is expected is named.
+    assert fed.replay(5, seed=8, data=tmp_path / "missing.csv")
+    assert str(tmp_path / "missing.csv") in said[-1]

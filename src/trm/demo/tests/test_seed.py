@@ -106,3 +106,20 @@ def test_demo_mode_without_the_secret_is_refused(demo, monkeypatch):
     with pytest.raises(CommandError, match="TOTP secret"):
         run()
     assert not Organisation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("variant", "deciding"),
+    [("rs", {"SS"}), ("md", {"NCP"}), ("mk", {"CA", "SS"}), ("ro", {"PROS", "CA"})],
+)
+def test_the_authority_acts_as_the_variants_deciding_body(
+    demo, settings, variant, deciding
+):
+    """The competent-authority user must be able to take the formal
+    identification decision under the node's national SOP variant."""
+    settings.TRM_SOP_VARIANT = variant
+    run()
+    ca = Membership.objects.get(role=Role.COMPETENT_AUTHORITY)
+    organisation = ca.user.organisation
+    assert organisation is not None
+    assert deciding <= set(organisation.functions)
