@@ -306,7 +306,9 @@ def part_tables(
     for source in chosen:
         if source == "historical":
             datasets: list[str | None] = [
-                *sorted(set(HistoricalRecord.objects.values_list("source", flat=True)))
+                *HistoricalRecord.objects.order_by("source")
+                .values_list("source", flat=True)
+                .distinct()
             ]
             for dataset in datasets or [None]:
                 parts.append(
