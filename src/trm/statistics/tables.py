@@ -179,10 +179,11 @@ def _grouped_sql(
     source: str,
     dimensions: list[str],
     period: Period,
-    record_source: str | None = None,
+    by_dataset: bool = False,
 ) -> tuple[str, list[str | int]]:
     """The GROUP BY query counting ``source``'s people by ``dimensions``
-    (``record_source``: only the historical records of that dataset)."""
+    (``by_dataset``: historical records also grouped by their dataset,
+    ``HistoricalRecord.source``, selected first)."""
     joins: dict[str, str] = {}
     params: list[str | int] = []
     where: list[str] = []
@@ -191,9 +192,8 @@ def _grouped_sql(
         base = f"FROM {_q(HistoricalRecord._meta.db_table)} AS r"
         count = "COUNT(*)"
         year = "r.year_of_registration"
-        if record_source is not None:
-            where.append("r.source = %s")
-            params.append(record_source)
+        if by_dataset:
+            expressions = ["r.source", *expressions]
         # Only the current release of each source (trm.statistics.releases).
         for source_code, release in releases.superseded():
             where.append("NOT (r.source = %s AND r.release = %s)")
@@ -235,14 +235,16 @@ def _counts(
     columns: str | None,
     period: Period,
     source: str,
-    record_source: str | None = None,
-) -> Counter[tuple[str, str]]:
-    """Counts of one source (or one historical dataset) by (row, column)."""
-    counts: Counter[tuple[str, str]] = Counter()
-    sql, params = _grouped_sql(source, dimensions, period, record_source)
+    by_dataset: bool = False,
+) -> dict[str, Counter[tuple[str, str]]]:
+    """Counts of one source by (row, column); with ``by_dataset`` one Counter
+    per historical dataset, else one under the key ``source``."""
+    counts: dict[str, Counter[tuple[str, str]]] = {}
+    sql, params = _grouped_sql(source, dimensions, period, by_dataset)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for *values, n in cursor.fetchall():
+            key = str(values.pop(0)) if by_dataset else source
             row = _label(values[0])
             if columns is None:
                 column = "total"
@@ -250,8 +252,8 @@ def _counts(
                 column = row
             else:
                 column = _label(values[1])
-            counts[(row, column)] += n
-    return counts
+            counts.setdefault(key, Counter())[(row, column)] += n
+    return counts or {source: Counter()}
 
 
 def _checked(
@@ -304,18 +306,11 @@ def part_tables(
     period = period or Period()
     parts: list[Counter[tuple[str, str]]] = []
     for source in chosen:
-        if source == "historical":
-            datasets: list[str | None] = [
-                *HistoricalRecord.objects.order_by("source")
-                .values_list("source", flat=True)
-                .distinct()
-            ]
-            for dataset in datasets or [None]:
-                parts.append(
-                    _counts(dimensions, rows, columns, period, source, dataset)
-                )
-        else:
-            parts.append(_counts(dimensions, rows, columns, period, source))
+        # Historical: one query grouped by dataset too, split here.
+        by_dataset = _counts(
+            dimensions, rows, columns, period, source, source == "historical"
+        )
+        parts.extend(by_dataset[key] for key in sorted(by_dataset))
     return _aligned(parts)
 
 
@@ -342,7 +337,10 @@ def source_tables(
     chosen, dimensions = _checked(rows, columns, sources)
     period = period or Period()
     tables = _aligned(
-        [_counts(dimensions, rows, columns, period, source) for source in chosen]
+        [
+            _counts(dimensions, rows, columns, period, source)[source]
+            for source in chosen
+        ]
     )
     return dict(zip(chosen, tables, strict=True))
 
