@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 BIN = Path(sys.executable).parent
 TRM = str(BIN / "trm")
@@ -322,3 +323,12 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met in {timeout} s")
         time.sleep(every)
+
+
+#: For tests whose nodes run on SQLite whatever database the suite runs on:
+#: they are run once, in the SQLite pass, not again in the PostgreSQL pass of
+#: `.ci/run` (they would test the same thing twice and cost minutes).
+sqlite_pass_only = pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="its nodes run on SQLite: run in the SQLite pass",
+)

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.federation import Node, peer, wait_for
+from tests.federation import Node, peer, sqlite_pass_only, wait_for
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, sqlite_pass_only]
 
 
 def run(node: Node, code: str, **values: Any) -> Any:

@@ -115,6 +115,10 @@ def _free_port_pair() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="its nodes run on SQLite: run in the SQLite pass",
+)
 def test_a_two_node_federation_starts_connects_survives_a_death_and_stops(tmp_path):
     root = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRM_", "DJANGO"))}
