@@ -1,0 +1,194 @@
+"""Review of the guidance library (issue 9): failing tests for problems found.
+
+Synthetic data only; every document is made in the test.
+"""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+import zipfile
+from typing import Any
+
+import pytest
+from conftest import sign_in_verified
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from trm.guidance import services
+from trm.guidance.errors import GuidanceInvalidInput
+from trm.guidance.files import check_upload
+from trm.guidance.models import Resource
+from trm.guidance.services import ResourceInput
+
+from .helpers import editor, make_pdf, reader
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _files_in_tmp(settings, tmp_path):
+    settings.TRM_GUIDANCE_DIR = tmp_path
+
+
+def client_for(user: Any) -> Client:
+    client = Client(raise_request_exception=False)
+    sign_in_verified(client, user)
+    return client
+
+
+def make_resource(**changes: object) -> Resource:
+    values = ResourceInput(
+        title="Fictional review guide",
+        category="tools",
+        publisher="Fictional Institute",
+        year=2021,
+        summary="Our own words.",
+        link="https://example.org/guide",
+    )
+    upload: Any = changes.pop("upload", None)
+    for name, value in changes.items():
+        setattr(values, name, value)
+    return services.resource_create(actor=editor(), values=values, upload=upload)
+
+
+def raw_pdf(stream_dict: bytes, stream: bytes) -> bytes:
+    """Return a hand-made one-page PDF whose page content is ``stream``."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< "
+        + stream_dict
+        + b" /Length %d >>\nstream\n" % len(stream)
+        + stream
+        + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+        % (len(objects) + 1, xref)
+    )
+    return out.getvalue()
+
+
+#: PDFs that start with %PDF- but that pypdf fails on with an exception the
+#: upload check does not catch (so the editor gets a server error, not a message).
+DAMAGED_PDFS = {
+    "unsupported-filter": raw_pdf(b"/Filter /FictionalDecode", b"xx"),
+    "jbig2-filter-needs-missing-binary": raw_pdf(b"/Filter /JBIG2Decode", b"xx"),
+    "deeply-nested-arrays": raw_pdf(
+        b"", b"BT /F1 12 Tf " + b"[" * 100_000 + b"]" * 100_000 + b" TJ ET"
+    ),
+}
+
+
+# --- finding: damaged PDFs crash the upload check ----------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED_PDFS))
+def test_review_damaged_pdf_is_refused_with_a_message_not_a_crash(kind):
+    with pytest.raises(GuidanceInvalidInput) as refused:
+        check_upload("guide.pdf", DAMAGED_PDFS[kind])
+    assert refused.value.details == {"field": "file"}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED_PDFS))
+def test_review_damaged_pdf_upload_page_answers_with_the_form(kind):
+    client = client_for(editor())
+    response = client.post(
+        reverse("guidance:create"),
+        {
+            "title": "Fictional handbook",
+            "category": "guidance",
+            "file": SimpleUploadedFile("guide.pdf", DAMAGED_PDFS[kind]),
+        },
+    )
+    assert response.status_code == 400
+    assert "damaged" in response.content.decode()
+    assert not Resource.objects.exists()
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED_PDFS))
+def test_review_damaged_pdf_api_upload_is_a_structured_error(kind):
+    item = make_resource()
+    response = client_for(editor()).post(
+        f"/api/v1/guidance/{item.slug}/file",
+        {"file": SimpleUploadedFile("guide.pdf", DAMAGED_PDFS[kind])},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "guidance.invalid_input"
+    assert response.json()["error"]["details"]["field"] == "file"
+
+
+# --- finding: a file name whose stem is "." or " " crashes the name cleaning --
+
+
+@pytest.mark.parametrize("name", ["..pdf", " .pdf", "...pdf"])
+def test_review_odd_file_name_gets_a_safe_name_not_an_exception(name):
+    checked = check_upload(name, make_pdf("Fictional text"))
+    assert checked.name.endswith(".pdf")
+    assert "/" not in checked.name and ".." not in checked.name
+
+
+def test_review_odd_file_name_on_the_form_is_saved_or_refused_clearly():
+    client = client_for(editor())
+    response = client.post(
+        reverse("guidance:create"),
+        {
+            "title": "Fictional handbook",
+            "category": "guidance",
+            "file": SimpleUploadedFile("..pdf", make_pdf("Fictional text")),
+        },
+    )
+    # Either saved under a cleaned name, or the form shown again with a message;
+    # never Django's bare "Bad Request (400)" page.
+    assert response.status_code in (302, 400)
+    assert response.status_code == 302 or "guidance/form.html" in [
+        t.name for t in response.templates
+    ]
+
+
+def test_review_odd_file_name_on_the_api_is_not_a_bare_error():
+    item = make_resource()
+    response = client_for(editor()).post(
+        f"/api/v1/guidance/{item.slug}/file",
+        {"file": SimpleUploadedFile("..pdf", make_pdf("Fictional text"))},
+    )
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.json()["error"]["code"] == "guidance.invalid_input"
+
+
+# --- finding: an OpenDocument zip bomb is decompressed into memory -----------
+
+
+def test_review_odt_zip_bomb_is_not_decompressed_into_memory():
+    """The OpenDocument check reads the whole ``mimetype`` member: a 100 KB
+    upload whose ``mimetype`` inflates to 100 MB takes 100+ MB of memory (a
+    20 MB upload, the default limit, inflates to about 20 GB)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("mimetype", b"a" * (100 * 1024 * 1024))
+    bomb = buffer.getvalue()
+    assert len(bomb) < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(GuidanceInvalidInput):
+            check_upload("fictional.odt", bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024, f"peak {peak // 2**20} MiB"
