@@ -192,3 +192,139 @@ def test_review_odt_zip_bomb_is_not_decompressed_into_memory():
     finally:
         tracemalloc.stop()
     assert peak < 20 * 1024 * 1024, f"peak {peak // 2**20} MiB"
+
+
+# --- finding: a tiny PDF of many text operators ties up a worker for minutes --
+
+
+def test_review_pdf_text_extraction_is_bounded_in_time():
+    """A 4 KB upload (2 MB of ``Tj`` operators, deflated) takes ~13 s of CPU in
+    the request (4 MB: ~60 s; the time grows with the square of the stream):
+    the 200,000-character cap is checked only between pages."""
+    import time
+    import zlib
+
+    operators = (
+        b"BT /F1 12 Tf 10 10 Td "
+        + b"(abcdefgh ) Tj\n" * (2 * 1024 * 1024 // 15)
+        + b"ET"
+    )
+    pdf = raw_pdf(b"/Filter /FlateDecode", zlib.compress(operators, 9))
+    assert len(pdf) < 10_000
+    started = time.monotonic()
+    try:
+        check_upload("fictional.pdf", pdf)
+    except GuidanceInvalidInput:
+        pass  # refusing it is fine too
+    assert time.monotonic() - started < 5
+
+
+# --- finding: topic filter misses non-ASCII tags on SQLite -------------------
+
+
+@pytest.mark.parametrize("tag", ["трафик", "protecție", "protección", 'the "tag"'])
+def test_review_topic_filter_finds_non_ascii_topics(tag):
+    """SQLite stores JSON lists with ``\\uXXXX`` escapes, and the filter looks
+    for the raw ``"tag"``: a Bulgarian or Romanian topic offered in the topic
+    list finds nothing (works on PostgreSQL)."""
+    from trm.guidance.selectors import Filters, search_resources
+
+    item = make_resource(topics=[tag])
+    assert item.topics == [tag]
+    assert list(search_resources(Filters(topic=tag))) == [item]
+
+
+def test_review_topic_filter_on_the_list_page_finds_non_ascii_topics():
+    make_resource(topics=["трафик"])
+    page = client_for(reader()).get(reverse("guidance:list"), {"topic": "трафик"})
+    assert "Fictional review guide" in page.content.decode()
+
+
+# --- finding: the starter catalogue brings back what editors deleted ---------
+
+
+def test_review_seed_does_not_bring_back_a_deleted_resource():
+    """``make run`` runs ``trm guidance seed`` at every start: an entry an
+    editor deleted (an outdated reference) comes back each time."""
+    added, _present = services.seed_catalogue()
+    assert added > 0
+    gone = Resource.objects.get(slug="directive-2011-36-eu")
+    services.resource_delete(actor=editor(), resource_id=gone.pk)
+    services.seed_catalogue()
+    assert not Resource.objects.filter(slug="directive-2011-36-eu").exists()
+
+
+# --- finding: a seed file's wrong types are taken apart or crash -------------
+
+
+def test_review_seed_file_with_a_string_for_a_list_is_refused(tmp_path):
+    """``topics: indicators`` (a string, not a list) becomes 10 one-letter tags."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "resources:\n"
+        "  - slug: fictional-national-sop\n"
+        "    title: Fictional national SOP\n"
+        "    category: guidance\n"
+        "    link: https://example.org/sop\n"
+        "    topics: indicators\n",
+        encoding="utf-8",
+    )
+    try:
+        services.seed_catalogue(path=seed)
+    except GuidanceInvalidInput:
+        return
+    item = Resource.objects.get(slug="fictional-national-sop")
+    assert item.topics == ["indicators"], item.topics
+
+
+def test_review_seed_file_with_a_number_for_a_title_is_a_clear_refusal(tmp_path):
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "resources:\n"
+        "  - slug: fictional-law-2011\n"
+        "    title: 2011\n"
+        "    category: legislation\n"
+        "    link: https://example.org/law\n",
+        encoding="utf-8",
+    )
+    try:
+        services.seed_catalogue(path=seed)
+    except GuidanceInvalidInput:
+        return  # refused with a message naming the entry: fine
+    assert Resource.objects.get(slug="fictional-law-2011").title == "2011"
+
+
+# --- finding: short names the SOP YAML cannot name ---------------------------
+
+
+def test_review_short_name_made_from_a_title_is_one_the_sop_yaml_accepts():
+    """The SOP schema allows ``^[a-z0-9]+(-[a-z0-9]+)*$`` in ``guidance:``;
+    slugify keeps underscores, so "National_SOP_2024" gets a short name no
+    SOP step can ever name."""
+    import json
+    import re
+    from pathlib import Path
+
+    import trm.sop
+
+    schema = json.loads(
+        (Path(trm.sop.__file__).parent / "definitions" / "schema.json").read_text()
+    )
+    pattern = schema["$defs"]["guidance"]["items"]["pattern"]
+    item = make_resource(title="National_SOP_2024")
+    assert re.fullmatch(pattern, item.slug), item.slug
+    with pytest.raises(GuidanceInvalidInput):
+        make_resource(title="Other", slug="national_sop")
+
+
+# --- finding: the API ignores an unknown filter code -------------------------
+
+
+@pytest.mark.parametrize("param", ["category", "region"])
+def test_review_api_unknown_filter_code_is_a_structured_error(param):
+    """The list page says "Some filters are not valid"; the API answers 200
+    with nothing found, so a typo ("legislations") looks like an empty library."""
+    make_resource()
+    response = client_for(reader()).get("/api/v1/guidance", {param: "bogus"})
+    assert response.status_code in (400, 422)
+    assert "error" in response.json()
