@@ -401,3 +401,49 @@ def test_review_an_accepted_pdf_is_also_indexed_on_postgresql():
     assert len(checked.text) <= 200_000
     item = make_resource(upload=checked)
     assert Resource.objects.filter(pk=item.pk).exists()
+
+
+# --- finding: a step the node's SOPs no longer have blocks API file uploads --
+
+
+def test_review_api_upload_is_not_refused_for_a_stale_sop_step():
+    """The upload endpoint re-checks every stored value: a resource naming a
+    step the node's SOP definition no longer has (the variant changed) cannot
+    get a file — "Unknown code(s)" on ``sop_steps``, a field the caller did
+    not send."""
+    item = make_resource(sop_steps=["sop1.screening"])
+    Resource.objects.filter(pk=item.pk).update(sop_steps=["sop1.fictional_gone"])
+    response = client_for(editor()).post(
+        f"/api/v1/guidance/{item.slug}/file",
+        {"file": SimpleUploadedFile("guide.pdf", make_pdf("Fictional text"))},
+    )
+    assert response.status_code == 200, response.content
+
+
+# --- finding: "bul" and "bg" are different languages to the filter ----------
+
+
+def test_review_language_filter_finds_alpha3_tagged_resources():
+    """Editors may give ISO 639 alpha-2 or alpha-3 codes; both are stored as
+    typed, and the filter matches the exact code: a resource tagged "bul" is
+    not found by the Bulgarian filter "bg" (and vice versa)."""
+    from trm.guidance.selectors import Filters, search_resources
+
+    item = make_resource(languages=["bul"])
+    assert list(search_resources(Filters(language="bg"))) == [item]
+
+
+# --- finding: deleting a resource the SOP names does not say which steps -----
+
+
+def test_review_delete_confirmation_names_the_steps_that_lose_the_guidance():
+    """Deleting the ILO/EC indicators removes "Guidance for this step" from the
+    screening form; the confirmation page says only "SOP steps that name it
+    show nothing", not which ones."""
+    services.seed_catalogue()
+    page = (
+        client_for(editor())
+        .get(reverse("guidance:delete", args=["ilo-ec-operational-indicators-2009"]))
+        .content.decode()
+    )
+    assert "Screen for indicators of trafficking" in page or "sop1.screening" in page
