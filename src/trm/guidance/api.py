@@ -21,11 +21,12 @@ from ninja.params.functions import File
 from pydantic import ConfigDict, Field
 
 from trm.common.api import MAX_PAGE, request_actor
+from trm.common.languages import is_language_code
 from trm.common.pagination import capped_count
 from trm.guidance import selectors, services
 from trm.guidance.errors import GuidanceInvalidInput
 from trm.guidance.files import check_upload, max_upload_bytes, too_large_error
-from trm.guidance.models import Resource
+from trm.guidance.models import Category, Region, Resource
 from trm.guidance.selectors import Filters
 from trm.guidance.services import ResourceInput
 
@@ -119,11 +120,37 @@ def _values(payload: GuidanceResourceIn) -> ResourceInput:
     return ResourceInput(**payload.model_dump())
 
 
+def _check_filters(filters: GuidanceFilters) -> None:
+    """Refuse an unknown category, region or language code (a typo must not
+    look like an empty library), as the list page says "not valid".
+
+    Raises:
+        GuidanceInvalidInput: ``details["field"]`` names the filter and
+            ``details["allowed"]`` lists the codes (category and region).
+    """
+    for name, allowed in (("category", Category.values), ("region", Region.values)):
+        value = getattr(filters, name)
+        if value and value not in allowed:
+            raise GuidanceInvalidInput(
+                _("Unknown code(s): %(codes)s.") % {"codes": value},
+                details={"field": name, "allowed": list(allowed)},
+            )
+    if filters.language and not is_language_code(filters.language):
+        raise GuidanceInvalidInput(
+            _("Unknown language code(s): %(codes)s. Use ISO 639 codes such as en.")
+            % {"codes": filters.language},
+            details={"field": "language"},
+        )
+
+
 @router.get("", response=GuidancePage, summary="Search the guidance library")
 def guidance_list(
     request: HttpRequest, filters: Query[GuidanceFilters]
 ) -> GuidancePage:
+    """Search; an unknown category, region or language code is a 400
+    (``guidance.invalid_input``)."""
     request_actor(request)
+    _check_filters(filters)
     qs = selectors.search_resources(
         Filters(
             q=filters.q,

@@ -15,12 +15,13 @@ import hashlib
 import io
 import logging
 import re
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from django.conf import settings
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from trm.guidance.errors import GuidanceInvalidInput
@@ -56,6 +57,17 @@ PROGRAM_MAGIC: tuple[bytes, ...] = (
 #: document by a word inside it, bounded so a huge file cannot exhaust memory.
 MAX_TEXT_CHARS = 200_000
 MAX_PAGES = 500
+#: Largest page content (decoded bytes of the page's content streams and its
+#: form XObjects) whose text is extracted: pypdf takes about 2.5 s per MB, so a
+#: small deflated upload could otherwise tie up a worker for minutes. A larger
+#: page (a map, a drawing) is kept but its text is not searchable.
+MAX_PAGE_CONTENT_BYTES = 512 * 1024
+#: Most wall-clock time spent extracting the text of one PDF (seconds); the
+#: pages read by then are searchable, the rest are not.
+TEXT_TIME_BUDGET = 2.0
+#: Largest ``mimetype`` entry of an OpenDocument package read (bytes): the
+#: longest OpenDocument media type is about 50 characters.
+MAX_MIMETYPE_BYTES = 100
 
 
 @dataclass(frozen=True)
@@ -100,12 +112,16 @@ def too_large_error() -> GuidanceInvalidInput:
 def safe_name(name: str, extension: str) -> str:
     """Return a download name made of letters, digits, ``-``, ``_`` and ``.``.
 
-    Path parts are dropped, the extension is the checked one and the stem at
-    most 100 characters ("document" when nothing usable remains).
+    Path parts are dropped, runs of dots become one, the extension is the
+    checked one and the stem at most 100 characters ("document" when nothing
+    usable remains, e.g. for ``..pdf``). Never raises.
     """
-    stem = PurePath(name.replace("\\", "/")).stem
-    stem = re.sub(r"[^\w.-]+", "_", get_valid_filename(stem) if stem else "")
-    stem = stem.strip("._")[:100] or "document"
+    stem = PurePath(name.replace("\\", "/")).name
+    if stem.lower().endswith(extension):
+        stem = stem[: -len(extension)] if extension else stem
+    stem = re.sub(r"[^\w.-]+", "_", stem.strip())
+    stem = re.sub(r"\.{2,}", ".", stem)
+    stem = stem.strip("._-")[:100].strip("._-") or "document"
     return f"{stem}{extension}"
 
 
@@ -153,26 +169,69 @@ def check_upload(name: str, content: bytes) -> CheckedFile:
     )
 
 
+class _TimeSpent(Exception):
+    """Raised inside pypdf's text extraction when the time budget is spent."""
+
+
+def _page_content_bytes(page: Any) -> int:
+    """Return the decoded size of a page's content and its form XObjects."""
+    contents = page.get_contents()
+    size = len(contents.get_data()) if contents is not None else 0
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources else None
+    for ref in xobjects.get_object().values() if xobjects else ():
+        xobject = ref.get_object()
+        if xobject.get("/Subtype") == "/Form":
+            size += len(xobject.get_data())
+    return int(size)
+
+
 def _pdf_text(content: bytes) -> str:
-    """Return the text of a PDF's pages, refusing what is not a readable PDF."""
+    """Return the text of a PDF's pages, refusing what is not a readable PDF.
+
+    Text is read from at most :data:`MAX_PAGES` pages, up to
+    :data:`MAX_TEXT_CHARS` characters, for at most :data:`TEXT_TIME_BUDGET`
+    seconds, skipping a page whose content exceeds
+    :data:`MAX_PAGE_CONTENT_BYTES`; what is not read is not searchable.
+
+    Raises:
+        GuidanceInvalidInput: not a PDF, or pypdf fails on it in any way (an
+            unknown filter, a missing decoder, nesting too deep for Python's
+            recursion limit…): the file is refused as damaged.
+    """
     if not content.startswith(b"%PDF-"):
         raise _invalid(_("The file is called .pdf but is not a PDF."))
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
+    deadline = time.monotonic() + TEXT_TIME_BUDGET
+
+    def _check_time(*_args: object) -> None:
+        if time.monotonic() > deadline:
+            raise _TimeSpent
+
+    parts: list[str] = []
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             return ""  # a password-protected PDF: accepted, not searchable
-        parts: list[str] = []
         size = 0
         for index, page in enumerate(reader.pages):
             if index >= MAX_PAGES or size >= MAX_TEXT_CHARS:
                 break
-            part = page.extract_text() or ""
+            if time.monotonic() > deadline:
+                logger.info("guidance: PDF text extraction stopped (time budget)")
+                break
+            if _page_content_bytes(page) > MAX_PAGE_CONTENT_BYTES:
+                continue
+            try:
+                part = page.extract_text(visitor_operand_before=_check_time) or ""
+            except _TimeSpent:
+                logger.info("guidance: PDF text extraction stopped (time budget)")
+                break
             parts.append(part)
             size += len(part)
-    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, OSError):
+    except Exception:  # pypdf raises anything on a damaged file
+        # RecursionError included: deeply nested objects exhaust the stack.
         logger.info("guidance: an uploaded PDF could not be read")
         raise _invalid(_("The PDF cannot be read; it may be damaged.")) from None
     return "\n".join(parts)[:MAX_TEXT_CHARS].replace("\x00", "")
@@ -194,7 +253,24 @@ def _check_package(content: bytes, kind: str, extension: str) -> None:
                     n.startswith(expected) for n in names
                 ):
                     raise wrong
-            elif package.read("mimetype").decode("ascii").strip() != expected:
-                raise wrong
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError):
+            else:
+                # Read a few bytes only, whatever the entry claims: a
+                # "mimetype" inflating to gigabytes must not be expanded.
+                info = package.getinfo("mimetype")
+                if info.file_size > MAX_MIMETYPE_BYTES:
+                    raise wrong
+                with package.open(info) as entry:
+                    declared = entry.read(MAX_MIMETYPE_BYTES + 1)
+                if declared.decode("ascii").strip() != expected:
+                    raise wrong
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        KeyError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        EOFError,
+    ):
         raise wrong from None

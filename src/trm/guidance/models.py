@@ -140,3 +140,15 @@ class Resource(models.Model):
         """Return the regions' human labels, in stored order."""
         labels = dict(Region.choices)
         return [str(labels.get(code, code)) for code in self.regions]
+
+
+class SeededEntry(models.Model):
+    """A short name of the starter catalogue (``seed.yaml``) this node has
+    added (or found present) once: ``trm guidance seed`` never adds it again,
+    so a resource an editor deleted or renamed stays so."""
+
+    slug = models.CharField(max_length=80, primary_key=True)
+    seeded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from uuid import UUID
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from trm.guidance.models import Resource
 
@@ -32,8 +32,17 @@ TABLE = "guidance_resource_fts"
 MAX_RESULTS = 1000
 #: Most words of a query used.
 MAX_QUERY_WORDS = 12
-#: Longest indexed text per part (PostgreSQL limits a tsvector to 1 MB).
+#: Longest text per part read for the index (characters, before folding).
 MAX_PART_CHARS = 200_000
+#: Most bytes (UTF-8, after folding) indexed per part. PostgreSQL limits a
+#: tsvector to 1 MB of lexemes and positions, and folding can make a text
+#: several times longer (NFKD expands "㌀" to four katakana): the three parts
+#: together stay well under the limit.
+MAX_PART_BYTES = {"title": 20_000, "summary": 80_000, "body": 400_000}
+#: Longest word indexed or searched (characters; a longer one is cut to this
+#: prefix on both databases). PostgreSQL drops a word over 2,047 bytes, which
+#: SQLite keeps; 500 characters are at most 2,000 bytes in UTF-8.
+MAX_WORD_CHARS = 500
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -43,37 +52,76 @@ def words(text: str) -> list[str]:
 
     A word is a run of letters and digits; everything else separates words,
     so "Directive 2011/36/EU" gives ``directive``, ``2011``, ``36``, ``eu``.
+    A word longer than :data:`MAX_WORD_CHARS` is cut to that length, in the
+    index and in queries alike, so both databases find the same.
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _WORD.findall(unicodedata.normalize("NFC", bare))
+    return [
+        word[:MAX_WORD_CHARS]
+        for word in _WORD.findall(unicodedata.normalize("NFC", bare))
+    ]
 
 
-def _folded(text: str) -> str:
-    return " ".join(words(text[:MAX_PART_CHARS]))
+def _folded(text: str, max_bytes: int) -> str:
+    """Return the folded words of ``text``, at most ``max_bytes`` of UTF-8
+    (whole words: the text is cut after the last word that fits)."""
+    kept: list[str] = []
+    size = 0
+    for word in words(text[:MAX_PART_CHARS]):
+        size += len(word.encode()) + 1
+        if size > max_bytes:
+            break
+        kept.append(word)
+    return " ".join(kept)
 
 
-def _parts(resource: Resource) -> tuple[str, str, str]:
+def _parts(resource: Resource, body_bytes: int) -> tuple[str, str, str]:
     return (
-        _folded(f"{resource.title} {resource.publisher} {resource.slug}"),
-        _folded(f"{resource.summary} {' '.join(resource.topics)}"),
-        _folded(resource.file_text),
+        _folded(
+            f"{resource.title} {resource.publisher} {resource.slug}",
+            MAX_PART_BYTES["title"],
+        ),
+        _folded(
+            f"{resource.summary} {' '.join(resource.topics)}",
+            MAX_PART_BYTES["summary"],
+        ),
+        _folded(resource.file_text, body_bytes),
     )
 
 
 def index_resource(resource: Resource) -> None:
-    """Write (or rewrite) ``resource``'s entry in the index."""
-    title, summary, body = _parts(resource)
+    """Write (or rewrite) ``resource``'s entry in the index.
+
+    On PostgreSQL, should the document still be over the tsvector limit (many
+    distinct words with many positions), the PDF text indexed is halved until
+    it fits (at worst, none of it): saving a resource never fails for it.
+    """
+    body_bytes = MAX_PART_BYTES["body"]
+    title, summary, body = _parts(resource, body_bytes)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE resource_id = %s", [_id(resource)])  # noqa: S608
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {TABLE} (resource_id, document) VALUES (%s, "  # noqa: S608
-                "setweight(to_tsvector('simple', %s), 'A') || "
-                "setweight(to_tsvector('simple', %s), 'B') || "
-                "setweight(to_tsvector('simple', %s), 'C'))",
-                [resource.pk, title, summary, body],
-            )
+            while True:
+                try:
+                    with transaction.atomic():
+                        cursor.execute(
+                            f"INSERT INTO {TABLE} (resource_id, document) VALUES "  # noqa: S608
+                            "(%s, setweight(to_tsvector('simple', %s), 'A') || "
+                            "setweight(to_tsvector('simple', %s), 'B') || "
+                            "setweight(to_tsvector('simple', %s), 'C'))",
+                            [resource.pk, title, summary, body],
+                        )
+                    return
+                except DatabaseError:
+                    if not body:
+                        raise
+                    body_bytes //= 2
+                    body = (
+                        _folded(resource.file_text, body_bytes)
+                        if body_bytes > 1000
+                        else ""
+                    )
         else:
             cursor.execute(
                 f"INSERT INTO {TABLE} (resource_id, title, summary, body) "  # noqa: S608

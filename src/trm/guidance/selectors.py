@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from trm.common.languages import language_forms
 from trm.guidance import search
 from trm.guidance.errors import ResourceNotFound
 from trm.guidance.models import Resource
@@ -31,7 +33,7 @@ class Filters:
         category: a :class:`~trm.guidance.models.Category` code.
         region: a :class:`~trm.guidance.models.Region` code.
         topic: a topic tag (exact, lower case).
-        language: an ISO 639 code.
+        language: an ISO 639 code, alpha-2 or alpha-3 (either finds both).
         year: the year of publication.
     """
 
@@ -49,13 +51,26 @@ class Filters:
         ) or (self.year is not None)
 
 
+#: The JSON list fields :func:`_has` filters on (names put in SQL: fixed here).
+LIST_FIELDS = frozenset({"regions", "topics", "languages", "sop_steps"})
+
+
 def _has(field: str, code: str) -> Q:
-    """Match resources whose JSON list ``field`` holds ``code``."""
+    """Match resources whose JSON list ``field`` holds ``code`` (exactly)."""
+    if field not in LIST_FIELDS:
+        raise ValueError(field)
     if connection.features.supports_json_field_contains:
         return Q(**{f"{field}__contains": [code]})
-    # SQLite stores the list as JSON text: match the quoted code, so "eu" does
-    # not match "europe".
-    return Q(**{f"{field}__icontains": f'"{code}"'})
+    # SQLite stores the list as JSON text with non-ASCII letters escaped
+    # (\uXXXX): compare the list's decoded items with SQLite's json_each.
+    table = Resource._meta.db_table
+    return Q(
+        pk__in=RawSQL(  # noqa: S611 - fixed names; the code is a parameter
+            f"SELECT {table}.id FROM {table}, json_each({table}.{field}) "  # noqa: S608
+            "WHERE json_each.value = %s",
+            [code],
+        )
+    )
 
 
 def search_resources(filters: Filters) -> QuerySet[Resource]:
@@ -73,7 +88,13 @@ def search_resources(filters: Filters) -> QuerySet[Resource]:
     if filters.topic:
         qs = qs.filter(_has("topics", filters.topic.strip().casefold()))
     if filters.language:
-        qs = qs.filter(_has("languages", filters.language.strip().lower()))
+        # Stored codes are ISO 639-1 where one exists; older entries may hold
+        # the alpha-3 form, so either finds them.
+        codes = language_forms(filters.language)
+        match = Q()
+        for code in codes:
+            match |= _has("languages", code)
+        qs = qs.filter(match) if codes else qs.none()
     if filters.year is not None:
         qs = qs.filter(year=filters.year)
     if filters.q.strip():

@@ -12,6 +12,7 @@ to run again.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
-from trm.common.languages import is_language_code
+from trm.common.languages import is_language_code, normalise_language_code
 from trm.common.text import InvalidText, clean_text
 from trm.guidance import search
 from trm.guidance.errors import (
@@ -39,7 +40,13 @@ from trm.guidance.errors import (
     ResourceNotFound,
 )
 from trm.guidance.files import CheckedFile
-from trm.guidance.models import Category, Region, Resource, guidance_storage
+from trm.guidance.models import (
+    Category,
+    Region,
+    Resource,
+    SeededEntry,
+    guidance_storage,
+)
 
 #: Who keeps the library.
 EDITOR_ROLES: frozenset[str] = frozenset(
@@ -179,30 +186,52 @@ def clean_topics(values: Iterable[str]) -> list[str]:
 
 
 def clean_languages(values: Iterable[str]) -> list[str]:
-    """Return ISO 639 codes, lower case, once each; refuse anything else."""
-    chosen = [c for c in dict.fromkeys(str(v).strip().lower() for v in values) if c]
-    unknown = [code for code in chosen if not is_language_code(code)]
+    """Return ISO 639 codes, once each, in one form: ISO 639-1 (alpha-2) where
+    the language has one, else alpha-3, lower case (``bul`` is stored as
+    ``bg``); refuse anything else."""
+    given = [c for c in dict.fromkeys(str(v).strip().lower() for v in values) if c]
+    unknown = [code for code in given if not is_language_code(code)]
     if unknown:
         raise _invalid(
             _("Unknown language code(s): %(codes)s. Use ISO 639 codes such as en.")
             % {"codes": ", ".join(unknown)},
             "languages",
         )
-    return chosen
+    return list(dict.fromkeys(normalise_language_code(code) for code in given))
 
 
-def clean_sop_steps(values: Iterable[str]) -> list[str]:
-    """Return step ids of the node's SOP definition, once each, in given order."""
+def clean_sop_steps(values: Iterable[str], kept: Iterable[str] = ()) -> list[str]:
+    """Return step ids of the node's SOP definition, once each, in given order.
+
+    ``kept``: steps the resource already names, accepted even if the node's
+    SOP definition no longer has them (the definition or its variant changed):
+    only a step the caller adds must exist.
+    """
     from trm.sop.loader import get_definition
 
     known = [step.id for step in get_definition().steps()]
-    return _codes(values, "sop_steps", known)
+    return _codes(values, "sop_steps", [*known, *kept])
+
+
+#: What a short name must be: the SOP YAML schema's pattern of ``guidance:``
+#: entries (``src/trm/sop/definitions/schema.json``).
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def make_slug(text: str, max_length: int = 80) -> str:
+    """Return a short name made of ``text``: lower-case ASCII letters and
+    digits in groups joined by single hyphens ("National_SOP 2024" gives
+    ``national-sop-2024``), at most ``max_length`` characters; ``""`` when
+    nothing usable remains."""
+    slug = re.sub(r"[^a-z0-9]+", "-", slugify(text or "").lower())
+    return slug[:max_length].strip("-")
 
 
 def clean_slug(value: str, field_name: str = "slug") -> str:
-    """Return a valid short name (lower-case letters, digits and hyphens)."""
-    slug = slugify(value or "")[:80].strip("-")
-    if value and slug != value:
+    """Return a valid short name (lower-case letters, digits and single
+    hyphens, as SOP definitions can name it); ``""`` for none given."""
+    slug = make_slug(value or "")
+    if value and (slug != value or not SLUG_PATTERN.fullmatch(value)):
         raise _invalid(
             _("Use lower-case letters, digits and hyphens only (e.g. %(example)s).")
             % {"example": slug or "trm-guidelines-2009"},
@@ -211,8 +240,13 @@ def clean_slug(value: str, field_name: str = "slug") -> str:
     return slug
 
 
-def clean_values(values: ResourceInput) -> dict[str, Any]:
+def clean_values(
+    values: ResourceInput, kept_steps: Iterable[str] = ()
+) -> dict[str, Any]:
     """Check every field; return the cleaned values (raises on the first problem).
+
+    ``kept_steps``: SOP steps the resource already names (see
+    :func:`clean_sop_steps`).
 
     Raises:
         GuidanceInvalidInput: no title, no or unknown category, a bad year,
@@ -235,7 +269,7 @@ def clean_values(values: ResourceInput) -> dict[str, Any]:
         "languages": clean_languages(values.languages),
         "summary": clean_summary(values.summary),
         "link": clean_link(values.link),
-        "sop_steps": clean_sop_steps(values.sop_steps),
+        "sop_steps": clean_sop_steps(values.sop_steps, kept_steps),
     }
 
 
@@ -246,9 +280,10 @@ def _free_slug(base: str) -> str:
     if base not in names:
         return base
     number = 2
-    while f"{base[:75]}-{number}" in names:
+    stem = base[:75].rstrip("-")
+    while f"{stem}-{number}" in names:
         number += 1
-    return f"{base[:75]}-{number}"
+    return f"{stem}-{number}"
 
 
 @contextmanager
@@ -333,7 +368,7 @@ def _create(
         raise _invalid(_("Another resource has this short name."), "slug")
     resource = Resource(
         **cleaned,
-        slug=slug or _free_slug(slugify(cleaned["title"])[:70].strip("-")),
+        slug=slug or _free_slug(make_slug(cleaned["title"], 70)),
         created_by=actor,
         updated_by=actor,
     )
@@ -399,8 +434,10 @@ def _update(
     remove_file: bool,
     written: list[str],
 ) -> Resource:
-    cleaned = clean_values(values)
-    slug = clean_slug(values.slug)
+    cleaned = clean_values(values, kept_steps=resource.sop_steps or ())
+    # The resource's own short name is kept as it is, even one made before
+    # short names had to match the SOP schema; a new one must.
+    slug = "" if values.slug == resource.slug else clean_slug(values.slug)
     if slug and slug != resource.slug:
         if slug in RESERVED_SLUGS or Resource.objects.filter(slug=slug).exists():
             raise _invalid(_("Another resource has this short name."), "slug")
@@ -452,53 +489,86 @@ def resource_delete(*, actor: User, resource_id: UUID) -> None:
 # --- the starter catalogue ------------------------------------------------------
 
 
+#: The seed file's fields and the types their values must have.
+_SEED_TEXT = ("slug", "title", "category", "publisher", "summary", "link")
+_SEED_LISTS = ("regions", "topics", "languages", "sop_steps")
+
+
+def _seed_entry(index: int, entry: object, known: set[str]) -> ResourceInput:
+    """Return one seed entry as ResourceInput, refusing wrong shapes or types."""
+    where = f"resources[{index}]"
+    if not isinstance(entry, Mapping) or set(entry) - known or not entry.get("slug"):
+        raise _invalid(
+            f"seed: entry {index} must be a mapping with a slug and only "
+            f"the fields {', '.join(sorted(known))}",
+            where,
+        )
+    name = f"entry {index} ({entry['slug']!r})"
+    for key in _SEED_TEXT:
+        if key in entry and not isinstance(entry[key], str):
+            raise _invalid(f"seed: {name}: '{key}' must be text (quote it)", where)
+    for key in _SEED_LISTS:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _invalid(
+                f"seed: {name}: '{key}' must be a list of text, e.g. [a, b]", where
+            )
+    year = entry.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        raise _invalid(f"seed: {name}: 'year' must be a number such as 2009", where)
+    return ResourceInput(**dict(entry))
+
+
 def load_seed(path: Path = SEED_FILE) -> list[ResourceInput]:
     """Return the resources of a seed file (``seed.yaml``'s ``resources`` list).
 
     Raises:
         GuidanceInvalidInput: the file is not a list of resources with known
-            fields (``details["field"]`` names the entry).
+            fields of the right types (text, a list of text, a year number);
+            the message and ``details["field"]`` name the entry.
     """
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = data.get("resources") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise _invalid("seed: a top-level 'resources' list is required", "resources")
     known = {f.name for f in fields(ResourceInput)}
-    result = []
-    for index, entry in enumerate(entries):
-        if (
-            not isinstance(entry, Mapping)
-            or set(entry) - known
-            or not entry.get("slug")
-        ):
-            raise _invalid(
-                f"seed: entry {index} must be a mapping with a slug and only "
-                f"the fields {', '.join(sorted(known))}",
-                f"resources[{index}]",
-            )
-        result.append(ResourceInput(**dict(entry)))
-    return result
+    return [_seed_entry(index, entry, known) for index, entry in enumerate(entries)]
 
 
 @transaction.atomic(durable=True)
 def seed_catalogue(*, path: Path = SEED_FILE) -> tuple[int, int]:
-    """Add the seed file's resources the library lacks, by slug.
+    """Add the seed file's resources this node has never had, by slug.
 
-    A resource already there (an editor may have changed its summary or link)
-    is left as it is, so running this again changes nothing. Written by the
-    system (audit actor ``None``).
+    Each slug added (or found already there) is remembered
+    (:class:`~trm.guidance.models.SeededEntry`): a resource already there (an
+    editor may have changed its summary or link) is left as it is, and one an
+    editor deleted or renamed is not added again, so ``make run`` (which runs
+    this at every start) changes nothing the editors did. Written by the system
+    (audit actor ``None``).
 
     Returns:
-        (added, already present).
+        (added, skipped: present or seeded before).
 
     Raises:
         GuidanceInvalidInput: a seed entry breaks a rule (nothing is written).
     """
-    added = present = 0
+    added = skipped = 0
+    seeded = set(SeededEntry.objects.values_list("slug", flat=True))
     for values in load_seed(path):
-        if Resource.objects.filter(slug=values.slug).exists():
-            present += 1
+        if values.slug in seeded:
+            skipped += 1
             continue
-        _create(actor=None, values=values, upload=None)
-        added += 1
-    return added, present
+        if Resource.objects.filter(slug=values.slug).exists():
+            skipped += 1
+        else:
+            try:
+                _create(actor=None, values=values, upload=None)
+            except GuidanceInvalidInput as exc:
+                raise _invalid(
+                    f"seed: entry {values.slug!r}: {exc.message}",
+                    str(exc.details.get("field", "")),
+                ) from None
+            added += 1
+        SeededEntry.objects.create(slug=values.slug)
+        seeded.add(values.slug)
+    return added, skipped

@@ -208,4 +208,8 @@ def delete_view(request: HttpRequest, slug: str) -> HttpResponse:
         services.resource_delete(actor=user, resource_id=resource.pk)
         messages.success(request, _("The resource is deleted."))
         return HttpResponseRedirect(reverse("guidance:list"))
-    return render(request, "guidance/delete.html", {"resource": resource})
+    return render(
+        request,
+        "guidance/delete.html",
+        {"resource": resource, "steps": step_titles(resource)},
+    )

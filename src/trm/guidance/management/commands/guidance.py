@@ -1,7 +1,8 @@
 """``trm guidance …``: the guidance library's starter catalogue and search index.
 
-``trm guidance seed [--file PATH]``  add the catalogue's resources the node lacks
-                                   (by slug; never changes one already there)
+``trm guidance seed [--file PATH]``  add the catalogue's resources the node never had
+                                   (by slug; never changes one already there, never
+                                   brings back one an editor deleted)
 ``trm guidance reindex``           rebuild the full-text index from the resources
 ``trm guidance check``             list SOP steps naming a resource the library lacks
 
@@ -41,11 +42,12 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "seed":
             try:
-                added, present = services.seed_catalogue(path=Path(options["file"]))
+                added, skipped = services.seed_catalogue(path=Path(options["file"]))
             except (DomainError, OSError) as exc:
                 raise CommandError(f"guidance seed: {exc}") from None
             self.stdout.write(
-                f"Guidance catalogue: {added} added, {present} already present."
+                f"Guidance catalogue: {added} added, {skipped} already present "
+                "or added before."
             )
         elif action == "reindex":
             with transaction.atomic():
