@@ -3,10 +3,12 @@
 Serbia (``node-rs``) is the country of exploitation; Moldova (``node-md``) and
 Romania (``node-ro``) are the citizenship countries. Each node runs its own
 server, worker, SQLite database and keys (:mod:`tests.federation`); they
-become peers through ``trm peers add``. The set-up (organisations, one user
-per role) uses the test factories inside each node; the replay itself runs
-``trm replay`` steps, which call the services a person would use, and every
-message crosses over real HTTP.
+become peers through ``trm peers add``. Each node is seeded as ``make demo``
+seeds it — ``trm demo seed`` in demo mode (the demo organisations, one user
+per role named ``<cc>-<role>``, e.g. ``rs-ncp``) — so the steps find the
+people the launcher's nodes have; the replay itself runs ``trm replay``
+steps, which call the services a person would use, and every message crosses
+over real HTTP.
 
 The records come from a small CSV in the layout of the CTDC subset
 ``dados_app.csv`` (rows written here, nothing real).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -32,23 +35,6 @@ from trm.demo_replay.replay import NodeHandle, Replay
 
 pytestmark = [pytest.mark.slow]
 
-SETUP = """
-from trm.accounts.models import Role
-from trm.accounts.tests.factories import OrganisationFactory, UserFactory
-lead = OrganisationFactory(name=f"Fictional NCP {COUNTRY}", country=COUNTRY,
-                           functions=["NCP", "SP"])
-authority = OrganisationFactory(name=f"Fictional social work centre {COUNTRY}",
-                                country=COUNTRY, functions=["SS", "CA"])
-for username, org, role in [
-    ("fcp", lead, Role.FIRST_CONTACT_POINT),
-    ("cm", lead, Role.CASE_MANAGER),
-    ("ncp", lead, Role.NATIONAL_CONTACT_POINT),
-    ("ca", authority, Role.COMPETENT_AUTHORITY),
-    ("guardian", authority, Role.GUARDIAN),
-]:
-    UserFactory(username=username, organisation=org, roles=[role])
-result = True
-"""
 
 HEADER = [
     "yearOfRegistration",
@@ -107,7 +93,7 @@ def json_text(payload: Any) -> str:
 
 def _prepare(node: Node) -> None:
     node.setup()
-    node.python(f"COUNTRY = {node.country!r}\n" + SETUP)
+    node.trm("demo", "seed")  # as the launcher does (trm.demo.federation)
     node.start()
 
 
@@ -119,6 +105,10 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, N
     env = {
         "TRM_EXCHANGE_RETRY_BASE_SECONDS": "1",
         "TRM_EXCHANGE_RETRY_CAP_SECONDS": "2",
+        # Demo mode, as `make demo` runs the nodes (DEMO ONLY credentials).
+        "TRM_DEMO": "1",
+        "TRM_DEMO_PASSWORD": "Demo-" + secrets.token_urlsafe(12),
+        "TRM_DEMO_TOTP_SECRET": secrets.token_hex(20),
     }
     nodes = {
         country: Node(
@@ -185,6 +175,10 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
     assert serbia["received"] == 10 + 3 * 3
     assert sum(summary.node(n.node_id)["received"] for n in (md, ro)) == serbia["sent"]
     assert "returns done" in summary.table()
+    # Serbia's own people did it: the node users standing for Moldova's and
+    # Romania's contact points (created when their first answer arrived,
+    # holding the same role) never act for Serbia nor join its cases.
+    assert rs.python(ACTORS) == {"node_users_on_teams": 0, "ncp": ["rs-ncp"]}
 
     # The command line, through `trm replay` in each node's environment: the
     # same seed again opens nothing twice (here: no record between the nodes
@@ -232,6 +226,17 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
         {k: n[k] for k in ("node", "cases_opened", "cases_linked", "sent", "received")}
         for n in summary.nodes
     ]
+
+
+ACTORS = """
+from trm.cases.models import CaseTeamMember
+team = CaseTeamMember.objects.filter(case__number__startswith="RPL-")
+result = {
+    "node_users_on_teams": team.filter(user__username__startswith="node.").count(),
+    "ncp": sorted(set(team.filter(role="national_contact_point")
+                      .values_list("user__username", flat=True))),
+}
+"""
 
 
 OUTBOX = """

@@ -3,7 +3,10 @@ and API call (one write path). Run inside a node by ``trm replay ACTION``
 (:mod:`trm.demo_replay.management.commands.replay`).
 
 The node's people are its users found by role (the first active user holding
-it, by username): a first contact point opens the case and screens; a case
+it, by username, among this node's own people: never a *node user* standing
+for a peer node's organisation, which the exchange creates with the role of
+the peer's sender, e.g. ``node.demo-md.….national_contact_point``): a first
+contact point opens the case and screens; a case
 manager leads it; the competent authority — of an organisation acting as the
 variant's deciding body — identifies; the national contact point alerts the
 counterpart and speaks for the node across the border.
@@ -55,14 +58,25 @@ class ReplayError(DomainError):
 
 
 def user_with(role: str, *, functions: frozenset[str] = frozenset()) -> User:
-    """Return the first active user holding ``role`` (of an active organisation
-    performing one of ``functions``, when given).
+    """Return the first active person of this node holding ``role`` (of an
+    active organisation performing one of ``functions``, when given).
+
+    Node users (:mod:`trm.accounts.node_users`: a peer node's organisation in
+    a role, created when its first message is applied) and users of a peer
+    node's organisation are never picked: they hold the role too, and one of
+    them sorting first (``node.…`` before ``rs-ncp``) would act for this node
+    — on a case whose team it is not on.
 
     Raises:
         ReplayError: nobody holds it.
     """
-    users = User.objects.filter(is_active=True, memberships__role=role).order_by(
-        "username"
+    from trm.accounts.node_users import NODE_USER_PREFIX
+
+    users = (
+        User.objects.filter(is_active=True, memberships__role=role)
+        .filter(Q(organisation__isnull=True) | Q(organisation__home_node=""))
+        .exclude(username__startswith=NODE_USER_PREFIX)
+        .order_by("username")
     )
     for user in users.select_related("organisation"):
         org: Organisation | None = user.organisation
