@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.federation import Node, peer, wait_for
+from tests.federation import Node, peer, sqlite_pass_only, wait_for
 
 from trm.demo_replay.records import load
 from trm.demo_replay.replay import NodeHandle, Replay
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, sqlite_pass_only]
 
 
 HEADER = [
