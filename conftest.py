@@ -22,6 +22,9 @@ from trm.accounts.tests.factories import (
     UserFactory,
 )
 
+#: Session fixtures of their own modules (``demo_federation``: three demo nodes).
+pytest_plugins = ["tests.demo_federation"]
+
 PASSWORD = "correct-horse-battery-staple"
 _DB_FIXTURES = {"db", "transactional_db", "live_server"}
 

@@ -1,14 +1,11 @@
 """Issue 10: the demo replay of CTDC cross-border records across real nodes.
 
 Serbia (``node-rs``) is the country of exploitation; Moldova (``node-md``) and
-Romania (``node-ro``) are the citizenship countries. Each node runs its own
-server, worker, SQLite database and keys (:mod:`tests.federation`); they
-become peers through ``trm peers add``. Each node is seeded as ``make demo``
-seeds it — ``trm demo seed`` in demo mode (the demo organisations, one user
-per role named ``<cc>-<role>``, e.g. ``rs-ncp``) — so the steps find the
-people the launcher's nodes have; the replay itself runs ``trm replay``
-steps, which call the services a person would use, and every message crosses
-over real HTTP.
+Romania (``node-ro``) are the citizenship countries: the session's demo nodes
+(:mod:`tests.demo_federation`), seeded as ``make demo`` seeds them, so the
+steps find the people the launcher's nodes have; the replay itself runs
+``trm replay`` steps, which call the services a person would use, and every
+message crosses over real HTTP.
 
 The records come from a small CSV in the layout of the CTDC subset
 ``dados_app.csv`` (rows written here, nothing real).
@@ -18,17 +15,14 @@ from __future__ import annotations
 
 import csv
 import json
-import secrets
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.federation import Node, peer, sqlite_pass_only, wait_for
+from tests.federation import Node, sqlite_pass_only, wait_for
 
 from trm.demo_replay.records import load
 from trm.demo_replay.replay import NodeHandle, Replay
@@ -91,44 +85,11 @@ def json_text(payload: Any) -> str:
     return json.dumps(payload)
 
 
-def _prepare(node: Node) -> None:
-    node.setup()
-    node.trm("demo", "seed")  # as the launcher does (trm.demo.federation)
-    node.start()
-
-
-@pytest.fixture(scope="module")
-def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
-    """Three nodes for the module (set up side by side: a node costs most of a
-    minute to migrate); the tests replay different records (seeds) on it."""
-    root = tmp_path_factory.mktemp("federation")
-    env = {
-        "TRM_EXCHANGE_RETRY_BASE_SECONDS": "1",
-        "TRM_EXCHANGE_RETRY_CAP_SECONDS": "2",
-        # Demo mode, as `make demo` runs the nodes (DEMO ONLY credentials).
-        "TRM_DEMO": "1",
-        "TRM_DEMO_PASSWORD": "Demo-" + secrets.token_urlsafe(12),
-        "TRM_DEMO_TOTP_SECRET": secrets.token_hex(20),
-    }
-    nodes = {
-        country: Node(
-            f"node-{country.lower()}",
-            country,
-            root,
-            sop_variant=country.lower(),
-            extra_env=env,
-        )
-        for country in ("RS", "MD", "RO")
-    }
-    try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(_prepare, nodes.values()))
-        peer(nodes["RS"], nodes["MD"])
-        peer(nodes["RS"], nodes["RO"])
-        yield nodes
-    finally:
-        for node in nodes.values():
-            node.destroy()
+@pytest.fixture
+def federation(demo_federation: dict[str, Node]) -> dict[str, Node]:
+    """The session's three demo nodes (:mod:`tests.demo_federation`); other
+    tests use them too, so these tests assert what the replay changed."""
+    return demo_federation
 
 
 ROWS = [
@@ -153,27 +114,33 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
     for r in records:
         returning[r.citizenship] += r.returns
     handles = [snippet_handle(n) for n in (rs, md, ro)]
+    before = Replay(handles, [], seed=7).summary()  # what other tests left
     summary = Replay(handles, records, seed=7, timeout=60).run()
+
+    def grew(node: str, key: str) -> int:
+        return int(summary.node(node)[key] - before.node(node)[key])
 
     assert summary.ok, summary.table()
     assert summary.problems() == []
     assert summary.records == 10 and summary.returning == 3
-    serbia = summary.node("node-rs")
-    assert serbia["cases_opened"] == 10 and serbia["cases_linked"] == 0
-    assert serbia["follow_up"] == 3 and serbia["long_term"] == 7
+    assert grew("node-rs", "cases_opened") == 10
+    assert grew("node-rs", "cases_linked") == 0
+    assert grew("node-rs", "follow_up") == 3 and grew("node-rs", "long_term") == 7
     for node, country in ((md, "MD"), (ro, "RO")):
+        assert grew(node.node_id, "cases_opened") == 0
+        assert grew(node.node_id, "cases_linked") == sum(
+            r.citizenship == country for r in records
+        )
+        assert grew(node.node_id, "returns_completed") == returning[country]
+        assert grew(node.node_id, "reintegration") == returning[country]
         mine = summary.node(node.node_id)
-        assert mine["cases_opened"] == 0
-        assert mine["cases_linked"] == sum(r.citizenship == country for r in records)
-        assert mine["returns_completed"] == returning[country]
-        assert mine["reintegration"] == returning[country]
         assert mine["dead"] == 0 and mine["waiting"] == 0
     # Serbia sent an alert per case and three messages per return (joint
     # assessment, plan, handover); each was applied by its receiver, and the
     # answers came back (ack; joint assessment, plan response, arrival).
-    assert serbia["sent"] == 10 + 3 * 3
-    assert serbia["received"] == 10 + 3 * 3
-    assert sum(summary.node(n.node_id)["received"] for n in (md, ro)) == serbia["sent"]
+    assert grew("node-rs", "sent") == 10 + 3 * 3
+    assert grew("node-rs", "received") == 10 + 3 * 3
+    assert sum(grew(n.node_id, "received") for n in (md, ro)) == grew("node-rs", "sent")
     assert "returns done" in summary.table()
     # Serbia's own people did it: the node users standing for Moldova's and
     # Romania's contact points (created when their first answer arrived,
