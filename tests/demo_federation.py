@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tests.federation import Node, peer
 
+from trm.demo.federation import COUNTRIES
+
 #: The demo users' password and authenticator secret (40 hex digits) on the
 #: shared nodes: random per test session, DEMO ONLY.
 DEMO_PASSWORD = "Demo-" + secrets.token_urlsafe(12)
@@ -57,7 +59,11 @@ def demo_federation(
             country,
             root,
             sop_variant=country.lower(),
-            extra_env=env,
+            # Named as the launcher names its nodes (seen on screenshots).
+            extra_env={
+                **env,
+                "TRM_NODE_NAME": f"TRM demo node {COUNTRIES[country][0]} (fictional)",
+            },
         )
         for country in ("RS", "MD", "RO")
     }
