@@ -211,7 +211,8 @@ def fetch_document(
 
     Args:
         client: an httpx client (tests pass one with a fake transport); by
-            default a new one that does not follow redirects.
+            default a new :func:`trm.exchange.transport.http_client` (no
+            redirects; the node's client certificate and trusted CAs).
 
     Raises:
         PeerUnreachable: a network error, the deadline passed, or an answer
@@ -219,7 +220,7 @@ def fetch_document(
         PeerDocumentInvalid: not a JSON object, or too large.
     """
     url = base_url + WELL_KNOWN_PATH
-    http = client or httpx.Client(follow_redirects=False)
+    http = client or transport.http_client()
     try:
         answer = transport.bounded_request(
             http,
