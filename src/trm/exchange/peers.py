@@ -250,6 +250,18 @@ def fetch_document(
     finally:
         if client is None:
             http.close()
+    if answer.status_code == 403:
+        # The peer's proxy refuses requests without a client certificate it
+        # trusts (docs/exchange.md, "TLS and client certificates").
+        raise PeerUnreachable(
+            _(
+                "The peer answered HTTP 403 at %(url)s: its proxy may require "
+                "this node's client certificate (TRM_EXCHANGE_CLIENT_CERT_FILE "
+                "and TRM_EXCHANGE_CLIENT_KEY_FILE), signed by a CA it trusts."
+            )
+            % {"url": url},
+            details={"status": 403},
+        )
     if answer.status_code != 200:
         raise PeerUnreachable(
             _("The peer answered HTTP %(status)s at %(url)s.")

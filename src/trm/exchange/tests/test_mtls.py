@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -193,6 +194,20 @@ def test_a_peer_document_fetch_refused_by_tls_names_the_reason(
 
     assert "tls:CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert caught.value.details == {"reason": "tls:CERTIFICATE_VERIFY_FAILED"}
+
+
+def test_a_403_from_the_peers_proxy_points_at_the_client_certificate():
+    # nginx with ``ssl_verify_client optional`` answers 403 without one.
+    client = httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(403))
+    )
+
+    with pytest.raises(PeerUnreachable) as caught:
+        peers.fetch_document("https://peer.example.invalid", client=client)
+
+    assert "403" in str(caught.value)
+    assert tls.CERT_VARIABLE in str(caught.value)
+    assert caught.value.details == {"status": 403}
 
 
 # --- the worker's delivery ------------------------------------------------------
