@@ -216,6 +216,72 @@ def test_blank_https_setting_keeps_secure_cookies_in_production(data_dir):
     assert result.stdout.split() == ["True", "True"]
 
 
+# --- Mutual TLS with the peers' proxies (trm.common.tls) ---------------------------
+
+
+@pytest.fixture
+def authority(tmp_path: Path):
+    from trm.exchange.tests.pki import Authority
+
+    return Authority(tmp_path / "pki")
+
+
+def test_client_certificate_key_and_ca_files_start(data_dir, authority):
+    issued = authority.client()
+
+    result = setup_django(
+        "from django.conf import settings\n"
+        "print(settings.TRM_EXCHANGE_CLIENT_CERT_FILE.name, "
+        "settings.TRM_EXCHANGE_CLIENT_KEY_FILE.name, "
+        "settings.TRM_EXCHANGE_CA_FILE.name)",
+        data_dir=data_dir,
+        TRM_EXCHANGE_CLIENT_CERT_FILE=str(issued.cert),
+        TRM_EXCHANGE_CLIENT_KEY_FILE=str(issued.key),
+        TRM_EXCHANGE_CA_FILE=str(authority.cert),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["client.crt", "client.key", "ca.crt"]
+
+
+def test_client_certificate_without_its_key_names_both_variables(data_dir, authority):
+    issued = authority.client()
+
+    result = trm(
+        "check", data_dir=data_dir, TRM_EXCHANGE_CLIENT_CERT_FILE=str(issued.cert)
+    )
+
+    _assert_configuration_error(
+        result, "TRM_EXCHANGE_CLIENT_CERT_FILE", "TRM_EXCHANGE_CLIENT_KEY_FILE"
+    )
+
+
+def test_missing_tls_file_names_the_variable_and_the_path(data_dir, tmp_path):
+    missing = tmp_path / "no-such-ca.pem"
+
+    result = trm("check", data_dir=data_dir, TRM_EXCHANGE_CA_FILE=str(missing))
+
+    _assert_configuration_error(result, "TRM_EXCHANGE_CA_FILE", str(missing))
+
+
+def test_mismatched_client_key_is_refused_without_echoing_it(data_dir, authority):
+    issued = authority.client()
+    other = authority.client("other", name="other-node")
+
+    result = trm(
+        "check",
+        data_dir=data_dir,
+        TRM_EXCHANGE_CLIENT_CERT_FILE=str(issued.cert),
+        TRM_EXCHANGE_CLIENT_KEY_FILE=str(other.key),
+    )
+
+    stderr = _assert_configuration_error(
+        result, "TRM_EXCHANGE_CLIENT_KEY_FILE", str(other.key)
+    )
+    assert "PRIVATE KEY" not in stderr
+    assert other.key.read_text().splitlines()[1] not in stderr
+
+
 # --- The key-encryption key -----------------------------------------------------------
 
 

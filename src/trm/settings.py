@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from trm.common.env import (
     env_bool,
     env_choice,
+    env_file,
     env_float,
     env_int,
     env_list,
@@ -27,6 +28,7 @@ from trm.common.env import (
     validate_country,
     validate_node_id,
 )
+from trm.common.tls import check_files as check_tls_files
 
 django_stubs_ext.monkeypatch()
 
@@ -392,6 +394,17 @@ TRM_EXCHANGE_CONCURRENCY = env_int(
 # /exchange/v1/batch; 1 sends each alone), and the most the inbox accepts in one.
 TRM_EXCHANGE_BATCH_SIZE = env_int("TRM_EXCHANGE_BATCH_SIZE", 25, minimum=1, maximum=100)
 TRM_EXCHANGE_BATCH_MAX = env_int("TRM_EXCHANGE_BATCH_MAX", 100, minimum=1, maximum=1000)
+# Mutual TLS with the peers' reverse proxies (docs/exchange.md, "TLS and client
+# certificates"): the PEM certificate chain and private key this node presents
+# when a peer's proxy asks for a client certificate (both or neither), and the
+# PEM bundle of the CAs trusted for the peers' server certificates (e.g. the
+# regional CA; unset: httpx's default authorities). Checked at start-up.
+TRM_EXCHANGE_CLIENT_CERT_FILE = env_file("TRM_EXCHANGE_CLIENT_CERT_FILE")
+TRM_EXCHANGE_CLIENT_KEY_FILE = env_file("TRM_EXCHANGE_CLIENT_KEY_FILE")
+TRM_EXCHANGE_CA_FILE = env_file("TRM_EXCHANGE_CA_FILE")
+check_tls_files(
+    TRM_EXCHANGE_CLIENT_CERT_FILE, TRM_EXCHANGE_CLIENT_KEY_FILE, TRM_EXCHANGE_CA_FILE
+)
 if TRM_EXCHANGE_LEASE_SECONDS <= TRM_EXCHANGE_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "TRM_EXCHANGE_LEASE_SECONDS must be longer than TRM_EXCHANGE_TIMEOUT_SECONDS."

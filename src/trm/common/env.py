@@ -192,6 +192,34 @@ def env_secret(name: str, *, environ: Mapping[str, str] | None = None) -> str | 
     return direct or None
 
 
+def env_file(name: str, *, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the absolute path of the file the variable names, or None if unset.
+
+    Only the path is checked and used: the file's contents (a private key,
+    say) never appear in a message.
+
+    Raises:
+        ImproperlyConfigured: naming the variable and the path when the file
+            does not exist, is not a regular file or cannot be read.
+    """
+    value = env_str(name, environ=environ)
+    if value is None:
+        return None
+    path = Path(value).resolve()
+    if not path.is_file():
+        raise ImproperlyConfigured(
+            f"{name} names {path}, which does not exist or is not a file."
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{name} names {path}, which cannot be read ({exc.strerror})."
+        ) from None
+    return path
+
+
 _NODE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 

@@ -726,14 +726,15 @@ _client: httpx.Client | None = None
 
 
 def _http_client() -> httpx.Client:
-    """The worker process's HTTP client (created on first use, kept: building
-    one loads the TLS trust store, tens of milliseconds of CPU that every run
-    of an idle worker would otherwise spend). Each request opens and closes
-    its own connection (:mod:`trm.exchange.transport`)."""
+    """The worker process's HTTP client (:func:`trm.exchange.transport.
+    http_client`: no redirects, the node's client certificate; created on
+    first use, kept: building one loads the TLS trust store, tens of
+    milliseconds of CPU that every run of an idle worker would otherwise
+    spend). Each request opens and closes its own connection."""
     global _client
     with _pool_lock:
         if _client is None:
-            _client = httpx.Client(follow_redirects=False)
+            _client = transport.http_client()
         return _client
 
 

@@ -211,7 +211,8 @@ def fetch_document(
 
     Args:
         client: an httpx client (tests pass one with a fake transport); by
-            default a new one that does not follow redirects.
+            default a new :func:`trm.exchange.transport.http_client` (no
+            redirects; the node's client certificate and trusted CAs).
 
     Raises:
         PeerUnreachable: a network error, the deadline passed, or an answer
@@ -219,7 +220,7 @@ def fetch_document(
         PeerDocumentInvalid: not a JSON object, or too large.
     """
     url = base_url + WELL_KNOWN_PATH
-    http = client or httpx.Client(follow_redirects=False)
+    http = client or transport.http_client()
     try:
         answer = transport.bounded_request(
             http,
@@ -249,6 +250,18 @@ def fetch_document(
     finally:
         if client is None:
             http.close()
+    if answer.status_code == 403:
+        # The peer's proxy refuses requests without a client certificate it
+        # trusts (docs/exchange.md, "TLS and client certificates").
+        raise PeerUnreachable(
+            _(
+                "The peer answered HTTP 403 at %(url)s: its proxy may require "
+                "this node's client certificate (TRM_EXCHANGE_CLIENT_CERT_FILE "
+                "and TRM_EXCHANGE_CLIENT_KEY_FILE), signed by a CA it trusts."
+            )
+            % {"url": url},
+            details={"status": 403},
+        )
     if answer.status_code != 200:
         raise PeerUnreachable(
             _("The peer answered HTTP %(status)s at %(url)s.")

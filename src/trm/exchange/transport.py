@@ -15,18 +15,28 @@ deadline and caps the size of the answer:
 
 The answer must not be compressed (``Accept-Encoding: identity``; one that
 is anyway is refused), so the cap counts the bytes that arrive.
+
+Every request to a peer goes through a client from :func:`http_client`: it
+never follows a redirect and presents the node's client certificate to the
+peer's proxy when one is configured (docs/exchange.md, "TLS and client
+certificates").
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from django.conf import settings
+
+from trm.common import tls
 
 #: The largest answer to a delivered message (a signed receipt is < 1 KiB).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -51,6 +61,75 @@ class Fetched:
 
     status_code: int
     content: bytes
+
+
+def http_client() -> httpx.Client:
+    """A new HTTP client for requests to peers (deliveries, batches, the
+    published document): it does not follow redirects, trusts the CAs of
+    ``TRM_EXCHANGE_CA_FILE`` (default: httpx's) for the peers' server
+    certificates, and presents ``TRM_EXCHANGE_CLIENT_CERT_FILE`` with its key
+    when a peer's proxy asks for a client certificate.
+
+    Building one loads the trust store (tens of milliseconds): a long-lived
+    caller keeps it. The caller closes it.
+
+    Raises:
+        ImproperlyConfigured: a TLS file changed since start-up and no longer
+            loads (:func:`client_context`).
+    """
+    context = client_context(
+        settings.TRM_EXCHANGE_CLIENT_CERT_FILE,
+        settings.TRM_EXCHANGE_CLIENT_KEY_FILE,
+        settings.TRM_EXCHANGE_CA_FILE,
+    )
+    return httpx.Client(
+        follow_redirects=False, verify=True if context is None else context
+    )
+
+
+def client_context(
+    cert_file: Path | None, key_file: Path | None, ca_file: Path | None
+) -> ssl.SSLContext | None:
+    """The TLS context for requests to peers, or None for httpx's default
+    (``verify=True``: the certifi bundle, or ``SSL_CERT_FILE``; no client
+    certificate).
+
+    With ``ca_file``, only the CAs in that bundle are trusted for the peers'
+    server certificates (e.g. the regional CA); without it, httpx's default
+    authorities. With ``cert_file`` and ``key_file``, the node presents that
+    certificate when a peer's proxy asks for one (httpx 0.28 deprecates its
+    ``cert=`` argument for a context with ``load_cert_chain``).
+
+    Raises:
+        ImproperlyConfigured: as :func:`trm.common.tls.check_files` (a file
+            changed since start-up).
+    """
+    if cert_file is None and key_file is None and ca_file is None:
+        return None
+    tls.check_files(cert_file, key_file, ca_file)
+    if ca_file is not None:
+        context = ssl.create_default_context(cafile=ca_file)
+    else:
+        context = httpx.create_ssl_context()
+    if cert_file is not None and key_file is not None:
+        tls.load_chain(context, cert_file, key_file)
+    return context
+
+
+def _cause(exc: BaseException) -> str:
+    """The kind of a failed request's error, for messages: ``tls:<REASON>``
+    when TLS refused the connection (e.g. ``tls:CERTIFICATE_VERIFY_FAILED``,
+    the peer's certificate is not trusted, or
+    ``tls:TLSV13_ALERT_CERTIFICATE_REQUIRED``, the peer wants this node's
+    client certificate), else the error's class name."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return f"tls:{current.reason or type(current).__name__}"
+        current = current.__cause__ or current.__context__
+    return type(exc).__name__
 
 
 class _Watchdog:
@@ -168,7 +247,7 @@ def bounded_request(
         if watchdog.expired or time.monotonic() > watchdog.at:
             raise TransferError("timeout", type(exc).__name__) from None
         if isinstance(exc, httpx.ConnectError):
-            raise TransferError("connect_error", type(exc).__name__) from None
-        raise TransferError("http_error", type(exc).__name__) from None
+            raise TransferError("connect_error", _cause(exc)) from None
+        raise TransferError("http_error", _cause(exc)) from None
     finally:
         watchdog.disarm()

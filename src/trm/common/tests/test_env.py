@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from trm.common.env import (
     env_bool,
     env_choice,
+    env_file,
     env_float,
     env_int,
     env_list,
@@ -313,3 +314,42 @@ def test_country_refuses_unassigned_codes_naming_the_variable(value):
     ) as e:
         validate_country("TRM_COUNTRY", value)
     assert repr(value) in str(e.value)
+
+
+# --- env_file (paths of PEM files: TRM_EXCHANGE_CLIENT_CERT_FILE, ...) -----------
+
+
+def test_file_unset_or_blank_is_none():
+    assert env_file("F", environ={}) is None
+    assert env_file("F", environ={"F": "  "}) is None
+
+
+def test_file_is_returned_as_an_absolute_path(tmp_path):
+    path = tmp_path / "bundle.pem"
+    path.write_text("synthetic", encoding="utf-8")
+
+    assert env_file("F", environ={"F": f" {path} "}) == path.resolve()
+
+
+@pytest.mark.parametrize("kind", ["absent", "directory"])
+def test_file_absent_or_a_directory_is_refused_naming_variable_and_path(tmp_path, kind):
+    path = tmp_path / "absent" if kind == "absent" else tmp_path
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        env_file("F", environ={"F": str(path)})
+
+    assert str(caught.value).startswith(f"F names {path}, which does not exist")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root reads files regardless of mode",
+)
+def test_file_without_read_permission_is_refused(tmp_path):
+    path = tmp_path / "client.key"
+    path.write_text(SECRET, encoding="utf-8")
+    path.chmod(0o000)
+
+    with pytest.raises(ImproperlyConfigured, match=r"F names .* cannot be read") as e:
+        env_file("F", environ={"F": str(path)})
+    assert SECRET not in str(e.value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -260,12 +261,16 @@ class PeerServer:
         #: Bodies answered "unknown_key" (this node's signing key unknown).
         self.unknown_key_answers = 0
         self._httpd: http.server.ThreadingHTTPServer | None = None
+        #: Serve HTTPS with this context (set before :meth:`start`), e.g. one
+        #: that requires a client certificate (test_mtls).
+        self.tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self.forger, self.forger_jwk = _keypair("Ed25519", "sig")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         server = self
@@ -292,6 +297,8 @@ class PeerServer:
 
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         httpd.daemon_threads = True
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
         self._httpd = httpd
         threading.Thread(
