@@ -257,3 +257,81 @@ def test_a_node_down_gets_its_messages_when_it_is_back(federation, tmp_path):
         "node-ro", "returns_completed"
     ) == sum(r.returns for r in records)
     assert summary.node("node-rs")["dead"] == 0
+
+
+RESUMED = """
+from trm.cases.models import Case
+from trm.exchange.models import OutboxMessage
+from trm.returns.models import JointRiskAssessment
+cases = Case.objects.filter(number__startswith="RPL-13-")
+result = {
+    "cases": cases.count(),
+    "assessments": JointRiskAssessment.objects.filter(case__in=cases).count(),
+    "sent": sorted(
+        OutboxMessage.objects.filter(case_id__in=cases.values("pk"))
+        .values_list("type", flat=True)
+    ),
+}
+"""
+
+
+def test_a_replay_run_again_after_an_interruption_does_nothing_twice(
+    federation, tmp_path
+):
+    rs, md, ro = federation["RS"], federation["MD"], federation["RO"]
+    rows = [
+        ("MD", "RS", "Female", "21--23"),
+        ("RO", "RS", "Female", "24--26"),
+        ("MD", "RS", "Male", "30--38"),
+        ("RO", "RS", "Female", "27--29"),
+    ]
+    records = load(
+        ctdc_csv(tmp_path / "dados_app.csv", rows), ["RS", "MD", "RO"], 50, 13
+    )
+    returning = {r.key for r in records if r.returns}
+    assert len(records) == 4 and len(returning) == 1
+    handles = [snippet_handle(n) for n in (rs, md, ro)]
+    before = Replay(handles, [], seed=13).summary()  # what other tests left
+
+    # The first replay dies after the returns' first two steps: the joint
+    # assessment went and the origin rated it; no plan was sent yet.
+    first = Replay(handles, records, seed=13, timeout=60)
+    first.open()
+    first.link()
+    first._return_step("joint assessment", "dest", "joint_share", first._case_ids)
+    first._return_step("origin rating", "origin", "origin_rate", first._refs)
+    assert first.going == returning and not first.errors and not first.waiting
+
+    # `make demo` again: the whole replay, same records and seed.
+    summary = Replay(handles, records, seed=13, timeout=60).run()
+    assert summary.ok, summary.table()
+
+    def grew(node: str, key: str, after: Any = summary) -> int:
+        return int(after.node(node)[key] - before.node(node)[key])
+
+    assert grew("node-rs", "cases_opened") == 4
+    assert grew("node-md", "cases_linked") + grew("node-ro", "cases_linked") == 4
+    assert grew("node-md", "returns_completed") + grew(
+        "node-ro", "returns_completed"
+    ) == len(returning)
+    assert grew("node-rs", "follow_up") == 1 and grew("node-rs", "long_term") == 3
+    # One complete replay's messages, nothing twice: an alert per case and
+    # three per return (joint assessment, plan, handover); the answers back.
+    assert grew("node-rs", "sent") == 4 + 3 * len(returning)
+    assert grew("node-rs", "received") == 4 + 3 * len(returning)
+    assert rs.python(RESUMED) == {
+        "cases": 4,
+        "assessments": 1,
+        "sent": sorted(
+            ["case.alert"] * 4
+            + ["risk.assessment.joint", "return.plan", "return.handover"]
+        ),
+    }
+
+    # Once more after it finished: every case is past every step, so
+    # nothing is recorded or sent again and the end state stays as expected.
+    again = Replay(handles, records, seed=13, timeout=60).run()
+    assert again.ok, again.table()
+    for node in ("node-rs", "node-md", "node-ro"):
+        for key in ("cases_opened", "cases_linked", "returns_completed", "sent"):
+            assert again.node(node)[key] == summary.node(node)[key], (node, key)

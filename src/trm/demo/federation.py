@@ -69,6 +69,11 @@ STATE_FILE = "federation.json"
 DEFAULT_DATA = (
     Path("..") / "shared" / "data" / "ctdc-global-2020-subset" / "dados_app.csv"
 )
+#: Said when a replay did not end as expected: running it again resumes it.
+_RESUME = (
+    "Run it again (make demo): the replay picks up where it stopped; "
+    "nothing already done is done or sent twice."
+)
 #: Variables of the caller's environment that must not leak into a node.
 _STRIP = (
     "TRM_KEK",
@@ -577,6 +582,7 @@ class Federation:
             summary = replay(handles, data, sample=sample, seed=seed)
         except ReplayFailed as exc:
             self.out(f"The replay stopped: {exc}")
+            self.out(_RESUME)
             return False
         self.out(summary.table())
         if summary.ok:
@@ -585,6 +591,7 @@ class Federation:
         else:
             for problem in summary.problems():
                 self.out(f"  {problem}")
+            self.out(_RESUME)
         return bool(summary.ok)
 
     def running_nodes(self) -> list[Node]:

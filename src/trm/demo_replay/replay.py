@@ -24,6 +24,11 @@ each case as soon as what it waits for arrived. A record a phase could not
 finish in ``timeout`` seconds (e.g. its counterpart node is down) is left out
 of the later phases and listed in :attr:`Summary.waiting`.
 
+Running it again: every step is idempotent (:mod:`trm.demo_replay.steps`):
+a replay that failed or was interrupted in any phase is run again whole, with
+the same records and seed; a case already past a step — read from the case's
+state on its node — is reported done without acting or sending again.
+
 Entry points: :func:`replay` (the launcher), :class:`Replay` (phase by phase,
 for tests), ``python -m trm.demo_replay`` (CLI, :mod:`trm.demo_replay.__main__`).
 """
@@ -271,7 +276,8 @@ class Replay:
             (records between other countries are left out).
         records: from :func:`trm.demo_replay.records.load`.
         seed: the identities' seed and the case numbers' tag (``RPL-<seed>-…``:
-            replaying the same records again opens nothing twice).
+            replaying the same records again opens nothing twice, and a case
+            already past a step is not taken through it again).
         timeout: seconds a waiting step waits for the other node.
         backdate_days: see :data:`trm.demo_replay.steps.BACKDATE_DAYS`.
         progress: where the progress bar goes (None: nowhere).

@@ -21,6 +21,15 @@ the border happens now (a receiver refuses messages from another time).
 Waiting steps (``*_when_ready``) poll this node's database for what the other
 node sent, act on each case as soon as it is ready, and return what is still
 waiting after ``timeout`` seconds.
+
+Running again: every step is idempotent, so a replay interrupted or failed
+at any point can be run again with the same seed. Whether a case is already
+past a step is read from the case's own state on this node (the joint
+assessment and the messages queued for the case, the origin's rating, the
+answer to the plan, the handover and its arrival) — never from a side file;
+such a case is reported done without acting again (no record twice, no
+message twice). A case whose opening stopped half-way is completed when only
+the alert is missing, and refused (:class:`HalfOpened`) otherwise.
 """
 
 from __future__ import annotations
@@ -52,6 +61,13 @@ class ReplayError(DomainError):
     """The node cannot play its part (e.g. no user with a needed role)."""
 
     code = "demo_replay.cannot_play"
+
+
+class HalfOpened(DomainError):
+    """A record's case exists but an interrupted replay left its opening
+    (SOP 1) unfinished before the alert: it is not completed again."""
+
+    code = "demo_replay.half_opened"
 
 
 # --- people ------------------------------------------------------------------
@@ -168,10 +184,13 @@ def open_case(
 
     Returns:
         ``{"case": id, "ref": trm_case_ref, "transfer": consent id or ""}``.
-        A record whose case exists already (same number) is not replayed again.
+        A record whose case exists already (same number) is not replayed
+        again (:func:`_resume_open`): its case is returned, its alert sent
+        if an interrupted replay stopped just before it.
 
     Raises:
-        DomainError: from the services; ReplayError: a role missing.
+        DomainError: from the services; HalfOpened: the case exists, stopped
+            before its assistance state; ReplayError: a role missing.
     """
     import time_machine
 
@@ -191,7 +210,7 @@ def open_case(
     number = f"RPL-{seed}-{record['key']}"
     existing = Case.objects.filter(number=number).first()
     if existing is not None:
-        return {"case": str(existing.pk), "ref": existing.trm_case_ref, "transfer": ""}
+        return _resume_open(existing, record, peer_node=peer_node)
     fcp = user_with(Role.FIRST_CONTACT_POINT)
     cm = user_with(Role.CASE_MANAGER)
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
@@ -305,14 +324,93 @@ def open_case(
             interpreter=True,
         )
         long_term_start(actor=cm, case_id=case.pk)
-    alerted = cases.case_alert_send(
+    alerted = _alert(case.pk, record, peer_node=peer_node, ncp=ncp)
+    return {"case": str(case.pk), "ref": alerted.trm_case_ref, "transfer": transfer}
+
+
+def _alert(
+    case_id: UUID, record: Mapping[str, Any], *, peer_node: str, ncp: User
+) -> Any:
+    """The national contact point alerts the citizenship country's node (M1)."""
+    from trm.cases import services as cases
+
+    return cases.case_alert_send(
         actor=ncp,
-        case_id=case.pk,
+        case_id=case_id,
         peer_node=peer_node,
         urgency="normal",
         requests=["return_planning"] if record["returns"] else ["services"],
     )
-    return {"case": str(case.pk), "ref": alerted.trm_case_ref, "transfer": transfer}
+
+
+def _opened_state(record: Mapping[str, Any]) -> str:
+    """The assistance state a replayed case reaches just before its alert."""
+    return "return_preparation" if record["returns"] else "long_term"
+
+
+def _resume_open(
+    case: Any, record: Mapping[str, Any], *, peer_node: str
+) -> dict[str, Any]:
+    """A record whose case a replay opened already, as :func:`open_case`
+    returns it.
+
+    Alerted (a ``case.alert`` to ``peer_node`` queued or delivered): nothing
+    is done again, whatever state the case reached since. Not alerted but in
+    the assistance state the opening ends in (``return_preparation`` /
+    ``long_term``): the replay stopped between the last SOP 1 step and the
+    alert, so the alert is sent now. Anything earlier is refused: the
+    opening's steps are backdated and chained, and completing some of them a
+    second time is not what happened to anyone.
+
+    Raises:
+        HalfOpened: stopped before its assistance state (``details``: the
+            case's identification and assistance states).
+    """
+    from trm.cases import messages
+
+    if not messages.alerted(case, peer_node):
+        if case.assistance != _opened_state(record) or case.is_closed:
+            raise HalfOpened(
+                "An interrupted replay left this record's case half-opened "
+                f"(identification {case.identification}, assistance "
+                f"{case.assistance}): it is not completed again. Replay with "
+                "another seed; the case may be closed as opened in error.",
+                details={
+                    "identification": case.identification,
+                    "assistance": case.assistance,
+                },
+            )
+        case = _alert(
+            case.pk,
+            record,
+            peer_node=peer_node,
+            ncp=user_with(Role.NATIONAL_CONTACT_POINT),
+        )
+    return {
+        "case": str(case.pk),
+        "ref": case.trm_case_ref,
+        "transfer": _transfer_consent(case, record),
+    }
+
+
+def _transfer_consent(case: Any, record: Mapping[str, Any]) -> str:
+    """The id of the person's newest consent to the transfer of the return's
+    data to the citizenship country ("" for a record that stays)."""
+    from trm.consent.models import Consent
+
+    if not record["returns"]:
+        return ""
+    consent = (
+        Consent.objects.filter(
+            person_id=case.person_id,
+            purpose="cross_border_transfer",
+            recipient_country=record["citizenship"],
+            withdrawn_at__isnull=True,
+        )
+        .order_by("-given_at")
+        .first()
+    )
+    return str(consent.pk) if consent else ""
 
 
 # --- waiting for the other node ------------------------------------------------
@@ -324,14 +422,25 @@ def when_ready(
     act: Callable[[Any], Any],
     *,
     timeout: float,
+    already: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """Act on each item as soon as ``ready(item)``; give up after ``timeout``.
+
+    ``already(item)``: what ``act`` would have returned when the case is past
+    this step already (an earlier, interrupted replay did it), else None;
+    such an item is done at once, without acting again.
 
     Returns:
         ``{"done": {key: act's result}, "waiting": [keys]}``.
     """
     waiting = dict(items)
     done: dict[str, Any] = {}
+    if already is not None:
+        for key, item in list(waiting.items()):
+            found = already(item)
+            if found is not None:
+                done[key] = found
+                del waiting[key]
     deadline = time.monotonic() + timeout
     while waiting:
         for key, item in list(waiting.items()):
@@ -359,6 +468,19 @@ def _blockers(case_id: str) -> list[str]:
     return sorted(b.code for b in return_blockers(case, gather(case), today=today))
 
 
+def _sent(case_id: Any, message_type: str) -> bool:
+    """Whether a message of ``message_type`` about the case was queued here
+    (waiting, delivered or given up; not refused nor cancelled): the step
+    that sends it ran, in this replay or an earlier one."""
+    from trm.exchange.models import OutboxMessage, OutboxStatus
+
+    return (
+        OutboxMessage.objects.filter(type=message_type, case_id=case_id)
+        .exclude(status__in=[OutboxStatus.REJECTED, OutboxStatus.CANCELLED])
+        .exists()
+    )
+
+
 def linked(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
     """Wait until this node holds a linked case for each shared reference."""
 
@@ -372,38 +494,61 @@ def linked(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
 
 
 def joint_share(cases: Mapping[str, str]) -> dict[str, Any]:
-    """Destination: record the joint pre-return risk assessment; share it."""
-    from trm.returns.models import MATRIX_ITEMS
+    """Destination: record the joint pre-return risk assessment; share it.
+
+    Idempotent: a case holding an assessment already is not assessed again,
+    one whose assessment went (``risk.assessment.joint`` queued) is not
+    shared again; such a case is done as it is.
+    """
+    from trm.returns import wire
+    from trm.returns.models import MATRIX_ITEMS, JointRiskAssessment
     from trm.returns.services import joint_risk_record
     from trm.returns.services.across import joint_risk_share
 
     cm = user_with(Role.CASE_MANAGER)
     today = timezone.localdate()
     for case_id in cases.values():
-        joint_risk_record(
-            actor=cm,
-            case_id=UUID(case_id),
-            assessed_on=today,
-            valid_until=today + timedelta(days=30),
-            ratings=dict.fromkeys(MATRIX_ITEMS, "low"),
-            overall_level="low",
-            first_needs=["housing"],
-            origin_organisation="Counterpart national contact point",
-        )
-        joint_risk_share(actor=cm, case_id=UUID(case_id))
+        if not JointRiskAssessment.objects.filter(case_id=case_id).exists():
+            joint_risk_record(
+                actor=cm,
+                case_id=UUID(case_id),
+                assessed_on=today,
+                valid_until=today + timedelta(days=30),
+                ratings=dict.fromkeys(MATRIX_ITEMS, "low"),
+                overall_level="low",
+                first_needs=["housing"],
+                origin_organisation="Counterpart national contact point",
+            )
+        if not _sent(case_id, wire.RISK_JOINT):
+            joint_risk_share(actor=cm, case_id=UUID(case_id))
     return {"done": dict(cases), "waiting": []}
 
 
+def _origin_assessment(case: Any) -> Any:
+    """The newest joint assessment that arrived on the origin's ``case``."""
+    from trm.returns.models import JointRiskAssessment
+
+    return JointRiskAssessment.objects.filter(
+        case=case, remote_ref__isnull=False
+    ).first()
+
+
 def origin_rate(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Origin: once the joint assessment arrived, rate the origin's side."""
-    from trm.returns.models import MATRIX_ITEMS, JointRiskAssessment
+    """Origin: once the joint assessment arrived, rate the origin's side.
+    Done already: the assessment that arrived is rated (``origin_rated_on``)."""
+    from trm.returns.models import MATRIX_ITEMS
     from trm.returns.services.across import joint_risk_origin_rate
 
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
 
+    def already(ref: str) -> str | None:
+        case = _linked_case(ref)
+        found = case and _origin_assessment(case)
+        return str(case.pk) if found and found.origin_rated_on else None
+
     def ready(ref: str) -> bool:
         case = _linked_case(ref)
-        return bool(case and JointRiskAssessment.objects.filter(case=case).exists())
+        return bool(case and _origin_assessment(case))
 
     def act(ref: str) -> str:
         case = _linked_case(ref)
@@ -412,17 +557,22 @@ def origin_rate(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
         )
         return str(case.pk)
 
-    return when_ready(refs, ready, act, timeout=timeout)
+    return when_ready(refs, ready, act, timeout=timeout, already=already)
 
 
 def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
     """Destination: once the origin rated, plan the journey (travel document
-    issued) and send the return plan. ``cases``: key → ``{"case", "transfer"}``."""
+    issued) and send the return plan. ``cases``: key → ``{"case", "transfer"}``.
+    Done already: a ``return.plan`` about the case was queued."""
+    from trm.returns import wire
     from trm.returns.services import return_plan_update
     from trm.returns.services.across import return_plan_send
 
     cm = user_with(Role.CASE_MANAGER)
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def already(item: Mapping[str, str]) -> str | None:
+        return item["case"] if _sent(item["case"], wire.RETURN_PLAN) else None
 
     def ready(item: Mapping[str, str]) -> bool:
         return "joint_risk_origin_missing" not in _blockers(item["case"])
@@ -447,19 +597,24 @@ def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         )
         return item["case"]
 
-    return when_ready(cases, ready, act, timeout=timeout)
+    return when_ready(cases, ready, act, timeout=timeout, already=already)
 
 
 def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Origin: once the return plan arrived, the receiving organisation accepts."""
+    """Origin: once the return plan arrived, the receiving organisation accepts.
+    Done already: the newest plan that arrived is answered."""
     from trm.returns.models import IncomingReturn
     from trm.returns.services.across import return_plan_answer
 
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
 
-    def ready(ref: str) -> bool:
+    def incoming(ref: str) -> Any:
         case = _linked_case(ref)
-        return bool(case and IncomingReturn.objects.filter(case=case).exists())
+        return case and IncomingReturn.objects.filter(case=case).first()
+
+    def already(ref: str) -> str | None:
+        found = incoming(ref)
+        return str(found.case_id) if found and found.answered else None
 
     def act(ref: str) -> str:
         case = _linked_case(ref)
@@ -473,14 +628,24 @@ def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
         )
         return str(case.pk)
 
-    return when_ready(refs, ready, act, timeout=timeout)
+    return when_ready(
+        refs, lambda ref: bool(incoming(ref)), act, timeout=timeout, already=already
+    )
 
 
 def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-    """Destination: once nothing blocks the journey, the person travels."""
+    """Destination: once nothing blocks the journey, the person travels.
+    Done already: the case's handover (destination side) exists."""
+    from trm.handover.models import ReturnHandover
     from trm.returns.services import return_in_transit
 
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
+
+    def already(item: Mapping[str, str]) -> str | None:
+        gone = ReturnHandover.objects.filter(
+            case_id=item["case"], side="destination"
+        ).exists()
+        return item["case"] if gone else None
 
     def act(item: Mapping[str, str]) -> str:
         return_in_transit(
@@ -492,12 +657,17 @@ def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return item["case"]
 
     return when_ready(
-        cases, lambda item: not _blockers(item["case"]), act, timeout=timeout
+        cases,
+        lambda item: not _blockers(item["case"]),
+        act,
+        timeout=timeout,
+        already=already,
     )
 
 
 def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Origin: once the handover was announced, confirm the arrival."""
+    """Origin: once the handover was announced, confirm the arrival.
+    Done already: the handover's arrival was recorded (not ``announced``)."""
     from trm.handover.models import ReturnHandover
     from trm.handover.services import return_arrival_confirm
 
@@ -506,6 +676,10 @@ def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
     def handover(ref: str) -> Any:
         case = _linked_case(ref)
         return case and ReturnHandover.objects.filter(case=case, side="origin").first()
+
+    def already(ref: str) -> str | None:
+        found = handover(ref)
+        return str(found.case_id) if found and found.status != "announced" else None
 
     def act(ref: str) -> str:
         found = handover(ref)
@@ -518,12 +692,14 @@ def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
         )
         return str(found.case_id)
 
-    return when_ready(refs, lambda ref: bool(handover(ref)), act, timeout=timeout)
+    return when_ready(
+        refs, lambda ref: bool(handover(ref)), act, timeout=timeout, already=already
+    )
 
 
 def followed_up(cases: Mapping[str, str], timeout: float) -> dict[str, Any]:
     """Destination: wait until the origin's arrival confirmation moved each
-    case to follow-up."""
+    case to follow-up (only reads: safe to repeat)."""
     from trm.cases.models import Case
 
     return when_ready(

@@ -262,3 +262,49 @@ def test_the_replay_runs_once_and_a_resume_does_not_repeat_it(tmp_path, monkeypa
     # A missing file: no replay, and the place it is expected is named.
     assert fed.replay(5, seed=8, data=tmp_path / "missing.csv")
     assert str(tmp_path / "missing.csv") in said[-1]
+
+
+def test_a_replay_that_did_not_finish_runs_again_on_the_next_resume(
+    tmp_path, monkeypatch
+):
+    """Not remembered when it failed: the next `make demo` replays the same
+    seed again (every replay step is idempotent), and the user is told."""
+    from trm.demo_replay import replay as replay_module
+
+    outcomes = [False, True]
+    calls: list[int] = []
+
+    class Summary:
+        def __init__(self, ok: bool) -> None:
+            self.ok = ok
+
+        def table(self) -> str:
+            return "SUMMARY TABLE"
+
+        def problems(self) -> list[str]:
+            return [] if self.ok else ["still waiting at return plan: r003"]
+
+    def fake_replay(handles, data, *, sample, seed):
+        calls.append(seed)
+        return Summary(outcomes[len(calls) - 1])
+
+    monkeypatch.setattr(replay_module, "replay", fake_replay)
+    data = tmp_path / "dados_app.csv"
+    data.write_text("header\n")
+    said: list[str] = []
+    fed = Federation(
+        root=tmp_path, codes=["MD", "RS"], base_port=9000, data=data, out=said.append
+    )
+    monkeypatch.setattr(
+        fed, "running_nodes", lambda: [Node("RS", 9001, tmp_path, fed.state)]
+    )
+
+    assert not fed.replay(12, seed=7, data=data)
+    assert "  still waiting at return plan: r003" in said
+    assert said[-1] == federation._RESUME
+    saved = State.load(tmp_path / federation.STATE_FILE)
+    assert saved is None or saved.replayed == {}
+    assert fed.replay(12, seed=7, data=data)  # run again: it finishes
+    assert calls == [7, 7]
+    saved = State.load(tmp_path / federation.STATE_FILE)
+    assert saved is not None and saved.replayed == {"7": 12}

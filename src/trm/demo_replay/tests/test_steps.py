@@ -1,4 +1,6 @@
-"""Who acts for a node in the replay (:func:`trm.demo_replay.steps.user_with`)."""
+"""Who acts for a node in the replay (:func:`trm.demo_replay.steps.user_with`);
+a record's case met again by a replay run after an interrupted one
+(:func:`trm.demo_replay.steps.open_case`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,12 @@ import pytest
 from trm.accounts.models import Role, TrmFunction
 from trm.accounts.node_users import node_user
 from trm.accounts.tests.factories import OrganisationFactory, UserFactory
+from trm.cases.models import CaseTeamMember
+from trm.cases.tests.exchange_fakes import make_peer
+from trm.cases.tests.factories import open_case, set_states
+from trm.demo_replay.management.commands.replay import run_action
 from trm.demo_replay.steps import ReplayError, user_with
+from trm.exchange.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +54,52 @@ def test_no_person_of_this_node_holds_the_role():
     node_user(organisation=peer, role=Role.NATIONAL_CONTACT_POINT)
     with pytest.raises(ReplayError):
         user_with(Role.NATIONAL_CONTACT_POINT)
+
+
+def _opened_before(caseworker, ncp_org, **states: str):
+    """A record's case (``RPL-13-r001``) as an interrupted replay left it:
+    opened, with this node's national contact point on the team, in
+    ``states``; a peer for its citizenship country."""
+    make_peer("peer-ro", "RO")
+    ncp = UserFactory(
+        username="rs-ncp", organisation=ncp_org, roles=[Role.NATIONAL_CONTACT_POINT]
+    )
+    case = open_case(caseworker, number="RPL-13-r001", citizenships=["RO"])
+    CaseTeamMember.objects.create(case=case, user=ncp, role=Role.NATIONAL_CONTACT_POINT)
+    return set_states(case, **states) if states else case
+
+
+OPEN = {
+    "records": [{"key": "r001", "citizenship": "RO", "returns": False}],
+    "peers": {"RO": "peer-ro"},
+    "seed": 13,
+}
+
+
+def test_a_case_stopped_just_before_its_alert_is_alerted_once_when_run_again(
+    caseworker_a, org_a
+):
+    case = _opened_before(caseworker_a, org_a, assistance="long_term")
+
+    first = run_action("open", OPEN)
+    again = run_action("open", OPEN)
+
+    case.refresh_from_db()
+    assert case.trm_case_ref
+    expected = {"case": str(case.pk), "ref": case.trm_case_ref, "transfer": ""}
+    assert first == again == {"done": {"r001": expected}, "errors": {}}
+    alerts = OutboxMessage.objects.filter(case_id=case.pk, type="case.alert")
+    assert [m.peer.node_id for m in alerts] == ["peer-ro"]
+
+
+def test_a_case_stopped_earlier_in_its_opening_is_reported_not_skipped(
+    caseworker_a, org_a
+):
+    case = _opened_before(caseworker_a, org_a)
+
+    result = run_action("open", OPEN)
+
+    assert result["done"] == {}
+    assert result["errors"]["r001"].startswith("demo_replay.half_opened: ")
+    assert f"assistance {case.assistance}" in result["errors"]["r001"]
+    assert not OutboxMessage.objects.filter(case_id=case.pk).exists()

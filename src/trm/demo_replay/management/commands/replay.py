@@ -19,6 +19,10 @@ Actions and their input (keys of the JSON object):
 * ``settle`` — ``timeout``; ``summary`` — nothing.
 
 The waiting actions answer ``{"done": {key: ...}, "waiting": [keys]}``.
+Every action is safe to run again for the same cases: a case already past
+the step is answered done without acting (see :mod:`trm.demo_replay.steps`);
+``open`` lists a record whose case an interrupted replay left half-opened in
+``errors`` (``demo_replay.half_opened``).
 """
 
 from __future__ import annotations
