@@ -335,12 +335,17 @@ def _open_one(
             kind="interview",
             interpreter_needed=True,
         )
+        for target in ("deciding", "cooperating", "statement_given"):
+            cases.case_move(
+                actor=prosecutor, case_id=case.pk, track="legal", target=target
+            )
         lines.append(
             [
                 "5",
                 f"{_who(prosecutor)}: informed of rights as a victim and witness "
                 f"(lawyer: {LAWYER}); protection measure "
-                f"'{kind.replace('_', ' ')}' ordered; interview recorded",
+                f"'{kind.replace('_', ' ')}' ordered; decides to cooperate, "
+                "statement given at the interview",
             ]
         )
         if not child:
@@ -617,10 +622,12 @@ def family_report(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
 
 
 def remote_testimony(cases_: Mapping[str, Any], origin_country: str) -> dict[str, Any]:
-    """Destination, after the return: the prosecutor records the trial
-    hearing, the person testifying remotely from the country of origin, and
-    sends the notice (``proceedings.notice``) under the transfer consent.
+    """Destination, after the return: the person becomes a witness (legal
+    track); the prosecutor records the trial hearing, the person testifying
+    remotely from the country of origin, and sends the notice
+    (``proceedings.notice``) under the transfer consent.
     ``cases_``: key → ``{"case", "transfer"}``."""
+    from trm.cases import services as cases
     from trm.proceedings.notices import notice_peers, proceedings_notice_send
     from trm.proceedings.services import hearing_record
 
@@ -640,6 +647,9 @@ def remote_testimony(cases_: Mapping[str, Any], origin_country: str) -> dict[str
             remote_country=origin_country,
             interpreter_needed=True,
         )
+        cases.case_move(
+            actor=prosecutor, case_id=case.pk, track="legal", target="witness"
+        )
         peer = notice_peers(case)[0]
         proceedings_notice_send(
             actor=prosecutor,
@@ -654,8 +664,8 @@ def remote_testimony(cases_: Mapping[str, Any], origin_country: str) -> dict[str
             [
                 key,
                 "5",
-                f"{_who(prosecutor)}: trial hearing on {at:%Y-%m-%d}, remote "
-                f"testimony from {origin_country} with an interpreter",
+                f"{_who(prosecutor)}: witness at the trial on {at:%Y-%m-%d}, "
+                f"testifying remotely from {origin_country} with an interpreter",
             ]
         )
     return {"done": dict(cases_), "lines": lines}
