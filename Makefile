@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TRM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: demo run test lint fmt typecheck check install messages clean
+.PHONY: demo scenario run test lint fmt typecheck check install messages clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(STAMP)
 ## Ctrl-C stops every node; running it again resumes (data in ./var/demo).
 demo: $(STAMP)
 	$(BIN)/python -m trm.demo up --replay 40 $(DEMO_ARGS)
+
+## With `make demo` running (another terminal): walk an adult and a child case through the
+## five SOPs between Serbia and Moldova, printing each step (docs/demo.md#the-guided-scenario)
+scenario: $(STAMP)
+	$(BIN)/trm demo scenario $(SCENARIO_ARGS)
 
 ## Start a development node on http://127.0.0.1:8000 with an SQLite database in ./var
 run: $(STAMP)

@@ -27,7 +27,8 @@ launcher with a message naming it.
 
 Nothing here imports Django: each step is a ``trm`` command in a child
 process. ``status`` prints the table and which processes run; ``down`` stops
-a federation started elsewhere; ``code`` prints the current demo TOTP code.
+a federation started elsewhere; ``code`` prints the current demo TOTP code;
+``scenario`` runs the guided scenario (:mod:`trm.demo.scenario`).
 """
 
 from __future__ import annotations
@@ -874,7 +875,34 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="Print the table and what runs.")
     sub.add_parser("down", help="Stop a federation started in another terminal.")
     sub.add_parser("code", help="Print the current demo authenticator code.")
+    guided = sub.add_parser(
+        "scenario",
+        help="Walk an adult and a child case through the five SOPs across two "
+        "running nodes (trm demo scenario).",
+    )
+    guided.add_argument("--destination", default="rs")
+    guided.add_argument("--origin", default="md")
+    guided.add_argument("--timeout", type=float, default=120.0)
     return main_parser
+
+
+def scenario(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
+    """The guided scenario (:mod:`trm.demo.scenario`) on this federation."""
+    from trm.demo.scenario import main as scenario_main
+
+    return scenario_main(
+        [
+            "--dir",
+            args.dir,
+            "--destination",
+            args.destination,
+            "--origin",
+            args.origin,
+            "--timeout",
+            str(args.timeout),
+        ],
+        out=out,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -884,5 +912,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": status,
         "down": down,
         "code": code,
+        "scenario": scenario,
     }[args.action]
     return action(args)

@@ -562,8 +562,9 @@ def origin_rate(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
 
 def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
     """Destination: once the origin rated, plan the journey (travel document
-    issued) and send the return plan. ``cases``: key → ``{"case", "transfer"}``.
-    Done already: a ``return.plan`` about the case was queued."""
+    issued; an escort for a child) and send the return plan. ``cases``: key →
+    ``{"case", "transfer"}``. Done already: a ``return.plan`` about the case
+    was queued."""
     from trm.returns import wire
     from trm.returns.services import return_plan_update
     from trm.returns.services.across import return_plan_send
@@ -578,10 +579,15 @@ def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return "joint_risk_origin_missing" not in _blockers(item["case"])
 
     def act(item: Mapping[str, str]) -> str:
+        from trm.cases.models import Case
+
         today = timezone.localdate()
+        child = Case.objects.get(pk=item["case"]).person.presumed_child
         return_plan_update(
             actor=cm,
             case_id=UUID(item["case"]),
+            # A child always travels with an escort (the journey's guard).
+            escort_function="Social worker (escort)" if child else "",
             travel_document_requested_on=today - timedelta(days=5),
             travel_document_issued_on=today,
             travel_document_valid_until=today + timedelta(days=60),
@@ -601,8 +607,9 @@ def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Origin: once the return plan arrived, the receiving organisation accepts.
-    Done already: the newest plan that arrived is answered."""
+    """Origin: once the return plan arrived, the receiving organisation accepts
+    (for a child, with the carer who confirmed). Done already: the newest plan
+    that arrived is answered."""
     from trm.returns.models import IncomingReturn
     from trm.returns.services.across import return_plan_answer
 
@@ -618,6 +625,7 @@ def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
 
     def act(ref: str) -> str:
         case = _linked_case(ref)
+        child = IncomingReturn.objects.filter(case=case)[0].child
         return_plan_answer(
             actor=ncp,
             case_id=case.pk,
@@ -625,6 +633,9 @@ def plan_accept(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
             receiving_organisation="Reception centre (fictional)",
             case_manager_function="Social worker",
             services=["shelter"],
+            # A child is received only with a carer who agreed (UNICEF ch. 10).
+            carer_kind="parent" if child else "",
+            carer_confirmed_on=timezone.localdate() if child else None,
         )
         return str(case.pk)
 

@@ -16,7 +16,16 @@ Actions and their input (keys of the JSON object):
 * ``joint_share`` — ``cases`` (key → case id);
 * ``plan_send``, ``depart`` — ``cases`` (key → ``{"case", "transfer"}``),
   ``timeout``; ``followed_up`` — ``cases`` (key → case id), ``timeout``;
-* ``settle`` — ``timeout``; ``summary`` — nothing.
+* ``settle`` — ``timeout``; ``summary`` — nothing;
+* the guided scenario's steps (:mod:`trm.demo_replay.scenario`, ``trm demo
+  scenario``): ``scenario_open`` — ``tag``, ``peer``, ``citizenship``,
+  ``backdate_days``; ``scenario_link``, ``scenario_family_report``,
+  ``scenario_notice_received`` — ``refs``, ``timeout``;
+  ``scenario_decide_return`` — ``cases``, ``citizenship``;
+  ``scenario_remote_testimony`` — ``cases`` (key → ``{"case", "transfer"}``),
+  ``origin_country``; ``scenario_reintegrate`` — ``cases``,
+  ``destination_country``; ``scenario_followup_received`` — ``cases``,
+  ``timeout``; ``scenario_describe`` — ``cases``.
 
 The waiting actions answer ``{"done": {key: ...}, "waiting": [keys]}``.
 Every action is safe to run again for the same cases: a case already past
@@ -35,7 +44,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trm.common.errors import DomainError
-from trm.demo_replay import steps
+from trm.demo_replay import scenario, steps
 
 MARK = "__REPLAY__"
 ACTIONS = (
@@ -50,6 +59,15 @@ ACTIONS = (
     "followed_up",
     "settle",
     "summary",
+    "scenario_open",
+    "scenario_link",
+    "scenario_decide_return",
+    "scenario_family_report",
+    "scenario_remote_testimony",
+    "scenario_notice_received",
+    "scenario_reintegrate",
+    "scenario_followup_received",
+    "scenario_describe",
 )
 
 
@@ -89,6 +107,37 @@ def run_action(action: str, payload: dict[str, Any]) -> Any:
         return steps.outbox_settled(timeout)
     if action == "summary":
         return steps.summary()
+    if action.startswith("scenario_"):
+        return _scenario(action, payload, timeout)
+    raise CommandError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+
+
+def _scenario(action: str, payload: dict[str, Any], timeout: float) -> Any:
+    """Run one step of the guided scenario (see the module doc)."""
+    if action == "scenario_open":
+        return scenario.open_cases(
+            tag=str(payload["tag"]),
+            peer_node=payload["peer"],
+            citizenship=payload["citizenship"],
+            backdate_days=int(payload.get("backdate_days", steps.BACKDATE_DAYS)),
+        )
+    waits = {
+        "scenario_link": scenario.link,
+        "scenario_family_report": scenario.family_report,
+        "scenario_notice_received": scenario.notice_received,
+    }
+    if action in waits:
+        return waits[action](payload["refs"], timeout)
+    if action == "scenario_decide_return":
+        return scenario.decide_return(payload["cases"], payload["citizenship"])
+    if action == "scenario_remote_testimony":
+        return scenario.remote_testimony(payload["cases"], payload["origin_country"])
+    if action == "scenario_reintegrate":
+        return scenario.reintegrate(payload["cases"], payload["destination_country"])
+    if action == "scenario_followup_received":
+        return scenario.followup_received(payload["cases"], timeout)
+    if action == "scenario_describe":
+        return scenario.describe(payload["cases"])
     raise CommandError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
 
 
