@@ -13,76 +13,19 @@ The records come from a small CSV in the layout of the CTDC subset
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.demo_federation import ctdc_csv, snippet_handle
 from tests.federation import Node, sqlite_pass_only, wait_for
 
 from trm.demo_replay.records import load
-from trm.demo_replay.replay import NodeHandle, Replay
+from trm.demo_replay.replay import Replay
 
 pytestmark = [pytest.mark.slow, sqlite_pass_only]
-
-
-HEADER = [
-    "yearOfRegistration",
-    "gender",
-    "ageBroad",
-    "citizenship",
-    "isForcedLabour",
-    "isSexualExploit",
-    "CountryOfExploitation",
-    "nacionalidade_lat",
-    "nacionalidade_long",
-    "nacionalidade",
-    "pais_exploracao_lat",
-    "pais_exploracao_long",
-    "pais_exploracao",
-    "nacionalidade_alpha3",
-    "pais_exploracao_alpha3",
-]
-
-
-def ctdc_csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
-    """Write ``(citizenship, exploitation country, gender, age band)`` rows in
-    the CTDC subset's layout, plus rows the replay must leave out."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(HEADER)
-        extra = [("RS", "RS", "Female", "18--20"), ("0", "RS", "Male", "")]
-        for origin, where, gender, band in rows + extra:
-            out.writerow(
-                ["2016", gender, band, origin, "0.0", "1.0", where]
-                + [""] * (len(HEADER) - 7)
-            )
-    return path
-
-
-def snippet_handle(node: Node) -> NodeHandle:
-    """Run ``trm replay`` steps in the node's long-lived snippet runner (the
-    same code the command runs, without a new interpreter per step)."""
-
-    def call(action: str, payload: Any) -> Any:
-        code = textwrap.dedent(
-            f"""
-            import json
-            from trm.demo_replay.management.commands.replay import run_action
-            result = run_action({action!r}, json.loads({json_text(payload)!r}))
-            """
-        )
-        return node.python(code)
-
-    return NodeHandle(node.node_id, node.country, call)
-
-
-def json_text(payload: Any) -> str:
-    return json.dumps(payload)
 
 
 @pytest.fixture

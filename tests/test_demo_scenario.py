@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.demo_federation import snippet_handle
 from tests.federation import free_port, sqlite_pass_only
-from tests.test_demo_replay import snippet_handle
 
 from trm.demo.federation import STATE_FILE, NodeState, State
 from trm.demo.scenario import SOPS, Scenario

@@ -42,9 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.demo_federation import DEMO_PASSWORD, DEMO_TOTP_SECRET
+from tests.demo_federation import (
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    HEADER,
+    snippet_handle,
+)
 from tests.federation import Node, sqlite_pass_only
-from tests.test_demo_replay import HEADER, snippet_handle
 
 from trm.demo.federation import current_code
 from trm.demo_replay.records import load
