@@ -12,6 +12,8 @@ from conftest import sign_in_verified
 from django.test import Client
 
 from trm.accounts.models import Role
+from trm.accounts.node_users import node_user
+from trm.accounts.tests.factories import OrganisationFactory
 from trm.audit.models import AuditEntry
 from trm.cases.models import AgeBand, Case, Person
 from trm.cases.tests.factories import (
@@ -529,6 +531,28 @@ def test_team_members_are_added_and_removed(cm, case, caseworker_b):
 
     assert removed.status_code == 204
     _error(Api(caseworker_b).get(f"/cases/{case.pk}"), 404, "cases.not_found")
+
+
+def test_a_peer_nodes_node_user_is_refused_with_a_structured_error(cm, case):
+    peer = OrganisationFactory(
+        name="Demo National Coordination Office Serbia (fictional)",
+        home_node="demo-rs",
+        remote_id=uuid.uuid4(),
+    )
+    node = node_user(organisation=peer, role=Role.NATIONAL_CONTACT_POINT)
+
+    error = _error(
+        cm.post(
+            f"/cases/{case.pk}/team",
+            {"user_id": node.pk, "role": Role.NATIONAL_CONTACT_POINT},
+        ),
+        400,
+        "cases.not_a_local_user",
+    )
+
+    assert error["details"] == {"field": "user"}
+    assert "Only people working on this node" in error["message"]
+    assert not case.team.filter(user=node).exists()
 
 
 def test_the_last_case_manager_cannot_be_removed(cm, case):

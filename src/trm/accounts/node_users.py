@@ -12,6 +12,8 @@ stands for in the audit log.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from trm.accounts.models import Membership, Organisation, Role, User
 
@@ -22,6 +24,48 @@ NODE_USER_PREFIX = "node."
 def is_node_user(user: User) -> bool:
     """Whether ``user`` stands for a peer node (never a person)."""
     return user.username.startswith(NODE_USER_PREFIX)
+
+
+def is_local_user(user: User) -> bool:
+    """Whether ``user`` is a person working on this node: not a node user and
+    not a user of a peer node's organisation (``home_node`` set).
+
+    Only local users join this node's case teams; peers work their own cases.
+    """
+    if is_node_user(user):
+        return False
+    organisation = user.organisation
+    return organisation is None or not organisation.home_node
+
+
+def local_users_q(prefix: str = "") -> Q:
+    """Return the filter keeping only local users (see :func:`is_local_user`).
+
+    ``prefix`` is the lookup path to the user, e.g. ``"user__"`` on a
+    membership query.
+    """
+    return (
+        Q(**{f"{prefix}organisation__isnull": True})
+        | Q(**{f"{prefix}organisation__home_node": ""})
+    ) & ~Q(**{f"{prefix}username__startswith": NODE_USER_PREFIX})
+
+
+def node_user_label(user: User) -> str:
+    """Name a node user for people: its role, organisation and node, e.g.
+    "National contact point, Demo NCO Romania (fictional) — node demo-ro".
+
+    The role is the one its username ends with (one node user per role).
+    """
+    role_code = user.username.rsplit(".", 1)[-1]
+    role = Role(role_code).label if role_code in Role.values else role_code
+    organisation = user.organisation
+    if organisation is None:
+        return str(role)
+    return _("%(role)s, %(organisation)s — node %(node)s") % {
+        "role": role,
+        "organisation": organisation.name,
+        "node": organisation.home_node,
+    }
 
 
 def node_user(*, organisation: Organisation, role: str) -> User:

@@ -15,6 +15,14 @@ class CaseInvalidInput(DomainError):
     code = "cases.invalid_input"
 
 
+class NotALocalUser(DomainError):
+    """Only people working on this node join its case teams: never a node user
+    (a peer node's organisation in a role) nor a user of a peer node's
+    organisation."""
+
+    code = "cases.not_a_local_user"
+
+
 class CaseNumberTaken(Conflict):
     code = "cases.number_taken"
 

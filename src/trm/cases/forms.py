@@ -421,10 +421,21 @@ class CloseForm(forms.Form):
     )
 
 
+class _MemberField(forms.ChoiceField):
+    """Offer the candidates, accept any well-formed ``"<user id>:<role>"``.
+
+    The service decides who may join (and says why not, e.g. a peer node's
+    user); the choices only spare people from typing.
+    """
+
+    def valid_value(self, value: str) -> bool:
+        return re.fullmatch(r"[1-9][0-9]{0,18}:[a-z_]{1,40}", value) is not None
+
+
 class TeamAddForm(forms.Form):
     """Add a user to the team; the choice names the user and the role together."""
 
-    member = forms.ChoiceField(label=_("Colleague to add, and their role"), choices=[])
+    member = _MemberField(label=_("Colleague to add, and their role"), choices=[])
 
     def __init__(
         self, *args: Any, choices: list[tuple[str, str]] | None = None, **kwargs: Any

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from trm.accounts.models import Membership, Role, User
+from trm.accounts.node_users import local_users_q
 from trm.audit import services as audit
 from trm.cases.access import (
     CASE_ROLES,
@@ -363,7 +364,9 @@ def case_team_candidates_for_user(
 ) -> list[TeamCandidate]:
     """Return the users (with a role each) ``user`` may add to the team of ``case``.
 
-    Only active users in roles that work on cases, not yet on the team. A
+    Only active users of this node in roles that work on cases, not yet on
+    the team (never a node user nor a user of a peer node's organisation:
+    :func:`trm.cases.services.require_local_user`). A
     member of a team without a case manager is offered case managers only
     (the hand-over); empty for any other user who does not manage the case.
 
@@ -382,6 +385,7 @@ def case_team_candidates_for_user(
     on_team = CaseTeamMember.objects.filter(case=case).values("user_id")
     memberships = (
         Membership.objects.filter(user__is_active=True, role__in=roles)
+        .filter(local_users_q("user__"))
         .exclude(user_id__in=on_team)
         .select_related("user", "user__organisation")
         .order_by(

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django_countries.data import COUNTRIES
 
 from trm.accounts.models import Organisation, Role, User
+from trm.accounts.node_users import is_local_user
 from trm.audit import services as audit
 from trm.cases.access import (
     CASE_ROLES,
@@ -35,6 +36,7 @@ from trm.cases.errors import (
     CaseNotFound,
     CaseNumberTaken,
     CaseRoleRequired,
+    NotALocalUser,
     PersonErased,
     TransitionNotAllowed,
 )
@@ -748,6 +750,26 @@ def case_close(*, actor: User, case_id: UUID, reason: str, note: str = "") -> Ca
 # --- team ---------------------------------------------------------------------
 
 
+def require_local_user(user: User) -> None:
+    """Refuse ``user`` as a case-team member unless they work on this node.
+
+    A node user stands for a peer node's organisation in the audit log and
+    cannot sign in; a peer organisation's user works the linked case on its
+    own node. Neither is ever on this node's case teams (docs/exchange.md).
+
+    Raises:
+        NotALocalUser
+    """
+    if not is_local_user(user):
+        raise NotALocalUser(
+            _(
+                "Only people working on this node can join a case team; a peer "
+                "node's organisation works on its own linked case."
+            ),
+            details={"field": "user"},
+        )
+
+
 @transaction.atomic(durable=True)
 def case_team_add(
     *, actor: User, case_id: UUID, user_id: int, role: str
@@ -763,7 +785,8 @@ def case_team_add(
     Raises:
         CaseNotFound, CaseRoleRequired (actor may not change the team),
         CaseInvalidInput (unknown user, a role they do not hold, or a role
-        that does not work on cases).
+        that does not work on cases), NotALocalUser (a node user or a user of
+        a peer node's organisation: peers work their own linked case).
     """
     case = _locked_case(case_id)
     access = _access_or_404(actor, case)
@@ -778,11 +801,16 @@ def case_team_add(
             _("Only roles that work on cases may be on a case team."),
             details={"field": "role"},
         )
-    member = User.objects.filter(pk=user_id, is_active=True).first()
+    member = (
+        User.objects.filter(pk=user_id, is_active=True)
+        .select_related("organisation")
+        .first()
+    )
     if member is None or role not in member.role_codes():
         raise CaseInvalidInput(
             _("That user does not hold this role."), details={"field": "user"}
         )
+    require_local_user(member)
     entry, created = CaseTeamMember.objects.get_or_create(
         case=case, user=member, defaults={"role": role, "added_by": actor}
     )

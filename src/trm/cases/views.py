@@ -532,9 +532,8 @@ def case_close_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
 @require_POST
 def case_team_add_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     user, case, _access = _case(request, case_id)
-    candidates = selectors.case_team_candidates_for_user(user=user, case=case)
-    choices = [(f"{c.user.pk}:{c.role}", "") for c in candidates]
-    form = TeamAddForm(request.POST, choices=choices)
+    # The service decides who may join and says why not (TeamAddForm).
+    form = TeamAddForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose who to add to the case team."))
         return _to_case(case, "team")

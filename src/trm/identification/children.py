@@ -22,6 +22,7 @@ from trm.cases.services import (
     move_track,
     record_case_event,
     require_live_person,
+    require_local_user,
 )
 from trm.cases.tracks import ChildProtection
 from trm.identification.common import (
@@ -165,7 +166,8 @@ def guardian_appoint(
 
     Raises:
         CaseNotFound, CaseRoleRequired, TransitionNotAllowed (no guardian
-        requested), CaseInvalidInput (the user does not hold the guardian role).
+        requested), CaseInvalidInput (the user does not hold the guardian role),
+        NotALocalUser (the user is a node user or a peer organisation's user).
     """
     case, access = lock_case(actor=actor, case_id=case_id)
     require_open(case)
@@ -180,6 +182,8 @@ def guardian_appoint(
                 _("That user does not hold the guardian role."),
                 details={"field": "guardian"},
             )
+        # They join the team: only people working on this node do.
+        require_local_user(guardian)
     note = optional_text(case, note, field="note")
     move_track(
         actor=actor,

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from trm.accounts.models import Role, User
+from trm.accounts.node_users import local_users_q
 from trm.cases.tracks import Identification
 from trm.identification.children import AgeOutcome
 from trm.identification.common import MAX_REASON_CHARS
@@ -337,9 +338,12 @@ class GuardianForm(forms.Form):
 
 
 def guardian_candidates() -> list[User]:
-    """Return the active users holding the guardian role, by name."""
+    """Return the active users of this node holding the guardian role, by name
+    (never a node user nor a peer organisation's user: they join no team here).
+    """
     return list(
         User.objects.filter(is_active=True, memberships__role=Role.GUARDIAN)
+        .filter(local_users_q())
         .select_related("organisation")
         .distinct()
         .order_by("last_name", "first_name", "username")[:500]

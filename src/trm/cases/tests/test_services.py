@@ -15,6 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from trm.accounts.models import Role
+from trm.accounts.node_users import node_user
 from trm.accounts.tests.factories import OrganisationFactory, UserFactory
 from trm.audit.models import AuditEntry
 from trm.cases import selectors, services
@@ -142,6 +143,22 @@ def _inactive_cm(w: World) -> Any:
     return UserFactory(
         organisation=w.cm.organisation, roles=[Role.CASE_MANAGER], is_active=False
     )
+
+
+def _peer_org() -> Any:
+    return OrganisationFactory(
+        name="Demo National Coordination Office Serbia (fictional)",
+        home_node="demo-rs",
+        remote_id=uuid.uuid4(),
+    )
+
+
+def _peer_ncp_node_user() -> Any:
+    return node_user(organisation=_peer_org(), role=Role.NATIONAL_CONTACT_POINT)
+
+
+def _peer_org_cm() -> Any:
+    return UserFactory(organisation=_peer_org(), roles=[Role.CASE_MANAGER])
 
 
 def _closed(w: World) -> None:
@@ -396,6 +413,28 @@ REFUSALS: dict[str, Refusal] = {
             )
         ),
     ),
+    "team add a node user": Refusal(
+        "cases.not_a_local_user",
+        lambda w: (
+            lambda: services.case_team_add(
+                actor=w.cm,
+                case_id=w.case.pk,
+                user_id=_peer_ncp_node_user().pk,
+                role=Role.NATIONAL_CONTACT_POINT,
+            )
+        ),
+    ),
+    "team add a peer organisation's user": Refusal(
+        "cases.not_a_local_user",
+        lambda w: (
+            lambda: services.case_team_add(
+                actor=w.cm,
+                case_id=w.case.pk,
+                user_id=_peer_org_cm().pk,
+                role=Role.CASE_MANAGER,
+            )
+        ),
+    ),
     "team remove the last case manager": Refusal(
         "cases.invalid_input",
         lambda w: (
@@ -571,6 +610,42 @@ def test_opening_puts_the_actor_on_the_team_and_records_it(caseworker_a):
         AuditEntry.objects.filter(seq__gt=audit_before).values_list("action", flat=True)
     ) == ["cases.case_opened"]
     assert case.lead_organisation == caseworker_a.organisation
+
+
+def test_team_add_accepts_a_local_user_and_never_a_peer_nodes_user(world):
+    node = _peer_ncp_node_user()
+    peer_cm = _peer_org_cm()
+    local = UserFactory(roles=[Role.CASE_MANAGER])
+
+    for member, role in (
+        (node, Role.NATIONAL_CONTACT_POINT),
+        (peer_cm, Role.CASE_MANAGER),
+    ):
+        with pytest.raises(DomainError, match="Only people working on this node"):
+            services.case_team_add(
+                actor=world.cm, case_id=world.case.pk, user_id=member.pk, role=role
+            )
+    entry = services.case_team_add(
+        actor=world.cm, case_id=world.case.pk, user_id=local.pk, role=Role.CASE_MANAGER
+    )
+
+    assert entry.user == local
+    assert not world.case.team.filter(user__in=[node, peer_cm]).exists()
+
+
+def test_team_candidates_leave_out_node_users_and_peer_organisations_users(world):
+    node = _peer_ncp_node_user()
+    peer_cm = _peer_org_cm()
+    local = UserFactory(roles=[Role.NATIONAL_CONTACT_POINT])
+
+    offered = {
+        c.user
+        for c in selectors.case_team_candidates_for_user(user=world.cm, case=world.case)
+    }
+
+    assert local in offered
+    assert node not in offered
+    assert peer_cm not in offered
 
 
 def test_adult_birth_date_gives_an_adult_band_and_no_child_track(caseworker_a):

@@ -5,6 +5,7 @@ All names are fictional. Every case URL answers 404 to a user not on the team.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,8 @@ from django.utils import timezone
 from tests.test_accessibility import assert_invalid_fields_described, assert_page_basics
 
 from trm.accounts.models import Role
-from trm.accounts.tests.factories import UserFactory
+from trm.accounts.node_users import node_user
+from trm.accounts.tests.factories import OrganisationFactory, UserFactory
 from trm.accounts.tests.helpers import message_texts
 from trm.audit.models import AuditEntry
 from trm.cases import selectors, services, views
@@ -577,6 +579,44 @@ def test_team_add_and_remove(signed_in, caseworker_a, prosecutor, case):
     response = client.post(remove, follow=True)
     assert "Removed from the case team." in message_texts(response)
     assert not CaseTeamMember.objects.filter(case=case, user=prosecutor).exists()
+
+
+def test_team_picker_offers_no_peer_node_user_and_posting_one_is_refused(
+    signed_in, caseworker_a, case
+):
+    peer = OrganisationFactory(
+        name="Demo National Coordination Office Serbia (fictional)",
+        home_node="demo-rs",
+        remote_id=uuid.uuid4(),
+    )
+    node = node_user(organisation=peer, role=Role.NATIONAL_CONTACT_POINT)
+    peer_cm = UserFactory(organisation=peer, roles=[Role.CASE_MANAGER])
+    local = UserFactory(roles=[Role.NATIONAL_CONTACT_POINT])
+    client = signed_in(caseworker_a)
+
+    page = html(client.get(reverse("cases:detail", args=[case.pk])))
+
+    assert f'value="{local.pk}:national_contact_point"' in page
+    assert f'value="{node.pk}:' not in page
+    assert f'value="{peer_cm.pk}:' not in page
+    assert "demo-rs" not in page
+    for member in (f"{node.pk}:national_contact_point", f"{peer_cm.pk}:case_manager"):
+        response = client.post(
+            reverse("cases:team_add", args=[case.pk]), {"member": member}, follow=True
+        )
+        assert message_texts(response) == [
+            "Only people working on this node can join a case team; a peer "
+            "node's organisation works on its own linked case."
+        ]
+        assert 'name="member"' in html(response)
+    assert not case.team.filter(user__in=[node, peer_cm]).exists()
+
+
+def test_team_add_without_a_choice_asks_for_one(signed_in, caseworker_a, case):
+    response = signed_in(caseworker_a).post(
+        reverse("cases:team_add", args=[case.pk]), {"member": "nobody"}, follow=True
+    )
+    assert message_texts(response) == ["Choose who to add to the case team."]
 
 
 def test_removing_the_last_case_manager_is_refused_with_the_message(

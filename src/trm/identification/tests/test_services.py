@@ -22,6 +22,7 @@ from trm.cases.errors import (
     CaseInvalidInput,
     CaseNotFound,
     CaseRoleRequired,
+    NotALocalUser,
     TransitionNotAllowed,
 )
 from trm.cases.models import Case, CaseEvent
@@ -34,6 +35,7 @@ from trm.cases.tests.factories import (
 )
 from trm.cases.tracks import ChildProtection, Identification, Reflection
 from trm.identification import children, contacts, reflection, services
+from trm.identification.forms import guardian_candidates
 from trm.identification.errors import (
     ConsularCheckBlocked,
     NotCompetentAuthority,
@@ -487,6 +489,24 @@ def test_a_guardian_must_hold_the_guardian_role(case, caseworker_a):
         children.guardian_appoint(
             actor=caseworker_a, case_id=case.pk, guardian_user_id=other.pk
         )
+
+
+def test_a_peer_organisations_guardian_is_neither_offered_nor_appointed(
+    case, caseworker_a
+):
+    children.mark_possible_child(actor=caseworker_a, case_id=case.pk)
+    peer = OrganisationFactory(
+        name="Demo Guardianship Office Serbia (fictional)", home_node="demo-rs"
+    )
+    peer_guardian = UserFactory(organisation=peer, roles=[Role.GUARDIAN])
+    local = UserFactory(organisation=case.lead_organisation, roles=[Role.GUARDIAN])
+
+    assert guardian_candidates() == [local]
+    with pytest.raises(NotALocalUser):
+        children.guardian_appoint(
+            actor=caseworker_a, case_id=case.pk, guardian_user_id=peer_guardian.pk
+        )
+    assert not case.team.filter(user=peer_guardian).exists()
 
 
 # --- rule 6: no consular check for asylum applicants ----------------------------------
