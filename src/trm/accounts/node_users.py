@@ -68,6 +68,15 @@ def node_user_label(user: User) -> str:
     }
 
 
+def actor_label(user: User) -> str:
+    """Name who acted, for people: a person by their name (else username), a
+    node user by its role, organisation and node (:func:`node_user_label`)
+    rather than its technical username."""
+    if is_node_user(user):
+        return node_user_label(user)
+    return user.get_full_name() or user.get_username()
+
+
 def node_user(*, organisation: Organisation, role: str) -> User:
     """Return (creating on first use) the user standing for ``organisation``
     (an organisation of a peer node) in ``role``.

@@ -308,6 +308,10 @@ class CaseEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    #: Written by TRM itself (a scheduled job, a message applied with no
+    #: acting user), not by a person. With no ``actor`` and not automatic, the
+    #: person's account was deleted since.
+    automatic = models.BooleanField(default=False)
     kind = models.CharField(max_length=60)
     track = models.CharField(max_length=30, blank=True)
     from_state = models.CharField(max_length=30, blank=True)

@@ -309,7 +309,7 @@ def case_timeline_for_user(
         raise CaseNotFound(_("No such case."))
     events = list(
         CaseEvent.objects.filter(case=case, visibility__in=access.visible_levels())
-        .select_related("actor")
+        .select_related("actor", "actor__organisation")
         .order_by("-at")[:limit]
     )
     if events:

@@ -233,6 +233,7 @@ def _event(
         case=case,
         at=timezone.now(),
         actor=actor,
+        automatic=actor is None,
         kind=kind,
         track=track,
         from_state=from_state,

@@ -33,6 +33,7 @@ from django_stubs_ext import StrOrPromise
 from pydantic import ValidationError
 
 from trm.accounts.models import Role, User
+from trm.accounts.node_users import actor_label
 from trm.cases import selectors, services
 from trm.cases.access import OPENING_ROLES, CaseAccess
 from trm.cases.errors import CaseRoleRequired, PersonErased
@@ -107,8 +108,9 @@ def _refuse(request: HttpRequest, error: DomainError) -> None:
 
 def _name(user: User | None) -> str:
     if user is None:
+        # The account was deleted since (TRM itself deletes none).
         return _("someone no longer on this node")
-    return user.get_full_name() or user.get_username()
+    return actor_label(user)
 
 
 @lru_cache(maxsize=8)
@@ -231,8 +233,10 @@ def _event_text(event: CaseEvent) -> str:
 
 
 def _event_actor(event: CaseEvent) -> str:
-    if event.actor is None and event.kind.startswith(("exchange.", "consent.")):
-        return _("the transnational channel")
+    if event.actor is None and event.automatic:
+        if event.kind.startswith(("exchange.", "consent.")):
+            return _("the transnational channel")
+        return _("TRM (automatic)")
     return _name(event.actor)
 
 

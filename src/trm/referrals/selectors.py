@@ -215,7 +215,7 @@ def referral_detail(*, user: User, referral: Referral) -> ReferralDetail:
         feedback=_feedback(referral),
         history=list(
             ReferralTransition.objects.filter(referral=referral)
-            .select_related("actor")
+            .select_related("actor", "actor__organisation")
             .order_by("at", "pk")
         ),
     )

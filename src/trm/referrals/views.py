@@ -26,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from trm.accounts.models import User
+from trm.accounts.node_users import actor_label
 from trm.cases import selectors as case_selectors
 from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseNotFound, PersonErased
@@ -616,10 +617,7 @@ def inbox_detail_view(request: HttpRequest, referral_id: UUID) -> HttpResponse:
             "risk_mark": RISK_MARK,
             "actions": _inbox_actions(referral),
             "referred_by": (
-                referral.referred_by.get_full_name()
-                or referral.referred_by.get_username()
-                if referral.referred_by
-                else ""
+                actor_label(referral.referred_by) if referral.referred_by else ""
             ),
         },
     )

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from tests.test_accessibility import assert_invalid_fields_described, assert_page_basics
@@ -610,6 +611,43 @@ def test_team_picker_offers_no_peer_node_user_and_posting_one_is_refused(
         ]
         assert 'name="member"' in html(response)
     assert not case.team.filter(user__in=[node, peer_cm]).exists()
+
+
+def _timeline(page: str) -> str:
+    return page.split('id="timeline"', 1)[1].split("</section>", 1)[0]
+
+
+def test_timeline_names_node_users_the_system_and_deleted_accounts(
+    signed_in, caseworker_a, case
+):
+    peer = OrganisationFactory(
+        name="Demo National Coordination Office Romania (fictional)",
+        home_node="demo-ro",
+        remote_id=uuid.uuid4(),
+    )
+    node = node_user(organisation=peer, role=Role.NATIONAL_CONTACT_POINT)
+    gone = UserFactory(first_name="Fictiva", last_name="Plecata")
+    with transaction.atomic():
+        services.record_case_event(case=case, actor=node, kind="case.linked")
+        services.record_case_event(
+            case=case, actor=None, kind="sop1.reflection_ended", code="expired"
+        )
+        services.record_case_event(case=case, actor=gone, kind="case.note_added")
+        services.record_case_event(case=case, actor=None, kind="exchange.sent")
+    gone.delete()
+
+    timeline = _timeline(
+        html(signed_in(caseworker_a).get(reverse("cases:detail", args=[case.pk])))
+    )
+
+    assert (
+        "National contact point, Demo National Coordination Office Romania "
+        "(fictional) — node demo-ro" in timeline
+    )
+    assert node.username not in timeline
+    assert timeline.count("TRM (automatic)") == 1
+    assert timeline.count("the transnational channel") == 1
+    assert timeline.count("someone no longer on this node") == 1
 
 
 def test_team_add_without_a_choice_asks_for_one(signed_in, caseworker_a, case):

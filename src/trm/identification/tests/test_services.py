@@ -35,12 +35,12 @@ from trm.cases.tests.factories import (
 )
 from trm.cases.tracks import ChildProtection, Identification, Reflection
 from trm.identification import children, contacts, reflection, services
-from trm.identification.forms import guardian_candidates
 from trm.identification.errors import (
     ConsularCheckBlocked,
     NotCompetentAuthority,
     RemovalBlocked,
 )
+from trm.identification.forms import guardian_candidates
 from trm.identification.models import RightsInformation, RightsItem
 from trm.sop import engine, loader
 from trm.sop.engine import StepState
