@@ -5,6 +5,7 @@ All names are fictional. Every case URL answers 404 to a user not on the team.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -648,6 +649,36 @@ def test_timeline_names_node_users_the_system_and_deleted_accounts(
     assert timeline.count("TRM (automatic)") == 1
     assert timeline.count("the transnational channel") == 1
     assert timeline.count("someone no longer on this node") == 1
+
+
+#: What a ``<time>`` on the case page reads in each language: the long date
+#: (DATE_FORMAT), with the time after a comma for a moment (DATETIME_FORMAT).
+LONG_DATE = {
+    "en": re.compile(r"[A-Z][a-z]+\.? \d{1,2}, \d{4}(, .+)?"),
+    "bg": re.compile(r"\d{1,2} \w+ \d{4}(, \d{2}:\d{2})?"),
+    "ro": re.compile(r"\d{1,2} \w+ \d{4}(, \d{2}:\d{2})?"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(LONG_DATE))
+def test_case_page_dates_and_moments_share_one_form_per_language(
+    signed_in, caseworker_a, lang
+):
+    case = open_case(caseworker_a)
+    services.case_note_add(actor=caseworker_a, case_id=case.pk, text="Fictional")
+    client = signed_in(caseworker_a)
+    client.post(reverse("set_language"), {"language": lang, "next": "/"})
+
+    page = html(client.get(reverse("cases:detail", args=[case.pk])))
+
+    shown = re.findall(r"<time datetime=\"([^\"]+)\">([^<]+)</time>", page)
+    moments = [text for value, text in shown if "T" in value]
+    days = [text for value, text in shown if "T" not in value]
+    assert moments, "the timeline and notes show moments"
+    assert days, "the SOP panel shows due dates"
+    for text in moments + days:
+        assert LONG_DATE[lang].fullmatch(text), (lang, text)
+    assert not [t for t in moments + days if re.search(r"\d/\d|\d\.\d{2}\.", t)]
 
 
 def test_team_add_without_a_choice_asks_for_one(signed_in, caseworker_a, case):
