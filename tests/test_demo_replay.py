@@ -89,6 +89,22 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
     # Romania's contact points (created when their first answer arrived,
     # holding the same role) never act for Serbia nor join its cases.
     assert rs.python(ACTORS) == {"node_users_on_teams": 0, "ncp": ["rs-ncp"]}
+    # The SOP 1/2 steps a caseworker would have done are done (first risk
+    # assessment, support plan, child-protection notice): nothing of them is
+    # overdue on Serbia's case manager's list for these cases.
+    assert rs.python(OVERDUE.replace("USER", "rs-cm")) == []
+    # In the country of origin someone works the case: its case manager is on
+    # the team of every linked case, and after a return the reintegration
+    # plan is recorded, its follow-ups scheduled.
+    opened = rs.python(REFS)
+    for node, country in ((md, "MD"), (ro, "RO")):
+        refs = [r["ref"] for r in opened if r["citizenship"] == country]
+        assert refs
+        origin = node.python(f"REFS = {refs!r}\n" + ORIGIN)
+        assert origin["without_case_manager"] == []
+        assert origin["returned"] == returning[country]
+        assert origin["returned_with_plan"] == returning[country]
+        assert origin["follow_ups"] >= 4 * returning[country]
 
     # The command line, through `trm replay` in each node's environment: the
     # same seed again opens nothing twice (here: no record between the nodes
@@ -137,6 +153,50 @@ def test_the_replay_opens_links_and_returns_across_three_nodes(federation, tmp_p
         for n in summary.nodes
     ]
 
+
+REFS = """
+from trm.cases.models import Case
+result = [
+    {"ref": c.trm_case_ref, "citizenship": c.person.citizenships[0]}
+    for c in Case.objects.filter(number__startswith="RPL-7-").select_related("person")
+]
+"""
+
+OVERDUE = """
+from trm.accounts.models import User
+from trm.sop.selectors import tasks_for_user
+tasks, _ = tasks_for_user(user=User.objects.get(username="USER"), overdue_only=True)
+result = sorted(
+    f"{t.case_number} {t.status.step.id}"
+    for t in tasks
+    if t.case_number.startswith("RPL-7-")
+)
+"""
+
+ORIGIN = """
+from trm.cases.models import Case
+from trm.handover.models import ReturnHandover
+from trm.reintegration.models import FollowUp, ReintegrationPlan
+cases = Case.objects.filter(trm_case_ref__in=REFS)
+assert cases.count() == len(REFS)
+returned = cases.filter(
+    pk__in=ReturnHandover.objects.filter(side="origin", status="arrived").values(
+        "case_id"
+    )
+)
+result = {
+    "without_case_manager": sorted(
+        c.number
+        for c in cases
+        if not c.team.filter(user__username__endswith="-cm", role="case_manager")
+    ),
+    "returned": returned.count(),
+    "returned_with_plan": returned.filter(
+        pk__in=ReintegrationPlan.objects.values("case_id")
+    ).count(),
+    "follow_ups": FollowUp.objects.filter(case__in=returned).count(),
+}
+"""
 
 ACTORS = """
 from trm.cases.models import CaseTeamMember

@@ -438,7 +438,6 @@ def link(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
     Returns:
         ``{"done": {key: {"case", "number"}}, "waiting": [...], "lines": [...]}``.
     """
-    from trm.cases import services as cases
     from trm.identification import children
 
     found = steps.linked(refs, timeout)
@@ -448,10 +447,7 @@ def link(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
     lines: list[list[str]] = []
     for key, case_id in found["done"].items():
         case = _case(case_id)
-        if not case.team.filter(user=cm).exists():
-            cases.case_team_add(
-                actor=ncp, case_id=case.pk, user_id=cm.pk, role=Role.CASE_MANAGER
-            )
+        steps.take_on(case)
         text = f"{_who(ncp)}: {_who(cm)} takes the case on"
         if case.person.presumed_child and case.child_protection == "guardian_requested":
             guardian = user_with(Role.GUARDIAN)
@@ -700,10 +696,7 @@ def reintegrate(cases_: Mapping[str, str], destination_country: str) -> dict[str
     (``followup.report``)."""
     from trm.consent.services import consent_record
     from trm.reintegration.models import FollowUp
-    from trm.reintegration.services import (
-        followup_report_record,
-        reintegration_plan_record,
-    )
+    from trm.reintegration.services import followup_report_record
 
     cm = user_with(Role.CASE_MANAGER)
     language = LANGUAGES.get(str(settings.TRM_COUNTRY), "en")
@@ -711,19 +704,8 @@ def reintegrate(cases_: Mapping[str, str], destination_country: str) -> dict[str
     for key, case_id in cases_.items():
         case = _case(case_id)
         child = case.person.presumed_child
-        services = (
-            ["psychological", "education"]
-            if child
-            else ["psychological", "vocational_training", "employment"]
-        )
-        reintegration_plan_record(
-            actor=cm,
-            case_id=case.pk,
-            starts_on=timezone.localdate(),
-            services=services,
-            goals="Safe at home, back at school or work (fictional).",
-            case_manager_function="Social worker",
-        )
+        services = steps.REINTEGRATION_SERVICES[bool(child)]
+        steps.reintegration_plan(case, services, steps.REINTEGRATION_GOALS)
         consent = consent_record(
             actor=cm,
             case_id=case.pk,

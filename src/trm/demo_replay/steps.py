@@ -169,14 +169,122 @@ def _needs(kind: str) -> dict[str, str]:
     return dict.fromkeys(DOMAINS[kind], "met")
 
 
+def risk_review(case_id: UUID, *, actor: User, risk_type: str) -> None:
+    """The case manager's risk assessment (``initial`` at first contact, SOP 1
+    step 4) or review (``ongoing``), low, no risk factor found, the person
+    involved (:func:`trm.assessments.services.risk_assessment_record`)."""
+    from trm.assessments.services import risk_assessment_record
+
+    risk_assessment_record(
+        actor=actor,
+        case_id=case_id,
+        risk_type=risk_type,
+        level="low",
+        factors=[],
+        no_risk_factor=True,
+        involvement="involved",
+        judgement="Demo (fictional): no threat found; safety plan agreed.",
+    )
+
+
+def support_plan(case_id: UUID, *, actor: User, person: str, child: bool) -> None:
+    """The support and safety plan (SOP 2; SOPS §6.5 rule 9), agreed with the
+    person (``person``: their fictional name) and signed by the case manager
+    (``actor``) — and, for a child, the guardian — on the day first
+    assistance starts (:func:`trm.assessments.plans.plan_save`, ``plan_sign``)."""
+    from trm.assessments.plans import PlanInput, PlanStep, plan_save, plan_sign
+
+    today = timezone.localdate()
+    guardian = user_with(Role.GUARDIAN) if child else None
+    plan_save(
+        actor=actor,
+        case_id=case_id,
+        content=PlanInput(
+            immediate_needs="Demo (fictional): a safe bed, a doctor, an interpreter.",
+            risk_summary="Demo (fictional): low, no threat found.",
+            steps=[
+                PlanStep(
+                    what="Medical check and counselling (fictional)",
+                    who="Demo shelter (fictional)",
+                    by_when=today + timedelta(days=30),
+                )
+            ],
+            other_organisations=["Demo shelter (fictional)"],
+            safety_plan="Demo (fictional): shelter address kept confidential.",
+            timeframe="Demo (fictional): 3 months",
+            person_name=person,
+            person_acknowledged=True,
+            interviewer_name=actor.get_full_name() or actor.username,
+            interviewer_acknowledged=True,
+            guardian_name=(guardian.get_full_name() or guardian.username)
+            if guardian
+            else "",
+            guardian_acknowledged=guardian is not None,
+            plan_date=today,
+            place=f"Demo shelter {FICTIONAL}",
+        ),
+    )
+    plan_sign(actor=actor, case_id=case_id)
+
+
+def take_on(case: Any) -> bool:
+    """Origin, on a linked case: the national contact point puts this node's
+    case manager on the case team ("the case manager takes the case on").
+    Idempotent: nothing is done when they are on it already.
+
+    Returns:
+        True when the case manager was added now.
+    """
+    from trm.cases import services as cases
+
+    cm = user_with(Role.CASE_MANAGER)
+    if case.team.filter(user=cm, role=Role.CASE_MANAGER).exists():
+        return False
+    cases.case_team_add(
+        actor=user_with(Role.NATIONAL_CONTACT_POINT),
+        case_id=case.pk,
+        user_id=cm.pk,
+        role=Role.CASE_MANAGER,
+    )
+    return True
+
+
+def reintegration_plan(case: Any, services: list[str], goals: str) -> bool:
+    """Origin, after the arrival: the case manager records the reintegration
+    plan (SOP 4 step 9), which schedules the follow-ups from the variant
+    (``follow_up.months_after_return``). Idempotent: a case holding a plan is
+    left as it is.
+
+    Returns:
+        True when the plan was recorded now.
+    """
+    from trm.reintegration.models import ReintegrationPlan
+    from trm.reintegration.services import reintegration_plan_record
+
+    if ReintegrationPlan.objects.filter(case=case).exists():
+        return False
+    reintegration_plan_record(
+        actor=user_with(Role.CASE_MANAGER),
+        case_id=case.pk,
+        starts_on=timezone.localdate(),
+        services=services,
+        goals=goals,
+        case_manager_function="Social worker",
+    )
+    return True
+
+
 def open_case(
     record: Mapping[str, Any], *, peer_node: str, seed: int, backdate_days: int
 ) -> dict[str, Any]:
     """Replay one record on the country of exploitation's node.
 
-    SOP 1 (backdated): open the case with a fictional identity, screen it,
-    presumed → identified, first assistance under the person's consent (a
-    child gets a guardian first). Now: the reflection period ended; a
+    SOP 1–2 (backdated): open the case with a fictional identity, screen it,
+    the first risk assessment, presumed → identified, the immediate needs
+    assessment, first assistance under the person's consent and the signed
+    support and safety plan (a child gets a guardian first and the
+    child-protection authority is notified). Now: the reflection period
+    ended and the case manager reviews the risks; a
     returning adult consents to return and to the transfer of what the return
     needs, and return preparation starts; the others get a long-term needs
     assessment and long-term assistance. Last, the national contact point
@@ -223,9 +331,11 @@ def open_case(
         days=backdate_days, hours=int(record["row"]) % 48
     )
     with time_machine.travel(start, tick=False):
+        person = identity(record, timezone.localdate(), seed)
+        who = f"{person.given_names} {person.family_names}"
         case = cases.case_open(
             actor=fcp,
-            identity=identity(record, timezone.localdate(), seed),
+            identity=person,
             gender=record["gender"],
             citizenships=[record["citizenship"]],
             languages=[language],
@@ -260,6 +370,12 @@ def open_case(
                 case_id=case.pk,
                 guardian_user_id=user_with(Role.GUARDIAN).pk,
             )
+            children.child_protection_notify(
+                actor=cm,
+                case_id=case.pk,
+                authority="Demo Child Protection Authority (fictional)",
+            )
+        risk_review(case.pk, actor=cm, risk_type="initial")
     with time_machine.travel(start + timedelta(days=2), tick=False):
         decide(
             actor=ca,
@@ -285,8 +401,22 @@ def open_case(
             recipient_organisation_id=case.lead_organisation_id,
             declaration="Demo replay (fictional)",
         )
+        needs_assessment_record(
+            actor=cm,
+            case_id=case.pk,
+            kind="immediate",
+            willing_participation=True,
+            in_private=True,
+            language=language,
+            statuses=_needs("immediate"),
+            interpreter=True,
+        )
         assistance_start(actor=cm, case_id=case.pk, basis="consent")
+        support_plan(case.pk, actor=cm, person=who, child=child)
     reflection.expire_reflection_periods()
+    # Now, before deciding what comes next, the case manager reviews the
+    # risks with the person (the first assessment is months old).
+    risk_review(case.pk, actor=cm, risk_type="ongoing")
     transfer = ""
     if record["returns"]:
         consent_record(
@@ -482,15 +612,30 @@ def _sent(case_id: Any, message_type: str) -> bool:
 
 
 def linked(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Wait until this node holds a linked case for each shared reference."""
+    """Origin: wait until this node holds a linked case for each shared
+    reference; the national contact point puts the case manager on its team
+    (:func:`take_on`). Done already: linked, the case manager on the team."""
+    cm = user_with(Role.CASE_MANAGER)
 
     def ready(ref: str) -> bool:
         case = _linked_case(ref)
         return case is not None and case.transnational == "linked"
 
-    return when_ready(
-        refs, ready, lambda ref: str(_linked_case(ref).pk), timeout=timeout
-    )
+    def already(ref: str) -> str | None:
+        case = _linked_case(ref)
+        on_team = (
+            case is not None
+            and ready(ref)
+            and case.team.filter(user=cm, role=Role.CASE_MANAGER).exists()
+        )
+        return str(case.pk) if on_team else None
+
+    def act(ref: str) -> str:
+        case = _linked_case(ref)
+        take_on(case)
+        return str(case.pk)
+
+    return when_ready(refs, ready, act, timeout=timeout, already=already)
 
 
 def joint_share(cases: Mapping[str, str]) -> dict[str, Any]:
@@ -676,11 +821,23 @@ def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
     )
 
 
+#: What the origin's reintegration plan offers a returned adult / child.
+REINTEGRATION_SERVICES = {
+    False: ["psychological", "vocational_training", "employment"],
+    True: ["psychological", "education"],
+}
+REINTEGRATION_GOALS = "Safe at home, back at school or work (fictional)."
+
+
 def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Origin: once the handover was announced, confirm the arrival.
-    Done already: the handover's arrival was recorded (not ``announced``)."""
+    """Origin: once the handover was announced, confirm the arrival; then the
+    case manager (on the team: :func:`take_on`) records the reintegration
+    plan, which schedules the follow-ups (:func:`reintegration_plan`).
+    Done already: the handover's arrival was recorded (not ``announced``)
+    and the case holds a reintegration plan."""
     from trm.handover.models import ReturnHandover
     from trm.handover.services import return_arrival_confirm
+    from trm.reintegration.models import ReintegrationPlan
 
     ncp = user_with(Role.NATIONAL_CONTACT_POINT)
 
@@ -690,17 +847,32 @@ def arrive(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
 
     def already(ref: str) -> str | None:
         found = handover(ref)
-        return str(found.case_id) if found and found.status != "announced" else None
+        done = (
+            found
+            and found.status != "announced"
+            and ReintegrationPlan.objects.filter(case_id=found.case_id).exists()
+        )
+        return str(found.case_id) if done else None
 
     def act(ref: str) -> str:
         found = handover(ref)
-        return_arrival_confirm(
-            actor=ncp,
-            case_id=found.case_id,
-            handover_id=found.pk,
-            arrived=True,
-            at=timezone.now(),
-        )
+        if found.status == "announced":
+            return_arrival_confirm(
+                actor=ncp,
+                case_id=found.case_id,
+                handover_id=found.pk,
+                arrived=True,
+                at=timezone.now(),
+            )
+        case = found.case
+        case.refresh_from_db()
+        if case.assistance == "reintegration":
+            take_on(case)
+            reintegration_plan(
+                case,
+                REINTEGRATION_SERVICES[bool(case.person.presumed_child)],
+                REINTEGRATION_GOALS,
+            )
         return str(found.case_id)
 
     return when_ready(

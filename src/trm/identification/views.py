@@ -38,7 +38,12 @@ from trm.cases import selectors as case_selectors
 from trm.cases.access import CaseAccess
 from trm.cases.errors import CaseRoleRequired, TransitionNotAllowed
 from trm.cases.models import Case
-from trm.cases.tracks import ChildProtection, Identification, Reflection
+from trm.cases.tracks import (
+    Assistance,
+    ChildProtection,
+    Identification,
+    Reflection,
+)
 from trm.common.errors import DomainError, NotFound, PermissionDenied
 from trm.common.forms import add_domain_error
 from trm.consent.errors import ConsentMissing
@@ -66,6 +71,15 @@ def _user(request: HttpRequest) -> User:
 
 
 # --- who may do what, and when ------------------------------------------------------
+
+
+#: Assistance states once the person has returned and been handed over
+#: (SOP 4): at the destination ``handed_over`` and ``follow_up``, at the
+#: origin ``reintegration`` (reached only through the arrival confirmation).
+#: A removal from a country the person has left is not offered.
+RETURNED_STATES = frozenset(
+    {Assistance.HANDED_OVER, Assistance.FOLLOW_UP, Assistance.REINTEGRATION}
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,13 @@ RULES: dict[str, Rule] = {
     ),
     "contact": Rule(gettext_lazy("Record contact"), contacts.CONTACT_ROLES),
     "enforced_removal": Rule(
-        gettext_lazy("Record enforced removal"), reflection.REMOVAL_ROLES
+        gettext_lazy("Record enforced removal"),
+        reflection.REMOVAL_ROLES,
+        lambda c: c.assistance not in RETURNED_STATES,
+        gettext_lazy(
+            "The person has returned to the country of origin and been handed "
+            "over: there is no one to remove."
+        ),
     ),
 }
 

@@ -35,6 +35,7 @@ from trm.reintegration.services import (
     current_plan,
     destination_node,
 )
+from trm.returns.sides import is_destination
 
 
 def may_read(access: CaseAccess | None) -> bool:
@@ -109,6 +110,10 @@ class ReintegrationRecord:
     follow_ups: list[FollowUpView]
     received: list[ReportView]
     destination: str
+    #: True on the node of the country of origin (it makes the follow-up
+    #: reports and sends them); False on the destination, which receives them
+    #: (:func:`trm.returns.sides.is_destination`).
+    origin: bool = True
 
 
 def reintegration_status(case: Case) -> tuple[ReintegrationPlan | None, int, int, int]:
@@ -150,6 +155,7 @@ def reintegration_record_for_user(*, user: User, case: Case) -> ReintegrationRec
             for r in received
         ],
         destination=destination_node(case, plan),
+        origin=not is_destination(case),
     )
     opened = ([str(plan.pk)] if plan else []) + [str(r.pk) for r in received]
     opened += [str(f.pk) for f in follow_ups if f.is_reported]

@@ -50,6 +50,26 @@ def is_destination_for(case: Case, peer_node: str) -> bool:
     )
 
 
+def is_destination(case: Case) -> bool:
+    """True if this node is the country of destination of ``case`` towards
+    any peer (:func:`is_destination_for` without naming the peer): it alerted
+    a counterpart about the case, or it prepares (or made) the return
+    itself (a return plan, or a journey it announced). On a case this node
+    holds as the country of origin, False."""
+    from trm.cases.messages import CASE_ALERT
+    from trm.exchange.models import OutboxMessage, OutboxStatus
+    from trm.handover.models import ReturnHandover, Side
+
+    return (
+        case.assistance in DESTINATION_STATES
+        or ReturnPlan.objects.filter(case=case).exists()
+        or ReturnHandover.objects.filter(case=case, side=Side.DESTINATION).exists()
+        or OutboxMessage.objects.filter(type=CASE_ALERT, case_id=case.pk)
+        .exclude(status__in=[OutboxStatus.REJECTED, OutboxStatus.CANCELLED])
+        .exists()
+    )
+
+
 def require_origin_side(case: Case, sender: str, message_type: str) -> None:
     """Refuse a destination → origin message about a case this node is the
     destination of.

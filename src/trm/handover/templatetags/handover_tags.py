@@ -43,3 +43,25 @@ def handover_section(context: template.Context, case: Case) -> dict[str, Any]:
         and selectors.may_confirm(access)
         and not case.is_closed,
     }
+
+
+@register.inclusion_tag("handover/_lead_note.html", takes_context=True)
+def handover_lead_note(context: template.Context, case: Case) -> dict[str, Any]:
+    """Render, after the case header's "Led by …", that the lead moved to the
+    country of origin when this node returned the person and the origin
+    confirmed the arrival (``lead_side = origin`` on this node's
+    destination-side handover: SOP 4, docs/handover.md "Ownership moves").
+    The lead organisation stays this node's own; the origin's case leads
+    from the handover on. Empty otherwise, and for legal-track-only roles."""
+    user = context["request"].user
+    access = case_access(user, case) if isinstance(user, User) else None
+    if not selectors.may_read(access):
+        return {"moved": None}
+    moved = (
+        ReturnHandover.objects.filter(
+            case=case, side=Side.DESTINATION, lead_side=Side.ORIGIN
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    return {"moved": moved}

@@ -124,3 +124,25 @@ def announce(seq: int = 2, **overrides: Any) -> ReturnHandover:
 
 def origin_worker(case: Case, role: str = Role.CASE_MANAGER) -> User:
     return team_member(case, role)
+
+
+def arrived(case: Case, row: ReturnHandover, sender: str = "peer-ro") -> None:
+    """Destination node: apply the origin's confirmation that the person of
+    ``row``'s journey arrived (``return.handover.arrival``)."""
+    from trm.handover.schemas import RETURN_HANDOVER_ARRIVAL
+
+    apply(
+        inbound(
+            RETURN_HANDOVER_ARRIVAL,
+            {
+                "trm_case_ref": case.trm_case_ref,
+                "handover_ref": str(row.handover_ref),
+                "arrived": True,
+                "at": timezone.now().isoformat(),
+                "sending_organisation": sender_org("RO"),
+            },
+            sender=sender,
+            conversation=case.trm_case_ref,
+            seq=2,
+        )
+    )

@@ -107,3 +107,32 @@ def test_the_api_lists_and_confirms(org_a, signed_in):
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "handover.already_confirmed"
+
+
+def test_after_the_arrival_the_destination_page_tells_the_return_went_through(
+    caseworker_a, signed_in
+):
+    """The return section, the header's lead and the removal action agree
+    with the handover: the person is home, the origin leads."""
+    from django.urls import reverse
+
+    from .helpers import arrived
+
+    case, ncp, row = journey(caseworker_a)
+    client = signed_in(ncp)
+    removal = reverse("identification:enforced_removal", args=[case.pk])
+    before = client.get(f"/cases/{case.pk}/").content.decode()
+    assert removal in before  # in transit: still offered
+    assert 'data-lead="origin"' not in before
+
+    arrived(case, row)
+    case.refresh_from_db()
+    assert case.assistance == Assistance.FOLLOW_UP
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert 'data-return="completed"' in page
+    assert "Arrived and handed over on" in page
+    assert "No return is being prepared." not in page
+    assert 'data-lead="origin"' in page
+    assert "the country of origin leads since the handover on" in page
+    assert removal not in page
+    assert client.get(removal).status_code == 409

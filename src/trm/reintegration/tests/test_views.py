@@ -41,7 +41,11 @@ def test_the_empty_record_says_what_comes(origin, signed_in):
     page = client.get(reverse("reintegration:detail", args=[case.pk])).content.decode()
     assert "No reintegration plan recorded yet." in page
     assert "No follow-ups scheduled" in page
-    assert "No follow-up report has been received" in page
+    # This node is the country of origin: it makes the reports, it does not
+    # wait for one "from the country of origin".
+    assert 'data-side="origin"' in page
+    assert "This node is the country of origin" in page
+    assert "No follow-up report has been received" not in page
     assert reverse("reintegration:plan", args=[case.pk]) in page
     case_page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     assert 'id="reintegration"' in case_page
@@ -159,3 +163,24 @@ def test_the_forms_wait_for_the_return(org_a, signed_in):
     assert client.get(reverse("reintegration:plan", args=[case.pk])).status_code == 409
     page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     assert "Reintegration starts once the person has returned" in page
+
+
+def test_the_destination_waits_for_reports_from_the_country_of_origin(
+    caseworker_a, signed_in
+):
+    """On the node that returned the person, the same page tells what it
+    receives (and not that it is the country of origin)."""
+    from trm.cases.tests.factories import open_case, set_states
+    from trm.reintegration.tests.factories import handed_over_to
+
+    case = open_case(caseworker_a, citizenships=["RO"])
+    set_states(case, assistance="follow_up")
+    handed_over_to(case)
+    page = (
+        signed_in(caseworker_a)
+        .get(reverse("reintegration:detail", args=[case.pk]))
+        .content.decode()
+    )
+    assert 'data-side="destination"' in page
+    assert "No follow-up report has been received from the country of origin." in page
+    assert "This node is the country of origin" not in page

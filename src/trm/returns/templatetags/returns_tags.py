@@ -10,6 +10,7 @@ from trm.accounts.models import User
 from trm.cases.access import case_access
 from trm.cases.models import Case
 from trm.cases.tracks import Assistance
+from trm.handover.models import HandoverStatus, ReturnHandover, Side
 from trm.returns import selectors
 
 register = template.Library()
@@ -22,6 +23,8 @@ ACTIVE_STATES = frozenset({Assistance.RETURN_PREPARATION, Assistance.RETURN_ON_H
 def returns_section(context: template.Context, case: Case) -> dict[str, Any]:
     """Render the return block: while a return is prepared, every condition of
     the journey still missing (:func:`trm.returns.guards.return_blockers`);
+    once this node returned the person and the origin confirmed the arrival,
+    the completed return (``returned``: the handover row, ``arrival_at``);
     otherwise an empty state. Hidden from legal-track-only roles. No sealed text
     is opened here."""
     user = context["request"].user
@@ -29,10 +32,20 @@ def returns_section(context: template.Context, case: Case) -> dict[str, Any]:
     if not selectors.may_read(access):
         return {"case": case, "visible": False}
     active = case.assistance in ACTIVE_STATES
+    returned = (
+        None
+        if active
+        else ReturnHandover.objects.filter(
+            case=case, side=Side.DESTINATION, status=HandoverStatus.ARRIVED
+        )
+        .order_by("-created_at")
+        .first()
+    )
     return {
         "case": case,
         "visible": True,
         "active": active,
+        "returned": returned,
         "child": case.person.presumed_child,
         "blockers": selectors.return_status(case).blockers if active else [],
     }
