@@ -51,18 +51,17 @@ def local_users_q(prefix: str = "") -> Q:
 
 
 def node_user_label(user: User) -> str:
-    """Name a node user for people: its role, organisation and node, e.g.
-    "National contact point, Demo NCO Romania (fictional) — node demo-ro".
+    """Name a node user for people: the peer organisation and its node, e.g.
+    "Demo NCO Romania (fictional) — node demo-ro".
 
-    The role is the one its username ends with (one node user per role).
+    Not its role: a message handler picks the role the receiving service
+    needs (a follow-up report is applied as a service provider), which need
+    not be the role of the person who sent it on the other node.
     """
-    role_code = user.username.rsplit(".", 1)[-1]
-    role = Role(role_code).label if role_code in Role.values else role_code
     organisation = user.organisation
     if organisation is None:
-        return str(role)
-    return _("%(role)s, %(organisation)s — node %(node)s") % {
-        "role": role,
+        return user.get_username()
+    return _("%(organisation)s — node %(node)s") % {
         "organisation": organisation.name,
         "node": organisation.home_node,
     }
@@ -70,7 +69,7 @@ def node_user_label(user: User) -> str:
 
 def actor_label(user: User) -> str:
     """Name who acted, for people: a person by their name (else username), a
-    node user by its role, organisation and node (:func:`node_user_label`)
+    node user by its organisation and node (:func:`node_user_label`)
     rather than its technical username."""
     if is_node_user(user):
         return node_user_label(user)

@@ -42,13 +42,15 @@ def test_only_this_nodes_people_are_local(peer):
     assert set(User.objects.filter(local_users_q())) == {local, without_organisation}
 
 
-def test_a_node_user_is_named_by_role_organisation_and_node(peer):
+def test_a_node_user_is_named_by_organisation_and_node_not_the_handlers_role(peer):
     node = node_user(organisation=peer, role=Role.NATIONAL_CONTACT_POINT)
 
+    as_provider = node_user(organisation=peer, role=Role.SERVICE_PROVIDER)
+
     assert actor_label(node) == (
-        "National contact point, Demo National Coordination Office Romania "
-        "(fictional) — node demo-ro"
+        "Demo National Coordination Office Romania (fictional) — node demo-ro"
     )
+    assert actor_label(as_provider) == actor_label(node)
 
 
 def test_a_person_is_named_by_full_name_else_username():
@@ -66,6 +68,5 @@ def test_actor_name_filter_renders_empty_for_no_user_so_a_default_follows(peer):
     with translation.override("en"):
         assert template.render(Context({"who": None})) == "—"
         assert template.render(Context({"who": node})) == (
-            "Case manager, Demo National Coordination Office Romania (fictional)"
-            " — node demo-ro"
+            "Demo National Coordination Office Romania (fictional) — node demo-ro"
         )

@@ -642,8 +642,8 @@ def test_timeline_names_node_users_the_system_and_deleted_accounts(
     )
 
     assert (
-        "National contact point, Demo National Coordination Office Romania "
-        "(fictional) — node demo-ro" in timeline
+        "Demo National Coordination Office Romania (fictional) — node demo-ro"
+        in timeline
     )
     assert node.username not in timeline
     assert timeline.count("TRM (automatic)") == 1
