@@ -399,7 +399,8 @@ TRM_EXCHANGE_BATCH_MAX = env_int("TRM_EXCHANGE_BATCH_MAX", 100, minimum=1, maxim
 # certificates"): the PEM certificate chain and private key this node presents
 # when a peer's proxy asks for a client certificate (both or neither), and the
 # PEM bundle of the CAs trusted for the peers' server certificates (e.g. the
-# regional CA; unset: httpx's default authorities). Checked at start-up.
+# regional CA; unset: httpx's default authorities). Absolute paths, checked at
+# start-up (trm.common.tls); a key file others may read is logged as a warning.
 TRM_EXCHANGE_CLIENT_CERT_FILE = env_file("TRM_EXCHANGE_CLIENT_CERT_FILE")
 TRM_EXCHANGE_CLIENT_KEY_FILE = env_file("TRM_EXCHANGE_CLIENT_KEY_FILE")
 TRM_EXCHANGE_CA_FILE = env_file("TRM_EXCHANGE_CA_FILE")
