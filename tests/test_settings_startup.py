@@ -282,6 +282,51 @@ def test_mismatched_client_key_is_refused_without_echoing_it(data_dir, authority
     assert other.key.read_text().splitlines()[1] not in stderr
 
 
+def test_server_only_client_certificate_is_refused_naming_client_auth(
+    data_dir, authority
+):
+    server_only = authority.server("server-only")
+
+    result = trm(
+        "check",
+        data_dir=data_dir,
+        TRM_EXCHANGE_CLIENT_CERT_FILE=str(server_only.cert),
+        TRM_EXCHANGE_CLIENT_KEY_FILE=str(server_only.key),
+    )
+
+    _assert_configuration_error(
+        result, "TRM_EXCHANGE_CLIENT_CERT_FILE", str(server_only.cert), "clientAuth"
+    )
+
+
+def test_relative_tls_path_is_refused_as_not_absolute(data_dir, authority):
+    # Run from the PKI's directory: the file exists there, relative to it.
+    env = _environment(data_dir, TRM_EXCHANGE_CA_FILE="ca.crt")
+    result = _run([*TRM, "check"], env, authority.directory)
+
+    _assert_configuration_error(
+        result, "TRM_EXCHANGE_CA_FILE must be an absolute path", "'ca.crt'"
+    )
+
+
+def test_client_key_readable_by_others_starts_with_a_warning(data_dir, authority):
+    issued = authority.client()
+    issued.key.chmod(0o644)
+
+    result = trm(
+        "check",
+        data_dir=data_dir,
+        TRM_EXCHANGE_CLIENT_CERT_FILE=str(issued.cert),
+        TRM_EXCHANGE_CLIENT_KEY_FILE=str(issued.key),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"TRM_EXCHANGE_CLIENT_KEY_FILE names {issued.key}, with mode 0644" in (
+        result.stderr
+    )
+    assert issued.key.read_text().splitlines()[1] not in result.stderr
+
+
 # --- The key-encryption key -----------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from trm.common.env import (
     validate_node_id,
 )
 from trm.common.tls import check_files as check_tls_files
+from trm.common.tls import warn_if_key_exposed as warn_if_tls_key_exposed
 
 django_stubs_ext.monkeypatch()
 
@@ -398,13 +399,15 @@ TRM_EXCHANGE_BATCH_MAX = env_int("TRM_EXCHANGE_BATCH_MAX", 100, minimum=1, maxim
 # certificates"): the PEM certificate chain and private key this node presents
 # when a peer's proxy asks for a client certificate (both or neither), and the
 # PEM bundle of the CAs trusted for the peers' server certificates (e.g. the
-# regional CA; unset: httpx's default authorities). Checked at start-up.
+# regional CA; unset: httpx's default authorities). Absolute paths, checked at
+# start-up (trm.common.tls); a key file others may read is logged as a warning.
 TRM_EXCHANGE_CLIENT_CERT_FILE = env_file("TRM_EXCHANGE_CLIENT_CERT_FILE")
 TRM_EXCHANGE_CLIENT_KEY_FILE = env_file("TRM_EXCHANGE_CLIENT_KEY_FILE")
 TRM_EXCHANGE_CA_FILE = env_file("TRM_EXCHANGE_CA_FILE")
 check_tls_files(
     TRM_EXCHANGE_CLIENT_CERT_FILE, TRM_EXCHANGE_CLIENT_KEY_FILE, TRM_EXCHANGE_CA_FILE
 )
+warn_if_tls_key_exposed(TRM_EXCHANGE_CLIENT_KEY_FILE)
 if TRM_EXCHANGE_LEASE_SECONDS <= TRM_EXCHANGE_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "TRM_EXCHANGE_LEASE_SECONDS must be longer than TRM_EXCHANGE_TIMEOUT_SECONDS."

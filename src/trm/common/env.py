@@ -192,19 +192,36 @@ def env_secret(name: str, *, environ: Mapping[str, str] | None = None) -> str | 
     return direct or None
 
 
+_QUOTES = ("'", '"')
+
+
 def env_file(name: str, *, environ: Mapping[str, str] | None = None) -> Path | None:
     """Return the absolute path of the file the variable names, or None if unset.
 
-    Only the path is checked and used: the file's contents (a private key,
-    say) never appear in a message.
+    The path must be absolute: a relative one would depend on the working
+    directory (under systemd, on ``WorkingDirectory``). Only the path is
+    checked and used: the file's contents (a private key, say) never appear in
+    a message.
 
     Raises:
-        ImproperlyConfigured: naming the variable and the path when the file
-            does not exist, is not a regular file or cannot be read.
+        ImproperlyConfigured: naming the variable and the path when the path is
+            quoted or relative, or the file does not exist, is not a regular
+            file or cannot be read.
     """
     value = env_str(name, environ=environ)
     if value is None:
         return None
+    if len(value) >= 2 and value[0] in _QUOTES and value[-1] == value[0]:
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute path; got {value!r}, in quotes: quotes "
+            "are taken literally, as part of the path, in an environment file "
+            "read as is (docker --env-file, for one). Remove the quotes."
+        )
+    if not Path(value).is_absolute():
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute path (beginning with /); got {value!r}, "
+            "which would depend on the working directory."
+        )
     path = Path(value).resolve()
     if not path.is_file():
         raise ImproperlyConfigured(

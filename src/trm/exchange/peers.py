@@ -199,6 +199,36 @@ def _require_admin(actor: User | None) -> None:
 # --- the published document --------------------------------------------------------
 
 
+#: TLS alerts a peer's proxy sends when it wants, or refuses, this node's
+#: client certificate (``tls:<reason>``, :func:`trm.exchange.transport._cause`):
+#: none sent (TLS 1.3: certificate required; TLS 1.2: handshake failure), or
+#: one it does not accept (unknown CA, bad, expired, revoked...).
+CLIENT_CERTIFICATE_REFUSALS = frozenset(
+    f"tls:{reason}"
+    for reason in (
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+    )
+)
+
+
+def _client_certificate_hint() -> str:
+    """The one hint for a peer's proxy that refuses this node (docs/exchange.md,
+    "TLS and client certificates"): an HTTP 403 or a TLS alert."""
+    return _(
+        "The peer's proxy may require this node's client certificate "
+        "(TRM_EXCHANGE_CLIENT_CERT_FILE and TRM_EXCHANGE_CLIENT_KEY_FILE), "
+        "signed by a CA it trusts."
+    )
+
+
 def fetch_document(
     base_url: str, *, client: httpx.Client | None = None
 ) -> dict[str, Any]:
@@ -242,32 +272,26 @@ def fetch_document(
                 % {"seconds": f"{FETCH_TIMEOUT_SECONDS:g}", "url": url},
                 details={"reason": "timeout"},
             ) from None
-        raise PeerUnreachable(
-            _("The peer could not be reached at %(url)s (%(reason)s).")
-            % {"url": url, "reason": exc.cause},
-            details={"reason": exc.cause},
-        ) from None
+        message = _("The peer could not be reached at %(url)s (%(reason)s).") % {
+            "url": url,
+            "reason": exc.cause,
+        }
+        if exc.cause in CLIENT_CERTIFICATE_REFUSALS:
+            message = f"{message} {_client_certificate_hint()}"
+        raise PeerUnreachable(message, details={"reason": exc.cause}) from None
     finally:
         if client is None:
             http.close()
-    if answer.status_code == 403:
-        # The peer's proxy refuses requests without a client certificate it
-        # trusts (docs/exchange.md, "TLS and client certificates").
-        raise PeerUnreachable(
-            _(
-                "The peer answered HTTP 403 at %(url)s: its proxy may require "
-                "this node's client certificate (TRM_EXCHANGE_CLIENT_CERT_FILE "
-                "and TRM_EXCHANGE_CLIENT_KEY_FILE), signed by a CA it trusts."
-            )
-            % {"url": url},
-            details={"status": 403},
-        )
     if answer.status_code != 200:
-        raise PeerUnreachable(
-            _("The peer answered HTTP %(status)s at %(url)s.")
-            % {"status": answer.status_code, "url": url},
-            details={"status": answer.status_code},
-        )
+        message = _("The peer answered HTTP %(status)s at %(url)s.") % {
+            "status": answer.status_code,
+            "url": url,
+        }
+        if answer.status_code == 403:
+            # nginx with ``ssl_verify_client optional`` answers 403 without a
+            # client certificate it trusts.
+            message = f"{message} {_client_certificate_hint()}"
+        raise PeerUnreachable(message, details={"status": answer.status_code})
     try:
         document = json.loads(answer.content)
     except ValueError:

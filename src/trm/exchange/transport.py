@@ -75,7 +75,7 @@ def http_client() -> httpx.Client:
 
     Raises:
         ImproperlyConfigured: a TLS file changed since start-up and no longer
-            loads (:func:`client_context`).
+            loads, or the certificate has expired since (:func:`client_context`).
     """
     context = client_context(
         settings.TRM_EXCHANGE_CLIENT_CERT_FILE,
@@ -102,7 +102,7 @@ def client_context(
 
     Raises:
         ImproperlyConfigured: as :func:`trm.common.tls.check_files` (a file
-            changed since start-up).
+            changed since start-up, or the certificate has expired since).
     """
     if cert_file is None and key_file is None and ca_file is None:
         return None

@@ -353,3 +353,31 @@ def test_file_without_read_permission_is_refused(tmp_path):
     with pytest.raises(ImproperlyConfigured, match=r"F names .* cannot be read") as e:
         env_file("F", environ={"F": str(path)})
     assert SECRET not in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["client.pem", "./tls/client.pem", "../client.pem"])
+def test_file_relative_path_is_refused_as_depending_on_the_directory(
+    tmp_path, monkeypatch, value
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "client.pem").write_text("synthetic", encoding="utf-8")
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        env_file("F", environ={"F": value})
+
+    assert str(caught.value).startswith("F must be an absolute path")
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_file_in_quotes_says_to_remove_the_quotes(tmp_path, quote):
+    path = tmp_path / "client.pem"
+    path.write_text("synthetic", encoding="utf-8")
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        env_file("F", environ={"F": f"{quote}{path}{quote}"})
+
+    message = str(caught.value)
+    assert message.startswith("F must be an absolute path")
+    assert "taken literally" in message
+    assert "Remove the quotes." in message

@@ -10,6 +10,7 @@ require a client certificate signed by that CA, as a peer's proxy does.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import ssl
@@ -334,3 +335,188 @@ def test_a_ca_file_without_a_ca_certificate_is_refused(client_cert, tmp_path):
             tls.check_files(None, None, path)
         assert tls.CA_VARIABLE in str(caught.value)
         assert str(path) in str(caught.value)
+
+
+# --- one precise message per fault (trm.common.tls) ------------------------------
+
+
+def _refusal(cert: Path, key: Path, **kwargs: Any) -> str:
+    with pytest.raises(ImproperlyConfigured) as caught:
+        tls.check_files(cert, key, None, **kwargs)
+    message = str(caught.value)
+    for line in [*key.read_text().splitlines(), *cert.read_text().splitlines()]:
+        # Never a file's contents: only the armour lines are named.
+        assert "-----" in line or not line.strip() or line not in message
+    return message
+
+
+@pytest.mark.parametrize("content", ["", "not a certificate\n"])
+def test_a_certificate_file_without_a_pem_certificate_names_its_variable(
+    client_cert, tmp_path, content
+):
+    empty = tmp_path / "empty.crt"
+    empty.write_text(content)
+
+    message = _refusal(empty, client_cert.key)
+
+    assert message.startswith(f"{tls.CERT_VARIABLE} names {empty}, which holds no PEM")
+    assert tls.KEY_VARIABLE not in message
+
+
+def test_a_key_file_without_a_pem_key_names_its_variable(client_cert, tmp_path):
+    not_a_key = tmp_path / "not-a.key"
+    not_a_key.write_text("not a key\n")
+
+    # The certificate instead of the key: a PEM file, but no private key.
+    for path in (not_a_key, client_cert.cert):
+        message = _refusal(client_cert.cert, path)
+        assert message.startswith(f"{tls.KEY_VARIABLE} names {path}, which holds no")
+
+
+def test_an_encrypted_key_says_no_one_can_type_the_password(client_cert, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(client_cert.key.read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"synthetic-passphrase"),
+        )
+    )
+
+    message = _refusal(client_cert.cert, encrypted)
+
+    assert message.startswith(f"{tls.KEY_VARIABLE} names {encrypted}, an encrypted")
+    assert "no one to type the password" in message
+
+
+def test_a_key_of_another_certificate_is_named_as_not_matching(authority, client_cert):
+    other = authority.client("other", name="other-node")
+
+    message = _refusal(client_cert.cert, other.key)
+
+    assert message.startswith(f"{tls.KEY_VARIABLE} names {other.key}, a private key")
+    assert "does not match" in message
+    assert str(client_cert.cert) in message
+
+
+def test_an_expired_certificate_is_refused_with_its_not_after_date(client_cert):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(client_cert.cert.read_bytes())
+    after = cert.not_valid_after_utc
+
+    message = _refusal(
+        client_cert.cert, client_cert.key, now=after + dt.timedelta(seconds=1)
+    )
+
+    assert message.startswith(f"{tls.CERT_VARIABLE} names {client_cert.cert}")
+    assert f"expired on {after:%Y-%m-%d %H:%M:%S} UTC (notAfter)" in message
+    tls.check_files(client_cert.cert, client_cert.key, None, now=after)
+
+
+def test_a_certificate_not_yet_valid_is_refused_with_its_not_before_date(
+    client_cert,
+):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(client_cert.cert.read_bytes())
+    before = cert.not_valid_before_utc
+
+    message = _refusal(
+        client_cert.cert, client_cert.key, now=before - dt.timedelta(seconds=1)
+    )
+
+    assert f"not valid before {before:%Y-%m-%d %H:%M:%S} UTC (notBefore)" in message
+    tls.check_files(client_cert.cert, client_cert.key, None, now=before)
+
+
+def test_a_server_only_certificate_is_refused_for_lack_of_client_auth(authority):
+    server_only = authority.server("server-only")
+
+    message = _refusal(server_only.cert, server_only.key)
+
+    assert message.startswith(f"{tls.CERT_VARIABLE} names {server_only.cert}")
+    assert "clientAuth" in message
+
+
+def test_a_certificate_without_extended_key_usage_is_accepted(authority):
+    # The CA's own certificate carries no extendedKeyUsage extension at all.
+    tls.check_files(authority.cert, authority.issued.key, None)
+
+
+def test_a_key_readable_by_others_is_logged_with_variable_and_mode(client_cert, caplog):
+    tls.warn_if_key_exposed(client_cert.key)
+    assert caplog.records == []
+
+    client_cert.key.chmod(0o644)
+    with caplog.at_level("WARNING", logger="trm.common.tls"):
+        tls.warn_if_key_exposed(client_cert.key)
+
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert tls.KEY_VARIABLE in record.getMessage()
+    assert "0644" in record.getMessage()
+    assert client_cert.key.read_text().splitlines()[1] not in record.getMessage()
+
+
+# --- a TLS refusal of the client certificate gets the same hint as a 403 -----------
+
+
+def test_a_proxy_refusing_at_tls_points_at_the_client_certificate(
+    https_server, mtls_settings
+):
+    mtls_settings.TRM_EXCHANGE_CLIENT_CERT_FILE = None
+    mtls_settings.TRM_EXCHANGE_CLIENT_KEY_FILE = None
+    url, _seen = https_server
+
+    with pytest.raises(PeerUnreachable) as caught:
+        peers.fetch_document(url)
+
+    reason = caught.value.details["reason"]
+    assert reason in peers.CLIENT_CERTIFICATE_REFUSALS, reason
+    assert tls.CERT_VARIABLE in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+    ],
+)
+def test_tls_alerts_about_the_certificate_get_the_403_hint(reason):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        error = ssl.SSLError(1, f"[SSL: {reason}] synthetic")
+        error.reason = reason
+        raise httpx.ConnectError("synthetic") from error
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    forbidden = httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(403))
+    )
+
+    with pytest.raises(PeerUnreachable) as refused:
+        peers.fetch_document("https://peer.example.invalid", client=client)
+    with pytest.raises(PeerUnreachable) as answered:
+        peers.fetch_document("https://peer.example.invalid", client=forbidden)
+
+    assert f"(tls:{reason})" in str(refused.value)
+    hint = str(answered.value).split(". ", 1)[1]
+    assert str(refused.value).endswith(hint)
+    assert tls.CERT_VARIABLE in hint
+
+
+def test_a_server_certificate_not_trusted_gets_no_client_certificate_hint(
+    https_server, mtls_settings
+):
+    mtls_settings.TRM_EXCHANGE_CA_FILE = None
+    url, _seen = https_server
+
+    with pytest.raises(PeerUnreachable) as caught:
+        peers.fetch_document(url)
+
+    assert tls.CERT_VARIABLE not in str(caught.value)
