@@ -939,8 +939,12 @@ def _raise_stop(signum: int, frame: Any) -> None:
 
 
 #: The signals that stop the launcher cleanly: Ctrl-C, ``kill``, and SIGHUP
-#: (the terminal closed).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: (the terminal closed; none on Windows).
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP")
+    if hasattr(signal, name)
+)
 
 
 def federation_from(

@@ -9,7 +9,7 @@ import warnings
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
-from whitenoise.middleware import WhiteNoiseMiddleware
+from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
 from trm.common.middleware import StaticFilesMiddleware
 
