@@ -114,11 +114,13 @@ def say(text: str = "") -> None:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when inside it."""
+    """``path`` relative to the working directory when inside it (symbolic
+    links kept: ``.venv/bin/python``, not the interpreter it points to)."""
+    absolute = Path(os.path.abspath(path))  # noqa: PTH100 (keeps symlinks)
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(absolute.relative_to(Path(os.path.abspath(Path.cwd()))))  # noqa: PTH100
     except ValueError:
-        return str(path)
+        return str(absolute)
 
 
 def _custom_dir(root: Path) -> str | None:
@@ -541,8 +543,8 @@ class Federation:
             kept = ", ".join(f"{c} {p}" for c, p in saved.items())
             self.out(
                 f"--base-port {self.base_port} is ignored: the nodes of this "
-                f"federation keep their ports ({kept}); their peers know them by "
-                "them. Another --dir starts a new federation on other ports."
+                f"federation keep their ports ({kept}); their peers know them at "
+                "these ports. Another --dir starts a new federation on other ports."
             )
         after = max(saved.values(), default=self.base_port - 1) + 1
         for index, code in enumerate(self.codes):

@@ -549,7 +549,14 @@ def test_dir_is_accepted_after_the_action_too():
 
 
 def test_the_hints_name_the_federations_directory(tmp_path, monkeypatch):
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(venv / "python"))
     monkeypatch.chdir(tmp_path)
+    assert federation.demo_command(Path("var/demo"), "down") == (
+        ".venv/bin/python -m trm.demo down"  # as typed from the repository
+    )
     python = federation._shown(Path(sys.executable))
     default = Path("var/demo")
     other = Path("var/demo2")
