@@ -156,7 +156,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "trm.common.middleware.StaticFilesMiddleware",  # WhiteNoise
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -443,6 +443,8 @@ TRM_GUIDANCE_MAX_UPLOAD_MB = env_int(
 
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"
+# Only `collectstatic` writes here (nothing needs it): the files are served
+# from the package through the finders (trm.common.middleware.StaticFilesMiddleware).
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True

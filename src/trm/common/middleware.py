@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
+from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
 from trm.common.errors import DomainError
 
@@ -21,6 +25,21 @@ def no_store(response: HttpResponseBase) -> HttpResponseBase:
     """
     patch_cache_control(response, no_store=True, private=True)
     return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):  # type: ignore[misc]
+    """WhiteNoise: the static files come from the finders (the package's
+    ``static/``, ``WHITENOISE_USE_FINDERS``); ``STATIC_ROOT`` is served too
+    once ``collectstatic`` filled it. A node never needs to collect, so a
+    ``STATIC_ROOT`` that does not exist is left out instead of warned about
+    ("No directory at: …/static/") at every start of every node."""
+
+    def add_files(self, root: Any, prefix: str | None = None) -> None:
+        where = Path(root).resolve()
+        static_root = Path(settings.STATIC_ROOT).resolve()
+        if not self.autorefresh and where == static_root and not where.is_dir():
+            return
+        super().add_files(root, prefix=prefix)
 
 
 class DomainErrorMiddleware:

@@ -17,8 +17,12 @@ variant):
 then waits until every node answers, makes each pair of nodes peers with
 ``trm peers add URL --fingerprint F`` (skipping pairs that are peers already),
 and prints a table of addresses and sign-in details. Ctrl-C (or SIGTERM) stops
-every child process; ``up`` again resumes with the same data, ports and
-credentials, kept in ``var/demo`` (``federation.json``, private).
+every child process, and so does SIGHUP (the terminal closed); on Linux each
+child also gets SIGTERM when the launcher dies any other way (SIGKILL). ``up``
+again resumes with the same data, nodes, ports and credentials, kept in
+``var/demo`` (``federation.json``, private); node processes of the federation
+still running then (left by a killed launcher elsewhere) stop it with the
+``down`` command to run.
 
 A node whose process dies is reported; the others keep running. A port in
 use is skipped for the next free one on first start (said so); on a resume the
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -64,6 +69,9 @@ COUNTRIES: dict[str, tuple[str, str]] = {
 }
 DEFAULT_NODES = ("MD", "RO", "RS", "MK")
 DEFAULT_BASE_PORT = 8101
+DEFAULT_DIR = "var/demo"
+#: Ports a node may take (below 1024 needs root).
+LOWEST_PORT, HIGHEST_PORT = 1024, 65535
 HOST = "127.0.0.1"
 STATE_FILE = "federation.json"
 #: Where ``make demo`` expects the CTDC subset: ``shared/`` beside the clone.
@@ -72,7 +80,7 @@ DEFAULT_DATA = (
 )
 #: Said when a replay did not end as expected: running it again resumes it.
 _RESUME = (
-    "Run it again (make demo): the replay picks up where it stopped; "
+    "Run it again ({again}): the replay picks up where it stopped; "
     "nothing already done is done or sent twice."
 )
 #: Variables of the caller's environment that must not leak into a node.
@@ -103,6 +111,74 @@ class DemoError(Exception):
 
 def say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (symbolic
+    links kept: ``.venv/bin/python``, not the interpreter it points to)."""
+    absolute = Path(os.path.abspath(path))  # noqa: PTH100 (keeps symlinks)
+    try:
+        return str(absolute.relative_to(Path(os.path.abspath(Path.cwd()))))  # noqa: PTH100
+    except ValueError:
+        return str(absolute)
+
+
+def _custom_dir(root: Path) -> str | None:
+    """How to name ``root`` on a command line; None for the default."""
+    if root.resolve() == Path(DEFAULT_DIR).resolve():
+        return None
+    return _shown(root)
+
+
+def demo_command(root: Path, action: str) -> str:
+    """The command that runs ``python -m trm.demo ACTION`` on ``root``, as a
+    user would type it from here (e.g. ``.venv/bin/python -m trm.demo
+    --dir var/demo2 down``)."""
+    python = _shown(Path(sys.executable))
+    if "/" not in python:
+        python = f"./{python}"
+    where = _custom_dir(root)
+    option = f" --dir {where}" if where else ""
+    return f"{python} -m trm.demo{option} {action}"
+
+
+def make_demo(root: Path) -> str:
+    """``make demo`` for ``root`` (with ``DEMO_ARGS="--dir …"`` when not the
+    default directory)."""
+    where = _custom_dir(root)
+    return f'make demo DEMO_ARGS="--dir {where}"' if where else "make demo"
+
+
+#: ``prctl(2)`` option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_launcher() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when the launcher
+    dies, however it dies (SIGKILL too): Linux ``prctl(PR_SET_PDEATHSIG)``.
+    The server and worker stop cleanly on SIGTERM. None elsewhere (no-op).
+
+    The signal comes when the *thread* that started the child ends: children
+    started from a worker thread must end before that thread does (the
+    launcher's set-up steps do).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong] + [ctypes.c_ulong] * 3
+    prctl.restype = ctypes.c_int
+    launcher = os.getpid()
+    term = int(signal.SIGTERM)
+
+    def preexec() -> None:  # in the child, between fork and exec
+        prctl(PR_SET_PDEATHSIG, term, 0, 0, 0)
+        if os.getppid() != launcher:  # the launcher died before prctl
+            os.kill(os.getpid(), term)
+
+    return preexec
 
 
 def trm_command() -> list[str]:
@@ -285,6 +361,7 @@ class Node:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=die_with_launcher(),
         )
         self.steps.add(proc)  # stopped with the federation
         try:
@@ -305,8 +382,9 @@ class Node:
     def _spawn(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
         log = self.log(name).open("ab")
         try:
-            # Own session: Ctrl-C in the terminal reaches the launcher only,
-            # which stops the children in order.
+            # Own session: Ctrl-C (or SIGHUP when the terminal closes) reaches
+            # the launcher only, which stops the children in order; should
+            # the launcher die without that, they get SIGTERM (Linux).
             return subprocess.Popen(
                 [*trm_command(), *args],
                 env=self.env,
@@ -314,6 +392,7 @@ class Node:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_launcher(),
             )
         finally:
             log.close()
@@ -384,13 +463,42 @@ def rss_kib(pids: Iterable[int]) -> int:
 # --- the federation -------------------------------------------------------------
 
 
+def _check_codes(codes: Sequence[str]) -> list[str]:
+    """``codes`` upper-cased.
+
+    Raises:
+        DemoError: unknown or repeated codes, or fewer than two.
+    """
+    upper = [c.upper() for c in codes]
+    unknown = [c for c in upper if c not in COUNTRIES]
+    if unknown or len(set(upper)) != len(upper) or len(upper) < 2:
+        raise DemoError(
+            f"--nodes takes two or more of {', '.join(COUNTRIES)} "
+            f"(got {', '.join(codes)})."
+        )
+    return upper
+
+
 class Federation:
+    """The demo nodes of one directory.
+
+    Args:
+        codes: the nodes' country codes; None: the federation's saved nodes
+            on a resume, :data:`DEFAULT_NODES` on a first start.
+        base_port: the first node's port on a first start; None:
+            :data:`DEFAULT_BASE_PORT`. A resume keeps the saved ports.
+
+    Raises:
+        DemoError: unknown, repeated or fewer than two countries; a base port
+            outside 1024–(65536 - number of nodes).
+    """
+
     def __init__(
         self,
         *,
         root: Path,
-        codes: Sequence[str],
-        base_port: int,
+        codes: Sequence[str] | None,
+        base_port: int | None,
         data: Path | None,
         exchange_interval: float = 1.0,
         seed: bool = True,
@@ -398,14 +506,17 @@ class Federation:
         out: Callable[[str], None] = say,
     ) -> None:
         self.root = root.resolve()
-        self.codes = [c.upper() for c in codes]
-        unknown = [c for c in self.codes if c not in COUNTRIES]
-        if unknown or len(set(self.codes)) != len(self.codes) or len(self.codes) < 2:
+        self.codes_given = codes is not None
+        self.codes = _check_codes(codes if codes is not None else DEFAULT_NODES)
+        self.base_port_given = base_port is not None
+        self.base_port = DEFAULT_BASE_PORT if base_port is None else base_port
+        highest = HIGHEST_PORT + 1 - len(self.codes)
+        if not LOWEST_PORT <= self.base_port <= highest:
             raise DemoError(
-                f"--nodes takes two or more of {', '.join(COUNTRIES)} "
-                f"(got {', '.join(codes)})."
+                f"--base-port takes a port from {LOWEST_PORT} to {highest} (the "
+                f"{len(self.codes)} nodes take the ports from it on; lower ones "
+                f"need root), not {self.base_port}."
             )
-        self.base_port = base_port
         self.data = data
         self.exchange_interval = exchange_interval
         self.seed = seed
@@ -418,29 +529,47 @@ class Federation:
         self.nodes: list[Node] = []
         self.state = State.new()
         self.started = time.monotonic()
+        #: Why the replay did not finish ("" when it did or did not run).
+        self.replay_problem = ""
 
     # -- preparing --
 
     def _ports(self) -> dict[str, int]:
-        """Each node's port: kept on a resume, else the next free one."""
+        """Each node's port: kept on a resume; a new node's the next free one
+        from the base port (first start) or after the federation's ports."""
         ports: dict[str, int] = {}
+        saved = {c: n.port for c, n in self.state.nodes.items()}
+        if saved and self.base_port_given and self.base_port != min(saved.values()):
+            kept = ", ".join(f"{c} {p}" for c, p in saved.items())
+            self.out(
+                f"--base-port {self.base_port} is ignored: the nodes of this "
+                f"federation keep their ports ({kept}); their peers know them at "
+                "these ports. Another --dir starts a new federation on other ports."
+            )
+        after = max(saved.values(), default=self.base_port - 1) + 1
         for index, code in enumerate(self.codes):
-            known = self.state.nodes.get(code)
-            if known is not None:
-                if not port_free(known.port):
+            if code in saved:
+                port = saved[code]
+                if not port_free(port):
                     raise DemoError(
-                        f"Port {known.port} of the {COUNTRIES[code][0]} node is in "
-                        "use by another program. Its peers know the node at this "
-                        f"port, so it cannot move: stop what listens on {known.port} "
-                        f"(e.g. `ss -ltnp 'sport = :{known.port}'`), or delete "
-                        f"{self.root} to start a new federation."
+                        f"Port {port} of the {COUNTRIES[code][0]} node is in use "
+                        "by another program. Its peers know the node at this "
+                        f"port, so it cannot move: stop what listens on {port} "
+                        f"(e.g. `ss -ltnp 'sport = :{port}'`) and run "
+                        f"`{make_demo(self.root)}` again."
                     )
-                ports[code] = known.port
+                ports[code] = port
                 continue
-            wanted = self.base_port + index
-            taken = [n.port for n in self.state.nodes.values()] + list(ports.values())
-            port = pick_port(wanted, taken)
-            if port != wanted:
+            wanted = after if saved else self.base_port + index
+            taken = [*saved.values(), *ports.values()]
+            port = pick_port(wanted, taken, is_free=port_free)
+            if saved:
+                self.out(
+                    f"Adding the {COUNTRIES[code][0]} node ({code}) to the "
+                    f"federation, on port {port}."
+                )
+                after = port + 1
+            elif port != wanted:
                 self.out(
                     f"Port {wanted} is in use; the {COUNTRIES[code][0]} node takes "
                     f"port {port} instead."
@@ -449,20 +578,39 @@ class Federation:
         return ports
 
     def _check_not_running(self) -> None:
+        """Refuse to start a federation that runs already: its launcher, or
+        node processes a killed launcher left behind.
+
+        Raises:
+            DemoError: naming the command that stops them.
+        """
         pid = self.state.launcher_pid
-        if pid and pid != os.getpid() and _alive(pid):
+        stop = demo_command(self.root, "down")
+        if pid and pid != os.getpid() and _ours(pid):
             raise DemoError(
                 f"A demo federation is already running from {self.root} "
                 f"(launcher pid {pid}). Stop it with Ctrl-C in its terminal or "
-                "`python -m trm.demo down`."
+                f"`{stop}`."
+            )
+        left = sorted(name for name, pid in self.state.pids.items() if _ours(pid))
+        if left:
+            raise DemoError(
+                f"Node processes of the demo federation in {self.root} are still "
+                f"running ({', '.join(left)}), left by a launcher that did not "
+                f"stop them. Stop them with `{stop}`, then run "
+                f"`{make_demo(self.root)}` again."
             )
 
-    def prepare(self) -> None:
+    def plan(self) -> None:
+        """Load or create the state, refuse a federation that runs, choose
+        the nodes and their ports, and save the state."""
         known = State.load(self.state_path)
         if known is not None:
             self.state = known
             self._check_not_running()
             self.out(f"Resuming the demo federation in {self.root}.")
+            if not self.codes_given and known.nodes:
+                self.codes = _check_codes(list(known.nodes))
         else:
             self.out(f"Creating a demo federation in {self.root}.")
         ports = self._ports()
@@ -472,6 +620,9 @@ class Federation:
         self.owner = True
         self.state.save(self.state_path)
         self.nodes = [Node(c, ports[c], self.root, self.state) for c in self.codes]
+
+    def prepare(self) -> None:
+        self.plan()
         data = self._data_file()
         # Two nodes at a time: each step is one CPU-bound process (migrations,
         # Argon2id password hashes), and a small machine has two cores.
@@ -561,9 +712,13 @@ class Federation:
         (:func:`trm.demo_replay.replay.replay`), once per seed and size: a
         resume does not replay again. Prints the per-node summary.
 
+        While it runs, a node process that stops is reported at once (as
+        :meth:`watch` does). The problems are printed once, in the summary.
+
         Returns:
             Whether the end state is as expected on every node (no dead
-            message, nothing left waiting).
+            message, nothing left waiting); if not, :attr:`replay_problem`
+            says why in a few words.
         """
         from trm.demo_replay.replay import NodeHandle, ReplayFailed, replay
 
@@ -579,21 +734,39 @@ class Federation:
             for n in self.running_nodes()
         ]
         self.out(f"Replaying {sample} CTDC cross-border records as live cases …")
+        resume = _RESUME.format(again=make_demo(self.root))
+        done = threading.Event()
+        # On a terminal the progress bar is redrawn in place: a report starts
+        # a line of its own.
+        lead = "\n" if sys.stderr.isatty() else ""
+        watcher = threading.Thread(
+            target=self.watch,
+            kwargs={"until": done.is_set, "lead": lead},
+            name="replay-watch",
+            daemon=True,
+        )
+        watcher.start()
         try:
             summary = replay(handles, data, sample=sample, seed=seed)
         except ReplayFailed as exc:
             self.out(f"The replay stopped: {exc}")
-            self.out(_RESUME)
+            self.out(resume)
+            self.replay_problem = str(exc)
             return False
-        self.out(summary.table())
+        finally:
+            done.set()
+            watcher.join()
+        self.out(summary.table())  # with the problems, if any
         if summary.ok:
             self.state.replayed[key] = sample
             self.state.save(self.state_path)
-        else:
-            for problem in summary.problems():
-                self.out(f"  {problem}")
-            self.out(_RESUME)
-        return bool(summary.ok)
+            return True
+        problems = summary.problems()
+        self.replay_problem = problems[0] if problems else "see the summary above"
+        if len(problems) > 1:
+            self.replay_problem += f" (and {len(problems) - 1} more above)"
+        self.out(resume)
+        return False
 
     def running_nodes(self) -> list[Node]:
         return [
@@ -636,21 +809,50 @@ class Federation:
         return rss_kib(p.pid for p in self.all_processes() if p.poll() is None)
 
     def table(self) -> str:
-        return render_table(self.state, self.nodes)
+        return render_table(self.state, self.nodes, root=self.root)
 
-    def watch(self, *, until: Callable[[], bool] = lambda: False) -> None:
-        """Report processes that die; the others keep running."""
+    def watch(
+        self, *, until: Callable[[], bool] = lambda: False, lead: str = ""
+    ) -> None:
+        """Report processes that die, once each (``lead`` before each
+        report); the others keep running."""
         while not until():
             for node in self.nodes:
                 for name, proc in node.processes().items():
-                    if proc.poll() is not None and name not in node.reported:
+                    with self.lock:
+                        if proc.poll() is None or name in node.reported:
+                            continue
                         node.reported.add(name)
-                        self.out(
-                            f"[{node.code}] the {name} stopped (exit code "
-                            f"{proc.returncode}); the other nodes keep running. "
-                            f"Log: {node.log(name)}"
-                        )
+                    self.out(
+                        f"{lead}[{node.code}] the {name} stopped (exit code "
+                        f"{proc.returncode}); the other nodes keep running. "
+                        f"Log: {node.log(name)}"
+                    )
             time.sleep(0.5)
+
+    def down_nodes(self) -> list[Node]:
+        """The nodes whose server does not run."""
+        running = self.running_nodes()
+        return [n for n in self.nodes if n not in running]
+
+    def ready_line(self, seconds: float) -> str:
+        """What the launcher says once the nodes are up: how long it took, the
+        processes and memory, where the logs are, what did not go well."""
+        down = self.down_nodes()
+        if self.replay_problem:
+            head = f"Up, but the replay did not finish: {self.replay_problem}."
+        else:
+            head = f"Ready in {seconds:.0f} s."
+        if down:
+            names = ", ".join(f"{n.code} ({n.name})" for n in down)
+            head += f" Not running: {names}; see its server.log."
+        codes = ", ".join(n.code.lower() for n in self.nodes)
+        return (
+            f"{head} {len(self.all_processes())} processes, "
+            f"{self.rss_kib() / 1024:.0f} MiB resident. Logs: "
+            f"{self.root}/<cc>/server.log and worker.log (cc: {codes}). Ctrl-C "
+            f"stops every node; `{make_demo(self.root)}` again resumes."
+        )
 
     def stop(self) -> None:
         self.stopping = True
@@ -664,7 +866,9 @@ class Federation:
             self.state.save(self.state_path)
 
 
-def render_table(state: State, nodes: Sequence[Node]) -> str:
+def render_table(
+    state: State, nodes: Sequence[Node], *, root: Path = Path(DEFAULT_DIR)
+) -> str:
     """The nodes' addresses and the DEMO ONLY sign-in details."""
     rows = [("Node", "Country", "SOP variant", "Address", "Administrator")]
     for node in nodes:
@@ -694,7 +898,7 @@ def render_table(state: State, nodes: Sequence[Node]) -> str:
         f"  password (every user):             {state.password}",
         f"  authenticator secret (every user): {state.totp_secret_base32}",
         "  Add the secret to an authenticator app (time-based, 6 digits, 30 s), or",
-        "  print the current code with `.venv/bin/python -m trm.demo code`.",
+        f"  print the current code with `{demo_command(root, 'code')}`.",
         bar,
     ]
     return "\n".join(lines)
@@ -710,6 +914,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _ours(pid: int) -> bool:
+    """Whether ``pid`` runs and is a process of the demo (a ``trm`` command
+    or the launcher), not another program that got the number since: its
+    command line mentions ``trm`` (where /proc tells; else: it runs)."""
+    if not pid or not _alive(pid):
+        return False
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rpartition(")")[2].split()[:1]
+        command = (proc / "cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()
+    if state == ["Z"]:  # ended, not yet reaped
+        return False
+    # Empty while a process is still being started (exec under way).
+    return not command or b"trm" in command
+
+
 class _Stop(Exception):
     pass
 
@@ -718,24 +940,45 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop
 
 
+#: The signals that stop the launcher cleanly: Ctrl-C, ``kill``, and SIGHUP
+#: (the terminal closed; none on Windows).
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP")
+    if hasattr(signal, name)
+)
+
+
+def federation_from(
+    args: argparse.Namespace, out: Callable[[str], None] = say
+) -> Federation:
+    """The federation ``up ARGS`` runs.
+
+    Raises:
+        DemoError: wrong options.
+    """
+    return Federation(
+        root=Path(args.dir),
+        codes=args.nodes.split(",") if args.nodes is not None else None,
+        base_port=args.base_port,
+        data=None if args.no_data else Path(args.data),
+        exchange_interval=args.exchange_interval,
+        seed=not args.no_seed,
+        out=out,
+    )
+
+
 def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
+    """``up``: 0 when stopped after a clean run, 1 when something failed on
+    the way (a step, the replay), 2 for wrong options."""
     try:
-        federation = Federation(
-            root=Path(args.dir),
-            codes=args.nodes.split(","),
-            base_port=args.base_port,
-            data=None if args.no_data else Path(args.data),
-            exchange_interval=args.exchange_interval,
-            seed=not args.no_seed,
-            out=out,
-        )
+        federation = federation_from(args, out)
     except DemoError as exc:
         out(f"make demo: {exc}")
         return 2
-    previous = {
-        sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     code = 0
+    failed = False
     try:
         federation.prepare()
         federation.start()
@@ -744,21 +987,16 @@ def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
             args.replay, seed=args.replay_seed, data=Path(args.data)
         ):
             code = 1
-        ready = time.monotonic() - federation.started
         out("")
         out(federation.table())
-        out(
-            f"Ready in {ready:.0f} s; {len(federation.all_processes())} processes, "
-            f"{federation.rss_kib() / 1024:.0f} MiB resident. Logs: "
-            f"{federation.root}/<node>/server.log, worker.log. Ctrl-C stops every "
-            "node; `make demo` again resumes."
-        )
+        out(federation.ready_line(time.monotonic() - federation.started))
         federation.watch()
     except _Stop:
         out("\nStopping the demo federation …")
     except DemoError as exc:
         out(f"make demo: {exc}")
         code = 1
+        failed = True
     finally:
         # A second Ctrl-C must not leave children behind: stopping ends in
         # SIGKILL after 20 s anyway.
@@ -767,8 +1005,8 @@ def up(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
         federation.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if code == 0:
-        out("Stopped. `make demo` resumes with the same data.")
+    if not failed:
+        out(f"Stopped. `{make_demo(federation.root)}` resumes with the same data.")
     return code
 
 
@@ -776,10 +1014,10 @@ def status(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
     root = Path(args.dir).resolve()
     state = State.load(root / STATE_FILE)
     if state is None:
-        out(f"No demo federation in {root}; `make demo` creates one.")
+        out(f"No demo federation in {root}; `{make_demo(root)}` creates one.")
         return 1
     nodes = [Node(code, n.port, root, state) for code, n in state.nodes.items()]
-    out(render_table(state, nodes))
+    out(render_table(state, nodes, root=root))
     launcher = state.launcher_pid
     running = launcher and _alive(launcher)
     out("")
@@ -799,23 +1037,32 @@ def down(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
     if state is None:
         out(f"No demo federation in {root}.")
         return 0
-    targets = [state.launcher_pid, *state.pids.values()]
+    # The launcher, or the node processes a killed launcher left behind;
+    # never a process that got one of their numbers since.
+    targets = [p for p in (state.launcher_pid, *state.pids.values()) if _ours(p)]
     for pid in targets:
-        if pid and _alive(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while any(p and _alive(p) for p in targets) and time.monotonic() < deadline:
+    while any(_ours(p) for p in targets) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = [p for p in targets if p and _alive(p)]
-    out("Stopped." if not left else f"Still running after 30 s: {left}")
-    return 0 if not left else 1
+    left = [p for p in targets if _ours(p)]
+    if left:
+        out(f"Still running after 30 s: {left}")
+        return 1
+    fresh = State.load(root / STATE_FILE) or state  # as the launcher left it
+    if fresh.pids or fresh.launcher_pid:
+        fresh.pids, fresh.launcher_pid = {}, 0
+        fresh.save(root / STATE_FILE)
+    out(f"Stopped. `{make_demo(root)}` resumes with the same data.")
+    return 0
 
 
 def code(args: argparse.Namespace, out: Callable[[str], None] = say) -> int:
     state = State.load(Path(args.dir).resolve() / STATE_FILE)
     if state is None:
-        out("No demo federation yet; `make demo` creates one.")
+        root = Path(args.dir)
+        out(f"No demo federation yet; `{make_demo(root)}` creates one.")
         return 1
     remaining = 30 - int(time.time()) % 30
     out(f"{current_code(state.totp_secret_hex)}  (DEMO ONLY; valid {remaining} s more)")
@@ -827,22 +1074,22 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m trm.demo",
         description="A federation of demo TRM nodes on this machine (make demo).",
     )
-    main_parser.add_argument(
-        "--dir", default="var/demo", help="The federation's data (default var/demo)."
-    )
+    dir_help = f"The federation's data (default {DEFAULT_DIR})."
+    main_parser.add_argument("--dir", default=DEFAULT_DIR, help=dir_help)
     sub = main_parser.add_subparsers(dest="action", required=True)
     start = sub.add_parser("up", help="Set up, start and connect the nodes.")
     start.add_argument(
         "--nodes",
-        default=",".join(DEFAULT_NODES),
-        help=f"Country codes, comma-separated (default {','.join(DEFAULT_NODES)}).",
+        default=None,
+        help="Country codes, comma-separated (default: the federation's nodes "
+        f"on a resume, else {','.join(DEFAULT_NODES)}).",
     )
     start.add_argument(
         "--base-port",
         type=int,
-        default=DEFAULT_BASE_PORT,
-        help="The first node's port; the next nodes count up "
-        f"(default {DEFAULT_BASE_PORT}).",
+        default=None,
+        help="The first node's port on a first start; the next nodes count up "
+        f"(default {DEFAULT_BASE_PORT}). A resume keeps the nodes' ports.",
     )
     start.add_argument(
         "--data",
@@ -872,14 +1119,22 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--replay-seed", type=int, default=2020, help="Which records (default 2020)."
     )
-    sub.add_parser("status", help="Print the table and what runs.")
-    sub.add_parser("down", help="Stop a federation started in another terminal.")
-    sub.add_parser("code", help="Print the current demo authenticator code.")
+    status_ = sub.add_parser("status", help="Print the table and what runs.")
+    stop = sub.add_parser(
+        "down",
+        help="Stop a federation started in another terminal, or the node "
+        "processes a killed launcher left behind.",
+    )
+    totp = sub.add_parser("code", help="Print the current demo authenticator code.")
     guided = sub.add_parser(
         "scenario",
         help="Walk an adult and a child case through the five SOPs across two "
         "running nodes (trm demo scenario).",
     )
+    # --dir after the action too (make demo DEMO_ARGS="--dir var/demo2"); not
+    # given there, the one before it (or the default) stays.
+    for action in (start, status_, stop, totp, guided):
+        action.add_argument("--dir", default=argparse.SUPPRESS, help=dir_help)
     guided.add_argument("--destination", default="rs")
     guided.add_argument("--origin", default="md")
     guided.add_argument("--timeout", type=float, default=120.0)

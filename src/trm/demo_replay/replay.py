@@ -226,9 +226,16 @@ class Summary:
             "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        # What happened, not what was planned: the arrivals confirmed on the
+        # origin nodes (at most the planned returns: a node may hold those
+        # of an earlier replay too).
+        completed = min(
+            self.returning, sum(int(n.get("returns_completed", 0)) for n in self.nodes)
+        )
         head = (
-            f"Replayed {self.records} CTDC records ({self.returning} returned home, "
-            f"{self.records - self.returning} in long-term assistance)."
+            f"Replayed {self.records} CTDC records: {self.returning} to return "
+            f"home ({completed} returns completed), "
+            f"{self.records - self.returning} in long-term assistance."
         )
         tail = self.problems() or ["End state as expected on every node."]
         return "\n".join([head, *lines, *tail])

@@ -67,8 +67,9 @@ def test_a_busy_port_on_resume_stops_with_the_port_named(tmp_path):
         state.save(tmp_path / federation.STATE_FILE)
         fed = Federation(root=tmp_path, codes=["MD", "RO"], base_port=port, data=None)
         fed.state = State.load(tmp_path / federation.STATE_FILE) or state
-        with pytest.raises(DemoError, match=f"Port {port} of the Moldova node"):
+        with pytest.raises(DemoError, match=f"Port {port} of the Moldova node") as err:
             fed._ports()
+    assert "delete" not in str(err.value)  # the data is not the problem
 
 
 def test_the_state_file_is_private_and_keeps_the_credentials(tmp_path):
@@ -187,8 +188,10 @@ def _zombie(pid: int) -> bool:
 
 
 def test_a_second_launcher_is_refused_and_leaves_the_running_ones_state(tmp_path):
-    # Stands for the first launcher.
-    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Stands for the first launcher (its command line names trm.demo).
+    running = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "trm.demo", "up"]
+    )
     try:
         state = State.new()
         state.launcher_pid = running.pid
@@ -205,6 +208,7 @@ def test_a_second_launcher_is_refused_and_leaves_the_running_ones_state(tmp_path
         assert federation.up(args, out=said.append) == 1
 
         assert "already running" in said[-1] and str(running.pid) in said[-1]
+        assert f"-m trm.demo --dir {tmp_path} down`" in said[-1]
         assert path.read_text() == before
         assert running.poll() is None
     finally:
@@ -274,19 +278,11 @@ def test_a_replay_that_did_not_finish_runs_again_on_the_next_resume(
     outcomes = [False, True]
     calls: list[int] = []
 
-    class Summary:
-        def __init__(self, ok: bool) -> None:
-            self.ok = ok
-
-        def table(self) -> str:
-            return "SUMMARY TABLE"
-
-        def problems(self) -> list[str]:
-            return [] if self.ok else ["still waiting at return plan: r003"]
-
     def fake_replay(handles, data, *, sample, seed):
         calls.append(seed)
-        return Summary(outcomes[len(calls) - 1])
+        ok = outcomes[len(calls) - 1]
+        waiting = {} if ok else {"return plan": ["r003"]}
+        return replay_module.Summary(records=12, returning=1, nodes=[], waiting=waiting)
 
     monkeypatch.setattr(replay_module, "replay", fake_replay)
     data = tmp_path / "dados_app.csv"
@@ -300,11 +296,346 @@ def test_a_replay_that_did_not_finish_runs_again_on_the_next_resume(
     )
 
     assert not fed.replay(12, seed=7, data=data)
-    assert "  still waiting at return plan: r003" in said
-    assert said[-1] == federation._RESUME
+    assert "\n".join(said).count("still waiting at return plan: r003") == 1
+    assert said[-1] == federation._RESUME.format(
+        again="make demo DEMO_ARGS=" + (f'"--dir {tmp_path}"')
+    )
+    assert fed.replay_problem == "still waiting at return plan: r003"
     saved = State.load(tmp_path / federation.STATE_FILE)
     assert saved is None or saved.replayed == {}
     assert fed.replay(12, seed=7, data=data)  # run again: it finishes
     assert calls == [7, 7]
     saved = State.load(tmp_path / federation.STATE_FILE)
     assert saved is not None and saved.replayed == {"7": 12}
+
+
+# --- the launcher's death, orphans, resume rules, options --------------------
+
+_CHILD = """
+import signal, sys, time
+from pathlib import Path
+def stop(*_):
+    Path(sys.argv[1]).write_text("SIGTERM")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+time.sleep(60)
+"""
+
+_LAUNCHER = """
+import sys, time
+from pathlib import Path
+from trm.demo import federation
+marker = sys.argv[2]
+federation.trm_command = lambda: [sys.executable, "-c", sys.argv[3], marker]
+node = federation.Node("MD", 1, Path(sys.argv[1]), federation.State.new())
+print(node._spawn("server", []).pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl: Linux")
+def test_a_node_process_gets_sigterm_when_the_launcher_is_killed(tmp_path):
+    """SIGKILL to the launcher leaves no node process behind: each gets
+    SIGTERM (its clean stop) from the kernel."""
+    marker = tmp_path / "stopped"
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, str(tmp_path), str(marker), _CHILD],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert launcher.stdout is not None
+        child = int(launcher.stdout.readline())
+        time.sleep(0.5)  # the child's handler is in place
+        assert not marker.exists()
+        launcher.kill()
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.read_text() == "SIGTERM"
+        deadline = time.monotonic() + 10
+        while federation._alive(child) and not _zombie(child):
+            assert time.monotonic() < deadline, "the node process still runs"
+            time.sleep(0.1)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+
+
+def test_sighup_stops_every_node_like_ctrl_c(tmp_path, monkeypatch):
+    """The terminal closed (SIGHUP): the launcher stops the nodes cleanly."""
+    stopped: list[bool] = []
+
+    def prepare(self):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(5)  # the handler interrupts this
+        raise AssertionError("SIGHUP did not stop the launcher")
+
+    monkeypatch.setattr(Federation, "prepare", prepare)
+    monkeypatch.setattr(Federation, "stop", lambda self: stopped.append(True))
+    said: list[str] = []
+    before = signal.getsignal(signal.SIGHUP)
+    args = federation.parser().parse_args(["up", "--dir", str(tmp_path)])
+    assert federation.up(args, out=said.append) == 0
+    assert stopped == [True]
+    assert "Stopping the demo federation" in "\n".join(said)
+    assert said[-1].startswith("Stopped.")
+    assert signal.getsignal(signal.SIGHUP) == before
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+def test_node_processes_left_by_a_killed_launcher_are_named_not_the_port(
+    tmp_path, monkeypatch
+):
+    """The launcher died, its nodes run on: a resume says so and how to stop
+    them, before any port check, and never suggests deleting the data."""
+    node = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "trm", "serve"]
+    )
+    try:
+        state = State.new()
+        state.launcher_pid = _dead_pid()
+        state.pids = {"MD-server": node.pid, "RO-server": _dead_pid()}
+        state.nodes["MD"] = federation.NodeState("MD", 8701)
+        state.nodes["RO"] = federation.NodeState("RO", 8702)
+        state.save(tmp_path / federation.STATE_FILE)
+        monkeypatch.setattr(federation, "port_free", lambda port: False)
+        said: list[str] = []
+        args = federation.parser().parse_args(["up", "--dir", str(tmp_path)])
+
+        assert federation.up(args, out=said.append) == 1
+
+        message = said[-1]
+        assert "still running (MD-server)" in message, message
+        assert f"-m trm.demo --dir {tmp_path} down`" in message
+        assert "Port" not in message and "delete" not in message
+        assert node.poll() is None  # left to `down`
+
+        # `down` stops them and forgets them; a process that merely got a
+        # recorded number is no node of ours.
+        assert federation.down(args, out=said.append) == 0
+        assert node.wait(timeout=10) == -signal.SIGTERM
+        saved = State.load(tmp_path / federation.STATE_FILE)
+        assert saved is not None and saved.pids == {} and saved.launcher_pid == 0
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+
+
+def test_a_recorded_pid_now_of_another_program_is_not_ours():
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        cmdline = Path(f"/proc/{other.pid}/cmdline")
+        deadline = time.monotonic() + 5
+        while cmdline.exists() and not cmdline.read_bytes():  # still starting
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert federation._alive(other.pid)
+        assert not federation._ours(other.pid)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def _saved_federation(root: Path, ports: dict[str, int]) -> None:
+    state = State.new()
+    for code, port in ports.items():
+        state.nodes[code] = federation.NodeState(code, port)
+    state.save(root / federation.STATE_FILE)
+
+
+def _planned(root: Path, argv: list[str], said: list[str]) -> Federation:
+    args = federation.parser().parse_args(["up", "--dir", str(root), *argv])
+    fed = federation.federation_from(args, out=said.append)
+    fed.plan()
+    return fed
+
+
+def test_a_resume_without_options_keeps_the_federations_nodes_and_ports(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(federation, "port_free", lambda port: True)
+    _saved_federation(tmp_path, {"MD": 8621, "RO": 8622, "RS": 8623})
+    said: list[str] = []
+
+    fed = _planned(tmp_path, [], said)
+
+    assert [(n.code, n.port) for n in fed.nodes] == [
+        ("MD", 8621),
+        ("RO", 8622),
+        ("RS", 8623),
+    ]
+    assert not any("Adding" in line or "ignored" in line for line in said)
+    saved = State.load(tmp_path / federation.STATE_FILE)
+    assert saved is not None and list(saved.nodes) == ["MD", "RO", "RS"]
+
+
+def test_a_node_added_on_a_resume_gets_a_port_after_the_federations(
+    tmp_path, monkeypatch
+):
+    busy = {8625}
+    monkeypatch.setattr(federation, "port_free", lambda port: port not in busy)
+    _saved_federation(tmp_path, {"MD": 8621, "RO": 8622, "RS": 8624})
+    said: list[str] = []
+
+    fed = _planned(tmp_path, ["--nodes", "MD,RO,RS,MK", "--base-port", "9000"], said)
+
+    assert {n.code: n.port for n in fed.nodes} == {
+        "MD": 8621,
+        "RO": 8622,
+        "RS": 8624,
+        "MK": 8626,
+    }
+    text = "\n".join(said)
+    assert (
+        "Adding the North Macedonia node (MK) to the federation, on port 8626" in text
+    )
+    assert "--base-port 9000 is ignored" in text and "MD 8621" in text
+    saved = State.load(tmp_path / federation.STATE_FILE)
+    assert saved is not None and saved.nodes["MK"].port == 8626
+
+
+def test_a_first_start_uses_the_default_nodes_from_the_base_port(tmp_path, monkeypatch):
+    monkeypatch.setattr(federation, "port_free", lambda port: True)
+    said: list[str] = []
+    fed = _planned(tmp_path, ["--base-port", "8701"], said)
+    assert [(n.code, n.port) for n in fed.nodes] == [
+        ("MD", 8701),
+        ("RO", 8702),
+        ("RS", 8703),
+        ("MK", 8704),
+    ]
+    assert not any("ignored" in line for line in said)
+
+
+@pytest.mark.parametrize(
+    ("argv", "ok"),
+    [
+        (["--base-port", "80"], False),
+        (["--base-port", "1023"], False),
+        (["--base-port", "1024"], True),
+        (["--base-port", "65532"], True),  # four nodes: up to 65535
+        (["--base-port", "65533"], False),
+        (["--base-port", "65534", "--nodes", "MD,RO"], True),
+        (["--base-port", "70000", "--nodes", "MD,RO"], False),
+    ],
+)
+def test_the_base_port_leaves_room_for_every_node_above_1023(tmp_path, argv, ok):
+    args = federation.parser().parse_args(["up", "--dir", str(tmp_path), *argv])
+    if ok:
+        federation.federation_from(args)
+        return
+    said: list[str] = []
+    assert federation.up(args, out=said.append) == 2
+    assert "--base-port takes a port from 1024 to" in said[0]
+    assert not (tmp_path / federation.STATE_FILE).exists()
+
+
+def test_dir_is_accepted_after_the_action_too():
+    parse = federation.parser().parse_args
+    assert parse(["up", "--dir", "var/demo2", "--replay", "40"]).dir == "var/demo2"
+    assert parse(["--dir", "var/demo3", "status"]).dir == "var/demo3"
+    assert parse(["down", "--dir", "var/demo4"]).dir == "var/demo4"
+    assert parse(["code"]).dir == "var/demo"
+    assert parse(["--dir", "a", "scenario", "--dir", "b"]).dir == "b"
+
+
+def test_the_hints_name_the_federations_directory(tmp_path, monkeypatch):
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(venv / "python"))
+    monkeypatch.chdir(tmp_path)
+    assert federation.demo_command(Path("var/demo"), "down") == (
+        ".venv/bin/python -m trm.demo down"  # as typed from the repository
+    )
+    python = federation._shown(Path(sys.executable))
+    default = Path("var/demo")
+    other = Path("var/demo2")
+    assert federation.demo_command(default, "down").endswith(" -m trm.demo down")
+    assert federation.demo_command(other, "code") == (
+        f"{python} -m trm.demo --dir var/demo2 code"
+    )
+    assert federation.make_demo(default) == "make demo"
+    assert federation.make_demo(other) == 'make demo DEMO_ARGS="--dir var/demo2"'
+    table = federation.render_table(State.new(), [], root=other)
+    assert "-m trm.demo --dir var/demo2 code`" in table
+
+
+def test_a_node_that_stops_during_the_replay_is_reported_at_once(tmp_path, monkeypatch):
+    from trm.demo_replay import replay as replay_module
+
+    data = tmp_path / "dados_app.csv"
+    data.write_text("header\n")
+    said: list[str] = []
+    fed = Federation(
+        root=tmp_path, codes=["MD", "RS"], base_port=9000, data=data, out=said.append
+    )
+    md, rs = (
+        Node("MD", 9000, tmp_path, fed.state),
+        Node("RS", 9001, tmp_path, fed.state),
+    )
+    fed.nodes = [md, rs]
+    md.server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    rs.server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    monkeypatch.setattr(fed, "running_nodes", lambda: [md, rs])
+    seen_during: list[str] = []
+
+    def fake_replay(handles, data, *, sample, seed):
+        assert rs.server is not None
+        rs.server.kill()  # the Serbian node dies mid-replay
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen_during[:] = [line for line in said if line.startswith("[RS]")]
+            if seen_during:
+                break
+            time.sleep(0.1)
+        return replay_module.Summary(
+            records=4, returning=1, nodes=[], waiting={"arrival": ["r001"]}
+        )
+
+    monkeypatch.setattr(replay_module, "replay", fake_replay)
+    try:
+        assert not fed.replay(4, seed=1, data=data)
+        assert len(seen_during) == 1, said
+        assert seen_during[0].startswith(
+            f"[RS] the server stopped (exit code {-signal.SIGKILL}); "
+            "the other nodes keep running."
+        )
+        monkeypatch.setattr(fed, "running_nodes", lambda: [md])
+        line = fed.ready_line(12)
+        assert line.startswith(
+            "Up, but the replay did not finish: still waiting at arrival: r001."
+        )
+        assert "Not running: RS (Serbia)" in line and "Ready" not in line
+        assert f"{fed.root}/<cc>/server.log and worker.log (cc: md, rs)" in line
+    finally:
+        for node in (md, rs):
+            assert node.server is not None
+            node.server.kill()
+            node.server.wait()
+
+
+def test_the_ready_line_after_a_clean_start(tmp_path, monkeypatch):
+    fed = Federation(root=tmp_path, codes=["MD", "RO"], base_port=9000, data=None)
+    fed.nodes = [
+        Node("MD", 9000, tmp_path, fed.state),
+        Node("RO", 9001, tmp_path, fed.state),
+    ]
+    monkeypatch.setattr(fed, "running_nodes", lambda: fed.nodes)
+    line = fed.ready_line(95.4)
+    assert line.startswith("Ready in 95 s. 0 processes")
+    assert "Not running" not in line and "replay" not in line
+    assert line.endswith(
+        f"Logs: {fed.root}/<cc>/server.log and worker.log (cc: md, ro). "
+        'Ctrl-C stops every node; `make demo DEMO_ARGS="--dir '
+        f'{tmp_path}"` again resumes.'
+    )

@@ -142,6 +142,31 @@ def test_the_summary_names_what_is_missing_from_the_end_state():
     assert bad.as_json()["ok"] is False
 
 
+def test_the_headline_counts_the_returns_completed_not_the_planned_ones():
+    """13 records were to return home, 3 arrivals were confirmed: the headline
+    says both (it said "13 returned home")."""
+    summary = Summary(
+        records=40,
+        returning=13,
+        nodes=[
+            node("rs", cases_opened=40, long_term=27),
+            node("md", cases_linked=20, returns_completed=2),
+            node("ro", cases_linked=20, returns_completed=1),
+        ],
+        waiting={"arrival": ["r004"]},
+    )
+    lines = summary.table().splitlines()
+    assert lines[0] == (
+        "Replayed 40 CTDC records: 13 to return home (3 returns completed), "
+        "27 in long-term assistance."
+    )
+    assert lines[-1] == "still waiting at arrival: r004"  # the problems once
+    assert summary.table().count("r004") == 1
+    # Returns of an earlier replay on a node are not counted beyond the plan.
+    summary.nodes[1]["returns_completed"] = 30
+    assert "(13 returns completed)" in summary.table().splitlines()[0]
+
+
 def test_the_progress_bar_counts_steps():
     out = io.StringIO()
     bar = Progress(4, out, width=8)
