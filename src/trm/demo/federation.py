@@ -68,6 +68,14 @@ COUNTRIES: dict[str, tuple[str, str]] = {
     "MK": ("North Macedonia", "mk"),
 }
 DEFAULT_NODES = ("MD", "RO", "RS", "MK")
+#: Each demo country's time zone (``TRM_TIME_ZONE``: the local dates of its
+#: SOP deadlines, as an administrator sets it; docs/configuration.md).
+TIME_ZONES = {
+    "MD": "Europe/Chisinau",
+    "RO": "Europe/Bucharest",
+    "RS": "Europe/Belgrade",
+    "MK": "Europe/Skopje",
+}
 DEFAULT_BASE_PORT = 8101
 DEFAULT_DIR = "var/demo"
 #: Ports a node may take (below 1024 needs root).
@@ -335,6 +343,7 @@ class Node:
                 "TRM_DATA_DIR": str(self.dir),
                 "TRM_SOP_VARIANT": self.variant,
                 "TRM_BASE_URL": self.url,
+                "TRM_TIME_ZONE": TIME_ZONES[code],
                 "TRM_SESSION_COOKIE_NAME": f"trm_{code.lower()}_session",
                 "TRM_CSRF_COOKIE_NAME": f"trm_{code.lower()}_csrf",
                 "TRM_DEMO": "1",

@@ -639,3 +639,20 @@ def test_the_ready_line_after_a_clean_start(tmp_path, monkeypatch):
         'Ctrl-C stops every node; `make demo DEMO_ARGS="--dir '
         f'{tmp_path}"` again resumes.'
     )
+
+
+def test_each_node_runs_in_its_countrys_time_zone(tmp_path):
+    """An administrator sets TRM_TIME_ZONE to the node's country: the local
+    dates of its SOP deadlines (docs/configuration.md, Time zone)."""
+    state = State.new()
+    zones = {
+        code: Node(code, 8101 + i, tmp_path, state).env["TRM_TIME_ZONE"]
+        for i, code in enumerate(("MD", "RO", "RS", "MK"))
+    }
+
+    assert zones == {
+        "MD": "Europe/Chisinau",
+        "RO": "Europe/Bucharest",
+        "RS": "Europe/Belgrade",
+        "MK": "Europe/Skopje",
+    }
