@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from trm.accounts.models import Role
@@ -51,7 +52,7 @@ def _summary(user, case: Case, number: int) -> str:
 # --- SOP 5 on the destination ---------------------------------------------------------
 
 
-def test_proceedings_records_complete_the_sop5_steps(caseworker_a):
+def test_proceedings_records_complete_the_sop5_steps(signed_in, caseworker_a):
     case = open_case(caseworker_a, birth_date=adult_birth_date())
     presume(actor=caseworker_a, case_id=case.pk, reason="Fictional grounds")
     prosecutor = team_member(case, Role.PROSECUTOR)
@@ -119,6 +120,9 @@ def test_proceedings_records_complete_the_sop5_steps(caseworker_a):
     # Only the outcome is still to come: in progress, not "not started".
     assert steps["sop5.outcome_notified"].state == StepState.NOT_STARTED
     assert _summary(caseworker_a, case, 5) == SopSummary.IN_PROGRESS
+    page = signed_in(caseworker_a).get(reverse("sop:case_panel", args=[case.pk]))
+    sop5 = page.content.decode().split("SOP 5:", 1)[1].split("</summary>", 1)[0]
+    assert ">In progress</span>" in sop5
 
 
 def test_a_protection_measure_ordered_completes_the_protection_step():
