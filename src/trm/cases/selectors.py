@@ -293,6 +293,21 @@ class EventView:
     detail: str | None
 
 
+def case_timeline_count_for_user(*, user: User, case: Case) -> int:
+    """Return how many timeline events the user may see (a count, not audited:
+    it reads no event).
+
+    Raises:
+        CaseNotFound: the user may not see the case.
+    """
+    access = case_access(user, case)
+    if access is None:
+        raise CaseNotFound(_("No such case."))
+    return CaseEvent.objects.filter(
+        case=case, visibility__in=access.visible_levels()
+    ).count()
+
+
 def case_timeline_for_user(
     *, user: User, case: Case, limit: int = 200
 ) -> list[EventView]:

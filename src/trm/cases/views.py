@@ -64,6 +64,8 @@ from trm.identification.views import case_page_context
 PAGE_SIZE = 25
 SEARCH_LIMIT = 50
 TIMELINE_LIMIT = 50
+#: The most events the whole timeline (``?timeline=all``) shows at once.
+TIMELINE_ALL_LIMIT = 2000
 STATUS_TABS: list[tuple[str, Promise]] = [
     ("open", gettext_lazy("Open")),
     ("closed", gettext_lazy("Closed")),
@@ -259,9 +261,12 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     identity = selectors.person_identity_for_user(user=user, case=case)
-    events = selectors.case_timeline_for_user(
-        user=user, case=case, limit=TIMELINE_LIMIT
-    )
+    # ``?timeline=all`` (a link under the timeline) shows every event, not
+    # only the latest TIMELINE_LIMIT; the URL carries nothing but the case id.
+    whole_timeline = request.GET.get("timeline") == "all"
+    limit = TIMELINE_ALL_LIMIT if whole_timeline else TIMELINE_LIMIT
+    events = selectors.case_timeline_for_user(user=user, case=case, limit=limit)
+    timeline_total = selectors.case_timeline_count_for_user(user=user, case=case)
     candidates = selectors.case_team_candidates_for_user(user=user, case=case)
     team_choices = [
         (
@@ -294,7 +299,9 @@ def _render_detail(
             )
             for view in events
         ],
-        "timeline_limit": TIMELINE_LIMIT,
+        "timeline_limit": limit,
+        "timeline_total": timeline_total,
+        "timeline_all": whole_timeline,
         "notes": selectors.case_notes_for_user(user=user, case=case),
         "note_form": note_form or NoteForm(levels=levels),
         "team": selectors.case_team_for_user(user=user, case=case),

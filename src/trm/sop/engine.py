@@ -36,12 +36,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from trm.accounts.node_users import is_local_user
 from trm.cases.models import Case, CaseEvent
-from trm.cases.tracks import Identification, Reflection
+from trm.cases.tracks import Identification, Legal, Reflection
 from trm.sop.types import Definition, Step
 from trm.sop.vocabulary import (
     BLOCK_EXPLANATIONS,
     CONDITIONS,
+    NOT_APPLICABLE_EXPLANATIONS,
     PLANNED_EVENTS,
     REFLECTION_STARTS,
 )
@@ -57,6 +59,19 @@ class StepState(models.TextChoices):
     NOT_STARTED = "not_started", _("Not started")
     NOT_APPLICABLE = "not_applicable", _("Not applicable")
     BLOCKED = "blocked", _("Blocked")
+
+
+class SopSummary(models.TextChoices):
+    """One SOP's state on one case, in a word (:attr:`SopStatus.summary`)."""
+
+    OVERDUE = StepState.OVERDUE.value, StepState.OVERDUE.label
+    BLOCKED = StepState.BLOCKED.value, StepState.BLOCKED.label
+    DUE = StepState.DUE.value, StepState.DUE.label
+    DONE = StepState.DONE.value, StepState.DONE.label
+    #: Some steps done, none due: the others wait for their trigger (e.g.
+    #: "tell the person the outcome" before the proceedings end).
+    IN_PROGRESS = "in_progress", _("In progress")
+    NOT_STARTED = StepState.NOT_STARTED.value, StepState.NOT_STARTED.label
 
 
 #: States a person still has to act on (the "My tasks" list).
@@ -114,7 +129,9 @@ class SopStatus:
 
     @property
     def summary(self) -> str:
-        """``overdue`` > ``blocked`` > ``due`` > ``done`` > ``not_started``."""
+        """A :class:`SopSummary` value: ``overdue`` > ``blocked`` > ``due`` >
+        ``done`` (every applicable step done) > ``in_progress`` (some steps
+        done, the others not started yet) > ``not_started`` (none done)."""
         states = {s.state for s in self.steps}
         for state in (StepState.OVERDUE, StepState.BLOCKED, StepState.DUE):
             if state in states:
@@ -122,6 +139,8 @@ class SopStatus:
         applicable = states - {StepState.NOT_APPLICABLE, StepState.NOT_RECORDED}
         if applicable and applicable <= {StepState.DONE}:
             return str(StepState.DONE)
+        if StepState.DONE in applicable:
+            return str(SopSummary.IN_PROGRESS)
         return str(StepState.NOT_STARTED)
 
 
@@ -217,11 +236,37 @@ def conditions(
         and window.ended_at is None
         and today <= window.ends_on,
         "case_open": not case.is_closed,
+        "identified_abroad": opened_from_abroad(case),
+        "in_proceedings": case.legal in IN_PROCEEDINGS,
     }
     missing = set(CONDITIONS) - set(values)
     if missing:  # pragma: no cover - a vocabulary entry without a computation
         raise KeyError(f"conditions without a computation: {sorted(missing)}")
     return values
+
+
+#: Legal-track states in which proceedings involving the person are under way.
+IN_PROCEEDINGS = frozenset(
+    {
+        Legal.INFORMED_OF_RIGHTS,
+        Legal.DECIDING,
+        Legal.COOPERATING,
+        Legal.STATEMENT_GIVEN,
+        Legal.WITNESS,
+    }
+)
+
+
+def opened_from_abroad(case: Case) -> bool:
+    """Return True if the case was opened here from a counterpart node's message.
+
+    Such a case (:func:`trm.cases.services.case_open_linked`: a case alert, an
+    identity verification request, a referral from abroad) is opened by the
+    user standing for the peer node: the person was met and identified in the
+    other country, whose SOP 1 steps this node does not repeat.
+    """
+    opener = case.opened_by
+    return opener is not None and not is_local_user(opener)
 
 
 def is_asylum_applicant(case: Case) -> bool:
@@ -370,11 +415,14 @@ def step_status(
         return StepStatus(step, StepState.DONE, started, None, done_at)
     for name in step.applies_when:
         if not _holds(name, values):
+            reason = NOT_APPLICABLE_EXPLANATIONS.get(name)
             return StepStatus(
                 step,
                 StepState.NOT_APPLICABLE,
                 explanation=str(
-                    _("Applies only when %(c)s.") % {"c": _condition_text(name)}
+                    reason
+                    if reason is not None
+                    else _("Applies only when %(c)s.") % {"c": _condition_text(name)}
                 ),
             )
     if step.done_when and all(

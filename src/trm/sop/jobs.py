@@ -156,7 +156,9 @@ def send_reminders(*, today: date | None = None) -> ReminderRun:
     batch: list[object] = []
 
     def flush(ids: list[object]) -> None:
-        cases = Case.objects.filter(pk__in=ids).select_related("person")
+        cases = Case.objects.filter(pk__in=ids).select_related(
+            "person", "opened_by__organisation"
+        )
         events = engine.events_for_cases([c.pk for c in cases])
         team: dict[object, list[tuple[User, str]]] = {}
         # One User object per person, so their roles are read once per batch.

@@ -130,7 +130,9 @@ def tasks_for_user(
         roles_by_case.setdefault(case_id, set()).add(role)
     truncated = len(roles_by_case) > MAX_TASK_CASES
     case_ids = list(roles_by_case)[:MAX_TASK_CASES]
-    cases = Case.objects.filter(pk__in=case_ids).select_related("person")
+    cases = Case.objects.filter(pk__in=case_ids).select_related(
+        "person", "opened_by__organisation"
+    )
     events = engine.events_for_cases(case_ids)
     tasks: list[Task] = []
     for case in cases:

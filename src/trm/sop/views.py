@@ -48,6 +48,7 @@ STATE_TAGS: dict[str, str] = {
     StepState.NOT_STARTED: "tag",
     StepState.NOT_APPLICABLE: "tag",
     StepState.NOT_RECORDED: "tag",
+    engine.SopSummary.IN_PROGRESS: "tag",
 }
 
 
@@ -254,7 +255,7 @@ def build_panel(
             key=sop.key,
             title=_(sop.title),
             summary=sop.summary,
-            summary_label=str(StepState(sop.summary).label),
+            summary_label=str(engine.SopSummary(sop.summary).label),
             summary_tag=STATE_TAGS.get(sop.summary, "tag"),
             steps=[_panel_step(s, today) for s in sop.steps],
         )

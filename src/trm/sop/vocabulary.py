@@ -173,6 +173,22 @@ CONDITIONS: dict[str, Promise] = {
     "identified": _("the person is an identified trafficked person"),
     "reflection_running": _("the reflection and recovery period is running"),
     "case_open": _("the case is open"),
+    "identified_abroad": _(
+        "the person was identified in another country (the case was opened "
+        "here from a counterpart node's message)"
+    ),
+    "in_proceedings": _("criminal or civil proceedings are under way"),
+}
+
+#: Why a step does not apply, shown on the SOP panel (keyed by the
+#: ``applies_when`` condition that does not hold); other conditions get the
+#: generic "Applies only when …".
+NOT_APPLICABLE_EXPLANATIONS: dict[str, Promise] = {
+    "not identified_abroad": _(
+        "Not applicable: the person was identified in the country where they "
+        "were found, which did this step; this country verifies their identity "
+        "and receives them (TRM SOP 1 and SOP 4)."
+    ),
 }
 
 #: Why a guard blocks a step, shown on the SOP panel (keyed by the condition

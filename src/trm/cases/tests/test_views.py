@@ -22,7 +22,7 @@ from trm.accounts.tests.helpers import message_texts
 from trm.audit.models import AuditEntry
 from trm.cases import selectors, services, views
 from trm.cases.identity import IdentityDocument, PersonIdentity
-from trm.cases.models import Case, CaseNote, CaseTeamMember, Person
+from trm.cases.models import Case, CaseEvent, CaseNote, CaseTeamMember, Person
 from trm.cases.tests.factories import set_states
 from trm.dataprotection import crypto
 
@@ -649,6 +649,30 @@ def test_timeline_names_node_users_the_system_and_deleted_accounts(
     assert timeline.count("TRM (automatic)") == 1
     assert timeline.count("the transnational channel") == 1
     assert timeline.count("someone no longer on this node") == 1
+
+
+def test_a_long_timeline_links_to_all_its_events(signed_in, caseworker_a, case):
+    with transaction.atomic():
+        for _n in range(views.TIMELINE_LIMIT + 5):
+            services.record_case_event(
+                case=case, actor=caseworker_a, kind="case.note_added"
+            )
+    total = CaseEvent.objects.filter(case=case).count()
+    url = reverse("cases:detail", args=[case.pk])
+    client = signed_in(caseworker_a)
+
+    latest = _timeline(html(client.get(url)))
+    assert latest.count("<li>") == views.TIMELINE_LIMIT
+    link = f'href="?timeline=all#timeline">Show all {total} events</a>'
+    assert link in latest
+    # The first event (the case opened) is only on the whole timeline.
+    assert "Case opened" not in latest
+
+    whole = _timeline(html(client.get(url, {"timeline": "all"})))
+    assert whole.count("<li>") == total
+    assert "Case opened" in whole
+    assert "Show all" not in whole
+    assert f'href="{url}#timeline"' in whole
 
 
 #: What a ``<time>`` on the case page reads in each language: the long date

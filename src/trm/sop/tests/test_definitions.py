@@ -138,7 +138,13 @@ def test_step_ids_are_unique(definitions):
                 "applies_when": ("foreign_national",),
                 "guards": ("not asylum_applicant",),
                 "trigger": ("track:identification->presumed",),
-                "done_when": ("sop1.identity_verification_requested",),
+                "done_when": (
+                    "sop1.identity_verification_requested",
+                    "sop1.identity_verification_result",
+                    # The origin verifies nationality before issuing travel
+                    # documents (CETS Art. 16(3)-(4)).
+                    "sop4.travel_documents_ready",
+                ),
                 "messages": ("M2",),
             },
         ),
@@ -223,8 +229,12 @@ def test_step_ids_are_unique(definitions):
         (
             "sop4.handover",
             {
-                "trigger": ("track:assistance->in_transit",),
-                "done_when": ("track:assistance->handed_over",),
+                # Destination: the journey; origin: the journey announced.
+                "trigger": ("track:assistance->in_transit", "handover.received"),
+                "done_when": (
+                    "track:assistance->handed_over",
+                    "handover.arrival_recorded=arrived",
+                ),
                 "deadline": Deadline(days=1),
             },
         ),
