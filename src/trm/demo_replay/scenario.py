@@ -460,6 +460,37 @@ def link(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
     return {"done": done, "waiting": found["waiting"], "lines": lines}
 
 
+def acked(cases_: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Destination: wait until the origin's ``case.alert.ack`` linked each
+    case here (``transnational`` ``linked``; only reads: safe to repeat).
+
+    Returns:
+        ``{"done": {key: case id}, "waiting": [keys]}``.
+    """
+    return steps.when_ready(
+        cases_,
+        lambda case_id: _case(case_id).transnational == "linked",
+        lambda case_id: case_id,
+        timeout=timeout,
+    )
+
+
+def ratings_back(cases_: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Destination: wait until the origin's ratings of the joint risk
+    assessment are on this node's assessment (the return guard
+    ``joint_risk_origin_missing`` no longer applies; only reads).
+
+    Returns:
+        ``{"done": {key: case id}, "waiting": [keys]}``.
+    """
+    return steps.when_ready(
+        cases_,
+        lambda case_id: "joint_risk_origin_missing" not in steps.blockers(case_id),
+        lambda case_id: case_id,
+        timeout=timeout,
+    )
+
+
 # --- destination: the return decision ------------------------------------------------
 
 
@@ -733,7 +764,7 @@ def reintegrate(cases_: Mapping[str, str], destination_country: str) -> dict[str
         lines.append(
             [
                 key,
-                "3",
+                "4",
                 f"{_who(cm)}: reintegration plan ({offered}), "
                 f"{FollowUp.objects.filter(case=case).count()} follow-ups "
                 "scheduled; first follow-up reported back",

@@ -52,7 +52,10 @@ BACKDATE_DAYS = 120
 #: Language spoken with a person of each demo citizenship (ISO 639-1).
 LANGUAGES = {"MD": "ro", "RO": "ro", "RS": "sr", "MK": "mk", "BG": "bg", "UA": "uk"}
 #: Faker locales for names that fit the citizenship (still fictional).
-LOCALES = {"MD": "ro_RO", "RO": "ro_RO", "RS": "sr_RS", "MK": "en_US"}
+#: Citizenship → Faker locale for the fictional names (only locales Faker
+#: has: it has no Serbian-in-Serbia locale, ``sr_BA`` gives Serbian names).
+LOCALES = {"MD": "ro_RO", "RO": "ro_RO", "RS": "sr_BA", "MK": "mk_MK"}
+FALLBACK_LOCALE = "en_US"
 FICTIONAL = "(fictional)"
 POLL_SECONDS = 0.4
 
@@ -128,13 +131,22 @@ def _birth_date(band: str, on: date, rng: Any) -> date | None:
     return on - timedelta(days=365 * years + rng.random_int(30, 330))
 
 
+def faker_locale(citizenship: str) -> str:
+    """The Faker locale for ``citizenship`` (ISO 3166 alpha-2), or
+    :data:`FALLBACK_LOCALE` when Faker does not have the mapped one."""
+    from faker.config import AVAILABLE_LOCALES
+
+    locale = LOCALES.get(str(citizenship).upper(), FALLBACK_LOCALE)
+    return locale if locale in AVAILABLE_LOCALES else FALLBACK_LOCALE
+
+
 def identity(record: Mapping[str, Any], on: date, seed: int) -> Any:
     """A clearly fictional identity for ``record`` (reproducible per record)."""
     from faker import Faker  # a development dependency, like the replay
 
     from trm.cases.identity import PersonIdentity
 
-    fake = Faker(LOCALES.get(record["citizenship"], "en_US"))
+    fake = Faker(faker_locale(record["citizenship"]))
     fake.seed_instance(f"{seed}-{record['key']}")
     female = record["gender"] == "Feminine"
     given = fake.first_name_female() if female else fake.first_name_male()
@@ -589,7 +601,8 @@ def _linked_case(ref: str) -> Any:
     return Case.objects.filter(trm_case_ref=ref).first()
 
 
-def _blockers(case_id: str) -> list[str]:
+def blockers(case_id: str) -> list[str]:
+    """The codes of what still blocks the return of the case (sorted)."""
     from trm.cases.models import Case
     from trm.returns.guards import gather, return_blockers
 
@@ -721,7 +734,7 @@ def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return item["case"] if _sent(item["case"], wire.RETURN_PLAN) else None
 
     def ready(item: Mapping[str, str]) -> bool:
-        return "joint_risk_origin_missing" not in _blockers(item["case"])
+        return "joint_risk_origin_missing" not in blockers(item["case"])
 
     def act(item: Mapping[str, str]) -> str:
         from trm.cases.models import Case
@@ -814,7 +827,7 @@ def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
 
     return when_ready(
         cases,
-        lambda item: not _blockers(item["case"]),
+        lambda item: not blockers(item["case"]),
         act,
         timeout=timeout,
         already=already,
