@@ -233,6 +233,21 @@ def test_the_scenario_walks_an_adult_and_a_child_through_the_five_sops(
         assert f"SOP {number} {name}" in text, name
     assert "[node-rs] SOP 1 Identification" in text
     assert "[node-md] SOP 4 Return and social inclusion" in text
+    # Reintegration and follow-up at home are SOP 4 (steps 9–10), not SOP 3.
+    assert "SOP 4 Return and social inclusion · " in text
+    assert not [
+        line
+        for line in printed
+        if line.startswith("[node-md] SOP 3") and "reintegration" in line
+    ]
+    assert "reintegration plan" in "\n".join(
+        line for line in printed if line.startswith("[node-md] SOP 4")
+    )
+    # What the scenario says was given is recorded, and each ✓/← came after
+    # the receiving node showed it.
+    assert "first assistance started (shelter, medical, psychological" in text
+    assert "individual care plan agreed" in text
+    assert "← risk.assessment.joint (origin's ratings) received on node-rs" in text
     # The messages that crossed the border are printed as such.
     for message in (
         "case.alert",
@@ -263,6 +278,13 @@ def test_the_scenario_walks_an_adult_and_a_child_through_the_five_sops(
         assert there["assistance"] == "follow_up"
         assert there["follow_ups_received"] == 1
         assert there["transnational"] == "linked"
+        # The SOP 1–3 records the replay keeps too: the first risk assessment
+        # and the review on the day of the decision, the signed support and
+        # safety plan, the services first assistance started with (logged),
+        # the agreed individual care plan.
+        assert {"initial", "ongoing"} <= set(there["risk_assessments"])
+        assert there["support_plan_signed"] and there["care_plan_agreed"]
+        assert there["services_given"] == ["medical", "psychological", "shelter"]
         # Origin: linked, the arrival confirmed, in reintegration with a plan,
         # the proceedings notice received.
         assert here["transnational"] == "linked"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-
 #: ``trm demo --help`` in a shell without a node's settings.
 DEMO_HELP = """usage: trm demo {seed,scenario} ...
 
@@ -51,10 +50,10 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(scenario(args[3:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trm.settings")
-    if args[1:2] == ["demo"] and args[2:] in ([], ["-h"], ["--help"]):
-        if not _node_configured():
-            print(DEMO_HELP)
-            sys.exit(0 if args[2:] else 2)
+    demo_help = args[1:2] == ["demo"] and args[2:] in ([], ["-h"], ["--help"])
+    if demo_help and not _node_configured():
+        print(DEMO_HELP)
+        sys.exit(0 if args[2:] else 2)
     # Files the node creates (SQLite databases, keys, exports) are private.
     os.umask(0o077)
     from django.core.exceptions import ImproperlyConfigured

@@ -468,7 +468,9 @@ def _seconds(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds"
+        ) from None
     if not seconds > 0 or seconds == float("inf"):
         raise argparse.ArgumentTypeError(
             f"{value!r}: the timeout must be a number of seconds greater than 0"
