@@ -820,9 +820,7 @@ def describe(cases_: Mapping[str, str]) -> dict[str, Any]:
             "follow_ups_received": FollowUpReport.objects.filter(case=case).count(),
             "reintegration_plan": ReintegrationPlan.objects.filter(case=case).exists(),
             "risk_assessments": sorted(
-                RiskAssessment.objects.filter(case=case).values_list(
-                    "type", flat=True
-                )
+                RiskAssessment.objects.filter(case=case).values_list("type", flat=True)
             ),
             "support_plan_signed": SupportPlanVersion.objects.filter(
                 case=case, status="signed"
