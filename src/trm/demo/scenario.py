@@ -20,7 +20,7 @@ data has Moldova → Serbia flows). The steps:
    the arrival confirmed on the origin;
 3. SOP 5 across the border: the trial hearing with remote testimony from the
    origin (``proceedings.notice``);
-4. SOP 3/4 at the origin: the reintegration plan and the first follow-up
+4. SOP 4 at the origin (steps 9–10): the reintegration plan and the first follow-up
    reported back (``followup.report``).
 
 Nothing here imports Django: each node's part runs as ``trm replay
@@ -34,6 +34,7 @@ an earlier run.
 from __future__ import annotations
 
 import argparse
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,15 @@ SOPS = {
 }
 KEYS = ("adult", "child")
 DEFAULT_TIMEOUT = 120.0
+DEFAULT_DIR = "var/demo"
+
+
+def new_tag(now: datetime | None = None) -> str:
+    """A run tag unique across runs: the date and time to the second and
+    three random hex digits (two runs in the same second get different
+    tags), e.g. ``1130142534-7F3``."""
+    when = now or datetime.now(UTC)
+    return f"{when:%m%d%H%M%S}-{secrets.token_hex(2)[:3].upper()}"
 
 
 def _country(code: str) -> str:
@@ -83,16 +93,18 @@ class Scenario:
 
     Attributes:
         destination, origin: the nodes (country of exploitation, citizenship).
-        tag: the run tag in the destination's case numbers (digits).
+        tag: the run tag in the destination's case numbers (:func:`new_tag`).
         urls: node id → address, for "where to look" (optional).
+        root: the federation's folder, for the commands a failure names.
         out: prints one line.
     """
 
     destination: NodeHandle
     origin: NodeHandle
-    tag: str = field(default_factory=lambda: datetime.now(UTC).strftime("%m%d%H%M%S"))
+    tag: str = field(default_factory=lambda: new_tag())
     timeout: float = DEFAULT_TIMEOUT
     urls: Mapping[str, str] = field(default_factory=dict)
+    root: Path | None = None
     out: Callable[[str], None] = print
     lines: list[str] = field(default_factory=list)
 
@@ -114,16 +126,51 @@ class Scenario:
 
     # --- calling the nodes -----------------------------------------------------
 
-    def _call(self, node: NodeHandle, action: str, payload: Mapping[str, Any]) -> Any:
+    def _call(
+        self,
+        node: NodeHandle,
+        action: str,
+        payload: Mapping[str, Any],
+        awaiting: str = "",
+    ) -> Any:
+        """Run ``action`` on ``node``; ``awaiting`` says in words what it
+        waits for from the other node (a step that waits in vain fails with
+        :meth:`_waited`)."""
         result = node.call(action, {"timeout": self.timeout, **payload})
         waiting = result.get("waiting") if isinstance(result, dict) else None
         if waiting:
-            raise ScenarioFailed(
-                f"[{node.node_id}] {action}: still waiting after {self.timeout:.0f} s "
-                f"for the {', '.join(waiting)} case (is the other node's worker "
-                "running?)"
-            )
+            raise ScenarioFailed(self._waited(node, awaiting))
         return result
+
+    def _other(self, node: NodeHandle) -> NodeHandle:
+        return self.origin if node is self.destination else self.destination
+
+    def _waited(self, node: NodeHandle, awaiting: str) -> str:
+        """The message for a step on ``node`` that waited in vain for the
+        other node: which node and process to check, and what is left."""
+        other = self._other(node)
+        status = status_command(self.root or Path(DEFAULT_DIR).resolve())
+        what = f" ({awaiting})" if awaiting else ""
+        return (
+            f"{other.node_id} has not answered {node.node_id} for "
+            f"{self.timeout:.0f} s{what}: is its worker running? ({status}) "
+            f"{self.left_behind()}"
+        )
+
+    def left_behind(self) -> str:
+        """Which cases this run started on each node (they stay as they are)."""
+        numbers = getattr(self, "numbers", {})
+        started = [
+            f"on {node_id} {', '.join(n[k] for k in KEYS if k in n)}"
+            for node_id, n in numbers.items()
+            if n
+        ]
+        left = (
+            f"This run's cases stay where they stopped: {'; '.join(started)}. "
+            if started
+            else ""
+        )
+        return left + "Running the scenario again starts fresh cases."
 
     # --- the run ---------------------------------------------------------------
 
@@ -153,8 +200,17 @@ class Scenario:
         }
         self._steps(d, opened["lines"])
         refs = {k: v["ref"] for k, v in cases.items()}
-        linked = self._call(o, "scenario_link", {"refs": refs})
+        linked = self._call(
+            o, "scenario_link", {"refs": refs}, "the alerts about the cases"
+        )
         self.numbers[o.node_id] = {k: v["number"] for k, v in linked["done"].items()}
+        # The ✓ is printed once the destination holds the origin's answer.
+        self._call(
+            d,
+            "scenario_acked",
+            {"cases": {k: v["case"] for k, v in cases.items()}},
+            "the acknowledgement of the alerts",
+        )
         for key in KEYS:
             self.message(
                 f"→ case.alert sent to {o.node_id} by the national contact point "
@@ -177,7 +233,10 @@ class Scenario:
         going = decided["done"]
         self.message(f"→ family.assessment.request (child) sent to {o.node_id}")
         family = self._call(
-            o, "scenario_family_report", {"refs": {"child": refs["child"]}}
+            o,
+            "scenario_family_report",
+            {"refs": {"child": refs["child"]}},
+            "the family assessment request",
         )
         self._steps(o, family["lines"])
         self.message(f"→ family.assessment.report sent to {d.node_id}")
@@ -193,15 +252,24 @@ class Scenario:
                 "assessment (low)",
             )
         self.message(f"→ risk.assessment.joint sent to {o.node_id}")
-        self._call(o, "origin_rate", {"refs": refs})
+        self._call(o, "origin_rate", {"refs": refs}, "the joint risk assessment")
         self._both(
             o,
             "4",
             f"national contact point {self._user(o, 'national_contact_point')}: "
             "the origin's side of the joint risk assessment rated",
         )
-        self.message(f"→ risk.assessment.joint (origin's ratings) back to {d.node_id}")
-        self._call(d, "plan_send", {"cases": going})
+        self._call(
+            d,
+            "scenario_ratings_back",
+            {"cases": {k: v["case"] for k, v in going.items()}},
+            "the origin's ratings of the joint risk assessment",
+        )
+        self.message(
+            f"← risk.assessment.joint (origin's ratings) received on {d.node_id}, "
+            "on its joint risk assessment"
+        )
+        self._call(d, "plan_send", {"cases": going}, "the origin's ratings")
         self._both(
             d,
             "4",
@@ -210,7 +278,7 @@ class Scenario:
             "; a social worker escorts the child",
         )
         self.message(f"→ return.plan sent to {o.node_id}")
-        self._call(o, "plan_accept", {"refs": refs})
+        self._call(o, "plan_accept", {"refs": refs}, "the return plan")
         self._both(
             o,
             "4",
@@ -219,7 +287,7 @@ class Scenario:
             "; the child's mother confirmed as carer",
         )
         self.message(f"→ return.plan.response (accepted) sent to {d.node_id}")
-        self._call(d, "depart", {"cases": going})
+        self._call(d, "depart", {"cases": going}, "the answer to the return plan")
         self._both(
             d,
             "4",
@@ -229,7 +297,7 @@ class Scenario:
             "carer, escort, child-and-family risk",
         )
         self.message(f"→ return.handover sent to {o.node_id}")
-        self._call(o, "arrive", {"refs": refs})
+        self._call(o, "arrive", {"refs": refs}, "the announced journey")
         self._both(
             o,
             "4",
@@ -238,11 +306,14 @@ class Scenario:
         )
         self.message(f"→ return.handover.arrival sent to {d.node_id}")
         self._call(
-            d, "followed_up", {"cases": {k: v["case"] for k, v in going.items()}}
+            d,
+            "followed_up",
+            {"cases": {k: v["case"] for k, v in going.items()}},
+            "the confirmation of the arrival",
         )
         self.message(f"✓ on {d.node_id} both cases are now in follow-up")
 
-        # SOP 5 across the border, then SOP 3/4 at home.
+        # SOP 5 across the border, then SOP 4 steps 9–10 at home.
         testimony = self._call(
             d,
             "scenario_remote_testimony",
@@ -250,7 +321,9 @@ class Scenario:
         )
         self._steps(d, testimony["lines"])
         self.message(f"→ proceedings.notice (remote testimony) sent to {o.node_id}")
-        self._call(o, "scenario_notice_received", {"refs": refs})
+        self._call(
+            o, "scenario_notice_received", {"refs": refs}, "the proceedings notice"
+        )
         self.message(f"✓ recorded on {o.node_id} (the case's Proceedings page)")
         home = self._call(
             o,
@@ -263,10 +336,11 @@ class Scenario:
             d,
             "scenario_followup_received",
             {"cases": {k: v["case"] for k, v in going.items()}},
+            "the follow-up reports",
         )
         self.message(f"✓ follow-up reports received on {d.node_id}")
-        self._call(d, "settle", {})
-        self._call(o, "settle", {})
+        self._call(d, "settle", {}, "the delivery of the last messages")
+        self._call(o, "settle", {}, "the delivery of the last messages")
 
         there = d.call(
             "scenario_describe", {"cases": {k: v["case"] for k, v in cases.items()}}
@@ -320,6 +394,25 @@ class Scenario:
                 )
 
 
+def start_command(root: Path) -> str:
+    """How to start the federation kept in ``root``: ``make demo`` for the
+    default ``var/demo`` of the current directory, else the command with
+    ``--dir`` (``make demo`` alone would start a different federation)."""
+    if root == Path(DEFAULT_DIR).resolve():
+        return "make demo (or .venv/bin/python -m trm.demo up)"
+    return (
+        f'make demo DEMO_ARGS="--dir {root}" '
+        f"(or .venv/bin/python -m trm.demo --dir {root} up)"
+    )
+
+
+def status_command(root: Path) -> str:
+    """The launcher's command that shows whether each process runs."""
+    if root == Path(DEFAULT_DIR).resolve():
+        return ".venv/bin/python -m trm.demo status"
+    return f".venv/bin/python -m trm.demo --dir {root} status"
+
+
 def handles_from_dir(
     root: Path, destination: str, origin: str
 ) -> tuple[NodeHandle, NodeHandle, dict[str, str]]:
@@ -327,15 +420,15 @@ def handles_from_dir(
 
     Raises:
         ScenarioFailed: no federation there, a node not in it, or not answering
-            (the message says to start it with ``make demo``).
+            (the message names the command that starts it: :func:`start_command`).
     """
     from trm.demo.federation import STATE_FILE, Node, State
 
     state = State.load(root / STATE_FILE)
     if state is None:
         raise ScenarioFailed(
-            f"No demo federation in {root}: start it with make demo "
-            "(or python -m trm.demo up), then run the scenario in another terminal."
+            f"No demo federation in {root}: start it with {start_command(root)}, "
+            "then run the scenario in another terminal."
         )
     nodes = []
     for code in (destination.upper(), origin.upper()):
@@ -348,13 +441,41 @@ def handles_from_dir(
         if not node.answers():
             raise ScenarioFailed(
                 f"The demo node {node.node_id} ({node.url}) does not answer: "
-                "start it with make demo."
+                f"start it with {start_command(root)}."
             )
         nodes.append(node)
     handles = tuple(
         NodeHandle.command(n.node_id, n.code, n.env, cwd=n.dir) for n in nodes
     )
     return handles[0], handles[1], {n.node_id: n.url + "/" for n in nodes}
+
+
+def _country_code(value: str) -> str:
+    """argparse type: a demo country's code (``md``, ``ro``, ``rs``, ``mk``)."""
+    from trm.demo.federation import COUNTRIES
+
+    code = value.strip().upper()
+    if code not in COUNTRIES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a demo country: use one of "
+            f"{', '.join(c.lower() for c in COUNTRIES)}"
+        )
+    return code
+
+
+def _seconds(value: str) -> float:
+    """argparse type: a number of seconds greater than 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds"
+        ) from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: the timeout must be a number of seconds greater than 0"
+        )
+    return seconds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -364,19 +485,23 @@ def parser() -> argparse.ArgumentParser:
         "across two running demo nodes (make demo), printing each step.",
     )
     cli.add_argument(
-        "--dir", default="var/demo", help="The federation's data (default var/demo)."
+        "--dir", default=DEFAULT_DIR, help="The federation's data (default var/demo)."
     )
     cli.add_argument(
         "--destination",
         default="rs",
+        type=_country_code,
         help="Country of exploitation's node (default rs).",
     )
     cli.add_argument(
-        "--origin", default="md", help="Citizenship country's node (default md)."
+        "--origin",
+        default="md",
+        type=_country_code,
+        help="Citizenship country's node (default md).",
     )
     cli.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         help="Seconds to wait for each message from the other node (default 120).",
     )
@@ -387,15 +512,26 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     """``trm demo scenario`` without Django: 0 when every step went through,
     1 when the federation is not there or a step failed."""
     args = parser().parse_args(argv)
-    if args.destination.lower() == args.origin.lower():
+    if args.destination == args.origin:
         out("trm demo scenario: the destination and the origin must differ.")
         return 1
+    root = Path(args.dir).resolve()
     try:
         destination, origin, urls = handles_from_dir(
-            Path(args.dir).resolve(), args.destination, args.origin
+            root, args.destination, args.origin
         )
-        Scenario(destination, origin, timeout=args.timeout, urls=urls, out=out).run()
     except (ScenarioFailed, ReplayFailed) as failed:
         out(f"trm demo scenario: {failed}")
+        return 1
+    scenario = Scenario(
+        destination, origin, timeout=args.timeout, urls=urls, root=root, out=out
+    )
+    try:
+        scenario.run()
+    except ScenarioFailed as failed:
+        out(f"trm demo scenario: {failed}")
+        return 1
+    except ReplayFailed as failed:
+        out(f"trm demo scenario: {failed} {scenario.left_behind()}")
         return 1
     return 0

@@ -154,11 +154,9 @@ def _open_one(
 ) -> tuple[Any, list[list[str]]]:
     import time_machine
 
-    from trm.assessments.services import needs_assessment_record
-    from trm.assistance.services import assistance_start, long_term_start
     from trm.cases import services as cases
     from trm.consent.services import consent_record
-    from trm.identification import children, reflection
+    from trm.identification import reflection
     from trm.identification.services import decide, presume
     from trm.proceedings import services as proceedings
     from trm.screening.services import screening_record
@@ -234,15 +232,7 @@ def _open_one(
             ["1", f"{_who(cm)}: presumed trafficked person ({_reflection(case.pk)})"]
         )
         if child:
-            guardian = user_with(Role.GUARDIAN)
-            children.guardian_appoint(
-                actor=cm, case_id=case.pk, guardian_user_id=guardian.pk
-            )
-            children.child_protection_notify(
-                actor=cm,
-                case_id=case.pk,
-                authority="Demo Child Protection Authority (fictional)",
-            )
+            guardian = steps.child_safeguards(case.pk, actor=cm)
             lines.append(
                 [
                     "1",
@@ -250,6 +240,8 @@ def _open_one(
                     "child-protection authority notified",
                 ]
             )
+        steps.risk_review(case.pk, actor=cm, risk_type="initial")
+        lines.append(["1", f"{_who(cm)}: first risk assessment (low, no threat found)"])
     with on(DAY_IDENTIFIED):
         decide(
             actor=ca,
@@ -283,24 +275,21 @@ def _open_one(
             recipient_organisation_id=case.lead_organisation_id,
             declaration="Guided demo scenario (fictional)",
         )
-        needs_assessment_record(
+        given = steps.first_assistance(
+            case.pk,
             actor=cm,
-            case_id=case.pk,
-            kind="immediate",
-            willing_participation=True,
-            in_private=True,
             language=language,
-            statuses=steps._needs("immediate"),
-            interpreter=True,
+            person=_name(identity),
+            child=child,
         )
-        assistance_start(actor=cm, case_id=case.pk, basis="consent")
         lines.append(
             [
                 "2",
                 f"{_who(cm)}: consent to assistance "
                 f"({'child and guardian' if child else 'the person'}), immediate "
-                "needs assessed, first assistance started (shelter, medical, "
-                "psychological)",
+                f"needs assessed, first assistance started ({_services(given)}: "
+                "in the services log); support and safety plan signed with the "
+                f"{'child and the guardian' if child else 'person'}",
             ]
         )
     with on(DAY_PROCEEDINGS):
@@ -384,27 +373,23 @@ def _open_one(
                 ]
             )
     with on(DAY_LONG_TERM):
-        needs_assessment_record(
-            actor=cm,
-            case_id=case.pk,
-            kind="long_term",
-            willing_participation=True,
-            in_private=True,
-            language=language,
-            statuses=steps._needs("long_term"),
-            interpreter=True,
+        planned = steps.long_term_assistance(
+            case.pk, actor=cm, language=language, child=child
         )
-        long_term_start(actor=cm, case_id=case.pk)
         lines.append(
             [
                 "3",
                 f"{_who(cm)}: long-term needs assessed; long-term assistance "
-                f"and social inclusion ({'school' if child else 'vocational'} "
-                "programme, counselling)",
+                f"and social inclusion: individual care plan agreed "
+                f"({_services(planned)})",
             ]
         )
     reflection.expire_reflection_periods()
     lines.append(["1", f"today: {_reflection(case.pk)}"])
+    # Today, before the return is decided, the case manager reviews the risks
+    # with the person (the first assessment is months old).
+    steps.risk_review(case.pk, actor=cm, risk_type="ongoing")
+    lines.append(["1", f"{_who(cm)}: risks reviewed with the person (low)"])
     cases.case_alert_send(
         actor=ncp,
         case_id=case.pk,
@@ -414,6 +399,11 @@ def _open_one(
     )
     case.refresh_from_db()
     return case, lines
+
+
+def _services(codes: list[str]) -> str:
+    """Service codes as words: ``vocational training, psychological``."""
+    return ", ".join(code.replace("_", " ") for code in codes)
 
 
 def _reflection(case_id: UUID | str) -> str:
@@ -458,6 +448,37 @@ def link(refs: Mapping[str, str], timeout: float) -> dict[str, Any]:
         done[key] = {"case": str(case.pk), "number": case.number}
         lines.append([key, "1", text])
     return {"done": done, "waiting": found["waiting"], "lines": lines}
+
+
+def acked(cases_: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Destination: wait until the origin's ``case.alert.ack`` linked each
+    case here (``transnational`` ``linked``; only reads: safe to repeat).
+
+    Returns:
+        ``{"done": {key: case id}, "waiting": [keys]}``.
+    """
+    return steps.when_ready(
+        cases_,
+        lambda case_id: _case(case_id).transnational == "linked",
+        lambda case_id: case_id,
+        timeout=timeout,
+    )
+
+
+def ratings_back(cases_: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Destination: wait until the origin's ratings of the joint risk
+    assessment are on this node's assessment (the return guard
+    ``joint_risk_origin_missing`` no longer applies; only reads).
+
+    Returns:
+        ``{"done": {key: case id}, "waiting": [keys]}``.
+    """
+    return steps.when_ready(
+        cases_,
+        lambda case_id: "joint_risk_origin_missing" not in steps.blockers(case_id),
+        lambda case_id: case_id,
+        timeout=timeout,
+    )
 
 
 # --- destination: the return decision ------------------------------------------------
@@ -733,7 +754,7 @@ def reintegrate(cases_: Mapping[str, str], destination_country: str) -> dict[str
         lines.append(
             [
                 key,
-                "3",
+                "4",
                 f"{_who(cm)}: reintegration plan ({offered}), "
                 f"{FollowUp.objects.filter(case=case).count()} follow-ups "
                 "scheduled; first follow-up reported back",
@@ -765,8 +786,12 @@ def describe(cases_: Mapping[str, str]) -> dict[str, Any]:
         "child_protection", "transnational", "reflection", "proceedings"
         (records: rights, protection, hearings, notices), "returned"
         (an arrival confirmed here), "follow_ups_received",
-        "reintegration_plan"}``.
+        "reintegration_plan", "risk_assessments" (risk types, sorted),
+        "support_plan_signed", "services_given" (service codes logged,
+        sorted), "care_plan_agreed"}``.
     """
+    from trm.assessments.models import RiskAssessment, SupportPlanVersion
+    from trm.care.models import CarePlan, ServiceEpisode
     from trm.handover.models import ReturnHandover
     from trm.proceedings.models import Hearing, ProceedingsNotice, RightsInformation
     from trm.reintegration.models import FollowUpReport, ReintegrationPlan
@@ -794,5 +819,19 @@ def describe(cases_: Mapping[str, str]) -> dict[str, Any]:
             ).exists(),
             "follow_ups_received": FollowUpReport.objects.filter(case=case).count(),
             "reintegration_plan": ReintegrationPlan.objects.filter(case=case).exists(),
+            "risk_assessments": sorted(
+                RiskAssessment.objects.filter(case=case).values_list("type", flat=True)
+            ),
+            "support_plan_signed": SupportPlanVersion.objects.filter(
+                case=case, status="signed"
+            ).exists(),
+            "services_given": sorted(
+                ServiceEpisode.objects.filter(case=case).values_list(
+                    "service_type", flat=True
+                )
+            ),
+            "care_plan_agreed": CarePlan.objects.filter(
+                case=case, status="agreed"
+            ).exists(),
         }
     return out

@@ -52,7 +52,10 @@ BACKDATE_DAYS = 120
 #: Language spoken with a person of each demo citizenship (ISO 639-1).
 LANGUAGES = {"MD": "ro", "RO": "ro", "RS": "sr", "MK": "mk", "BG": "bg", "UA": "uk"}
 #: Faker locales for names that fit the citizenship (still fictional).
-LOCALES = {"MD": "ro_RO", "RO": "ro_RO", "RS": "sr_RS", "MK": "en_US"}
+#: Citizenship → Faker locale for the fictional names (only locales Faker
+#: has: it has no Serbian-in-Serbia locale, ``sr_BA`` gives Serbian names).
+LOCALES = {"MD": "ro_RO", "RO": "ro_RO", "RS": "sr_BA", "MK": "mk_MK"}
+FALLBACK_LOCALE = "en_US"
 FICTIONAL = "(fictional)"
 POLL_SECONDS = 0.4
 
@@ -128,13 +131,22 @@ def _birth_date(band: str, on: date, rng: Any) -> date | None:
     return on - timedelta(days=365 * years + rng.random_int(30, 330))
 
 
+def faker_locale(citizenship: str) -> str:
+    """The Faker locale for ``citizenship`` (ISO 3166 alpha-2), or
+    :data:`FALLBACK_LOCALE` when Faker does not have the mapped one."""
+    from faker.config import AVAILABLE_LOCALES
+
+    locale = LOCALES.get(str(citizenship).upper(), FALLBACK_LOCALE)
+    return locale if locale in AVAILABLE_LOCALES else FALLBACK_LOCALE
+
+
 def identity(record: Mapping[str, Any], on: date, seed: int) -> Any:
     """A clearly fictional identity for ``record`` (reproducible per record)."""
     from faker import Faker  # a development dependency, like the replay
 
     from trm.cases.identity import PersonIdentity
 
-    fake = Faker(LOCALES.get(record["citizenship"], "en_US"))
+    fake = Faker(faker_locale(record["citizenship"]))
     fake.seed_instance(f"{seed}-{record['key']}")
     female = record["gender"] == "Feminine"
     given = fake.first_name_female() if female else fake.first_name_male()
@@ -227,6 +239,123 @@ def support_plan(case_id: UUID, *, actor: User, person: str, child: bool) -> Non
     plan_sign(actor=actor, case_id=case_id)
 
 
+#: The services first assistance starts with (SOP 2), logged as given.
+FIRST_SERVICES = ["shelter", "medical", "psychological"]
+#: The services of an adult's / a child's individual care plan (SOP 3).
+LONG_TERM_SERVICES = {
+    False: ["vocational_training", "psychological"],
+    True: ["education", "psychological"],
+}
+DEMO_PROVIDER = f"Demo shelter {FICTIONAL}"
+
+
+def child_safeguards(case_id: UUID, *, actor: User) -> User:
+    """For a presumed child (SOP 1): the case manager (``actor``) appoints
+    this node's guardian and notifies the child-protection authority.
+
+    Returns:
+        The guardian appointed.
+    """
+    from trm.identification import children
+
+    guardian = user_with(Role.GUARDIAN)
+    children.guardian_appoint(
+        actor=actor, case_id=case_id, guardian_user_id=guardian.pk
+    )
+    children.child_protection_notify(
+        actor=actor,
+        case_id=case_id,
+        authority="Demo Child Protection Authority (fictional)",
+    )
+    return guardian
+
+
+def first_assistance(
+    case_id: UUID, *, actor: User, language: str, person: str, child: bool
+) -> list[str]:
+    """SOP 2, once consent to assistance is recorded: the case manager
+    (``actor``) assesses the immediate needs, starts first assistance, logs
+    each of :data:`FIRST_SERVICES` as given from today (the case's services
+    log, :func:`trm.care.episodes.service_episode_record`) and signs the
+    support and safety plan with the person (:func:`support_plan`).
+
+    Returns:
+        The service codes logged.
+    """
+    from trm.assessments.services import needs_assessment_record
+    from trm.assistance.services import assistance_start
+    from trm.care.episodes import service_episode_record
+
+    needs_assessment_record(
+        actor=actor,
+        case_id=case_id,
+        kind="immediate",
+        willing_participation=True,
+        in_private=True,
+        language=language,
+        statuses=_needs("immediate"),
+        interpreter=True,
+    )
+    assistance_start(actor=actor, case_id=case_id, basis="consent")
+    for service in FIRST_SERVICES:
+        service_episode_record(
+            actor=actor,
+            case_id=case_id,
+            service_type=service,
+            started_on=timezone.localdate(),
+            provider_name=DEMO_PROVIDER,
+        )
+    support_plan(case_id, actor=actor, person=person, child=child)
+    return list(FIRST_SERVICES)
+
+
+def long_term_assistance(
+    case_id: UUID, *, actor: User, language: str, child: bool
+) -> list[str]:
+    """SOP 3: the case manager (``actor``) assesses the long-term needs,
+    starts long-term assistance and agrees the individual care plan with the
+    person (:func:`trm.care.services.care_plan_save`, ``care_plan_agree``:
+    :data:`LONG_TERM_SERVICES`, up to 6 months; it rests on the consent to
+    assistance recorded before).
+
+    Returns:
+        The planned service codes.
+    """
+    from trm.assessments.services import needs_assessment_record
+    from trm.assistance.services import long_term_start
+    from trm.care.services import (
+        PlannedServiceInput,
+        care_plan_agree,
+        care_plan_save,
+    )
+
+    needs_assessment_record(
+        actor=actor,
+        case_id=case_id,
+        kind="long_term",
+        willing_participation=True,
+        in_private=True,
+        language=language,
+        statuses=_needs("long_term"),
+        interpreter=True,
+    )
+    long_term_start(actor=actor, case_id=case_id)
+    services = LONG_TERM_SERVICES[bool(child)]
+    care_plan_save(
+        actor=actor,
+        case_id=case_id,
+        goals="Demo (fictional): safe housing, "
+        + ("back at school" if child else "a vocational qualification")
+        + ", recovery.",
+        duration="short",
+        services=[
+            PlannedServiceInput(service_type=s, frequency="Weekly") for s in services
+        ],
+    )
+    care_plan_agree(actor=actor, case_id=case_id)
+    return list(services)
+
+
 def take_on(case: Any) -> bool:
     """Origin, on a linked case: the national contact point puts this node's
     case manager on the case team ("the case manager takes the case on").
@@ -281,13 +410,15 @@ def open_case(
 
     SOP 1–2 (backdated): open the case with a fictional identity, screen it,
     the first risk assessment, presumed → identified, the immediate needs
-    assessment, first assistance under the person's consent and the signed
-    support and safety plan (a child gets a guardian first and the
+    assessment, first assistance under the person's consent with its services
+    logged and the signed support and safety plan (:func:`first_assistance`;
+    a child gets a guardian first and the
     child-protection authority is notified). Now: the reflection period
     ended and the case manager reviews the risks; a
     returning adult consents to return and to the transfer of what the return
     needs, and return preparation starts; the others get a long-term needs
-    assessment and long-term assistance. Last, the national contact point
+    assessment, long-term assistance and an agreed individual care plan
+    (:func:`long_term_assistance`). Last, the national contact point
     alerts the citizenship country's node.
 
     Returns:
@@ -302,16 +433,11 @@ def open_case(
     """
     import time_machine
 
-    from trm.assessments.services import needs_assessment_record
-    from trm.assistance.services import (
-        assistance_start,
-        long_term_start,
-        return_preparation_start,
-    )
+    from trm.assistance.services import return_preparation_start
     from trm.cases import services as cases
     from trm.cases.models import Case
     from trm.consent.services import consent_record
-    from trm.identification import children, reflection
+    from trm.identification import reflection
     from trm.identification.services import decide, presume
     from trm.screening.services import screening_record
 
@@ -365,16 +491,7 @@ def open_case(
             + " exploitation (CTDC record)",
         )
         if child:
-            children.guardian_appoint(
-                actor=cm,
-                case_id=case.pk,
-                guardian_user_id=user_with(Role.GUARDIAN).pk,
-            )
-            children.child_protection_notify(
-                actor=cm,
-                case_id=case.pk,
-                authority="Demo Child Protection Authority (fictional)",
-            )
+            child_safeguards(case.pk, actor=cm)
         risk_review(case.pk, actor=cm, risk_type="initial")
     with time_machine.travel(start + timedelta(days=2), tick=False):
         decide(
@@ -401,18 +518,7 @@ def open_case(
             recipient_organisation_id=case.lead_organisation_id,
             declaration="Demo replay (fictional)",
         )
-        needs_assessment_record(
-            actor=cm,
-            case_id=case.pk,
-            kind="immediate",
-            willing_participation=True,
-            in_private=True,
-            language=language,
-            statuses=_needs("immediate"),
-            interpreter=True,
-        )
-        assistance_start(actor=cm, case_id=case.pk, basis="consent")
-        support_plan(case.pk, actor=cm, person=who, child=child)
+        first_assistance(case.pk, actor=cm, language=language, person=who, child=child)
     reflection.expire_reflection_periods()
     # Now, before deciding what comes next, the case manager reviews the
     # risks with the person (the first assessment is months old).
@@ -443,17 +549,7 @@ def open_case(
         )
         return_preparation_start(actor=cm, case_id=case.pk)
     else:
-        needs_assessment_record(
-            actor=cm,
-            case_id=case.pk,
-            kind="long_term",
-            willing_participation=True,
-            in_private=True,
-            language=language,
-            statuses=_needs("long_term"),
-            interpreter=True,
-        )
-        long_term_start(actor=cm, case_id=case.pk)
+        long_term_assistance(case.pk, actor=cm, language=language, child=child)
     alerted = _alert(case.pk, record, peer_node=peer_node, ncp=ncp)
     return {"case": str(case.pk), "ref": alerted.trm_case_ref, "transfer": transfer}
 
@@ -589,7 +685,8 @@ def _linked_case(ref: str) -> Any:
     return Case.objects.filter(trm_case_ref=ref).first()
 
 
-def _blockers(case_id: str) -> list[str]:
+def blockers(case_id: str) -> list[str]:
+    """The codes of what still blocks the return of the case (sorted)."""
     from trm.cases.models import Case
     from trm.returns.guards import gather, return_blockers
 
@@ -721,7 +818,7 @@ def plan_send(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         return item["case"] if _sent(item["case"], wire.RETURN_PLAN) else None
 
     def ready(item: Mapping[str, str]) -> bool:
-        return "joint_risk_origin_missing" not in _blockers(item["case"])
+        return "joint_risk_origin_missing" not in blockers(item["case"])
 
     def act(item: Mapping[str, str]) -> str:
         from trm.cases.models import Case
@@ -814,7 +911,7 @@ def depart(cases: Mapping[str, Any], timeout: float) -> dict[str, Any]:
 
     return when_ready(
         cases,
-        lambda item: not _blockers(item["case"]),
+        lambda item: not blockers(item["case"]),
         act,
         timeout=timeout,
         already=already,

@@ -129,6 +129,27 @@ def return_status(case: Case) -> ReturnStatus:
     return ReturnStatus(facts, return_blockers(case, facts, today=timezone.localdate()))
 
 
+def journey_started(case: Case) -> bool:
+    """Whether the return journey of ``case`` started (a handover exists on
+    this node, either side): from then on nothing is "still missing" before
+    it (no audit: nothing sealed is opened)."""
+    from trm.handover.models import ReturnHandover
+
+    return ReturnHandover.objects.filter(case=case).exists()
+
+
+def has_return_record(case: Case) -> bool:
+    """Whether ``case`` has anything on its return record here (a return
+    plan, a joint risk assessment, a best-interests determination or a
+    plan received from the destination)."""
+    return (
+        ReturnPlan.objects.filter(case=case).exists()
+        or JointRiskAssessment.objects.filter(case=case).exists()
+        or BestInterestsDetermination.objects.filter(case=case).exists()
+        or IncomingReturn.objects.filter(case=case).exists()
+    )
+
+
 @dataclass(frozen=True)
 class ReturnRecord:
     """The whole return record with its sealed text opened (None: erased)."""
@@ -207,12 +228,15 @@ class AcrossRecord:
 
     Attributes:
         received_joint: assessments the destination sent (origin node).
+        own_joint: assessments recorded here (destination node), with the
+            origin's ratings once they came back (``origin_rated_on``).
         incoming: return plans that arrived (origin node), with their texts.
         family: family requests and reports, both directions, with texts.
         sent: this node's messages of :data:`ACROSS_TYPES` about the case.
     """
 
     received_joint: list[JointRiskAssessment]
+    own_joint: list[JointRiskAssessment]
     incoming: list[tuple[IncomingReturn, dict[str, str] | None]]
     family: list[tuple[FamilyExchange, dict[str, str] | None]]
     sent: list[OutboxMessage]
@@ -244,6 +268,9 @@ def across_for_user(*, user: User, case: Case) -> AcrossRecord:
     return AcrossRecord(
         received_joint=list(
             JointRiskAssessment.objects.filter(case=case, remote_ref__isnull=False)
+        ),
+        own_joint=list(
+            JointRiskAssessment.objects.filter(case=case, remote_ref__isnull=True)
         ),
         incoming=incoming,
         family=family,

@@ -307,13 +307,16 @@ def detail_view(request: HttpRequest, case_id: UUID) -> HttpResponse:
     user = _user(request)
     case, access = case_selectors.case_get_for_user(user=user, case_id=case_id)
     record = selectors.return_record_for_user(user=user, case=case)
+    started = selectors.journey_started(case)
     return render(
         request,
         "returns/detail.html",
         {
             "case": case,
             "record": record,
-            "blockers": record.status.blockers,
+            # Once the journey started, nothing is missing before it any more.
+            "journey_started": started,
+            "blockers": [] if started else record.status.blockers,
             "may": selectors.permissions(case, access),
             "child": case.person.presumed_child,
         },

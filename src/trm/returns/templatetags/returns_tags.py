@@ -47,5 +47,6 @@ def returns_section(context: template.Context, case: Case) -> dict[str, Any]:
         "active": active,
         "returned": returned,
         "child": case.person.presumed_child,
+        "has_record": not active and selectors.has_return_record(case),
         "blockers": selectors.return_status(case).blockers if active else [],
     }

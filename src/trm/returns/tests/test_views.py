@@ -234,3 +234,39 @@ def test_the_api_records_the_receivers_answer(caseworker_a, signed_in):
     )
     assert response.status_code == 200, response.content
     assert response.json()["plan"]["receiver_decision"] == "accepted"
+
+
+def test_after_the_journey_started_the_pages_show_the_record_not_what_is_missing(
+    caseworker_a, signed_in
+):
+    # An adult's journey from this node (destination): the case page links
+    # to the return record, which no longer says what is "still missing".
+    from trm.returns.services import return_in_transit
+
+    case, ncp = ready_case(caseworker_a)
+    client = signed_in(ncp)
+    record = client.get(f"/cases/{case.pk}/return/").content.decode()
+    assert "Every condition is met." in record
+    return_in_transit(actor=ncp, case_id=case.pk, expected_arrival_at=arrival_in(8))
+    case.refresh_from_db()
+    assert case.assistance == Assistance.IN_TRANSIT
+    record = client.get(f"/cases/{case.pk}/return/").content.decode()
+    assert 'id="return-journey"' in record
+    assert "Still missing before the journey can start" not in record
+    assert 'id="return-blockers"' not in record
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert f'href="/cases/{case.pk}/return/"' in page
+    assert "Open the return record" in page
+
+
+def test_the_destination_sees_the_origins_ratings_of_its_joint_assessment(
+    caseworker_a, signed_in
+):
+    # On the destination the assessment is recorded here, not received: the
+    # page shows it with the origin's ratings, not "None received".
+    case, ncp = ready_case(caseworker_a)
+    page = signed_in(ncp).get(f"/cases/{case.pk}/return/across/").content.decode()
+    assert 'id="joint-own-heading"' in page
+    assert "The country of origin rated its side on" in page
+    assert 'id="joint-in-heading"' not in page
+    assert "None received." in page  # the return plans: none here

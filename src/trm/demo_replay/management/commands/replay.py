@@ -25,6 +25,7 @@ Actions and their input (keys of the JSON object):
   ``scenario_remote_testimony`` — ``cases`` (key → ``{"case", "transfer"}``),
   ``origin_country``; ``scenario_reintegrate`` — ``cases``,
   ``destination_country``; ``scenario_followup_received`` — ``cases``,
+  ``timeout``; ``scenario_acked``, ``scenario_ratings_back`` — ``cases``,
   ``timeout``; ``scenario_describe`` — ``cases``.
 
 The waiting actions answer ``{"done": {key: ...}, "waiting": [keys]}``.
@@ -61,6 +62,8 @@ ACTIONS = (
     "summary",
     "scenario_open",
     "scenario_link",
+    "scenario_acked",
+    "scenario_ratings_back",
     "scenario_decide_return",
     "scenario_family_report",
     "scenario_remote_testimony",
@@ -136,6 +139,10 @@ def _scenario(action: str, payload: dict[str, Any], timeout: float) -> Any:
         return scenario.reintegrate(payload["cases"], payload["destination_country"])
     if action == "scenario_followup_received":
         return scenario.followup_received(payload["cases"], timeout)
+    if action == "scenario_acked":
+        return scenario.acked(payload["cases"], timeout)
+    if action == "scenario_ratings_back":
+        return scenario.ratings_back(payload["cases"], timeout)
     if action == "scenario_describe":
         return scenario.describe(payload["cases"])
     raise CommandError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
