@@ -157,7 +157,7 @@ def _open_one(
     from trm.cases import services as cases
     from trm.consent.services import consent_record
     from trm.identification import reflection
-    from trm.identification.services import decide, presume
+    from trm.identification.services import presume
     from trm.proceedings import services as proceedings
     from trm.screening.services import screening_record
 
@@ -243,19 +243,11 @@ def _open_one(
         steps.risk_review(case.pk, actor=cm, risk_type="initial")
         lines.append(["1", f"{_who(cm)}: first risk assessment (low, no threat found)"])
     with on(DAY_IDENTIFIED):
-        decide(
+        steps.identify(
+            case.pk,
             actor=ca,
-            case_id=case.pk,
-            outcome="identified",
             reasons="Guided demo scenario: identified on the indicators found",
             language=language,
-            interpreter=True,
-            informed=[
-                "decision_and_reasons",
-                "reflection_period",
-                "assistance_unconditional",
-                "legal_counselling",
-            ],
         )
         lines.append(
             [

@@ -181,6 +181,28 @@ def _needs(kind: str) -> dict[str, str]:
     return dict.fromkeys(DOMAINS[kind], "met")
 
 
+def identify(case_id: UUID, *, actor: User, reasons: str, language: str) -> None:
+    """The competent authority's formal decision: identified trafficked person,
+    the person told the decision and their rights in ``language`` with an
+    interpreter (SOP 1 step 6; :func:`trm.identification.services.decide`)."""
+    from trm.identification.services import decide
+
+    decide(
+        actor=actor,
+        case_id=case_id,
+        outcome="identified",
+        reasons=reasons,
+        language=language,
+        interpreter=True,
+        informed=[
+            "decision_and_reasons",
+            "reflection_period",
+            "assistance_unconditional",
+            "legal_counselling",
+        ],
+    )
+
+
 def risk_review(case_id: UUID, *, actor: User, risk_type: str) -> None:
     """The case manager's risk assessment (``initial`` at first contact, SOP 1
     step 4) or review (``ongoing``), low, no risk factor found, the person
@@ -438,7 +460,7 @@ def open_case(
     from trm.cases.models import Case
     from trm.consent.services import consent_record
     from trm.identification import reflection
-    from trm.identification.services import decide, presume
+    from trm.identification.services import presume
     from trm.screening.services import screening_record
 
     number = f"RPL-{seed}-{record['key']}"
@@ -494,19 +516,11 @@ def open_case(
             child_safeguards(case.pk, actor=cm)
         risk_review(case.pk, actor=cm, risk_type="initial")
     with time_machine.travel(start + timedelta(days=2), tick=False):
-        decide(
+        identify(
+            case.pk,
             actor=ca,
-            case_id=case.pk,
-            outcome="identified",
             reasons="Demo replay: identified as in the CTDC record",
             language=language,
-            interpreter=True,
-            informed=[
-                "decision_and_reasons",
-                "reflection_period",
-                "assistance_unconditional",
-                "legal_counselling",
-            ],
         )
         consent_record(
             actor=cm,
