@@ -489,7 +489,6 @@ def decide_return(cases_: Mapping[str, str], citizenship: str) -> dict[str, Any]
     """
     from trm.assessments.services import risk_assessment_record
     from trm.assistance.services import return_preparation_start
-    from trm.consent.services import consent_record
     from trm.returns.services import bid_record
     from trm.returns.services.across.family import family_request_send
 
@@ -522,24 +521,12 @@ def decide_return(cases_: Mapping[str, str], citizenship: str) -> dict[str, Any]
                     "return decision",
                 ]
             )
-        consent_record(
+        transfer = steps.return_consents(
+            case,
             actor=cm,
-            case_id=case.pk,
-            purpose="return",
-            categories=["case_summary"],
             given_by=given_by,
             language=language,
-            recipient_organisation_id=case.lead_organisation_id,
-            declaration="Guided demo scenario (fictional): wants to go home",
-        )
-        transfer = consent_record(
-            actor=cm,
-            case_id=case.pk,
-            purpose="cross_border_transfer",
-            categories=["case_summary", "health", "legal", "family"],
-            given_by=given_by,
-            language=language,
-            recipient_country=citizenship,
+            country=citizenship,
             declaration="Guided demo scenario (fictional)",
         )
         lines.append(

@@ -181,6 +181,44 @@ def _needs(kind: str) -> dict[str, str]:
     return dict.fromkeys(DOMAINS[kind], "met")
 
 
+def return_consents(
+    case: Any,
+    *,
+    actor: User,
+    given_by: str,
+    language: str,
+    country: str,
+    declaration: str,
+) -> Any:
+    """The person's (or the child's and guardian's) consent to return, and to
+    the transfer of the case summary, health, legal and family data — never
+    identity — to ``country`` (ISO alpha-2) for it (SOP 4 step 1;
+    :func:`trm.consent.services.consent_record`). Returns the transfer consent.
+    """
+    from trm.consent.services import consent_record
+
+    consent_record(
+        actor=actor,
+        case_id=case.pk,
+        purpose="return",
+        categories=["case_summary"],
+        given_by=given_by,
+        language=language,
+        recipient_organisation_id=case.lead_organisation_id,
+        declaration=f"{declaration}: wants to go home",
+    )
+    return consent_record(
+        actor=actor,
+        case_id=case.pk,
+        purpose="cross_border_transfer",
+        categories=["case_summary", "health", "legal", "family"],
+        given_by=given_by,
+        language=language,
+        recipient_country=country,
+        declaration=declaration,
+    )
+
+
 def identify(case_id: UUID, *, actor: User, reasons: str, language: str) -> None:
     """The competent authority's formal decision: identified trafficked person,
     the person told the decision and their rights in ``language`` with an
@@ -539,25 +577,13 @@ def open_case(
     risk_review(case.pk, actor=cm, risk_type="ongoing")
     transfer = ""
     if record["returns"]:
-        consent_record(
-            actor=cm,
-            case_id=case.pk,
-            purpose="return",
-            categories=["case_summary"],
-            given_by=given_by,
-            language=language,
-            recipient_organisation_id=case.lead_organisation_id,
-            declaration="Demo replay (fictional): wants to go home",
-        )
         transfer = str(
-            consent_record(
+            return_consents(
+                case,
                 actor=cm,
-                case_id=case.pk,
-                purpose="cross_border_transfer",
-                categories=["case_summary", "health", "legal", "family"],
                 given_by=given_by,
                 language=language,
-                recipient_country=record["citizenship"],
+                country=record["citizenship"],
                 declaration="Demo replay (fictional)",
             ).pk
         )
