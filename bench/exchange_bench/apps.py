@@ -21,4 +21,4 @@ class ExchangeBenchConfig(AppConfig):
 
         real = registry.message_type("referral.request")
         if real is not None:
-            registry.register(replace(real, handler=lambda inbound: None))
+            registry.register(replace(real, handler=lambda inbound: None), replace=True)

@@ -56,6 +56,7 @@ from django.utils.translation import gettext as _
 
 from trm.accounts.models import Role, User
 from trm.audit import services as audit
+from trm.common.db import update_rows
 from trm.common.errors import DomainError
 from trm.exchange import envelope, inbox, nodekeys, peers, transport
 from trm.exchange.errors import PeerUnreachable
@@ -424,7 +425,8 @@ def _mark_sent(delivered: list[tuple[OutboxMessage, Outcome]]) -> None:
         message.last_error = ""
         rows.append(message)
     with transaction.atomic():
-        OutboxMessage.objects.bulk_update(
+        update_rows(
+            OutboxMessage,
             rows,
             [
                 "status",

@@ -59,6 +59,7 @@ from pydantic import (
 )
 
 from trm.audit import services as audit
+from trm.common.db import update_rows
 from trm.common.errors import DomainError
 from trm.exchange import envelope, nodekeys, peers, registry
 from trm.exchange.models import (
@@ -609,7 +610,7 @@ def _record(applied: list[_Applied], *, conversations: list[Conversation]) -> No
     """
     InboxMessage.objects.bulk_create([done.row for done in applied])
     if conversations:
-        Conversation.objects.bulk_update(conversations, ["last_in_seq"])
+        update_rows(Conversation, conversations, ["last_in_seq"])
     for done in applied:
         for observer in registry.observers():
             observer("in", done.row)
