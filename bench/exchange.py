@@ -272,6 +272,12 @@ def main() -> None:
         "--postgres", default="postgres://postgres@127.0.0.1:5432", help="server URL"
     )
     parser.add_argument("--profile", type=int, default=300, help="messages profiled")
+    parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=2,
+        help="server processes of the receiving node (trm serve --processes)",
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="trm-bench-exchange-"))
@@ -290,7 +296,7 @@ def main() -> None:
             f"OrganisationFactory(name={org!r}, country='RS', functions=['SP'])\n"
         )
         a.start(worker=False)
-        b.start(worker=True)
+        b.start(worker=True, processes=args.server_processes)
         peer(a, b)
         print(f"nodes up: {a.url} ({a.node_id}), {b.url} ({b.node_id})")
 

@@ -218,11 +218,15 @@ class Node:
         doc = httpx.get(f"{self.url}/.well-known/trm-node.json", timeout=10).json()
         return str(doc["fingerprint"])
 
-    def start(self, *, worker: bool = True, exchange_interval: float = 0.3) -> None:
-        """Start the server (and the worker) and wait until it answers."""
+    def start(
+        self, *, worker: bool = True, exchange_interval: float = 0.3, processes: int = 1
+    ) -> None:
+        """Start the server (``processes`` of them on its port: ``trm serve
+        --processes``) and the worker, and wait until it answers."""
         log = (self.dir / "server.log").open("ab")
         self.server = subprocess.Popen(
-            [TRM, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [TRM, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            + (["--processes", str(processes)] if processes > 1 else []),
             env=self.env,
             cwd=self.dir,
             stdout=log,

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -58,6 +57,7 @@ from typing import Any
 
 import httpx
 
+from trm.common.processes import die_with_parent
 from trm.demo.names import USERS, username_for
 
 #: The demo countries: code → (name, SOP variant).
@@ -157,36 +157,17 @@ def make_demo(root: Path) -> str:
     return f'make demo DEMO_ARGS="--dir {where}"' if where else "make demo"
 
 
-#: ``prctl(2)`` option: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
-
-
 def die_with_launcher() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGTERM when the launcher
-    dies, however it dies (SIGKILL too): Linux ``prctl(PR_SET_PDEATHSIG)``.
-    The server and worker stop cleanly on SIGTERM. None elsewhere (no-op).
+    dies, however it dies (SIGKILL too): :func:`trm.common.processes.
+    die_with_parent`. The server and worker stop cleanly on SIGTERM. None
+    elsewhere (no-op).
 
     The signal comes when the *thread* that started the child ends: children
     started from a worker thread must end before that thread does (the
     launcher's set-up steps do).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong] + [ctypes.c_ulong] * 3
-    prctl.restype = ctypes.c_int
-    launcher = os.getpid()
-    term = int(signal.SIGTERM)
-
-    def preexec() -> None:  # in the child, between fork and exec
-        prctl(PR_SET_PDEATHSIG, term, 0, 0, 0)
-        if os.getppid() != launcher:  # the launcher died before prctl
-            os.kill(os.getpid(), term)
-
-    return preexec
+    return die_with_parent()
 
 
 def trm_command() -> list[str]:

@@ -1,19 +1,50 @@
-"""``trm serve``: serve the node with waitress (a production WSGI server)."""
+"""``trm serve``: serve the node with waitress (a production WSGI server).
+
+With ``--processes N`` (N > 1) the command binds the port once and forks N
+server processes that accept connections from it side by side (the pre-fork
+model): one Python process runs on one core at a time, so a node whose server
+is busy (a peer delivering a burst of exchange messages, many users) uses the
+machine's other cores this way. The parent only supervises: it stops every
+server process on SIGTERM or Ctrl-C, and if one of them exits by itself it
+stops the others and exits non-zero, for the service manager to restart the
+node (docs/operating.md).
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
 import signal
+import socket
+import sys
+import time
 from types import FrameType
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
+
+#: The most server processes ``--processes`` accepts.
+MAX_PROCESSES = 64
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number from 1 to {MAX_PROCESSES}"
+        )
+    return value
 
 
 class Command(BaseCommand):
@@ -22,15 +53,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument(
+            "--threads",
+            type=_positive,
+            default=8,
+            help="Request threads per server process (default 8).",
+        )
+        parser.add_argument(
+            "--processes",
+            type=_positive,
+            default=1,
+            help=(
+                "Server processes sharing the port (default 1). More than one "
+                f"uses more cores; at most {MAX_PROCESSES}."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import socket
-
         from django.conf import settings
-        from waitress import serve
-
-        from trm.wsgi import application
 
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         executor = MigrationExecutor(connection)
@@ -50,13 +90,104 @@ class Command(BaseCommand):
         # SIGINT ignored (a background job of a script); SIGTERM likewise.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _terminate)
-        self.stdout.write(f"TRM node serving on http://{host}:{port}/ (Ctrl-C stops)")
-        self.stdout.flush()
-        serve(
-            application,
-            host=host,
-            port=port,
-            threads=options["threads"],
-            ident="trm",
-            _quiet=True,
+        processes = options["processes"]
+        self.stdout.write(
+            f"TRM node serving on http://{host}:{port}/ "
+            + (f"with {processes} processes " if processes > 1 else "")
+            + "(Ctrl-C stops)"
         )
+        self.stdout.flush()
+        if processes == 1:
+            self._serve(host=host, port=port, threads=options["threads"])
+        else:
+            self._serve_forked(
+                host=host, port=port, threads=options["threads"], processes=processes
+            )
+
+    @staticmethod
+    def _serve(**where: Any) -> None:
+        from waitress import serve
+
+        from trm.wsgi import application
+
+        serve(application, ident="trm", _quiet=True, **where)
+
+    def _serve_forked(
+        self, *, host: str, port: int, threads: int, processes: int
+    ) -> None:
+        from trm.common.processes import die_with_parent
+
+        try:
+            listener = socket.create_server((host, port), backlog=1024)
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {host}:{port}: {exc.strerror}."
+            ) from None
+        # Each process opens its own database connections.
+        connections.close_all()
+        in_child = die_with_parent()
+        children: list[int] = []
+        try:
+            for _ in range(processes):
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - a forked process (tested end to end)
+                    code = 0
+                    try:
+                        if in_child is not None:
+                            in_child()
+                        self._serve(sockets=[listener], threads=threads)
+                    except KeyboardInterrupt:
+                        pass
+                    except BaseException as exc:
+                        kind = type(exc).__name__
+                        sys.stderr.write(
+                            f"trm serve: a server process failed: {kind}\n"
+                        )
+                        code = 1
+                    finally:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        os._exit(code)
+                children.append(pid)
+            listener.close()
+            pid, status = os.wait()
+            children.remove(pid)
+            raise CommandError(
+                f"A server process exited ({_exit_text(status)}); stopping the others. "
+                "Its log above says why."
+            )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            _stop_all(children)
+
+
+def _exit_text(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _stop_all(children: list[int], *, grace: float = 20.0) -> None:
+    """SIGTERM each child, wait up to ``grace`` seconds for all, SIGKILL the rest."""
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    waiting = set(children)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.05)
+    for pid in waiting:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
