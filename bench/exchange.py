@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -188,6 +189,77 @@ def start_workers(node: Node, count: int) -> None:
     )
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_snapshot(a: Node, b: Node) -> dict[str, float]:
+    """CPU seconds so far: the whole machine (busy, all cores, from
+    /proc/stat), the receiving node's server (with its forked processes) and
+    the sending node's workers. Linux only; empty elsewhere."""
+    try:
+        line = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return {}
+    ticks = [int(v) for v in line]
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # less idle and iowait
+    server = b.server.pid if b.server else 0
+    return {
+        "machine": busy / CLOCK_TICKS,
+        "receiver": sum(_process_seconds(p) for p in [server, *_children(server)]),
+        "sender": sum(_process_seconds(w.pid) for w in a.workers),
+    }
+
+
+def cpu_report(
+    before: dict[str, float], after: dict[str, float], *, seconds: float, messages: int
+) -> str:
+    """Where the CPU went between two snapshots: share of one core and
+    milliseconds per message, for the receiving server, the sending workers
+    and the rest (both PostgreSQL servers, the receiver's worker, this
+    script)."""
+    if not before or not after or not messages:
+        return "  (CPU split not available on this system)"
+    used = {k: after[k] - before[k] for k in before}
+    used["rest"] = used["machine"] - used["receiver"] - used["sender"]
+    cores = os.cpu_count() or 1
+    parts = ", ".join(
+        f"{label} {used[key] / seconds * 100:.0f} % "
+        f"({used[key] / messages * 1000:.2f} ms/msg)"
+        for key, label in (
+            ("receiver", "receiving server"),
+            ("sender", "sending workers"),
+            ("rest", "rest: PostgreSQL etc."),
+        )
+    )
+    return (
+        f"  CPU during the burst ({cores} cores = {cores * 100} %): machine "
+        f"{used['machine'] / seconds * 100:.0f} % "
+        f"({used['machine'] / messages * 1000:.2f} ms/msg); {parts}"
+    )
+
+
 def exchange_burst(a: Node, b: Node, n: int, workers: int, org: str) -> dict:
     since = now_iso(a)
     seeded = seed(a, b.node_id, org, n, dump=True)
@@ -199,14 +271,20 @@ def exchange_burst(a: Node, b: Node, n: int, workers: int, org: str) -> dict:
     # the clock starts when sending can, with the queue full.
     set_peer_status(a, b.node_id, "disabled")
     start_workers(a, workers)
+    before = cpu_snapshot(a, b)
     set_peer_status(a, b.node_id, "active")
     started = time.time()
     result = wait_for(
-        lambda: (s := stats(a, since))["sent"] == n and s, timeout=1800, every=2
+        lambda: (s := stats(a, since))["sent"] == n and s, timeout=1800, every=0.5
     )
+    after = cpu_snapshot(a, b)
     a.stop_worker()
-    throughput = n / (result["last"] - started)
+    seconds = result["last"] - started
+    throughput = n / seconds
     return {
+        # Shares over the burst (the snapshot after it is up to 0.5 s late:
+        # idle time, little CPU).
+        "cpu": cpu_report(before, after, seconds=seconds, messages=n),
         "throughput": throughput,
         "bodies": seeded["bodies"],
         "since": since,
@@ -303,6 +381,7 @@ def main() -> None:
         print(f"exchange, burst of {args.n} with {args.workers} workers:")
         burst = exchange_burst(a, b, args.n, args.workers, org)
         print(f"  throughput {burst['throughput']:.0f} msg/s")
+        print(burst["cpu"])
 
         print(f"baseline, same {args.n} payloads, concurrency {args.workers}:")
         base = baseline(b, burst["bodies"], args.workers)
