@@ -3,7 +3,7 @@
 Two node processes (server + workers each, own PostgreSQL databases) and
 ``N`` ``referral.request`` messages of realistic size (a referral with
 identity, documents, contact, case summary, health, family and risk texts:
-about 3-4 KB of JSON). Measures, in one run:
+about 2.1 KB of JSON). Measures, in one run:
 
 * **exchange**: end-to-end throughput from ``enqueue`` (outbox row
   ``created_at``) to receipt stored (``sent_at``), all messages queued at once
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -420,6 +421,7 @@ def main() -> None:
     finally:
         for node in (a, b):
             node.destroy()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,3 +119,34 @@ def test_a_bad_number_of_processes_is_refused_clearly(node: Node, value: str) ->
     done = node.trm("serve", "--port", "1", "--processes", value, check=False)
     assert done.returncode != 0
     assert f"'{value}' is not a whole number from 1 to 64" in done.stderr
+
+
+def test_a_process_stopped_alone_is_said_so(node: Node) -> None:
+    server, children = started(node, 2)
+
+    os.kill(min(children), signal.SIGTERM)
+
+    assert server.wait(timeout=30) != 0
+    node.server = None
+    log = (node.dir / "server.log").read_text()
+    assert "exit status 0" in log and "stopped from outside" in log
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_port_already_bound_is_refused_in_a_sentence(
+    node: Node, processes: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))  # bound, not listening: a probe cannot tell
+        port = str(taken.getsockname()[1])
+        done = node.trm("serve", "--port", port, "--processes", processes, check=False)
+    assert done.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_many_threads_are_accepted(node: Node) -> None:
+    done = node.trm("serve", "--threads", "100", "--help", check=False)
+    assert done.returncode == 0
+    done = node.trm("serve", "--threads", "2000", check=False)
+    assert "'2000' is not a whole number from 1 to 1024" in done.stderr

@@ -11,11 +11,12 @@ from django.db.models import Field, Model
 
 def update_rows(
     model: type[Model], rows: Sequence[Model], fields: Sequence[str]
-) -> None:
-    """Write ``fields`` of each of ``rows`` to its row, by primary key.
+) -> int:
+    """Write ``fields`` of each of ``rows`` to its row, by primary key; return
+    how many rows were updated (a row deleted meanwhile counts none).
 
-    The same effect as ``model.objects.bulk_update(rows, fields)`` without its
-    cost: ``bulk_update`` builds one ``CASE WHEN pk = … THEN …`` expression
+    For plain values, what ``model.objects.bulk_update(rows, fields)`` does,
+    without its cost: ``bulk_update`` builds one ``CASE WHEN pk = … THEN …`` expression
     per row and field, which for a batch of a hundred receipts took more CPU
     than signing and encrypting them (bench/exchange.py). Here one ``UPDATE …
     WHERE pk = %s`` is run for every row with ``executemany`` (psycopg sends
@@ -25,15 +26,18 @@ def update_rows(
     Args:
         model: the model of the rows.
         rows: saved instances of ``model`` (their ``pk`` set).
-        fields: names of concrete, non-primary-key fields to write.
+        fields: names of concrete, non-primary-key fields of ``model``'s own
+            table to write.
 
     Raises:
         django.core.exceptions.FieldDoesNotExist: an unknown field name.
-        ValueError: a row without a primary key, or a field that is the
-            primary key or not a column of ``model``'s table.
+        ValueError: a row without a primary key; a field that is the primary
+            key, not a column, or a column of a parent model's table
+            (multi-table inheritance); a value that is an expression
+            (``F()``, ``Value()``…: use ``bulk_update`` or ``update``).
     """
     if not rows:
-        return
+        return 0
     opts = model._meta
     columns: list[Field[Any, Any]] = []
     for name in fields:
@@ -43,6 +47,7 @@ def update_rows(
             or field.primary_key
             or not field.concrete
             or field.column is None
+            or field.model._meta.db_table != opts.db_table
         ):
             raise ValueError(f"{opts.label}.{name} cannot be updated by row")
         columns.append(field)
@@ -58,11 +63,16 @@ def update_rows(
     for row in rows:
         if row.pk is None:
             raise ValueError(f"{opts.label}: a row without a primary key")
-        values = [
-            field.get_db_prep_save(getattr(row, field.attname), connection)
-            for field in columns
-        ]
+        values = []
+        for field in columns:
+            value = getattr(row, field.attname)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(
+                    f"{opts.label}.{field.name}: an expression, not a value"
+                )
+            values.append(field.get_db_prep_save(value, connection))
         values.append(opts.pk.get_db_prep_value(row.pk, connection))
         params.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+        return max(int(cursor.rowcount), 0)

@@ -411,7 +411,15 @@ def _audit_data(message: OutboxMessage, **more: Any) -> dict[str, Any]:
 
 def _mark_sent(delivered: list[tuple[OutboxMessage, Outcome]]) -> None:
     """Record the receipts of a batch in one transaction (one audit entry
-    per message, chained with one lock of the audit head)."""
+    per message, chained with one lock of the audit head).
+
+    A message cancelled while it was in flight (a consent withdrawn, the
+    person erased, between the claim and the receipt) is recorded as sent
+    all the same: the receipt proves the peer has it. Its audit entry says
+    so (``cancelled_in_flight``), after the cancellation's; the withdrawal's
+    notice reaches that peer (:func:`trm.exchange.services.recipients_of_basis`
+    counts every message a worker attempted).
+    """
     if not delivered:
         return
     rows = []
@@ -425,6 +433,11 @@ def _mark_sent(delivered: list[tuple[OutboxMessage, Outcome]]) -> None:
         message.last_error = ""
         rows.append(message)
     with transaction.atomic():
+        cancelled = set(
+            OutboxMessage.objects.filter(
+                msg_id__in=[m.msg_id for m in rows], status=OutboxStatus.CANCELLED
+            ).values_list("msg_id", flat=True)
+        )
         update_rows(
             OutboxMessage,
             rows,
@@ -448,6 +461,11 @@ def _mark_sent(delivered: list[tuple[OutboxMessage, Outcome]]) -> None:
                         message,
                         digest=str((outcome.claims or {}).get("digest", "")),
                         receipt_digest=nodekeys.sha256_hex(outcome.receipt.encode()),
+                        **(
+                            {"cancelled_in_flight": True}
+                            if message.msg_id in cancelled
+                            else {}
+                        ),
                     ),
                 )
                 for message, outcome in delivered

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db.models import F
 
 from trm.accounts.models import Organisation
 from trm.accounts.tests.factories import OrganisationFactory
@@ -21,11 +22,13 @@ def test_each_row_gets_its_own_values_of_every_type() -> None:
     first.created_at = second.created_at = moment
     first.name = "Changed in memory only"
 
-    update_rows(
+    updated = update_rows(
         Organisation,
         [first, second],
         ["functions", "remote_id", "is_active", "created_at"],
     )
+
+    assert updated == 2
 
     a, b, c = (Organisation.objects.get(pk=o.pk) for o in (first, second, untouched))
     assert (a.functions, a.remote_id, a.is_active, a.created_at) == (
@@ -40,7 +43,24 @@ def test_each_row_gets_its_own_values_of_every_type() -> None:
 
 
 def test_no_rows_is_nothing_to_do() -> None:
-    update_rows(Organisation, [], ["functions"])
+    assert update_rows(Organisation, [], ["functions"]) == 0
+
+
+def test_a_row_deleted_meanwhile_is_not_counted() -> None:
+    kept, gone = OrganisationFactory.create_batch(2)
+    Organisation.objects.filter(pk=gone.pk).delete()
+    kept.is_active = gone.is_active = False
+
+    assert update_rows(Organisation, [kept, gone], ["is_active"]) == 1
+    assert Organisation.objects.get(pk=kept.pk).is_active is False
+
+
+def test_an_expression_is_refused_not_written_as_text() -> None:
+    row = OrganisationFactory()
+    row.name = F("name")
+    with pytest.raises(ValueError, match="an expression, not a value"):
+        update_rows(Organisation, [row], ["name"])
+    assert Organisation.objects.get(pk=row.pk).name != "F(name)"
 
 
 def test_the_primary_key_and_unsaved_rows_are_refused() -> None:

@@ -17,6 +17,7 @@ from django.db import transaction
 from trm.accounts.models import Role
 from trm.accounts.tests.factories import OrganisationFactory, UserFactory
 from trm.audit.models import AuditEntry
+from trm.audit.services import keyed_digest
 from trm.exchange import delivery, envelope, inbox, nodekeys, services
 from trm.exchange.models import (
     InboxMessage,
@@ -179,6 +180,70 @@ def test_worker_killed_between_send_and_marking_sent_has_no_duplicate_effect(
     row = reload(message)
     assert row.status == OutboxStatus.SENT
     assert row.receipt == peer_server.applied[str(message.msg_id)]
+
+
+def test_a_message_cancelled_in_flight_is_recorded_as_delivered_and_its_peer_counted(
+    peer_server, note_type, clock, monkeypatch
+):
+    message = enqueue()
+    record = delivery._mark_sent
+    cancelled: list[OutboxMessage] = []
+
+    def withdrawn_meanwhile(delivered: Any) -> None:
+        # A consent withdrawal commits between the POST and the receipt's
+        # recording: the message is still unsent in the outbox, so it is
+        # cancelled, but the peer already has it.
+        with transaction.atomic():
+            cancelled.extend(
+                services.cancel_pending_for_basis(legal_basis="pseudonymous")
+            )
+        record(delivered)
+
+    monkeypatch.setattr(delivery, "_mark_sent", withdrawn_meanwhile)
+
+    assert delivery.deliver_due(now=clock.now)["sent"] == 1
+
+    assert [m.msg_id for m in cancelled] == [message.msg_id]
+    row = reload(message)
+    assert row.status == OutboxStatus.SENT
+    assert row.receipt == peer_server.applied[str(message.msg_id)]
+    actions = list(
+        AuditEntry.objects.filter(target_id=str(message.msg_id))
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == ["exchange.message_cancelled", "exchange.message_delivered"]
+    assert delivered_entry_says(message, cancelled_in_flight=True)
+    # The withdrawal's notice goes to the peer that has it.
+    assert [p.node_id for p in services.recipients_of_basis("pseudonymous")] == [
+        "test-peer"
+    ]
+
+
+def delivered_entry_says(message: OutboxMessage, **more: Any) -> bool:
+    """Whether the message's ``exchange.message_delivered`` entry was written
+    with exactly this data (the log keeps a keyed digest of it)."""
+    row = reload(message)
+    data = {
+        "type": row.type,
+        "to": "test-peer",
+        "digest": row.receipt_claims["digest"],
+        "receipt_digest": nodekeys.sha256_hex(row.receipt.encode()),
+        **more,
+    }
+    entry = AuditEntry.objects.get(
+        action="exchange.message_delivered", target_id=str(message.msg_id)
+    )
+    return entry.data_digest == keyed_digest(data)
+
+
+def test_a_message_delivered_normally_is_not_flagged(peer_server, note_type, clock):
+    message = enqueue()
+
+    delivery.deliver_due(now=clock.now)
+
+    assert delivered_entry_says(message)
+    assert not delivered_entry_says(message, cancelled_in_flight=True)
 
 
 # --- dead, rejected, told -------------------------------------------------------------

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -35,16 +37,25 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_PROCESSES:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a whole number from 1 to {MAX_PROCESSES}"
-        )
-    return value
+#: The most request threads per process ``--threads`` accepts.
+MAX_THREADS = 1024
+
+
+def _whole_number(maximum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from 1 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number from 1 to {maximum}"
+            )
+        return value
+
+    return parse
 
 
 class Command(BaseCommand):
@@ -55,13 +66,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
             "--threads",
-            type=_positive,
+            type=_whole_number(MAX_THREADS),
             default=8,
-            help="Request threads per server process (default 8).",
+            help=(
+                f"Request threads per server process (default 8; at most "
+                f"{MAX_THREADS})."
+            ),
         )
         parser.add_argument(
             "--processes",
-            type=_positive,
+            type=_whole_number(MAX_PROCESSES),
             default=1,
             help=(
                 "Server processes sharing the port (default 1). More than one "
@@ -80,29 +94,27 @@ class Command(BaseCommand):
             )
         call_command("check", deploy=False)
         host, port = options["host"], options["port"]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            if probe.connect_ex((host, port)) == 0:
-                raise CommandError(
-                    f"Port {port} on {host} is already in use. Stop what runs there "
-                    f"or choose another port with --port."
-                )
-        # Ctrl-C stops the server even when a parent shell started it with
-        # SIGINT ignored (a background job of a script); SIGTERM likewise.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _terminate)
-        processes = options["processes"]
-        self.stdout.write(
-            f"TRM node serving on http://{host}:{port}/ "
-            + (f"with {processes} processes " if processes > 1 else "")
-            + "(Ctrl-C stops)"
-        )
-        self.stdout.flush()
-        if processes == 1:
-            self._serve(host=host, port=port, threads=options["threads"])
-        else:
-            self._serve_forked(
-                host=host, port=port, threads=options["threads"], processes=processes
+        listener = _listen(host, port)
+        try:
+            # Ctrl-C stops the server even when a parent shell started it with
+            # SIGINT ignored (a background job of a script); SIGTERM likewise.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, _terminate)
+            processes = options["processes"]
+            self.stdout.write(
+                f"TRM node serving on http://{host}:{port}/ "
+                + (f"with {processes} processes " if processes > 1 else "")
+                + "(Ctrl-C stops)"
             )
+            self.stdout.flush()
+            if processes == 1:
+                self._serve(sockets=[listener], threads=options["threads"])
+            else:
+                self._serve_forked(
+                    listener, threads=options["threads"], processes=processes
+                )
+        finally:
+            listener.close()
 
     @staticmethod
     def _serve(**where: Any) -> None:
@@ -113,16 +125,10 @@ class Command(BaseCommand):
         serve(application, ident="trm", _quiet=True, **where)
 
     def _serve_forked(
-        self, *, host: str, port: int, threads: int, processes: int
+        self, listener: socket.socket, *, threads: int, processes: int
     ) -> None:
         from trm.common.processes import die_with_parent
 
-        try:
-            listener = socket.create_server((host, port), backlog=1024)
-        except OSError as exc:
-            raise CommandError(
-                f"Cannot listen on {host}:{port}: {exc.strerror}."
-            ) from None
         # Each process opens its own database connections.
         connections.close_all()
         in_child = die_with_parent()
@@ -153,13 +159,49 @@ class Command(BaseCommand):
             pid, status = os.wait()
             children.remove(pid)
             raise CommandError(
-                f"A server process exited ({_exit_text(status)}); stopping the others. "
-                "Its log above says why."
+                f"A server process exited ({_exit_text(status)}); stopping the "
+                "others. "
+                + (
+                    "It was stopped from outside (a signal sent to it alone)."
+                    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+                    else "The log above may say why."
+                )
             )
         except KeyboardInterrupt:
             pass
         finally:
             _stop_all(children)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host``:``port`` (IPv4 or IPv6, as ``host`` resolves).
+
+    Raises:
+        CommandError: the host does not resolve, the port is in use or cannot
+            be bound (each said in a sentence, no traceback).
+    """
+    try:
+        family, _type, _proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except (socket.gaierror, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise CommandError(f"Cannot listen on {host}:{port}: {reason}.") from None
+    in_use = (
+        f"Port {port} on {host} is already in use. Stop what runs there "
+        f"or choose another port with --port."
+    )
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(address) == 0:
+            raise CommandError(in_use)
+    try:
+        return socket.create_server(address, family=family, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(in_use) from None
+        raise CommandError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
+        ) from None
 
 
 def _exit_text(status: int) -> str:
