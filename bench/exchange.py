@@ -16,7 +16,8 @@ about 2.1 KB of JSON). Measures, in one run:
 * the ratio, and a profile of where the exchange spends its time (sender:
   ``deliver_due``; receiver: ``inbox.receive``).
 
-The receiving node runs with ``bench/exchange_bench`` (its handler of
+The receiving node serves with ``trm serve --processes 2`` (one per core;
+``--server-processes`` changes it) and runs with ``bench/exchange_bench`` (its handler of
 ``referral.request`` does nothing, so the channel is measured, not the referral
 workflow). Not run by CI. Usage::
 
