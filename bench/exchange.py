@@ -13,13 +13,14 @@ about 2.1 KB of JSON). Measures, in one run:
 * **baseline**: the same payloads as a plain unsigned, unencrypted JSON POST
   to an equivalent endpoint of the same receiving server that validates them
   with the same schema and inserts one row, sent with the same concurrency;
-* the ratio, and a profile of where the exchange spends its time (sender:
-  ``deliver_due``; receiver: ``inbox.receive``).
+* the ratio; where the CPU went during the burst (the machine, the
+  receiving server, the sending workers, the rest: share of the cores and ms
+  per message, from /proc); and a cProfile of the sender's ``deliver_due``.
 
 The receiving node serves with ``trm serve --processes 2`` (one per core;
-``--server-processes`` changes it) and runs with ``bench/exchange_bench`` (its handler of
-``referral.request`` does nothing, so the channel is measured, not the referral
-workflow). Not run by CI. Usage::
+``--server-processes`` changes it) and runs with ``bench/exchange_bench`` (its
+handler of ``referral.request`` does nothing, so the channel is measured, not
+the referral workflow). Not run by CI. Usage::
 
     .venv/bin/python bench/exchange.py                  # N=5000, PostgreSQL
     .venv/bin/python bench/exchange.py --n 500 --workers 2
