@@ -114,7 +114,7 @@ def test_the_processes_do_not_outlive_a_killed_parent(node: Node) -> None:
     wait_for(lambda: not any(alive(pid) for pid in children), timeout=10)
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "65"])
+@pytest.mark.parametrize("value", ["0", "two", "65"])
 def test_a_bad_number_of_processes_is_refused_clearly(node: Node, value: str) -> None:
     done = node.trm("serve", "--port", "1", "--processes", value, check=False)
     assert done.returncode != 0
@@ -145,8 +145,6 @@ def test_a_port_already_bound_is_refused_in_a_sentence(
     assert "Traceback" not in done.stderr
 
 
-def test_many_threads_are_accepted(node: Node) -> None:
-    done = node.trm("serve", "--threads", "100", "--help", check=False)
-    assert done.returncode == 0
+def test_threads_have_their_own_limit(node: Node) -> None:
     done = node.trm("serve", "--threads", "2000", check=False)
     assert "'2000' is not a whole number from 1 to 1024" in done.stderr
