@@ -3,14 +3,14 @@
 A real node (its own SQLite database and keys) served by forked processes:
 they all answer, SIGTERM stops every one of them, and when one dies by itself
 the others are stopped and the command exits non-zero (for the service
-manager to restart the node).
+manager to restart the node). Its refusals (bad values, a port in use) are
+tested in-process: src/trm/common/tests/test_serve_command.py.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -114,13 +114,6 @@ def test_the_processes_do_not_outlive_a_killed_parent(node: Node) -> None:
     wait_for(lambda: not any(alive(pid) for pid in children), timeout=10)
 
 
-@pytest.mark.parametrize("value", ["0", "two", "65"])
-def test_a_bad_number_of_processes_is_refused_clearly(node: Node, value: str) -> None:
-    done = node.trm("serve", "--port", "1", "--processes", value, check=False)
-    assert done.returncode != 0
-    assert f"'{value}' is not a whole number from 1 to 64" in done.stderr
-
-
 def test_a_process_stopped_alone_is_said_so(node: Node) -> None:
     server, children = started(node, 2)
 
@@ -130,21 +123,3 @@ def test_a_process_stopped_alone_is_said_so(node: Node) -> None:
     node.server = None
     log = (node.dir / "server.log").read_text()
     assert "exit status 0" in log and "stopped from outside" in log
-
-
-@pytest.mark.parametrize("processes", ["1", "2"])
-def test_a_port_already_bound_is_refused_in_a_sentence(
-    node: Node, processes: str
-) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))  # bound, not listening: a probe cannot tell
-        port = str(taken.getsockname()[1])
-        done = node.trm("serve", "--port", port, "--processes", processes, check=False)
-    assert done.returncode != 0
-    assert f"Port {port} on 127.0.0.1 is already in use" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_threads_have_their_own_limit(node: Node) -> None:
-    done = node.trm("serve", "--threads", "2000", check=False)
-    assert "'2000' is not a whole number from 1 to 1024" in done.stderr
