@@ -47,7 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.federation import Node, peer, wait_for  # noqa: E402
+from tests.federation import Node, children_of, peer, wait_for  # noqa: E402
 
 SEED = """
 import random, uuid
@@ -204,19 +204,6 @@ def _process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def cpu_snapshot(a: Node, b: Node) -> dict[str, float]:
     """CPU seconds so far: the whole machine (busy, all cores, from
     /proc/stat), the receiving node's server (with its forked processes) and
@@ -230,7 +217,7 @@ def cpu_snapshot(a: Node, b: Node) -> dict[str, float]:
     server = b.server.pid if b.server else 0
     return {
         "machine": busy / CLOCK_TICKS,
-        "receiver": sum(_process_seconds(p) for p in [server, *_children(server)]),
+        "receiver": sum(_process_seconds(p) for p in [server, *children_of(server)]),
         "sender": sum(_process_seconds(w.pid) for w in a.workers),
     }
 

@@ -329,6 +329,23 @@ def wait_for(
         time.sleep(every)
 
 
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (read from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+        if ppid == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
 #: For tests whose nodes run on SQLite whatever database the suite runs on:
 #: they are run once, in the SQLite pass, not again in the PostgreSQL pass of
 #: `.ci/run` (they would test the same thing twice and cost minutes).

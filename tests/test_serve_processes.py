@@ -19,30 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.federation import Node, sqlite_pass_only, wait_for
+from tests.federation import Node, children_of, sqlite_pass_only, wait_for
 
 pytestmark = [
     pytest.mark.slow,
     sqlite_pass_only,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc"),
 ]
-
-
-def children_of(pid: int) -> set[int]:
-    """Live processes whose parent is ``pid`` (read from /proc)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:

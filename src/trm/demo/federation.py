@@ -157,19 +157,6 @@ def make_demo(root: Path) -> str:
     return f'make demo DEMO_ARGS="--dir {where}"' if where else "make demo"
 
 
-def die_with_launcher() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when the launcher
-    dies, however it dies (SIGKILL too): :func:`trm.common.processes.
-    die_with_parent`. The server and worker stop cleanly on SIGTERM. None
-    elsewhere (no-op).
-
-    The signal comes when the *thread* that started the child ends: children
-    started from a worker thread must end before that thread does (the
-    launcher's set-up steps do).
-    """
-    return die_with_parent()
-
-
 def trm_command() -> list[str]:
     """The ``trm`` command of this Python environment."""
     script = Path(sys.executable).parent / "trm"
@@ -351,7 +338,7 @@ class Node:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=die_with_launcher(),
+            preexec_fn=die_with_parent(),  # none outlives the launcher
         )
         self.steps.add(proc)  # stopped with the federation
         try:
@@ -382,7 +369,7 @@ class Node:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_launcher(),
+                preexec_fn=die_with_parent(),  # none outlives the launcher
             )
         finally:
             log.close()
